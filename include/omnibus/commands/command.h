@@ -1,0 +1,155 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "omnibus/resp/reply_builder.h"
+#include "omnibus/shard/work.h"
+
+namespace omnibus {
+
+// Flags of a command-table entry. Names follow Redis's COMMAND INFO flags where Redis has them.
+enum CommandFlag : uint32_t {
+  kCmdWrite = 1 << 0,
+  kCmdReadOnly = 1 << 1,
+  kCmdDenyOom = 1 << 2,
+  kCmdAdmin = 1 << 3,
+  kCmdPubSub = 1 << 4,
+  kCmdNoScript = 1 << 5,
+  kCmdBlocking = 1 << 6,
+  kCmdLoading = 1 << 7,
+  kCmdStale = 1 << 8,
+  kCmdSkipMonitor = 1 << 9,
+  kCmdFast = 1 << 10,
+  kCmdNoAuth = 1 << 11,
+  kCmdMayReplicate = 1 << 12,
+  kCmdSkipSlowlog = 1 << 13,
+  kCmdAllowBusy = 1 << 14,
+  // Ours: GET-like pure reads whose identical in-flight lookups may share one execution (§5).
+  kCmdCoalescable = 1 << 20,
+};
+
+// Where a command runs (DESIGN §2, §6).
+enum class Route : uint8_t {
+  kReactor,      // keyless, answered on the reactor without a hop
+  kKey,          // its key(s) all hash to one shard (checked); runs there
+  kScatter,      // keys grouped by shard; each shard runs the command on its keys; merged
+  kParked,       // keys on several shards: park them all and run on one thread (atomic)
+  kAllShards,    // runs on every shard; merged (DBSIZE, KEYS, FLUSHALL, INFO keyspace)
+  kCustom,       // a route function picks the shard (SCAN's cursor names its shard)
+};
+
+// Per-connection state that commands may read and change. Lives on the reactor.
+struct Session {
+  uint64_t id = 0;
+  int db = 0;
+  int resp = 2;
+  bool authenticated = false;
+  bool close_after_reply = false;
+  std::string name;
+  std::string lib_name;
+  std::string lib_ver;
+  std::string addr;
+  std::string laddr;
+  int fd = -1;
+  int64_t created_ms = 0;
+  int64_t last_interaction_ms = 0;
+  const char* last_command = "NULL";
+};
+
+class CommandTable;
+
+// Per-shard counters summed for INFO (keyspace and stats sections).
+struct ShardTotals {
+  int64_t expired_keys = 0;
+  std::vector<std::pair<int64_t, int64_t>> dbs;  // (keys, expires) per DB
+  size_t table_bytes = 0;
+};
+
+// What the reactor offers keyless commands (implemented in net/ and server/, so commands/
+// never includes them).
+class ServerApi {
+ public:
+  virtual ~ServerApi() = default;
+  virtual const CommandTable& commands() const = 0;
+  virtual int num_shards() const = 0;
+  // CONFIG: returns every (name, value) whose name matches the glob.
+  virtual std::vector<std::pair<std::string, std::string>> ConfigGet(std::string_view pattern) = 0;
+  // Empty string on success, else the error text (without '-').
+  virtual std::string ConfigSet(std::string_view name, std::string_view value) = 0;
+  virtual void ResetStats() = 0;
+  virtual bool RequirePassMatches(std::string_view user, std::string_view pass) const = 0;
+  virtual bool RequiresAuth() const = 0;
+  // CLIENT LIST / CLIENT INFO lines ("id=... addr=... ").
+  virtual std::string ClientListLine(const Session& s) = 0;
+  virtual std::string ClientList(std::string_view type_filter, std::span<const uint64_t> ids) = 0;
+  // CLIENT KILL: returns how many clients were killed.
+  virtual int KillClients(std::string_view addr, std::string_view laddr, uint64_t id,
+                          bool skipme_yes, const Session& self) = 0;
+  // INFO sections computed on the reactor (server, clients, memory, stats, commandstats,
+  // errorstats, ...), appended in Redis's format.
+  // Returns false for a section name it does not know.
+  virtual bool AppendInfoSection(std::string_view section, const ShardTotals& totals,
+                                 std::string* out) = 0;
+  virtual void RequestShutdown() = 0;
+};
+
+struct ReactorContext {
+  std::span<const std::string_view> args;
+  ReplyBuilder* reply;
+  Session* session;
+  ServerApi* server;
+};
+
+// A fan-out's partial replies, handed to the merge function in shard order.
+struct SubReply {
+  std::string_view reply;
+  std::span<const uint32_t> positions;  // for kScatter: indexes of the keys it handled
+};
+
+struct MergeContext {
+  std::span<const std::string_view> args;  // the original command
+  std::span<const SubReply> parts;
+  ReplyBuilder* reply;
+  Session* session;
+  ServerApi* server;
+};
+
+using ReactorHandler = void (*)(ReactorContext& ctx);
+using MergeHandler = void (*)(MergeContext& ctx);
+// kCustom: returns the shard, or -1 after writing an error reply.
+using RouteHandler = int (*)(std::span<const std::string_view> args, int num_shards,
+                             ReplyBuilder* reply);
+
+struct CommandDoc {
+  std::string_view summary;
+  std::string_view since;
+  std::string_view group;
+  std::string_view complexity;
+  // Argument grammar in a compact form, e.g. "key:key value:string [NX|XX] [GET]"; see
+  // command_docs.cc for the syntax. Feeds COMMAND DOCS, which redis-cli turns into hints.
+  std::string_view arguments;
+};
+
+struct CommandSpec {
+  std::string_view name;  // lower case; "config|get" for a subcommand
+  int arity;              // Redis's convention: negative means "at least -arity"
+  uint32_t flags;
+  std::string_view acl_categories;  // space separated, e.g. "@write @string @slow"
+  int first_key = 0;
+  int last_key = 0;  // negative counts from the end (-1: last argument)
+  int key_step = 0;
+  Route route = Route::kReactor;
+  ShardHandler shard = nullptr;
+  ReactorHandler reactor = nullptr;
+  MergeHandler merge = nullptr;
+  RouteHandler route_fn = nullptr;
+  CommandDoc doc;
+  uint16_t id = 0;         // index in the table, set by CommandTable
+  bool container = false;  // has subcommands ("config|get"), set by CommandTable
+};
+
+}  // namespace omnibus

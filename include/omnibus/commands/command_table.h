@@ -1,0 +1,49 @@
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "omnibus/commands/command.h"
+
+namespace omnibus {
+
+// The declarative command table: every command Omnibus implements, from each family file.
+// Lookups are case-insensitive. Built once at start-up; read-only after.
+class CommandTable {
+ public:
+  CommandTable();
+
+  const CommandSpec* Find(std::string_view name) const;
+  std::span<const CommandSpec> all() const { return specs_; }
+  // Subcommands of a container command ("config" -> "config|get", ...).
+  std::vector<const CommandSpec*> SubcommandsOf(std::string_view parent) const;
+  // rename-command: "" removes the command. Returns false if `from` is unknown.
+  bool Rename(std::string_view from, std::string_view to);
+
+ private:
+  std::vector<CommandSpec> specs_;
+  absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
+};
+
+// Each family contributes its entries (one family file per group, STYLE.md).
+std::vector<CommandSpec> ConnectionFamily();
+std::vector<CommandSpec> StringFamily();
+std::vector<CommandSpec> KeysFamily();
+std::vector<CommandSpec> ServerFamily();
+
+// Shared reply helpers for handlers.
+void ReplyStatus(ReplyBuilder* rb, OpStatus status);
+// Redis's "ERR wrong number of arguments for 'get' command".
+void ReplyArityError(ReplyBuilder* rb, std::string_view command_name);
+// Parses an integer argument, replying "value is not an integer or out of range" if bad.
+bool ArgToInt64(std::string_view arg, int64_t* out, ReplyBuilder* rb);
+
+// Shared fan-out merges: sum of integer replies (DEL, EXISTS, DBSIZE, ...) and "+OK" from
+// every shard (MSET, FLUSHALL). The first error of any part wins.
+void MergeSum(MergeContext& ctx);
+void MergeOk(MergeContext& ctx);
+
+}  // namespace omnibus

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "omnibus/commands/command.h"
+#include "omnibus/net/io_buffer.h"
+#include "omnibus/resp/parser.h"
+#include "omnibus/shard/work.h"
+
+namespace omnibus {
+
+// One client connection. Its group of in-flight commands (invariant 3) is `works[0..group)`;
+// the Work objects and their buffers are reused from group to group.
+// Runs on: reactor thread.
+struct Connection {
+  int fd = -1;
+  Session session;
+  IoBuffer in;
+  size_t in_group_bytes = 0;  // bytes of `in` the current group's arguments point into
+  RespParser parser;
+  std::string out;
+  size_t out_sent = 0;
+
+  std::vector<std::unique_ptr<Work>> works;
+  size_t group = 0;    // commands in the current group
+  size_t pending = 0;  // of those, not yet complete
+  // Set when the group ends in a protocol error: reply, then close.
+  bool close_after_group = false;
+
+  bool may_read = true;  // edge-triggered: the socket may hold unread bytes
+  bool closing = false;  // socket closed; object lives until `pending` drops to 0
+  bool in_flush_list = false;
+  bool blocked_on_write = false;
+  int64_t last_interaction_ms = 0;
+  uint64_t query_bytes_total = 0;
+};
+
+}  // namespace omnibus

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "omnibus/base/parker.h"
+#include "omnibus/commands/command_table.h"
+#include "omnibus/io/poller.h"
+#include "omnibus/net/connection.h"
+#include "omnibus/shard/shard.h"
+
+namespace omnibus {
+
+// Settings the reactor reads on every use, so CONFIG SET takes effect at once. Owned by the
+// server; written only on the reactor thread.
+struct NetOptions {
+  int maxclients = 10000;                                // maxclients
+  int timeout = 0;                                       // timeout (seconds idle, 0 = never)
+  int tcp_keepalive = 300;                               // tcp-keepalive
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;      // proto-max-bulk-len
+  int64_t client_query_buffer_limit = 1LL << 30;         // client-query-buffer-limit
+  std::string requirepass;                               // requirepass
+  int64_t pipeline_group_max_commands = 1024;            // ours: invariant 3's group bound
+  int64_t pipeline_pause_output_bytes = 1 << 20;         // ours: stop parsing while this much is unsent
+};
+
+// Per-command counters for INFO commandstats.
+struct CommandStats {
+  uint64_t calls = 0;
+  uint64_t usec = 0;
+  uint64_t rejected = 0;
+  uint64_t failed = 0;
+};
+
+struct ReactorStats {
+  uint64_t total_connections_received = 0;
+  uint64_t total_commands_processed = 0;
+  uint64_t rejected_connections = 0;
+  uint64_t net_input_bytes = 0;
+  uint64_t net_output_bytes = 0;
+  uint64_t total_error_replies = 0;
+  uint64_t fanouts = 0;
+  uint64_t loop_iterations = 0;
+  uint64_t shard_batches = 0;
+  std::vector<CommandStats> commands;
+  absl::flat_hash_map<std::string, uint64_t> errors;  // errorstats: prefix -> count
+};
+
+// The one reactor thread (DESIGN §1): owns every socket; accepts, reads, parses, routes and
+// dispatches commands to shards in per-loop batches, assembles replies in request order and
+// writes them.
+// Runs on: reactor thread (Notify and Stop from any thread).
+class Reactor final : public Notifier {
+ public:
+  Reactor(NetOptions* options, CommandTable* table, ServerApi* api, std::vector<Shard*> shards,
+          std::unique_ptr<Poller> poller);
+  ~Reactor() override;
+
+  // Binds every address; an address with a leading '-' may be unavailable. Returns false
+  // with `error` set if none could be bound or a required one failed.
+  bool Listen(const std::vector<std::string>& binds, int port, int backlog, std::string* error);
+  int port() const { return port_; }
+
+  void Run();
+  void Stop();            // async-signal-safe
+  void Notify() override;  // a shard published completions
+
+  // For ServerApi (reactor thread only).
+  std::string ClientListLine(const Session& s);
+  std::string ClientList(std::string_view type, std::span<const uint64_t> ids);
+  int KillClients(std::string_view addr, std::string_view laddr, uint64_t id, bool skipme,
+                  const Session& self);
+  size_t num_clients() const { return conns_.size(); }
+  ReactorStats& stats() { return stats_; }
+  const char* poller_name() const { return poller_->name(); }
+  size_t blocked_on_write_clients() const;
+  size_t max_input_buffer() const;
+  size_t max_output_buffer() const;
+
+ private:
+  struct FanOut;
+
+  void Accept(int listen_fd);
+  void TryProcess(Connection* c);
+  bool ReadSome(Connection* c);
+  bool ParseGroup(Connection* c);
+  void DispatchGroup(Connection* c);
+  void Dispatch(Connection* c, Work* w);
+  void Reject(Work* w, std::string_view error, const CommandSpec* spec);
+  void StageToShard(int shard, Work* w);
+  void DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec);
+  void OnWorkDone(Work* w);
+  void OnSlotDone(Connection* c);
+  void CompleteGroup(Connection* c);
+  void Flush(Connection* c);
+  void Close(Connection* c);
+  void Free(Connection* c);
+  void DrainCompletions();
+  void PostBatches();
+  void Timers();
+  std::string ClientLine(const Connection* c);
+  void CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns);
+
+  NetOptions* options_;
+  CommandTable* table_;
+  ServerApi* api_;
+  std::vector<Shard*> shards_;
+  std::unique_ptr<Poller> poller_;
+  std::vector<int> listeners_;
+  int port_ = 0;
+
+  absl::flat_hash_map<Connection*, std::unique_ptr<Connection>> conns_;
+  uint64_t next_client_id_ = 1;
+  std::vector<Connection*> ready_;  // connections to process again this iteration
+  std::vector<Connection*> flush_;  // connections with replies to write
+  std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
+  std::vector<size_t> in_flight_;            // per shard, staged but not drained
+  std::vector<std::unique_ptr<FanOut>> free_fanouts_;
+  std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> sleeping_{false};
+  int64_t next_timer_ms_ = 0;
+  ReactorStats stats_;
+};
+
+}  // namespace omnibus

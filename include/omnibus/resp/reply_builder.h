@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace omnibus {
+
+// Serializes replies in RESP2 or RESP3 into a caller-owned string. Aggregate headers
+// (arrays, maps, sets) take the element count up front; for maps in RESP2 that is the number
+// of pairs, and the builder writes an array of twice as many elements.
+// Runs on: any thread (one builder per reply).
+class ReplyBuilder {
+ public:
+  ReplyBuilder(std::string* out, int resp_version) : out_(out), resp3_(resp_version >= 3) {}
+
+  bool resp3() const { return resp3_; }
+  std::string* out() { return out_; }
+
+  void SimpleString(std::string_view s);
+  void Ok() { out_->append("+OK\r\n"); }
+  // `message` is the text after '-', e.g. "ERR syntax error".
+  void Error(std::string_view message);
+  void Integer(int64_t v);
+  void Bulk(std::string_view s);
+  void Null();        // RESP2 "$-1", RESP3 "_"
+  void NullArray();   // RESP2 "*-1", RESP3 "_"
+  void Array(size_t n);
+  void Map(size_t pairs);
+  void Set(size_t n);
+  void Double(double v);  // RESP3 ',', RESP2 bulk string
+  void Bool(bool v);      // RESP3 '#', RESP2 integer 0/1
+  // RESP3 verbatim string ("=N\r\ntxt:..."), RESP2 bulk string. INFO replies this way.
+  void Verbatim(std::string_view format, std::string_view s);
+
+ private:
+  void Header(char type, int64_t n);
+
+  std::string* out_;
+  bool resp3_;
+};
+
+// Formats a double the way Redis does for RESP replies (%.17g, "inf", "-inf").
+std::string FormatDoubleReply(double v);
+
+}  // namespace omnibus

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "omnibus/net/reactor.h"
+#include "omnibus/shard/shard.h"
+
+namespace omnibus {
+
+// Every setting of the server, by its Redis name where Redis has one (ours otherwise).
+struct Config {
+  int port = 6379;
+  std::vector<std::string> bind = {"127.0.0.1", "-::1"};
+  bool protected_mode = true;
+  int databases = 16;
+  int tcp_backlog = 511;
+  std::string loglevel = "notice";
+  std::string logfile;
+  int shards = 0;  // 0: choose from the core count (see DefaultShardCount)
+  std::string io_backend = "epoll";
+  int hz = 10;
+  int64_t shard_queue_depth = 65536;
+  std::vector<std::pair<std::string, std::string>> renames;  // rename-command
+  NetOptions net;
+};
+
+// One setting: how to read, write and validate it. Errors use Redis's texts.
+struct ConfigParam {
+  std::string_view name;
+  bool mutable_at_runtime;
+  std::function<std::string(const Config&)> get;
+  // Returns "" on success, else the reason ("argument couldn't be parsed into an integer").
+  std::function<std::string(Config&, std::string_view)> set;
+};
+
+const std::vector<ConfigParam>& ConfigParams();
+const ConfigParam* FindConfigParam(std::string_view name);
+
+// Parses a redis.conf-style text (one "name value..." per line, # comments, quoted args).
+// On error returns false with Redis's FATAL CONFIG FILE ERROR text in `error`.
+bool LoadConfigText(std::string_view text, Config* config, std::string* error);
+// Builds the config from argv: an optional config file path, then "--name value ..." flags.
+bool LoadConfigFromArgs(int argc, char** argv, Config* config, std::string* error);
+
+// Redis's memtoull: "1gb", "64mb", "100k", plain bytes.
+bool ParseMemory(std::string_view s, int64_t* out);
+int DefaultShardCount();
+
+}  // namespace omnibus

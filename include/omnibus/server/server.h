@@ -1,0 +1,62 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "omnibus/commands/command_table.h"
+#include "omnibus/net/reactor.h"
+#include "omnibus/server/config.h"
+#include "omnibus/shard/shard.h"
+
+namespace omnibus {
+
+// Wires the parts together: config, command table, shards and the reactor. Implements the
+// ServerApi that reactor-side commands use. Several servers can live in one process (tests).
+// Runs on: the thread that calls Run() is the reactor thread.
+class Server final : public ServerApi {
+ public:
+  explicit Server(Config config);
+  ~Server() override;
+
+  bool Start(std::string* error);  // binds and starts the shard threads
+  void Run();                      // the reactor loop; returns after Stop()/SHUTDOWN
+  void Stop();                     // async-signal-safe
+  int port() const { return reactor_->port(); }
+  int num_shards() const override { return static_cast<int>(shards_.size()); }
+
+  // ServerApi
+  const CommandTable& commands() const override { return table_; }
+  std::vector<std::pair<std::string, std::string>> ConfigGet(std::string_view pattern) override;
+  std::string ConfigSet(std::string_view name, std::string_view value) override;
+  void ResetStats() override;
+  bool RequirePassMatches(std::string_view user, std::string_view pass) const override;
+  bool RequiresAuth() const override { return !config_.net.requirepass.empty(); }
+  std::string ClientListLine(const Session& s) override { return reactor_->ClientListLine(s); }
+  std::string ClientList(std::string_view type, std::span<const uint64_t> ids) override {
+    return reactor_->ClientList(type, ids);
+  }
+  int KillClients(std::string_view addr, std::string_view laddr, uint64_t id, bool skipme,
+                  const Session& self) override {
+    return reactor_->KillClients(addr, laddr, id, skipme, self);
+  }
+  bool AppendInfoSection(std::string_view section, const ShardTotals& totals,
+                         std::string* out) override;
+  void RequestShutdown() override { Stop(); }
+
+ private:
+  struct ReactorNotifier final : Notifier {
+    Reactor* target = nullptr;
+    void Notify() override { target->Notify(); }
+  };
+
+  Config config_;
+  CommandTable table_;
+  ReactorNotifier notifier_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::unique_ptr<Reactor> reactor_;
+  int64_t start_ms_;
+  std::string run_id_;
+};
+
+}  // namespace omnibus

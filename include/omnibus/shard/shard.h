@@ -1,0 +1,68 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "omnibus/base/parker.h"
+#include "omnibus/shard/spsc_ring.h"
+#include "omnibus/shard/work.h"
+#include "omnibus/store/keyspace.h"
+
+namespace omnibus {
+
+struct ShardOptions {
+  int num_dbs = 16;
+  size_t queue_capacity = 64 * 1024;  // shard-queue-depth (a power of two)
+  int hz = 10;                        // active expire cycles per second
+};
+
+// One shard thread: the only thread that touches its keyspace (invariant 1). Executes its
+// inbound queue in order (invariant 2) and hands finished work back through its completion
+// ring, waking the reactor only when it may be asleep.
+// Runs on: its own thread; the Stage/Publish/Drain methods run on the reactor thread.
+class Shard {
+ public:
+  Shard(int index, int num_shards, const ShardOptions& options, Notifier* reactor);
+  ~Shard();
+
+  void Start();
+  void Stop();  // blocks until the thread has exited
+
+  int index() const { return index_; }
+  Keyspace* keyspace() { return &keyspace_; }
+
+  // Reactor thread: stage work, then make the whole batch visible with one PostToShard().
+  bool Stage(Work* w) { return inbound_.Stage(w); }
+  void PostToShard() {
+    if (inbound_.Publish()) parker_.Unpark();
+  }
+  template <typename F>
+  size_t DrainCompletions(F&& fn) {
+    return completions_.ConsumeAll(fn);
+  }
+  bool HasCompletions() const { return !completions_.Empty(); }
+  size_t queue_depth() const { return inbound_.SizeApprox(); }
+  size_t queue_capacity() const { return inbound_.capacity(); }
+
+  uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+  void Execute(Work* w);
+  void RunParked(Work* w);
+
+  const int index_;
+  const int num_shards_;
+  const ShardOptions options_;
+  Notifier* const reactor_;
+  Keyspace keyspace_;
+  SpscRing<Work*> inbound_;
+  SpscRing<Work*> completions_;
+  Parker parker_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> processed_{0};
+  std::thread thread_;
+};
+
+}  // namespace omnibus

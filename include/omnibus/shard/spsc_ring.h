@@ -1,0 +1,66 @@
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <new>
+
+namespace omnibus {
+
+// Bounded single-producer/single-consumer ring. The producer stages any number of items and
+// makes them visible with one Publish() (one release store per batch, DESIGN §1); the consumer
+// sees everything published, in order.
+template <typename T>
+class SpscRing {
+ public:
+  explicit SpscRing(size_t capacity_pow2)
+      : mask_(capacity_pow2 - 1), items_(new T[capacity_pow2]) {}
+
+  size_t capacity() const { return mask_ + 1; }
+
+  // Producer side. Stage() fails when the ring is full (counting staged items).
+  bool Stage(T item) {
+    if (staged_tail_ - cached_head_ > mask_) {
+      cached_head_ = head_.load(std::memory_order_acquire);
+      if (staged_tail_ - cached_head_ > mask_) return false;
+    }
+    items_[staged_tail_ & mask_] = item;
+    ++staged_tail_;
+    return true;
+  }
+  // Returns true if anything new became visible.
+  bool Publish() {
+    if (staged_tail_ == published_tail_) return false;
+    published_tail_ = staged_tail_;
+    tail_.store(staged_tail_, std::memory_order_release);
+    return true;
+  }
+
+  // Consumer side: visits every published item, then frees their space in one store.
+  template <typename F>
+  size_t ConsumeAll(F&& fn) {
+    size_t head = head_.load(std::memory_order_relaxed);
+    size_t tail = tail_.load(std::memory_order_acquire);
+    for (size_t i = head; i != tail; ++i) fn(items_[i & mask_]);
+    if (tail != head) head_.store(tail, std::memory_order_release);
+    return tail - head;
+  }
+  bool Empty() const {
+    return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
+  }
+  size_t SizeApprox() const {
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
+
+ private:
+  static constexpr size_t kLine = 64;
+  const size_t mask_;
+  std::unique_ptr<T[]> items_;
+  alignas(kLine) std::atomic<size_t> head_{0};  // consumer-owned
+  alignas(kLine) std::atomic<size_t> tail_{0};  // written by the producer on Publish
+  alignas(kLine) size_t staged_tail_ = 0;       // producer-only
+  size_t published_tail_ = 0;
+  size_t cached_head_ = 0;
+};
+
+}  // namespace omnibus

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "omnibus/store/db.h"
+
+namespace omnibus {
+
+// The part of the keyspace one shard owns: `databases` logical DBs, created lazily, and the
+// shard's clock for the command being executed.
+// Runs on: the owning shard thread.
+class Keyspace {
+ public:
+  explicit Keyspace(int num_dbs) : dbs_(static_cast<size_t>(num_dbs)) {}
+
+  Db& db(int index) {
+    auto& slot = dbs_[static_cast<size_t>(index)];
+    if (!slot) slot = std::make_unique<Db>(&now_ms_);
+    return *slot;
+  }
+  // Null if the DB was never touched.
+  Db* db_if_exists(int index) { return dbs_[static_cast<size_t>(index)].get(); }
+  int num_dbs() const { return static_cast<int>(dbs_.size()); }
+
+  void set_now_ms(int64_t ms) { now_ms_ = ms; }
+  int64_t now_ms() const { return now_ms_; }
+  uint64_t Random() { return rng_(); }
+
+  // Redis-like active expire cycle: sample volatile keys DB by DB until the time budget is
+  // spent or fewer than a quarter of the examined keys were expired.
+  // Returns the number of keys expired.
+  size_t ActiveExpireCycle(int64_t budget_us);
+
+ private:
+  int64_t now_ms_ = 0;
+  std::vector<std::unique_ptr<Db>> dbs_;
+  std::mt19937_64 rng_{0x6f6d6e69627573};
+  size_t next_db_ = 0;
+};
+
+}  // namespace omnibus

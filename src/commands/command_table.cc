@@ -1,0 +1,71 @@
+#include "omnibus/commands/command_table.h"
+
+#include "omnibus/base/str_cat.h"
+#include "omnibus/base/strings.h"
+
+namespace omnibus {
+
+CommandTable::CommandTable() {
+  for (auto family : {ConnectionFamily, StringFamily, KeysFamily, ServerFamily}) {
+    for (CommandSpec& spec : family()) specs_.push_back(spec);
+  }
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    specs_[i].id = static_cast<uint16_t>(i);
+    by_name_[std::string(specs_[i].name)] = &specs_[i];
+  }
+  for (CommandSpec& s : specs_) {
+    size_t bar = s.name.find('|');
+    if (bar != std::string_view::npos) {
+      auto it = by_name_.find(std::string(s.name.substr(0, bar)));
+      if (it != by_name_.end()) const_cast<CommandSpec*>(it->second)->container = true;
+    }
+  }
+}
+
+const CommandSpec* CommandTable::Find(std::string_view name) const {
+  char buf[64];
+  if (name.size() > sizeof(buf)) return nullptr;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  auto it = by_name_.find(std::string(buf, name.size()));
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+std::vector<const CommandSpec*> CommandTable::SubcommandsOf(std::string_view parent) const {
+  std::vector<const CommandSpec*> out;
+  std::string prefix = StrCat(parent, "|");
+  for (const CommandSpec& s : specs_) {
+    if (s.name.substr(0, prefix.size()) == prefix) out.push_back(&s);
+  }
+  return out;
+}
+
+bool CommandTable::Rename(std::string_view from, std::string_view to) {
+  const CommandSpec* spec = Find(from);
+  if (spec == nullptr) return false;
+  std::string lower(from);
+  AsciiToLower(&lower);
+  by_name_.erase(lower);
+  if (!to.empty()) {
+    std::string new_name(to);
+    AsciiToLower(&new_name);
+    by_name_[new_name] = spec;
+  }
+  return true;
+}
+
+void ReplyStatus(ReplyBuilder* rb, OpStatus status) { rb->Error(ErrorText(status)); }
+
+void ReplyArityError(ReplyBuilder* rb, std::string_view command_name) {
+  rb->Error(StrCat("ERR wrong number of arguments for '", command_name, "' command"));
+}
+
+bool ArgToInt64(std::string_view arg, int64_t* out, ReplyBuilder* rb) {
+  if (ParseInt64(arg, out)) return true;
+  ReplyStatus(rb, OpStatus::kNotAnInteger);
+  return false;
+}
+
+}  // namespace omnibus

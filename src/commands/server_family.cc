@@ -1,0 +1,283 @@
+// Server commands: INFO CONFIG COMMAND TIME SHUTDOWN (DBSIZE/FLUSH* live with the keys).
+// Runs on: the reactor thread, except INFO's per-shard part.
+#include <cstdlib>
+
+#include "omnibus/base/str_cat.h"
+#include "omnibus/base/clock.h"
+#include "omnibus/base/strings.h"
+#include "omnibus/commands/command_docs.h"
+#include "omnibus/commands/command_table.h"
+
+namespace omnibus {
+namespace {
+
+// INFO's shard part: "db keys expires" lines and the expired-keys counter, an internal format
+// read only by MergeInfo.
+void InfoShard(ExecContext& ctx) {
+  std::string* out = ctx.reply->out();
+  int64_t expired = 0;
+  size_t table_bytes = 0;
+  for (int i = 0; i < ctx.local->num_dbs(); ++i) {
+    Db* db = ctx.local->db_if_exists(i);
+    if (db == nullptr) continue;
+    expired += static_cast<int64_t>(db->expired_keys);
+    table_bytes += db->table().bucket_bytes();
+    if (db->size() == 0) continue;
+    StrAppend(out, i, " ", db->size(), " ", db->volatile_keys(), "\n");
+  }
+  StrAppend(out, "expired ", expired, "\n", "table ", table_bytes, "\n");
+}
+
+constexpr std::string_view kDefaultSections[] = {"server", "clients", "memory", "stats",
+                                                 "replication", "cpu", "errorstats", "keyspace"};
+constexpr std::string_view kAllSections[] = {"server", "clients", "memory", "stats",
+                                             "replication", "cpu", "commandstats",
+                                             "errorstats", "keyspace"};
+
+void MergeInfo(MergeContext& ctx) {
+  ShardTotals totals;
+  for (const SubReply& part : ctx.parts) {
+    for (std::string_view line : SplitString(part.reply, '\n', true)) {
+      std::vector<std::string_view> f = SplitString(line, ' ');
+      if (f[0] == "expired") {
+        totals.expired_keys += std::strtoll(std::string(f[1]).c_str(), nullptr, 10);
+      } else if (f[0] == "table") {
+        totals.table_bytes += std::strtoull(std::string(f[1]).c_str(), nullptr, 10);
+      } else {
+        size_t db = std::strtoul(std::string(f[0]).c_str(), nullptr, 10);
+        if (totals.dbs.size() <= db) totals.dbs.resize(db + 1);
+        totals.dbs[db].first += std::strtoll(std::string(f[1]).c_str(), nullptr, 10);
+        totals.dbs[db].second += std::strtoll(std::string(f[2]).c_str(), nullptr, 10);
+      }
+    }
+  }
+  std::vector<std::string> wanted;
+  if (ctx.args.size() == 1) {
+    wanted.assign(std::begin(kDefaultSections), std::end(kDefaultSections));
+  }
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    std::string s(ctx.args[i]);
+    AsciiToLower(&s);
+    if (s == "default") {
+      wanted.insert(wanted.end(), std::begin(kDefaultSections), std::end(kDefaultSections));
+    } else if (s == "all" || s == "everything") {
+      wanted.insert(wanted.end(), std::begin(kAllSections), std::end(kAllSections));
+    } else {
+      wanted.push_back(s);
+    }
+  }
+  std::string text;
+  std::vector<std::string> done;
+  for (const std::string& s : wanted) {
+    if (std::find(done.begin(), done.end(), s) != done.end()) continue;
+    done.push_back(s);
+    std::string section;
+    if (!ctx.server->AppendInfoSection(s, totals, &section)) continue;
+    if (!text.empty()) text.append("\r\n");
+    text.append(section);
+  }
+  ctx.reply->Verbatim("txt", text);
+}
+
+void ConfigGet(ReactorContext& ctx) {
+  std::vector<std::pair<std::string, std::string>> all;
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    for (auto& kv : ctx.server->ConfigGet(ctx.args[i])) {
+      bool seen = false;
+      for (auto& have : all) seen |= have.first == kv.first;
+      if (!seen) all.push_back(std::move(kv));
+    }
+  }
+  ctx.reply->Map(all.size());
+  for (auto& [k, v] : all) {
+    ctx.reply->Bulk(k);
+    ctx.reply->Bulk(v);
+  }
+}
+
+void ConfigSet(ReactorContext& ctx) {
+  if (ctx.args.size() % 2 != 0) return ReplyArityError(ctx.reply, "config|set");
+  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
+    std::string err = ctx.server->ConfigSet(ctx.args[i], ctx.args[i + 1]);
+    if (!err.empty()) return ctx.reply->Error(err);
+  }
+  ctx.reply->Ok();
+}
+
+void ConfigResetStat(ReactorContext& ctx) {
+  ctx.server->ResetStats();
+  ctx.reply->Ok();
+}
+
+void Time(ReactorContext& ctx) {
+  int64_t us = UnixTimeUs();
+  ctx.reply->Array(2);
+  ctx.reply->Bulk(StrCat(us / 1'000'000));
+  ctx.reply->Bulk(StrCat(us % 1'000'000));
+}
+
+void Shutdown(ReactorContext& ctx) {
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    std::string_view o = ctx.args[i];
+    if (!EqualsIgnoreCase(o, "nosave") && !EqualsIgnoreCase(o, "save") &&
+        !EqualsIgnoreCase(o, "now") && !EqualsIgnoreCase(o, "force"))
+      return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  }
+  // Nothing to persist: stop at once. Like Redis, a successful SHUTDOWN sends no reply.
+  ctx.session->close_after_reply = true;
+  ctx.server->RequestShutdown();
+}
+
+void CommandAll(ReactorContext& ctx) {
+  auto specs = ctx.server->commands().all();
+  std::vector<const CommandSpec*> top;
+  for (const CommandSpec& s : specs) {
+    if (s.name.find('|') == std::string_view::npos) top.push_back(&s);
+  }
+  ctx.reply->Array(top.size());
+  for (const CommandSpec* s : top) ReplyCommandInfo(*s, ctx.server->commands(), ctx.reply);
+}
+
+void CommandCount(ReactorContext& ctx) {
+  int64_t n = 0;
+  for (const CommandSpec& s : ctx.server->commands().all()) n += s.name.find('|') == std::string_view::npos;
+  ctx.reply->Integer(n);
+}
+
+void CommandList(ReactorContext& ctx) {
+  std::string_view pattern;
+  if (ctx.args.size() == 5 && EqualsIgnoreCase(ctx.args[2], "FILTERBY") &&
+      EqualsIgnoreCase(ctx.args[3], "PATTERN")) {
+    pattern = ctx.args[4];
+  } else if (ctx.args.size() != 2) {
+    return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  }
+  std::vector<std::string_view> names;
+  for (const CommandSpec& s : ctx.server->commands().all()) {
+    if (pattern.empty() || GlobMatch(pattern, s.name, true)) names.push_back(s.name);
+  }
+  ctx.reply->Array(names.size());
+  for (std::string_view n : names) ctx.reply->Bulk(n);
+}
+
+void CommandInfo(ReactorContext& ctx) {
+  const CommandTable& table = ctx.server->commands();
+  if (ctx.args.size() == 2) return CommandAll(ctx);
+  ctx.reply->Array(ctx.args.size() - 2);
+  for (size_t i = 2; i < ctx.args.size(); ++i) {
+    const CommandSpec* s = table.Find(ctx.args[i]);
+    if (s == nullptr) {
+      ctx.reply->NullArray();
+    } else {
+      ReplyCommandInfo(*s, table, ctx.reply);
+    }
+  }
+}
+
+void CommandDocs(ReactorContext& ctx) {
+  const CommandTable& table = ctx.server->commands();
+  std::vector<const CommandSpec*> which;
+  if (ctx.args.size() == 2) {
+    for (const CommandSpec& s : table.all()) {
+      if (s.name.find('|') == std::string_view::npos) which.push_back(&s);
+    }
+  } else {
+    for (size_t i = 2; i < ctx.args.size(); ++i) {
+      if (const CommandSpec* s = table.Find(ctx.args[i])) which.push_back(s);
+    }
+  }
+  ctx.reply->Map(which.size());
+  for (const CommandSpec* s : which) {
+    ctx.reply->Bulk(s->name);
+    ReplyCommandDocs(*s, table, ctx.reply);
+  }
+}
+
+void CommandGetKeys(ReactorContext& ctx) {
+  const CommandSpec* s = ctx.server->commands().Find(ctx.args[2]);
+  if (s == nullptr) return ctx.reply->Error("ERR Invalid command specified");
+  auto cmd_args = ctx.args.subspan(2);
+  int argc = static_cast<int>(cmd_args.size());
+  if ((s->arity > 0 && argc != s->arity) || argc < -s->arity)
+    return ctx.reply->Error("ERR Invalid number of arguments specified for command");
+  if (s->first_key == 0) return ctx.reply->Error("ERR The command has no key arguments");
+  int last = s->last_key < 0 ? argc + s->last_key : s->last_key;
+  std::vector<std::string_view> keys;
+  for (int i = s->first_key; i <= last && i < argc; i += s->key_step) keys.push_back(cmd_args[i]);
+  ctx.reply->Array(keys.size());
+  for (std::string_view k : keys) ctx.reply->Bulk(k);
+}
+
+CommandDoc SrvDoc(std::string_view summary, std::string_view since, std::string_view complexity,
+                  std::string_view args) {
+  return CommandDoc{summary, since, "server", complexity, args};
+}
+
+}  // namespace
+
+std::vector<CommandSpec> ServerFamily() {
+  auto reactor = [](std::string_view name, int arity, uint32_t flags, std::string_view acl,
+                    ReactorHandler h, CommandDoc doc) {
+    CommandSpec s{name, arity, flags, acl};
+    s.reactor = h;
+    s.doc = doc;
+    return s;
+  };
+  constexpr uint32_t kCfg = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
+  CommandSpec info{"info", -1, kCmdLoading | kCmdStale, "@slow @dangerous", 0, 0, 0,
+                   Route::kAllShards, InfoShard, nullptr, MergeInfo, nullptr,
+                   SrvDoc("Get information and statistics about the server", "1.0.0", "O(1)",
+                          "[section:string...]")};
+  return {
+      info,
+      reactor("config", -2, 0, "@slow", nullptr,
+              SrvDoc("A container for server configuration commands", "2.0.0",
+                     "Depends on subcommand.", "")),
+      reactor("config|get", -3, kCfg, "@admin @slow @dangerous", ConfigGet,
+              SrvDoc("Get the values of configuration parameters", "2.0.0",
+                     "O(N) when N is the number of configuration parameters provided",
+                     "parameter:string...")),
+      reactor("config|set", -4, kCfg | kCmdMayReplicate, "@admin @slow @dangerous", ConfigSet,
+              SrvDoc("Set configuration parameters to the given values", "2.0.0",
+                     "O(N) when N is the number of configuration parameters provided",
+                     "data:block(parameter:string value:string)...")),
+      reactor("config|resetstat", 2, kCfg, "@admin @slow @dangerous", ConfigResetStat,
+              SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")),
+      reactor("command", -1, kCmdLoading | kCmdStale, "@slow @connection", CommandAll,
+              SrvDoc("Get array of Redis command details", "2.8.13",
+                     "O(N) where N is the total number of Redis commands", "")),
+      reactor("command|count", 2, kCmdLoading | kCmdStale, "@slow @connection", CommandCount,
+              SrvDoc("Get total number of Redis commands", "2.8.13", "O(1)", "")),
+      reactor("command|list", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandList,
+              SrvDoc("Get an array of Redis command names", "7.0.0",
+                     "O(N) where N is the total number of Redis commands",
+                     "[filterby:oneof(module-name:string:MODULE|category:string:ACLCAT|"
+                     "pattern:pattern:PATTERN):FILTERBY]")),
+      reactor("command|info", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandInfo,
+              SrvDoc("Get array of specific Redis command details, or all when no argument is "
+                     "given.",
+                     "2.8.13", "O(N) where N is the number of commands to look up",
+                     "[command-name:string...]")),
+      reactor("command|docs", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandDocs,
+              SrvDoc("Get array of specific Redis command documentation", "7.0.0",
+                     "O(N) where N is the number of commands to look up",
+                     "[command-name:string...]")),
+      reactor("command|getkeys", -3, kCmdLoading | kCmdStale, "@slow @connection",
+              CommandGetKeys,
+              SrvDoc("Extract keys given a full Redis command", "2.8.13",
+                     "O(N) where N is the number of arguments to the command",
+                     "command:string arg:string...")),
+      reactor("time", 1, kCmdLoading | kCmdStale | kCmdFast, "@fast", Time,
+              SrvDoc("Return the current server time", "2.6.0", "O(1)", "")),
+      reactor("shutdown", -1,
+              kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdAllowBusy,
+              "@admin @slow @dangerous", Shutdown,
+              SrvDoc("Synchronously save the dataset to disk and then shut down the server",
+                     "1.0.0", "O(N) when saving, where N is the total number of keys in all "
+                     "databases when saving data, otherwise O(1)",
+                     "[nosave-save:oneof(nosave:pure-token:NOSAVE|save:pure-token:SAVE)] "
+                     "[now:pure-token:NOW] [force:pure-token:FORCE] [abort:pure-token:ABORT]")),
+  };
+}
+
+}  // namespace omnibus

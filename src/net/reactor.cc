@@ -1,0 +1,758 @@
+#include "omnibus/net/reactor.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "omnibus/base/str_cat.h"
+#include "omnibus/base/clock.h"
+#include "omnibus/base/logging.h"
+#include "omnibus/base/strings.h"
+#include "omnibus/io/socket.h"
+
+namespace omnibus {
+
+// A command whose keys span shards: one part per involved shard, sent in the same loop batch
+// (DESIGN §6), merged into the client's slot when the last part arrives.
+struct Reactor::FanOut {
+  Connection* conn = nullptr;
+  Work* slot = nullptr;
+  const CommandSpec* spec = nullptr;
+  std::vector<std::unique_ptr<Work>> parts;
+  std::vector<std::vector<uint32_t>> positions;
+  size_t used = 0;  // parts in use (the vectors are reused)
+  size_t remaining = 0;
+  std::unique_ptr<ParkGroup> park;
+  std::vector<Keyspace*> keyspaces;
+};
+
+namespace {
+
+constexpr int kMaxEvents = 512;
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr int kMaxGroupsPerTurn = 16;  // fairness: one client cannot hog a loop iteration
+constexpr uint16_t kNoStats = 0xFFFF;
+
+void* const kListenerTagBase = reinterpret_cast<void*>(uintptr_t{2});
+
+}  // namespace
+
+Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
+                 std::vector<Shard*> shards, std::unique_ptr<Poller> poller)
+    : options_(options),
+      table_(table),
+      api_(api),
+      shards_(std::move(shards)),
+      poller_(std::move(poller)),
+      batches_(shards_.size()),
+      in_flight_(shards_.size(), 0) {
+  stats_.commands.resize(table_->all().size());
+}
+
+Reactor::~Reactor() {
+  for (int fd : listeners_) close(fd);
+  for (auto& [c, owned] : conns_) {
+    if (c->fd >= 0) close(c->fd);
+  }
+}
+
+bool Reactor::Listen(const std::vector<std::string>& binds, int port, int backlog,
+                     std::string* error) {
+  for (const std::string& b : binds) {
+    bool optional = !b.empty() && b[0] == '-';
+    std::string addr = optional ? b.substr(1) : b;
+    std::string err;
+    int p = port_ != 0 ? port_ : port;  // with --port 0, every address gets the same port
+    int fd = ListenTcp(addr, p, backlog, &err);
+    if (fd < 0) {
+      if (optional) continue;
+      *error = StrCat("Failed listening on port ", p, " (tcp), aborting: ", addr, ": ", err);
+      return false;
+    }
+    if (port_ == 0) port_ = BoundPort(fd);
+    // Listener tags are small integers; connections are real pointers.
+    poller_->Add(fd, reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(kListenerTagBase) +
+                                             listeners_.size()));
+    listeners_.push_back(fd);
+  }
+  if (listeners_.empty()) {
+    *error = "Failed listening on any bind address";
+    return false;
+  }
+  return true;
+}
+
+void Reactor::Stop() {
+  stop_.store(true);
+  poller_->Wake();
+}
+
+void Reactor::Notify() {
+  // Pairs with Run()'s store of sleeping_: either the reactor sees our completions before it
+  // sleeps, or we see it asleep and wake it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping_.load(std::memory_order_relaxed) && sleeping_.exchange(false)) poller_->Wake();
+}
+
+void Reactor::Run() {
+  Poller::Event events[kMaxEvents];
+  while (!stop_.load(std::memory_order_relaxed)) {
+    ++stats_.loop_iterations;
+    int timeout = 100;
+    sleeping_.store(true, std::memory_order_seq_cst);
+    bool busy = !ready_.empty();
+    for (Shard* s : shards_) busy |= s->HasCompletions();
+    if (busy) timeout = 0;
+    int n = poller_->Wait(events, kMaxEvents, timeout);
+    sleeping_.store(false, std::memory_order_relaxed);
+    for (int i = 0; i < n; ++i) {
+      void* data = events[i].data;
+      if (data == Poller::kWakeTag) continue;
+      uintptr_t tag = reinterpret_cast<uintptr_t>(data);
+      uintptr_t base = reinterpret_cast<uintptr_t>(kListenerTagBase);
+      if (tag >= base && tag < base + listeners_.size()) {
+        Accept(listeners_[tag - base]);
+        continue;
+      }
+      Connection* c = static_cast<Connection*>(data);
+      if (c->closing) continue;
+      if (events[i].writable && c->blocked_on_write) Flush(c);
+      if (events[i].readable) {
+        c->may_read = true;
+        ready_.push_back(c);
+      }
+    }
+    std::vector<Connection*> ready;
+    ready.swap(ready_);
+    for (Connection* c : ready) TryProcess(c);
+    DrainCompletions();
+    PostBatches();
+    std::vector<Connection*> flush;
+    flush.swap(flush_);
+    for (Connection* c : flush) {
+      c->in_flush_list = false;
+      Flush(c);
+    }
+    Timers();
+  }
+}
+
+void Reactor::Accept(int listen_fd) {
+  for (int i = 0; i < 1000; ++i) {
+    std::string peer, local;
+    int fd = AcceptTcp(listen_fd, &peer, &local);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        OMNIBUS_LOG(kWarning, "Accepting client connection: ", strerror(errno));
+      return;
+    }
+    ++stats_.total_connections_received;
+    if (conns_.size() >= static_cast<size_t>(options_->maxclients)) {
+      static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
+      ssize_t w = send(fd, kMsg, sizeof(kMsg) - 1, MSG_NOSIGNAL);
+      (void)w;
+      close(fd);
+      ++stats_.rejected_connections;
+      continue;
+    }
+    SetTcpNoDelay(fd);
+    SetTcpKeepAlive(fd, options_->tcp_keepalive);
+    auto conn = std::make_unique<Connection>();
+    Connection* c = conn.get();
+    c->fd = fd;
+    c->session.id = next_client_id_++;
+    c->session.fd = fd;
+    c->session.addr = peer;
+    c->session.laddr = local;
+    c->session.authenticated = options_->requirepass.empty();
+    c->session.created_ms = c->last_interaction_ms = MonotonicMs();
+    c->session.last_interaction_ms = c->last_interaction_ms;
+    conns_.emplace(c, std::move(conn));
+    if (!poller_->Add(fd, c)) {
+      Free(c);
+      continue;
+    }
+    ready_.push_back(c);  // data may have arrived with the handshake
+  }
+}
+
+bool Reactor::ReadSome(Connection* c) {
+  size_t want = std::max(kReadChunk, c->parser.bytes_wanted());
+  // Don't read a whole huge bulk in one go into a tiny buffer: cap a single read.
+  want = std::min<size_t>(want, 64 * 1024 * 1024);
+  char* dst = c->in.Reserve(want);
+  ssize_t n = read(c->fd, dst, want);
+  if (n > 0) {
+    c->in.Commit(static_cast<size_t>(n));
+    c->may_read = static_cast<size_t>(n) == want;
+    stats_.net_input_bytes += static_cast<uint64_t>(n);
+    c->last_interaction_ms = MonotonicMs();
+    if (static_cast<int64_t>(c->in.size()) > options_->client_query_buffer_limit) {
+      OMNIBUS_LOG(kWarning, "Closing client that reached max query buffer length: id=",
+                  c->session.id, " addr=", c->session.addr, " (qbuf initial bytes: ",
+                  c->in.size(), ")");
+      Close(c);
+      return false;
+    }
+    return true;
+  }
+  if (n == 0) {
+    Close(c);
+    return false;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    c->may_read = false;
+    return false;
+  }
+  if (errno == EINTR) return true;
+  Close(c);
+  return false;
+}
+
+bool Reactor::ParseGroup(Connection* c) {
+  ParserLimits limits;
+  limits.proto_max_bulk_len = options_->proto_max_bulk_len;
+  limits.unauthenticated = !c->session.authenticated;
+  std::string_view input = c->in.data();
+  size_t off = 0;
+  c->group = 0;
+  size_t max = static_cast<size_t>(std::max<int64_t>(1, options_->pipeline_group_max_commands));
+  while (c->group < max) {
+    RespParser::Status st = c->parser.Parse(input.substr(off), limits);
+    if (st == RespParser::Status::kNeedMore) break;
+    if (st == RespParser::Status::kEmpty) {
+      off += c->parser.consumed();
+      continue;
+    }
+    if (c->works.size() <= c->group) c->works.push_back(std::make_unique<Work>());
+    Work* w = c->works[c->group++].get();
+    w->owner = c;
+    w->is_part = false;
+    w->reply.clear();
+    w->args.clear();
+    w->park = nullptr;
+    w->handler = nullptr;
+    w->command_id = kNoStats;
+    if (st == RespParser::Status::kError) {
+      // Invariant: a protocol error is answered after the commands before it, then the
+      // connection is closed, as Redis does.
+      ReplyBuilder(&w->reply, 2).Error(c->parser.error());
+      ++stats_.total_error_replies;
+      ++stats_.errors["ERR"];
+      c->close_after_group = true;
+      OMNIBUS_LOG(kVerbose, "Protocol error (", c->parser.error(), ") from client: id=",
+                  c->session.id, " addr=", c->session.addr);
+      off = input.size();
+      break;
+    }
+    const auto& args = c->parser.args();
+    if (c->parser.inline_command()) {
+      // Inline arguments live in the parser and are overwritten by the next parse: copy them
+      // into the slot's own storage.
+      w->reply.clear();
+      size_t total = 0;
+      for (auto a : args) total += a.size();
+      w->inline_storage.clear();
+      w->inline_storage.reserve(total);
+      for (auto a : args) w->inline_storage.append(a);
+      size_t pos = 0;
+      for (auto a : args) {
+        w->args.emplace_back(w->inline_storage.data() + pos, a.size());
+        pos += a.size();
+      }
+    } else {
+      w->args.assign(args.begin(), args.end());
+    }
+    off += c->parser.consumed();
+  }
+  c->in_group_bytes = off;
+  return c->group > 0;
+}
+
+void Reactor::TryProcess(Connection* c) {
+  for (int turns = 0; turns < kMaxGroupsPerTurn; ++turns) {
+    if (c->closing || c->pending > 0 || c->close_after_group || c->session.close_after_reply)
+      return;
+    if (c->out.size() - c->out_sent > static_cast<size_t>(options_->pipeline_pause_output_bytes))
+      return;  // resumed by Flush once the client reads its replies
+    if (!ParseGroup(c)) {
+      if (c->in_group_bytes > 0) {
+        c->in.Consume(c->in_group_bytes);
+        c->in_group_bytes = 0;
+      }
+      if (!c->may_read || !ReadSome(c)) return;
+      continue;
+    }
+    DispatchGroup(c);
+    if (c->pending > 0) return;
+    CompleteGroup(c);
+  }
+  if (!c->closing) ready_.push_back(c);  // more to do: continue next iteration
+}
+
+void Reactor::DispatchGroup(Connection* c) {
+  // One extra count holds the group open while dispatching, so a command answered on the
+  // reactor never completes the group from inside this loop.
+  c->pending = c->group + 1;
+  for (size_t i = 0; i < c->group; ++i) {
+    Work* w = c->works[i].get();
+    if (w->args.empty()) {  // a protocol-error slot, already answered
+      --c->pending;
+      continue;
+    }
+    Dispatch(c, w);
+  }
+  --c->pending;
+}
+
+void Reactor::Reject(Work* w, std::string_view error, const CommandSpec* spec) {
+  ReplyBuilder(&w->reply, w->resp).Error(error);
+  if (spec != nullptr) ++stats_.commands[spec->id].rejected;
+  ++stats_.total_error_replies;
+  ++stats_.errors[std::string(error.substr(0, error.find(' ')))];
+}
+
+void Reactor::Dispatch(Connection* c, Work* w) {
+  Session& s = c->session;
+  w->db = static_cast<uint8_t>(s.db);
+  w->resp = static_cast<uint8_t>(s.resp);
+  const auto& args = w->args;
+  const CommandSpec* spec = table_->Find(args[0]);
+  auto done = [c] { --c->pending; };  // answered here; DispatchGroup holds the group open
+  if (spec == nullptr || spec->name.find('|') != std::string_view::npos) {
+    std::string rest;
+    for (size_t i = 1; i < args.size() && rest.size() < 128; ++i) {
+      StrAppend(&rest, "'", args[i].substr(0, 128 - rest.size()), "' ");
+    }
+    Reject(w, StrCat("ERR unknown command '", args[0].substr(0, 128),
+                           "', with args beginning with: ", rest),
+           nullptr);
+    return done();
+  }
+  if (!s.authenticated && !(spec->flags & kCmdNoAuth)) {
+    Reject(w, "NOAUTH Authentication required.", spec);
+    return done();
+  }
+  if (spec->container && (args.size() >= 2 || spec->reactor == nullptr)) {
+    if (args.size() < 2) {
+      Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
+      return done();
+    }
+    std::string sub = StrCat(spec->name, "|", args[1]);
+    AsciiToLower(&sub);
+    const CommandSpec* sub_spec = table_->Find(sub);
+    if (sub_spec == nullptr && EqualsIgnoreCase(args[1], "help")) {
+      // HELP comes from the table itself.
+      ReplyBuilder rb(&w->reply, w->resp);
+      auto subs = table_->SubcommandsOf(spec->name);
+      std::string upper(spec->name);
+      for (char& ch : upper) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+      rb.Array(subs.size() * 2 + 3);
+      rb.SimpleString(StrCat(upper, " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+      for (const CommandSpec* ss : subs) {
+        std::string name(ss->name.substr(ss->name.find('|') + 1));
+        for (char& ch : name) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+        rb.SimpleString(name);
+        rb.SimpleString(StrCat("    ", ss->doc.summary, "."));
+      }
+      rb.SimpleString("HELP");
+      rb.SimpleString("    Prints this help.");
+      return done();
+    }
+    if (sub_spec == nullptr) {
+      std::string upper(spec->name);
+      for (char& ch : upper) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+      Reject(w, StrCat("ERR unknown subcommand '", args[1].substr(0, 128), "'. Try ", upper,
+                             " HELP."),
+             spec);
+      return done();
+    }
+    spec = sub_spec;
+  }
+  int argc = static_cast<int>(args.size());
+  if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
+    Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
+    return done();
+  }
+  w->command_id = spec->id;
+  s.last_command = spec->name.data();
+  switch (spec->route) {
+    case Route::kReactor: {
+      int64_t start = MonotonicNs();
+      ReplyBuilder rb(&w->reply, w->resp);
+      ReactorContext ctx{w->args, &rb, &s, api_};
+      spec->reactor(ctx);
+      w->exec_ns = MonotonicNs() - start;
+      return done();
+    }
+    case Route::kKey:
+      w->handler = spec->shard;
+      StageToShard(ShardForKey(args[static_cast<size_t>(spec->first_key)],
+                               static_cast<int>(shards_.size())),
+                   w);
+      return;
+    case Route::kCustom: {
+      ReplyBuilder rb(&w->reply, w->resp);
+      int shard = spec->route_fn(w->args, static_cast<int>(shards_.size()), &rb);
+      if (shard < 0) return done();
+      w->handler = spec->shard;
+      StageToShard(shard, w);
+      return;
+    }
+    case Route::kScatter:
+    case Route::kParked:
+    case Route::kAllShards:
+      if (spec->key_step > 1 && (argc - spec->first_key) % spec->key_step != 0) {
+        Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"),
+               spec);
+        return done();
+      }
+      w->handler = spec->shard;
+      return DispatchFanOut(c, w, spec);
+  }
+}
+
+void Reactor::StageToShard(int shard, Work* w) { batches_[static_cast<size_t>(shard)].push_back(w); }
+
+void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
+  const int n = static_cast<int>(shards_.size());
+  const auto& args = w->args;
+  // Which shards are involved, and which keys each one gets.
+  std::vector<int> shard_of;
+  int first = -1;
+  bool single = true;
+  if (spec->route != Route::kAllShards) {
+    int last = spec->last_key < 0 ? static_cast<int>(args.size()) + spec->last_key : spec->last_key;
+    for (int i = spec->first_key; i <= last; i += spec->key_step) {
+      int sh = ShardForKey(args[static_cast<size_t>(i)], n);
+      shard_of.push_back(sh);
+      if (first < 0) first = sh;
+      single &= sh == first;
+    }
+    if (single) return StageToShard(first, w);  // the common case: no fan-out at all
+  }
+  ++stats_.fanouts;
+  std::unique_ptr<FanOut> f;
+  if (!free_fanouts_.empty()) {
+    f = std::move(free_fanouts_.back());
+    free_fanouts_.pop_back();
+  } else {
+    f = std::make_unique<FanOut>();
+  }
+  f->conn = c;
+  f->slot = w;
+  f->spec = spec;
+  f->used = 0;
+  f->park.reset();
+  std::vector<int> part_of_shard(static_cast<size_t>(n), -1);
+  auto part_for = [&](int sh) -> Work* {
+    int& idx = part_of_shard[static_cast<size_t>(sh)];
+    if (idx < 0) {
+      idx = static_cast<int>(f->used++);
+      if (f->parts.size() < f->used) {
+        f->parts.push_back(std::make_unique<Work>());
+        f->positions.emplace_back();
+      }
+      Work* p = f->parts[static_cast<size_t>(idx)].get();
+      p->handler = spec->shard;
+      p->command_id = kNoStats;
+      p->db = w->db;
+      p->resp = w->resp;
+      p->owner = f.get();
+      p->is_part = true;
+      p->park = nullptr;
+      p->reply.clear();
+      p->args.clear();
+      p->args.push_back(args[0]);
+      f->positions[static_cast<size_t>(idx)].clear();
+    }
+    return f->parts[static_cast<size_t>(idx)].get();
+  };
+  if (spec->route == Route::kAllShards) {
+    for (int sh = 0; sh < n; ++sh) {
+      Work* p = part_for(sh);
+      p->args.assign(args.begin(), args.end());
+    }
+  } else if (spec->route == Route::kScatter) {
+    size_t k = 0;
+    int last = spec->last_key < 0 ? static_cast<int>(args.size()) + spec->last_key : spec->last_key;
+    for (int i = spec->first_key; i <= last; i += spec->key_step, ++k) {
+      int sh = shard_of[k];
+      Work* p = part_for(sh);
+      for (int j = 0; j < spec->key_step; ++j) p->args.push_back(args[static_cast<size_t>(i + j)]);
+      f->positions[static_cast<size_t>(part_of_shard[static_cast<size_t>(sh)])].push_back(
+          static_cast<uint32_t>(k));
+    }
+  } else {  // kParked: every involved shard stops at this fence; the last one runs `w`.
+    for (int sh : shard_of) part_for(sh);
+    f->park = std::make_unique<ParkGroup>();
+    f->keyspaces.clear();
+    for (Shard* s : shards_) f->keyspaces.push_back(s->keyspace());
+    f->park->work = w;
+    f->park->all = f->keyspaces.data();
+    f->park->num_shards = n;
+    f->park->waiting.store(static_cast<int>(f->used));
+    for (size_t i = 0; i < f->used; ++i) f->parts[i]->park = f->park.get();
+  }
+  f->remaining = f->used;
+  FanOut* raw = f.release();
+  for (int sh = 0; sh < n; ++sh) {
+    int idx = part_of_shard[static_cast<size_t>(sh)];
+    if (idx >= 0) StageToShard(sh, raw->parts[static_cast<size_t>(idx)].get());
+  }
+}
+
+void Reactor::PostBatches() {
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    auto& batch = batches_[i];
+    if (batch.empty()) continue;
+    Shard* s = shards_[i];
+    size_t staged = 0;
+    // Invariant 6: never more in flight than the shard's queue holds; the rest waits here,
+    // in order, for the next iteration.
+    while (staged < batch.size() && in_flight_[i] < s->queue_capacity()) {
+      s->Stage(batch[staged]);
+      ++staged;
+      ++in_flight_[i];
+    }
+    batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(staged));
+    if (staged > 0) {
+      ++stats_.shard_batches;
+      s->PostToShard();
+    }
+  }
+}
+
+void Reactor::DrainCompletions() {
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    size_t n = shards_[i]->DrainCompletions([this](Work* w) { OnWorkDone(w); });
+    in_flight_[i] -= n;
+  }
+}
+
+void Reactor::OnWorkDone(Work* w) {
+  if (!w->is_part) return OnSlotDone(static_cast<Connection*>(w->owner));
+  FanOut* f = static_cast<FanOut*>(w->owner);
+  if (--f->remaining > 0) return;
+  Work* slot = f->slot;
+  if (f->park == nullptr) {
+    std::vector<SubReply> parts;
+    parts.reserve(f->used);
+    for (size_t i = 0; i < f->used; ++i) {
+      parts.push_back(SubReply{f->parts[i]->reply, f->positions[i]});
+    }
+    ReplyBuilder rb(&slot->reply, slot->resp);
+    MergeContext ctx{slot->args, parts, &rb, &f->conn->session, api_};
+    f->spec->merge(ctx);
+  }
+  int64_t exec = 0;
+  for (size_t i = 0; i < f->used; ++i) exec += f->parts[i]->exec_ns;
+  slot->exec_ns = exec;
+  Connection* c = f->conn;
+  f->park.reset();
+  free_fanouts_.emplace_back(f);
+  OnSlotDone(c);
+}
+
+void Reactor::OnSlotDone(Connection* c) {
+  if (--c->pending > 0) return;
+  if (c->closing) return Free(c);
+  CompleteGroup(c);
+  TryProcess(c);
+}
+
+void Reactor::CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns) {
+  CommandStats& cs = stats_.commands[spec->id];
+  ++cs.calls;
+  cs.usec += static_cast<uint64_t>(exec_ns / 1000);
+  ++stats_.total_commands_processed;
+  if (!reply.empty() && reply[0] == '-') {
+    ++cs.failed;
+    ++stats_.total_error_replies;
+    size_t end = reply.find_first_of(" \r");
+    ++stats_.errors[reply.substr(1, end - 1)];
+  }
+}
+
+void Reactor::CompleteGroup(Connection* c) {
+  // Invariant 3: replies leave in request order, and only once the whole group is done.
+  for (size_t i = 0; i < c->group; ++i) {
+    Work* w = c->works[i].get();
+    if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], w->reply, w->exec_ns);
+    c->out.append(w->reply);
+    if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
+  }
+  c->in.Consume(c->in_group_bytes);
+  c->in_group_bytes = 0;
+  c->in.ShrinkIfIdle();
+  c->group = 0;
+  c->last_interaction_ms = MonotonicMs();
+  c->session.last_interaction_ms = c->last_interaction_ms;
+  if (!c->in_flush_list) {
+    c->in_flush_list = true;
+    flush_.push_back(c);
+  }
+}
+
+void Reactor::Flush(Connection* c) {
+  if (c->closing) return;
+  while (c->out_sent < c->out.size()) {
+    ssize_t n = send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->out_sent += static_cast<size_t>(n);
+      stats_.net_output_bytes += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      c->blocked_on_write = true;
+      return;
+    }
+    Close(c);
+    return;
+  }
+  c->blocked_on_write = false;
+  c->out.clear();
+  c->out_sent = 0;
+  if (c->out.capacity() > 1024 * 1024) std::string().swap(c->out);
+  if (c->close_after_group || c->session.close_after_reply) {
+    Close(c);
+    return;
+  }
+  // Output was the reason this client paused: resume it.
+  if (c->pending == 0 && (c->may_read || c->in.size() > 0)) ready_.push_back(c);
+}
+
+void Reactor::Close(Connection* c) {
+  if (c->closing) return;
+  c->closing = true;
+  poller_->Remove(c->fd);
+  close(c->fd);
+  c->fd = -1;
+  if (c->pending == 0) Free(c);
+  // Otherwise Free() runs when the last in-flight command of its group returns: shards may
+  // still point into its buffers.
+}
+
+void Reactor::Free(Connection* c) {
+  if (c->fd >= 0) {
+    poller_->Remove(c->fd);
+    close(c->fd);
+    c->fd = -1;
+  }
+  // It may still sit in ready_/flush_ for this iteration: those skip closing connections,
+  // so defer the delete to the timer pass.
+  c->closing = true;
+  auto it = conns_.find(c);
+  if (it == conns_.end()) return;
+  graveyard_.push_back(std::move(it->second));
+  conns_.erase(it);
+}
+
+void Reactor::Timers() {
+  int64_t now = MonotonicMs();
+  // Connections freed this iteration: drop them from the only list that outlives it.
+  if (!graveyard_.empty()) {
+    ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
+                                [](Connection* c) { return c->closing; }),
+                 ready_.end());
+    graveyard_.clear();
+  }
+  if (now < next_timer_ms_) return;
+  next_timer_ms_ = now + 100;
+  if (options_->timeout > 0) {
+    std::vector<Connection*> idle;
+    for (auto& [c, owned] : conns_) {
+      if (!c->closing && c->pending == 0 &&
+          now - c->last_interaction_ms > int64_t{options_->timeout} * 1000)
+        idle.push_back(c);
+    }
+    for (Connection* c : idle) {
+      OMNIBUS_LOG(kVerbose, "Closing idle client");
+      Close(c);
+    }
+  }
+}
+
+std::string Reactor::ClientListLine(const Session& s) {
+  for (auto& [c, owned] : conns_) {
+    if (c->session.id == s.id) return ClientLine(c);
+  }
+  return "";
+}
+
+std::string Reactor::ClientLine(const Connection* conn) {
+  const Session& s = conn->session;
+  int64_t now = MonotonicMs();
+  size_t qbuf = conn ? conn->in.size() : 0;
+  size_t qfree = conn ? conn->in.capacity() - qbuf : 0;
+  size_t obl = conn ? conn->out.size() - conn->out_sent : 0;
+  return StrCat("id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd,
+                      " name=", s.name, " age=", (now - s.created_ms) / 1000,
+                      " idle=", (now - s.last_interaction_ms) / 1000, " flags=N db=", s.db,
+                      " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qfree,
+                      " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0,
+                      " rbp=0 obl=", obl, " oll=0 omem=", obl,
+                      " tot-mem=", (conn ? conn->in.capacity() + conn->out.capacity() : 0),
+                      " events=r cmd=", s.last_command, " user=default redir=-1 resp=", s.resp,
+                      "\n");
+}
+
+std::string Reactor::ClientList(std::string_view type, std::span<const uint64_t> ids) {
+  std::vector<const Connection*> list;
+  for (auto& [c, owned] : conns_) {
+    if (c->closing) continue;
+    if (!type.empty() && !EqualsIgnoreCase(type, "normal")) continue;
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), c->session.id) == ids.end()) continue;
+    list.push_back(c);
+  }
+  std::sort(list.begin(), list.end(),
+            [](const Connection* a, const Connection* b) { return a->session.id < b->session.id; });
+  std::string out;
+  for (const Connection* c : list) out += ClientLine(c);
+  return out;
+}
+
+int Reactor::KillClients(std::string_view addr, std::string_view laddr, uint64_t id, bool skipme,
+                         const Session& self) {
+  std::vector<Connection*> victims;
+  for (auto& [c, owned] : conns_) {
+    if (c->closing) continue;
+    if (!addr.empty() && c->session.addr != addr) continue;
+    if (!laddr.empty() && c->session.laddr != laddr) continue;
+    if (id != 0 && c->session.id != id) continue;
+    if (skipme && c->session.id == self.id) continue;
+    victims.push_back(c);
+  }
+  for (Connection* c : victims) {
+    if (c->session.id == self.id) {
+      c->session.close_after_reply = true;  // reply first, as Redis does
+    } else {
+      Close(c);
+    }
+  }
+  return static_cast<int>(victims.size());
+}
+
+size_t Reactor::blocked_on_write_clients() const {
+  size_t n = 0;
+  for (auto& [c, owned] : conns_) n += c->blocked_on_write;
+  return n;
+}
+
+size_t Reactor::max_input_buffer() const {
+  size_t m = 0;
+  for (auto& [c, owned] : conns_) m = std::max(m, c->in.size());
+  return m;
+}
+
+size_t Reactor::max_output_buffer() const {
+  size_t m = 0;
+  for (auto& [c, owned] : conns_) m = std::max(m, c->out.size() - c->out_sent);
+  return m;
+}
+
+}  // namespace omnibus

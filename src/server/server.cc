@@ -1,0 +1,264 @@
+#include "omnibus/server/server.h"
+
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+#include "omnibus/base/str_cat.h"
+#include "omnibus/base/clock.h"
+#include "omnibus/base/logging.h"
+#include "omnibus/base/strings.h"
+#include "omnibus/commands/version.h"
+
+namespace omnibus {
+namespace {
+
+size_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+std::string HumanBytes(double n) {
+  const char* units[] = {"B", "K", "M", "G", "T"};
+  int u = 0;
+  while (n >= 1024 && u < 4) {
+    n /= 1024;
+    ++u;
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), u == 0 ? "%.0f%s" : "%.2f%s", n, units[u]);
+  return buf;
+}
+
+}  // namespace
+
+Server::Server(Config config) : config_(std::move(config)), start_ms_(UnixTimeMs()) {
+  std::mt19937_64 rng(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < 40; ++i) run_id_.push_back(kHex[rng() % 16]);
+}
+
+Server::~Server() {
+  for (auto& s : shards_) s->Stop();
+}
+
+bool Server::Start(std::string* error) {
+  for (auto& [from, to] : config_.renames) {
+    if (!table_.Rename(from, to)) {
+      *error = StrCat("No such command in rename-command: ", from);
+      return false;
+    }
+  }
+  std::unique_ptr<Poller> poller = MakePoller(config_.io_backend, error);
+  if (!poller) return false;
+  int n = config_.shards > 0 ? config_.shards : DefaultShardCount();
+  ShardOptions so;
+  so.num_dbs = config_.databases;
+  so.hz = config_.hz;
+  size_t depth = 64;
+  while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
+  so.queue_capacity = depth;
+  // Shards wake the reactor through notifier_, which points at the reactor once it exists;
+  // no shard thread runs before then.
+  for (int i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
+  std::vector<Shard*> raw;
+  for (auto& s : shards_) raw.push_back(s.get());
+  reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));
+  notifier_.target = reactor_.get();
+  if (!reactor_->Listen(config_.bind, config_.port, config_.tcp_backlog, error)) return false;
+  for (auto& s : shards_) s->Start();
+  OMNIBUS_LOG(kNotice, "Omnibus ", kOmnibusVersion, " (Redis ", kRedisVersion,
+              " compatible) started: port=", reactor_->port(), " shards=", n,
+              " io-backend=", reactor_->poller_name());
+  return true;
+}
+
+void Server::Run() {
+  OMNIBUS_LOG(kNotice, "Ready to accept connections tcp");
+  reactor_->Run();
+  OMNIBUS_LOG(kWarning, "Omnibus is now ready to exit, bye bye...");
+}
+
+void Server::Stop() {
+  if (reactor_) reactor_->Stop();
+}
+
+std::vector<std::pair<std::string, std::string>> Server::ConfigGet(std::string_view pattern) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const ConfigParam& p : ConfigParams()) {
+    if (GlobMatch(pattern, p.name, true)) out.emplace_back(std::string(p.name), p.get(config_));
+  }
+  return out;
+}
+
+std::string Server::ConfigSet(std::string_view name, std::string_view value) {
+  const ConfigParam* p = FindConfigParam(name);
+  if (p == nullptr)
+    return StrCat("ERR Unknown option or number of arguments for CONFIG SET - '", name, "'");
+  auto failed = [&](std::string_view why) {
+    return StrCat("ERR CONFIG SET failed (possibly related to argument '", name, "') - ",
+                        why);
+  };
+  if (!p->mutable_at_runtime) return failed("can't set immutable config");
+  std::string err = p->set(config_, value);
+  if (!err.empty()) return failed(err);
+  if (EqualsIgnoreCase(name, "loglevel")) {
+    static const char* kLevels[] = {"debug", "verbose", "notice", "warning"};
+    for (int i = 0; i < 4; ++i) {
+      if (config_.loglevel == kLevels[i]) InitLogging(static_cast<LogLevel>(i), "");
+    }
+  }
+  return "";
+}
+
+void Server::ResetStats() {
+  ReactorStats& s = reactor_->stats();
+  size_t n = s.commands.size();
+  s = ReactorStats();
+  s.commands.resize(n);
+}
+
+bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
+  if (user != "default") return false;
+  if (config_.net.requirepass.empty()) return true;  // the default user is "nopass"
+  return pass == config_.net.requirepass;
+}
+
+bool Server::AppendInfoSection(std::string_view section, const ShardTotals& totals,
+                               std::string* out) {
+  const ReactorStats& st = reactor_->stats();
+  auto line = [out](std::string_view k, const auto& v) { StrAppend(out, k, ":", v, "\r\n"); };
+  int64_t now = UnixTimeMs();
+  if (section == "server") {
+    utsname u;
+    uname(&u);
+    out->append("# Server\r\n");
+    line("redis_version", kRedisVersion);
+    line("omnibus_version", kOmnibusVersion);
+    line("redis_git_sha1", "00000000");
+    line("redis_git_dirty", 0);
+    line("redis_build_id", "0");
+    line("redis_mode", "standalone");
+    line("os", StrCat(u.sysname, " ", u.release, " ", u.machine));
+    line("arch_bits", 64);
+    line("monotonic_clock", "POSIX clock_gettime");
+    line("multiplexing_api", reactor_->poller_name());
+    line("gcc_version", StrCat(__GNUC__, ".", __GNUC_MINOR__, ".", __GNUC_PATCHLEVEL__));
+    line("process_id", getpid());
+    line("process_supervised", "no");
+    line("run_id", run_id_);
+    line("tcp_port", reactor_->port());
+    line("server_time_usec", UnixTimeUs());
+    line("uptime_in_seconds", (now - start_ms_) / 1000);
+    line("uptime_in_days", (now - start_ms_) / 86400000);
+    line("hz", config_.hz);
+    line("configured_hz", config_.hz);
+    line("shards", shards_.size());
+    line("executable", "omnibus-server");
+    line("config_file", "");
+    return true;
+  }
+  if (section == "clients") {
+    out->append("# Clients\r\n");
+    line("connected_clients", reactor_->num_clients());
+    line("cluster_connections", 0);
+    line("maxclients", config_.net.maxclients);
+    line("client_recent_max_input_buffer", reactor_->max_input_buffer());
+    line("client_recent_max_output_buffer", reactor_->max_output_buffer());
+    line("blocked_clients", 0);
+    line("tracking_clients", 0);
+    line("clients_in_timeout_table", 0);
+    return true;
+  }
+  if (section == "memory") {
+    struct mallinfo2 mi = mallinfo2();
+    size_t used = mi.uordblks + mi.hblkhd;
+    size_t rss = ResidentBytes();
+    out->append("# Memory\r\n");
+    line("used_memory", used);
+    line("used_memory_human", HumanBytes(static_cast<double>(used)));
+    line("used_memory_rss", rss);
+    line("used_memory_rss_human", HumanBytes(static_cast<double>(rss)));
+    line("maxmemory", 0);
+    line("maxmemory_human", "0B");
+    line("maxmemory_policy", "noeviction");
+    line("mem_fragmentation_ratio",
+         StrFormat("%.2f", used == 0 ? 0.0 : static_cast<double>(rss) / used));
+    line("mem_allocator", "libc");
+    line("table_bytes", totals.table_bytes);
+    return true;
+  }
+  if (section == "stats") {
+    out->append("# Stats\r\n");
+    line("total_connections_received", st.total_connections_received);
+    line("total_commands_processed", st.total_commands_processed);
+    line("total_net_input_bytes", st.net_input_bytes);
+    line("total_net_output_bytes", st.net_output_bytes);
+    line("rejected_connections", st.rejected_connections);
+    line("expired_keys", totals.expired_keys);
+    line("evicted_keys", 0);
+    line("total_error_replies", st.total_error_replies);
+    line("fanout_commands", st.fanouts);
+    line("reactor_loop_iterations", st.loop_iterations);
+    line("shard_batches", st.shard_batches);
+    return true;
+  }
+  if (section == "replication") {
+    out->append("# Replication\r\n");
+    line("role", "master");
+    line("connected_slaves", 0);
+    return true;
+  }
+  if (section == "cpu") {
+    rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    auto secs = [](const timeval& tv) {
+      return StrFormat("%.6f", tv.tv_sec + tv.tv_usec / 1e6);
+    };
+    out->append("# CPU\r\n");
+    line("used_cpu_sys", secs(self.ru_stime));
+    line("used_cpu_user", secs(self.ru_utime));
+    line("used_cpu_sys_children", secs(children.ru_stime));
+    line("used_cpu_user_children", secs(children.ru_utime));
+    return true;
+  }
+  if (section == "commandstats") {
+    out->append("# Commandstats\r\n");
+    auto specs = table_.all();
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const CommandStats& cs = st.commands[i];
+      if (cs.calls == 0 && cs.rejected == 0 && cs.failed == 0) continue;
+      StrAppend(out, "cmdstat_", specs[i].name, ":calls=", cs.calls, ",usec=", cs.usec,
+                      ",usec_per_call=",
+                      StrFormat("%.2f", cs.calls ? static_cast<double>(cs.usec) / cs.calls : 0.0),
+                      ",rejected_calls=", cs.rejected, ",failed_calls=", cs.failed, "\r\n");
+    }
+    return true;
+  }
+  if (section == "errorstats") {
+    out->append("# Errorstats\r\n");
+    std::vector<std::pair<std::string, uint64_t>> errs(st.errors.begin(), st.errors.end());
+    std::sort(errs.begin(), errs.end());
+    for (auto& [k, v] : errs) StrAppend(out, "errorstat_", k, ":count=", v, "\r\n");
+    return true;
+  }
+  if (section == "keyspace") {
+    out->append("# Keyspace\r\n");
+    for (size_t i = 0; i < totals.dbs.size(); ++i) {
+      auto [keys, expires] = totals.dbs[i];
+      if (keys == 0) continue;
+      StrAppend(out, "db", i, ":keys=", keys, ",expires=", expires, ",avg_ttl=0\r\n");
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace omnibus

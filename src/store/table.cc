@@ -1,0 +1,218 @@
+#include "omnibus/store/table.h"
+
+#include <cstdlib>
+#include <new>
+
+#include "absl/hash/hash.h"
+
+namespace omnibus {
+
+namespace {
+
+constexpr size_t kInitialBuckets = 4;
+
+uint64_t Rev(uint64_t v) {
+  // Bit reversal for the SCAN cursor.
+  v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+  v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+  v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+  return __builtin_bswap64(v);
+}
+
+Record** AllocBuckets(size_t n) {
+  void* mem = calloc(n, sizeof(Record*));
+  if (mem == nullptr) throw std::bad_alloc();
+  return static_cast<Record**>(mem);
+}
+
+}  // namespace
+
+uint64_t HashKey(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
+
+Table::~Table() {
+  Clear();
+}
+
+void Table::Clear() {
+  for (int t = 0; t < 2; ++t) {
+    for (size_t i = 0; i < size_[t]; ++i) {
+      Record* r = buckets_[t][i];
+      while (r != nullptr) {
+        Record* next = r->next;
+        FreeRecord(r);
+        r = next;
+      }
+    }
+    free(buckets_[t]);
+    buckets_[t] = nullptr;
+    size_[t] = used_[t] = 0;
+  }
+  rehash_idx_ = -1;
+}
+
+void Table::Expand(size_t buckets) {
+  if (buckets_[0] == nullptr) {
+    buckets_[0] = AllocBuckets(buckets);
+    size_[0] = buckets;
+    return;
+  }
+  buckets_[1] = AllocBuckets(buckets);
+  size_[1] = buckets;
+  used_[1] = 0;
+  rehash_idx_ = 0;
+}
+
+bool Table::RehashStep(int n) {
+  if (!rehashing()) return false;
+  int empty_visits = n * 10;  // like Redis: bound the work even over long empty runs
+  while (n-- > 0 && used_[0] != 0) {
+    while (buckets_[0][rehash_idx_] == nullptr) {
+      ++rehash_idx_;
+      if (--empty_visits == 0) return true;
+    }
+    Record* r = buckets_[0][rehash_idx_];
+    while (r != nullptr) {
+      Record* next = r->next;
+      size_t idx = HashKey(r->key()) & (size_[1] - 1);
+      r->next = buckets_[1][idx];
+      buckets_[1][idx] = r;
+      --used_[0];
+      ++used_[1];
+      r = next;
+    }
+    buckets_[0][rehash_idx_] = nullptr;
+    ++rehash_idx_;
+  }
+  if (used_[0] == 0) {
+    free(buckets_[0]);
+    buckets_[0] = buckets_[1];
+    size_[0] = size_[1];
+    used_[0] = used_[1];
+    buckets_[1] = nullptr;
+    size_[1] = used_[1] = 0;
+    rehash_idx_ = -1;
+    return false;
+  }
+  return true;
+}
+
+void Table::RehashIfNeeded() {
+  if (rehashing()) {
+    RehashStep(1);
+    return;
+  }
+  if (size_[0] == 0) {
+    Expand(kInitialBuckets);
+  } else if (used_[0] >= size_[0]) {
+    Expand(size_[0] * 2);
+  }
+}
+
+void Table::MaybeShrink() {
+  if (rehashing() || size_[0] <= kInitialBuckets) return;
+  if (used_[0] * 8 >= size_[0]) return;
+  size_t target = kInitialBuckets;
+  while (target < used_[0]) target *= 2;
+  if (target < size_[0]) Expand(target);
+}
+
+Record** Table::Find(std::string_view key) {
+  if (size() == 0) return nullptr;
+  if (rehashing()) RehashStep(1);
+  uint64_t h = HashKey(key);
+  for (int t = 0; t < 2; ++t) {
+    if (size_[t] == 0) break;
+    Record** link = &buckets_[t][h & (size_[t] - 1)];
+    while (*link != nullptr) {
+      if ((*link)->key() == key) return link;
+      link = &(*link)->next;
+    }
+    if (!rehashing()) break;
+  }
+  return nullptr;
+}
+
+Record** Table::Insert(Record* r) {
+  RehashIfNeeded();
+  int t = rehashing() ? 1 : 0;
+  Record** link = &buckets_[t][HashKey(r->key()) & (size_[t] - 1)];
+  r->next = *link;
+  *link = r;
+  ++used_[t];
+  return link;
+}
+
+Record* Table::Unlink(Record** link) {
+  Record* r = *link;
+  *link = r->next;
+  r->next = nullptr;
+  // Which array held it only matters for the counts: find it by the key's bucket.
+  uint64_t h = HashKey(r->key());
+  if (rehashing() && size_[1] != 0) {
+    // A record sits in array 0 only if its bucket has not been moved yet.
+    size_t idx0 = h & (size_[0] - 1);
+    if (static_cast<int64_t>(idx0) >= rehash_idx_) {
+      --used_[0];
+    } else {
+      --used_[1];
+    }
+  } else {
+    --used_[0];
+  }
+  return r;
+}
+
+uint64_t Table::Scan(uint64_t v, const std::function<void(Record*)>& fn) {
+  if (size() == 0) return 0;
+  auto emit = [&](Record* r) {
+    while (r != nullptr) {
+      Record* next = r->next;
+      fn(r);
+      r = next;
+    }
+  };
+  if (!rehashing()) {
+    uint64_t m0 = size_[0] - 1;
+    emit(buckets_[0][v & m0]);
+    v |= ~m0;
+    v = Rev(v);
+    ++v;
+    return Rev(v);
+  }
+  int small = size_[0] <= size_[1] ? 0 : 1;
+  int large = 1 - small;
+  uint64_t m0 = size_[small] - 1;
+  uint64_t m1 = size_[large] - 1;
+  emit(buckets_[small][v & m0]);
+  do {
+    emit(buckets_[large][v & m1]);
+    v |= ~m1;
+    v = Rev(v);
+    ++v;
+    v = Rev(v);
+  } while (v & (m0 ^ m1));
+  return v;
+}
+
+Record* Table::Random(const std::function<uint64_t()>& rand) {
+  if (size() == 0) return nullptr;
+  Record* head = nullptr;
+  // Pick a random non-empty bucket (the table is at least 1/8 full, so this is quick), then a
+  // random record of its chain.
+  while (head == nullptr) {
+    uint64_t i = rand() % (size_[0] + size_[1]);
+    if (i < size_[0]) {
+      if (rehashing() && static_cast<int64_t>(i) < rehash_idx_) continue;
+      head = buckets_[0][i];
+    } else {
+      head = buckets_[1][i - size_[0]];
+    }
+  }
+  size_t len = 0;
+  for (Record* r = head; r != nullptr; r = r->next) ++len;
+  size_t pick = rand() % len;
+  while (pick-- > 0) head = head->next;
+  return head;
+}
+
+}  // namespace omnibus

@@ -100,6 +100,16 @@ std::vector<ConfigParam> BuildParams() {
   p.push_back(NetMemoryParam("client-query-buffer-limit", &NetOptions::client_query_buffer_limit,
                              1024 * 1024));
   p.push_back(IntParam("hz", false, &Config::hz, 1, 500));
+  // Omnibus keeps no data on disk (yet): these report that truthfully, so tools that read
+  // them (redis-benchmark reads both) see what they would see on a Redis without persistence.
+  p.push_back({"save", false, [](const Config&) { return std::string(); },
+               [](Config&, std::string_view v) -> std::string {
+                 return v.empty() ? "" : "persistence is not supported";
+               }});
+  p.push_back({"appendonly", false, [](const Config&) { return std::string("no"); },
+               [](Config&, std::string_view v) -> std::string {
+                 return EqualsIgnoreCase(v, "no") ? "" : "persistence is not supported";
+               }});
   // Ours.
   p.push_back(IntParam("shards", false, &Config::shards, 0, 256));
   p.push_back({"io-backend", false, [](const Config& c) { return c.io_backend; },

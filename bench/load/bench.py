@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""Side-by-side whole-server benchmark: Omnibus vs Debian's redis-server, in one run.
+
+For each workload, runs redis-benchmark against both servers in alternating rounds and
+reports the median throughput and each server's CPU time per request (utime+stime from
+/proc/PID/stat over the run, divided by requests). Then measures RSS per key after loading
+1M keys (16 B keys, 16 B values) and RSS per idle connection after 10k connections.
+Writes a Markdown report (docs/benchmarks.md by default).
+"""
+import argparse
+import datetime
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[11], fields[12] are utime, stime (fields 14 and 15 of the full line).
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/statm" % pid) as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class Server:
+    def __init__(self, name, argv, port):
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    raise RuntimeError("%s did not start" % name)
+                time.sleep(0.05)
+
+    def cmd(self, *args):
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.sendall(encode(args))
+            return read_reply(s.makefile("rb"))
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def read_reply(f):
+    line = f.readline()
+    t = line[:1]
+    if t in (b"+", b"-", b":"):
+        return line[1:-2]
+    if t == b"$":
+        n = int(line[1:-2])
+        return None if n < 0 else f.read(n + 2)[:-2]
+    if t == b"*":
+        return [read_reply(f) for _ in range(int(line[1:-2]))]
+    raise RuntimeError("bad reply %r" % line)
+
+
+def redis_benchmark(port, test, n, clients, pipeline, size, keyspace):
+    argv = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(n), "-c", str(clients),
+            "-P", str(pipeline), "-d", str(size), "-r", str(keyspace), "--csv", "-q"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = [p.strip('"') for p in line.split(",")]
+        if len(parts) >= 2 and parts[0] != "test":
+            return float(parts[1])
+    raise RuntimeError("no result from redis-benchmark: %r" % out)
+
+
+def load_keys(port, count, ttl=False):
+    """Pipelines `count` SETs of 16 B keys with 16 B values."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        f = s.makefile("rb")
+        batch = 10000
+        for start in range(0, count, batch):
+            chunk = []
+            for i in range(start, min(count, start + batch)):
+                k = b"key:%012d" % i
+                v = b"val:%012d" % i
+                if ttl:
+                    chunk.append(b"*5\r\n$3\r\nSET\r\n$16\r\n%s\r\n$16\r\n%s\r\n$2\r\nEX\r\n$6\r\n100000\r\n" % (k, v))
+                else:
+                    chunk.append(b"*3\r\n$3\r\nSET\r\n$16\r\n%s\r\n$16\r\n%s\r\n" % (k, v))
+            s.sendall(b"".join(chunk))
+            for _ in chunk:
+                f.readline()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--omnibus", required=True)
+    ap.add_argument("--shards", default="")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--connections", type=int, default=10000)
+    ap.add_argument("--out", default="docs/benchmarks.md")
+    ap.add_argument("--quick", action="store_true", help="few requests, for a smoke run")
+    args = ap.parse_args()
+    if args.quick:
+        args.requests, args.keys, args.connections, args.rounds = 20000, 100000, 1000, 1
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    omni_argv = [args.omnibus, "--port", "{port}"]
+    if args.shards:
+        omni_argv += ["--shards", args.shards]
+    defs = [
+        ("redis", ["redis-server", "--port", "{port}", "--save", "", "--appendonly", "no",
+                   "--maxclients", "20000"]),
+        ("omnibus", omni_argv + ["--maxclients", "20000"]),
+    ]
+    def start_servers():
+        out = []
+        for name, argv in defs:
+            port = free_port()
+            out.append(Server(name, [a.replace("{port}", str(port)) for a in argv], port))
+        return out
+
+    def restart(old):
+        # Memory is measured on fresh processes: memory freed by an earlier workload and kept
+        # by the allocator would otherwise hide the cost of new keys.
+        for s in old:
+            s.stop()
+        return start_servers()
+
+    servers = start_servers()
+
+    workloads = [
+        ("SET 3 B, -P1", "set", 1, 3), ("GET 3 B, -P1", "get", 1, 3),
+        ("SET 1 KB, -P1", "set", 1, 1024), ("GET 1 KB, -P1", "get", 1, 1024),
+        ("SET 3 B, -P16", "set", 16, 3), ("GET 3 B, -P16", "get", 16, 3),
+        ("SET 1 KB, -P16", "set", 16, 1024), ("GET 1 KB, -P16", "get", 16, 1024),
+        ("INCR, -P1", "incr", 1, 3), ("INCR, -P16", "incr", 16, 3),
+        ("MSET (10 keys), -P1", "mset", 1, 3), ("MSET (10 keys), -P16", "mset", 16, 3),
+    ]
+    results = []
+    try:
+        for title, test, pipeline, size in workloads:
+            rps = {s.name: [] for s in servers}
+            cpu = {s.name: [] for s in servers}
+            n = args.requests * (4 if pipeline > 1 else 1)
+            for _ in range(args.rounds):
+                for s in servers:  # alternate servers round by round
+                    c0 = cpu_seconds(s.proc.pid)
+                    r = redis_benchmark(s.port, test, n, 50, pipeline, size, 100000)
+                    c1 = cpu_seconds(s.proc.pid)
+                    rps[s.name].append(r)
+                    cpu[s.name].append((c1 - c0) / n * 1e6)
+            row = (title, statistics.median(rps["omnibus"]), statistics.median(rps["redis"]),
+                   statistics.median(cpu["omnibus"]), statistics.median(cpu["redis"]))
+            results.append(row)
+            print("%-22s omnibus %10.0f rps  redis %10.0f rps  ratio %.2f   cpu/req %.2f vs %.2f us"
+                  % (row[0], row[1], row[2], row[1] / row[2], row[3], row[4]), flush=True)
+
+        mem = {}
+        for ttl in (False, True):
+            servers = restart(servers)
+            for s in servers:
+                base = rss_bytes(s.proc.pid)
+                load_keys(s.port, args.keys, ttl=ttl)
+                per_key = (rss_bytes(s.proc.pid) - base) / args.keys
+                mem.setdefault(s.name, []).append(per_key)
+        servers = restart(servers)
+        for s in servers:
+            print("%s: %.1f B/key, %.1f B/key with TTL" % (s.name, *mem[s.name]), flush=True)
+
+
+        conn = {}
+        for s in servers:
+            base = rss_bytes(s.proc.pid)
+            socks = []
+            for _ in range(args.connections):
+                c = socket.create_connection(("127.0.0.1", s.port))
+                c.sendall(b"PING\r\n")
+                socks.append(c)
+            for c in socks:
+                c.recv(16)
+            held = rss_bytes(s.proc.pid)
+            for c in socks:
+                c.close()
+            conn[s.name] = (held - base) / args.connections
+            print("%s: %.0f B per idle connection" % (s.name, conn[s.name]), flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+
+    cmdline = " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    lines = [
+        "# Benchmarks: Omnibus vs redis-server, side by side",
+        "",
+        "Produced by `scripts/bench.sh` (`%s`) on %s." % (cmdline, datetime.date.today()),
+        "Machine: %s, %d cores, kernel %s. redis-server: %s." % (
+            platform.machine(), os.cpu_count(), platform.release(),
+            subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2]),
+        "Each cell is the median of %d alternating rounds; 50 clients, keyspace 100k (`-r 100000`)." % args.rounds,
+        "CPU/request = server utime+stime over the run divided by requests (lower is better).",
+        "",
+        "| workload | Omnibus rps | redis rps | ratio | Omnibus CPU µs/req | redis CPU µs/req | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t, o, r, co, cr in results:
+        lines.append("| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |" % (t, o, r, o / r, co, cr, co / cr if cr else 0))
+    lines += [
+        "",
+        "| memory | Omnibus | redis | ratio |",
+        "|---|---:|---:|---:|",
+        "| RSS per key, %d keys (16 B key, 16 B value) | %.1f B | %.1f B | %.2f |" % (
+            args.keys, mem["omnibus"][0], mem["redis"][0], mem["omnibus"][0] / mem["redis"][0]),
+        "| same, with a TTL on every key | %.1f B | %.1f B | %.2f |" % (
+            mem["omnibus"][1], mem["redis"][1], mem["omnibus"][1] / mem["redis"][1]),
+        "| RSS per idle connection, %d connections | %.0f B | %.0f B | %.2f |" % (
+            args.connections, conn["omnibus"], conn["redis"], conn["omnibus"] / conn["redis"]),
+        "",
+    ]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()

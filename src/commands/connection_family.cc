@@ -106,7 +106,7 @@ void Hello(ReactorContext& ctx) {
   if (!ctx.session->authenticated)
     return ctx.reply->Error(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time");
   if (has_name) ctx.session->name = std::string(name);
   if (ver != 0) ctx.session->resp = static_cast<int>(ver);

@@ -304,6 +304,15 @@ void Reactor::DispatchGroup(Connection* c) {
       continue;
     }
     Dispatch(c, w);
+    if (c->session.close_after_reply) {
+      // QUIT, SHUTDOWN or CLIENT KILL of itself: like Redis, nothing after it runs.
+      for (size_t j = i + 1; j < c->group; ++j) {
+        c->works[j]->reply.clear();
+        c->works[j]->command_id = kNoStats;
+        --c->pending;
+      }
+      break;
+    }
   }
   --c->pending;
 }
@@ -330,10 +339,6 @@ void Reactor::Dispatch(Connection* c, Work* w) {
     Reject(w, StrCat("ERR unknown command '", args[0].substr(0, 128),
                            "', with args beginning with: ", rest),
            nullptr);
-    return done();
-  }
-  if (!s.authenticated && !(spec->flags & kCmdNoAuth)) {
-    Reject(w, "NOAUTH Authentication required.", spec);
     return done();
   }
   if (spec->container && (args.size() >= 2 || spec->reactor == nullptr)) {
@@ -375,6 +380,11 @@ void Reactor::Dispatch(Connection* c, Work* w) {
   int argc = static_cast<int>(args.size());
   if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
     Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
+    return done();
+  }
+  // Redis checks, in order: unknown command, arity, then authentication.
+  if (!s.authenticated && !(spec->flags & kCmdNoAuth)) {
+    Reject(w, "NOAUTH Authentication required.", spec);
     return done();
   }
   w->command_id = spec->id;

@@ -36,6 +36,27 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kMaxGroupsPerTurn = 16;  // fairness: one client cannot hog a loop iteration
 constexpr uint16_t kNoStats = 0xFFFF;
 
+// Redis's text, byte for byte (clientAcceptHandler in Redis 7.0).
+constexpr std::string_view kDeniedMessage =
+    "-DENIED Redis is running in protected mode because protected mode is enabled and no "
+    "password is set for the default user. In this mode connections are only accepted from the "
+    "loopback interface. If you want to connect from external computers to Redis you may adopt "
+    "one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG "
+    "SET protected-mode no' from the loopback interface by connecting to Redis from the same "
+    "host the server is running, however MAKE SURE Redis is not publicly accessible from "
+    "internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    "you can just disable the protected mode by editing the Redis configuration file, and "
+    "setting the protected mode option to 'no', and then restarting the server. 3) If you "
+    "started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Setup a an authentication password for the default user. NOTE: You only need "
+    "to do one of the above things in order for the server to start accepting connections from "
+    "the outside.\r\n";
+
+// Like Redis, only 127.0.0.1 and ::1 count as local (not all of 127/8).
+bool IsLoopbackPeer(const std::string& peer) {
+  return peer.rfind("127.0.0.1:", 0) == 0 || peer.rfind("::1:", 0) == 0;
+}
+
 void* const kListenerTagBase = reinterpret_cast<void*>(uintptr_t{2});
 
 }  // namespace
@@ -153,6 +174,13 @@ void Reactor::Accept(int listen_fd) {
     if (conns_.size() >= static_cast<size_t>(options_->maxclients)) {
       static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
       ssize_t w = send(fd, kMsg, sizeof(kMsg) - 1, MSG_NOSIGNAL);
+      (void)w;
+      close(fd);
+      ++stats_.rejected_connections;
+      continue;
+    }
+    if (options_->protected_mode && options_->requirepass.empty() && !IsLoopbackPeer(peer)) {
+      ssize_t w = send(fd, kDeniedMessage.data(), kDeniedMessage.size(), MSG_NOSIGNAL);
       (void)w;
       close(fd);
       ++stats_.rejected_connections;

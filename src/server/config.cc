@@ -64,10 +64,10 @@ std::vector<ConfigParam> BuildParams() {
                  c.bind = parts;
                  return "";
                }});
-  p.push_back({"protected-mode", true, [](const Config& c) { return YesNo(c.protected_mode); },
+  p.push_back({"protected-mode", true, [](const Config& c) { return YesNo(c.net.protected_mode); },
                [](Config& c, std::string_view v) -> std::string {
-                 if (EqualsIgnoreCase(v, "yes")) c.protected_mode = true;
-                 else if (EqualsIgnoreCase(v, "no")) c.protected_mode = false;
+                 if (EqualsIgnoreCase(v, "yes")) c.net.protected_mode = true;
+                 else if (EqualsIgnoreCase(v, "no")) c.net.protected_mode = false;
                  else return "argument must be 'yes' or 'no'";
                  return "";
                }});

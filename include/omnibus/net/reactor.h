@@ -24,6 +24,7 @@ struct NetOptions {
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;      // proto-max-bulk-len
   int64_t client_query_buffer_limit = 1LL << 30;         // client-query-buffer-limit
   std::string requirepass;                               // requirepass
+  bool protected_mode = true;                            // protected-mode
   int64_t pipeline_group_max_commands = 1024;            // ours: invariant 3's group bound
   int64_t pipeline_pause_output_bytes = 1 << 20;         // ours: stop parsing while this much is unsent
 };

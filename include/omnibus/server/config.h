@@ -16,7 +16,6 @@ namespace omnibus {
 struct Config {
   int port = 6379;
   std::vector<std::string> bind = {"127.0.0.1", "-::1"};
-  bool protected_mode = true;
   int databases = 16;
   int tcp_backlog = 511;
   std::string loglevel = "notice";

@@ -267,7 +267,7 @@ bool Reactor::ParseGroup(Connection* c) {
     if (st == RespParser::Status::kError) {
       // Invariant: a protocol error is answered after the commands before it, then the
       // connection is closed, as Redis does.
-      ReplyBuilder(&w->reply, 2).Error(c->parser.error());
+      ReplyBuilder(&w->reply, 2).Error(StrCat("ERR ", c->parser.error()));
       ++stats_.total_error_replies;
       ++stats_.errors["ERR"];
       c->close_after_group = true;

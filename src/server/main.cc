@@ -1,5 +1,6 @@
 // omnibus-server: a Redis-compatible server. Usage mirrors redis-server:
 //   omnibus-server [/path/to/omnibus.conf] [--name value ...]
+#include <pthread.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -50,6 +51,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   omnibus::InitLogging(ParseLevel(config.loglevel), config.logfile);
+  // Block SIGTERM/SIGINT while starting: the shard threads inherit the mask (so the signal is
+  // always taken by the main thread), and a signal that arrives after the port opens but
+  // before the handler is set stays pending instead of killing the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   omnibus::Server server(config);
   if (!server.Start(&error)) {
     OMNIBUS_LOG(kWarning, error);
@@ -60,7 +70,7 @@ int main(int argc, char** argv) {
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  pthread_sigmask(SIG_UNBLOCK, &stop_signals, nullptr);
   server.Run();
   g_server = nullptr;
   return 0;

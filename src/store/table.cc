@@ -68,7 +68,7 @@ bool Table::RehashStep(int n) {
   while (n-- > 0 && used_[0] != 0) {
     while (buckets_[0][rehash_idx_] == nullptr) {
       ++rehash_idx_;
-      if (--empty_visits == 0) return true;
+      if (--empty_visits == 0 || static_cast<size_t>(rehash_idx_) >= size_[0]) return true;
     }
     Record* r = buckets_[0][rehash_idx_];
     while (r != nullptr) {
@@ -144,21 +144,25 @@ Record** Table::Insert(Record* r) {
 
 Record* Table::Unlink(Record** link) {
   Record* r = *link;
+  // Which array holds it matters for the counts. During a rehash, array 0 still holds the
+  // buckets at or after rehash_idx_, but new records always go to array 1, so look for the
+  // record itself in its array-0 chain rather than guessing from its bucket index.
+  int t = 0;
+  if (rehashing()) {
+    t = 1;
+    size_t idx0 = HashKey(r->key()) & (size_[0] - 1);
+    if (static_cast<int64_t>(idx0) >= rehash_idx_) {
+      for (Record* p = buckets_[0][idx0]; p != nullptr; p = p->next) {
+        if (p == r) {
+          t = 0;
+          break;
+        }
+      }
+    }
+  }
   *link = r->next;
   r->next = nullptr;
-  // Which array held it only matters for the counts: find it by the key's bucket.
-  uint64_t h = HashKey(r->key());
-  if (rehashing() && size_[1] != 0) {
-    // A record sits in array 0 only if its bucket has not been moved yet.
-    size_t idx0 = h & (size_[0] - 1);
-    if (static_cast<int64_t>(idx0) >= rehash_idx_) {
-      --used_[0];
-    } else {
-      --used_[1];
-    }
-  } else {
-    --used_[0];
-  }
+  --used_[t];
   return r;
 }
 

@@ -22,7 +22,8 @@ void Parker::Park(int timeout_ms) {
 #else
   // Portable fallback: C++20 atomic wait has no timeout, so poll in short naps.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (state_.load() == kParked && (timeout_ms < 0 || std::chrono::steady_clock::now() < deadline))
+  while (state_.load() == kParked &&
+         (timeout_ms < 0 || std::chrono::steady_clock::now() < deadline))
     std::this_thread::sleep_for(std::chrono::microseconds(200));
 #endif
   state_.store(kAwake, std::memory_order_relaxed);
@@ -35,8 +36,8 @@ void Parker::Unpark() {
   if (state_.load(std::memory_order_seq_cst) != kParked) return;
   if (state_.exchange(kAwake, std::memory_order_seq_cst) != kParked) return;
 #if defined(__linux__)
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&state_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
+          0);
 #endif
 }
 

@@ -109,8 +109,11 @@ std::string LongDoubleToHuman(long double v) {
 
 namespace {
 
-bool GlobMatchImpl(const char* p, size_t plen, const char* s, size_t slen, bool nocase,
-                   int nesting) {
+// `give_up` is set once the pattern after some '*' failed to match at every position of the
+// rest of the string: then no earlier '*' can help by matching more, so every caller up the
+// recursion stops at once. Without it, "a*a*a*...b" takes exponential time (CVE-2022-36021).
+bool GlobMatchImpl(const char* p, size_t plen, const char* s, size_t slen, bool nocase, int nesting,
+                   bool* give_up) {
   // Bounded recursion on '*' like Redis 7 (which caps at 1000 nested stars).
   if (nesting > 1000) return false;
   while (plen > 0 && slen > 0) {
@@ -122,10 +125,12 @@ bool GlobMatchImpl(const char* p, size_t plen, const char* s, size_t slen, bool 
         }
         if (plen == 1) return true;
         while (slen > 0) {
-          if (GlobMatchImpl(p + 1, plen - 1, s, slen, nocase, nesting + 1)) return true;
+          if (GlobMatchImpl(p + 1, plen - 1, s, slen, nocase, nesting + 1, give_up)) return true;
+          if (*give_up) return false;
           s++;
           slen--;
         }
+        *give_up = true;
         return false;
       case '?':
         s++;
@@ -215,7 +220,8 @@ bool GlobMatchImpl(const char* p, size_t plen, const char* s, size_t slen, bool 
 }  // namespace
 
 bool GlobMatch(std::string_view pattern, std::string_view str, bool nocase) {
-  return GlobMatchImpl(pattern.data(), pattern.size(), str.data(), str.size(), nocase, 0);
+  bool give_up = false;
+  return GlobMatchImpl(pattern.data(), pattern.size(), str.data(), str.size(), nocase, 0, &give_up);
 }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
@@ -272,7 +278,8 @@ std::vector<std::string_view> SplitString(std::string_view s, char sep, bool ski
   size_t start = 0;
   while (true) {
     size_t pos = s.find(sep, start);
-    std::string_view part = s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
+    std::string_view part =
+        s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
     if (!skip_empty || !part.empty()) out.push_back(part);
     if (pos == std::string_view::npos) break;
     start = pos + 1;

@@ -159,8 +159,8 @@ void ClientList(ReactorContext& ctx) {
     } else if (EqualsIgnoreCase(ctx.args[j], "ID") && j + 1 < ctx.args.size()) {
       for (++j; j < ctx.args.size(); ++j) {
         int64_t id;
-        if (!ParseInt64(ctx.args[j], &id) || id <= 0)
-          return ctx.reply->Error("ERR Invalid client ID");
+        // Redis only checks that it is an integer; 0 or -5 simply match nobody.
+        if (!ParseInt64(ctx.args[j], &id)) return ctx.reply->Error("ERR Invalid client ID");
         ids.push_back(static_cast<uint64_t>(id));
       }
     } else {
@@ -179,25 +179,41 @@ void ClientKill(ReactorContext& ctx) {
   std::string_view addr, laddr;
   uint64_t id = 0;
   bool skipme = true;
+  bool match_none = false;  // a filter no connection here can satisfy (e.g. TYPE pubsub)
   if (ctx.args.size() % 2 != 0) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   for (size_t j = 2; j + 1 < ctx.args.size(); j += 2) {
     std::string_view opt = ctx.args[j], val = ctx.args[j + 1];
     if (EqualsIgnoreCase(opt, "id")) {
       int64_t v;
-      if (!ParseInt64(val, &v) || v <= 0) return ctx.reply->Error("ERR client-id should be greater than 0");
+      if (!ParseInt64(val, &v) || v <= 0)
+        return ctx.reply->Error("ERR client-id should be greater than 0");
       id = static_cast<uint64_t>(v);
     } else if (EqualsIgnoreCase(opt, "addr")) {
       addr = val;
     } else if (EqualsIgnoreCase(opt, "laddr")) {
       laddr = val;
+    } else if (EqualsIgnoreCase(opt, "type")) {
+      // Every connection is a normal client today (no replicas or pub/sub yet).
+      if (EqualsIgnoreCase(val, "master") || EqualsIgnoreCase(val, "slave") ||
+          EqualsIgnoreCase(val, "replica") || EqualsIgnoreCase(val, "pubsub")) {
+        match_none = true;
+      } else if (!EqualsIgnoreCase(val, "normal")) {
+        return ctx.reply->Error(StrCat("ERR Unknown client type '", val, "'"));
+      }
+    } else if (EqualsIgnoreCase(opt, "user")) {
+      if (val != "default") return ctx.reply->Error(StrCat("ERR No such user '", val, "'"));
     } else if (EqualsIgnoreCase(opt, "skipme")) {
-      if (EqualsIgnoreCase(val, "yes")) skipme = true;
-      else if (EqualsIgnoreCase(val, "no")) skipme = false;
-      else return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+      if (EqualsIgnoreCase(val, "yes"))
+        skipme = true;
+      else if (EqualsIgnoreCase(val, "no"))
+        skipme = false;
+      else
+        return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
     } else {
       return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
     }
   }
+  if (match_none) return ctx.reply->Integer(0);
   ctx.reply->Integer(ctx.server->KillClients(addr, laddr, id, skipme, *ctx.session));
 }
 
@@ -205,7 +221,12 @@ CommandDoc ConnDoc(std::string_view summary, std::string_view since, std::string
   return CommandDoc{summary, since, "connection", "O(1)", args};
 }
 
-constexpr uint32_t kConnFlags = kCmdNoScript | kCmdLoading | kCmdStale | kCmdFast;
+constexpr uint32_t kLoadingStale = kCmdLoading | kCmdStale;
+// AUTH, HELLO, QUIT and RESET must work before authentication and while busy.
+constexpr uint32_t kHandshake =
+    kCmdAllowBusy | kCmdFast | kLoadingStale | kCmdNoAuth | kCmdNoScript;
+// CLIENT subcommands.
+constexpr uint32_t kClientFlags = kLoadingStale | kCmdNoScript;
 
 }  // namespace
 
@@ -220,42 +241,50 @@ std::vector<CommandSpec> ConnectionFamily() {
   return {
       reactor("ping", -1, kCmdFast, "@fast @connection", Ping,
               ConnDoc("Ping the server", "1.0.0", "[message:string]")),
-      reactor("echo", 2, kCmdFast, "@fast @connection", Echo,
+      reactor("echo", 2, kCmdFast | kLoadingStale, "@fast @connection", Echo,
               ConnDoc("Echo the given string", "1.0.0", "message:string")),
-      reactor("quit", -1, kCmdAllowBusy | kCmdNoAuth | kConnFlags, "@fast @connection", Quit,
+      reactor("quit", -1, kHandshake, "@fast @connection", Quit,
               ConnDoc("Close the connection", "1.0.0", "")),
-      reactor("reset", 1, kCmdNoAuth | kConnFlags, "@fast @connection", Reset,
+      reactor("reset", 1, kHandshake, "@fast @connection", Reset,
               ConnDoc("Reset the connection", "6.2.0", "")),
-      reactor("select", 2, kConnFlags, "@fast @connection", Select,
+      reactor("select", 2, kCmdFast | kLoadingStale, "@fast @connection", Select,
               ConnDoc("Change the selected database for the current connection", "1.0.0",
                       "index:integer")),
-      reactor("auth", -2, kCmdNoAuth | kConnFlags, "@fast @connection", Auth,
-              ConnDoc("Authenticate to the server", "1.0.0", "[username:string] password:string")),
-      reactor("hello", -1, kCmdNoAuth | kConnFlags, "@fast @connection", Hello,
-              ConnDoc("Handshake with Redis", "6.0.0",
-                      "[arguments:block(protover:integer [username_password:block(username:"
-                      "string:AUTH password:string)] [clientname:string:SETNAME])]")),
+      reactor("auth", -2, kHandshake, "@fast @connection", Auth,
+              ConnDoc("Authenticate to the server", "1.0.0",
+                      "[username:string{since=6.0.0}] password:string")),
+      reactor(
+          "hello", -1, kHandshake, "@fast @connection", Hello,
+          ConnDoc("Handshake with Redis", "6.0.0",
+                  "[arguments:block(protover:integer [username_password:block(username:string passw"
+                  "ord:string):AUTH] [clientname:string:SETNAME])]")),
       reactor("client", -2, 0, "@slow", nullptr,
               ConnDoc("A container for client connection commands", "2.4.0", "")),
-      reactor("client|id", 2, kConnFlags, "@slow @connection", ClientId,
+      reactor("client|id", 2, kClientFlags, "@slow @connection", ClientId,
               ConnDoc("Returns the client ID for the current connection", "5.0.0", "")),
-      reactor("client|setname", 3, kConnFlags, "@slow @connection", ClientSetName,
+      reactor("client|setname", 3, kClientFlags, "@slow @connection", ClientSetName,
               ConnDoc("Set the current connection name", "2.6.9", "connection-name:string")),
-      reactor("client|getname", 2, kConnFlags, "@slow @connection", ClientGetName,
+      reactor("client|getname", 2, kClientFlags, "@slow @connection", ClientGetName,
               ConnDoc("Get the current connection name", "2.6.9", "")),
-      reactor("client|info", 2, kConnFlags, "@slow @connection", ClientInfo,
+      reactor("client|info", 2, kClientFlags, "@slow @connection", ClientInfo,
               ConnDoc("Returns information about the current client connection.", "6.2.0", "")),
-      reactor("client|list", -2, kCmdAdmin | kConnFlags, "@admin @slow @dangerous @connection",
-              ClientList,
-              ConnDoc("Get the list of client connections", "2.4.0",
-                      "[client-type:oneof(normal:pure-token:NORMAL|master:pure-token:MASTER|"
-                      "replica:pure-token:REPLICA|pubsub:pure-token:PUBSUB):TYPE] "
-                      "[client-id:integer:ID...]")),
-      reactor("client|kill", -3, kCmdAdmin | kConnFlags, "@admin @slow @dangerous @connection",
-              ClientKill,
-              ConnDoc("Kill the connection of a client", "2.4.0",
-                      "filter:oneof(ip:port:string|new-format:oneof(client-id:integer:ID|"
-                      "ip:port:string:ADDR|ip:port:string:LADDR|yes/no:string:SKIPME)...)")),
+      reactor(
+          "client|list", -2, kCmdAdmin | kClientFlags, "@admin @slow @dangerous @connection",
+          ClientList,
+          ConnDoc("Get the list of client connections", "2.4.0",
+                  "[normal_master_replica_pubsub:oneof(normal:pure-token:NORMAL|master:pure-token:M"
+                  "ASTER|replica:pure-token:REPLICA|pubsub:pure-token:PUBSUB):TYPE{since=5.0.0}] [i"
+                  "d:block(client-id:integer...):ID{since=6.2.0}]")),
+      reactor(
+          "client|kill", -3, kCmdAdmin | kClientFlags, "@admin @slow @dangerous @connection",
+          ClientKill,
+          ConnDoc("Kill the connection of a client", "2.4.0",
+                  "filter:oneof(ip:port:string{deprecated_since=2.8.12}|new-format:oneof([client-id"
+                  ":integer:ID{since=2.8.12}]|[normal_master_slave_pubsub:oneof(normal:pure-token:N"
+                  "ORMAL|master:pure-token:MASTER{since=3.2.0}|slave:pure-token:SLAVE|replica:pure-"
+                  "token:REPLICA{since=5.0.0}|pubsub:pure-token:PUBSUB):TYPE{since=2.8.12}]|[userna"
+                  "me:string:USER]|[ip:port:string:ADDR]|[ip:port:string:LADDR{since=6.2.0}]|[yes/n"
+                  "o:string:SKIPME])...)")),
   };
 }
 

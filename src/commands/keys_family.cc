@@ -1,8 +1,11 @@
 // Generic key commands: DEL UNLINK EXISTS TOUCH EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL
 // EXPIRETIME PEXPIRETIME PERSIST TYPE KEYS SCAN RANDOMKEY DBSIZE FLUSHDB FLUSHALL.
 // Runs on: shard threads; merges run on the reactor.
+#include <cctype>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
@@ -30,7 +33,8 @@ void Del(ExecContext& ctx) {
 
 void Exists(ExecContext& ctx) {
   int64_t n = 0;
-  for (size_t i = 1; i < ctx.args.size(); ++i) n += static_cast<bool>(ctx.DbFor(ctx.args[i]).Find(ctx.args[i]));
+  for (size_t i = 1; i < ctx.args.size(); ++i)
+    n += static_cast<bool>(ctx.DbFor(ctx.args[i]).Find(ctx.args[i]));
   ctx.reply->Integer(n);
 }
 
@@ -42,11 +46,16 @@ void ExpireGeneric(ExecContext& ctx) {
   int flags = 0;
   for (size_t j = 3; j < ctx.args.size(); ++j) {
     std::string_view o = ctx.args[j];
-    if (EqualsIgnoreCase(o, "nx")) flags |= kNx;
-    else if (EqualsIgnoreCase(o, "xx")) flags |= kXx;
-    else if (EqualsIgnoreCase(o, "gt")) flags |= kGt;
-    else if (EqualsIgnoreCase(o, "lt")) flags |= kLt;
-    else return ctx.reply->Error(StrCat("ERR Unsupported option ", o));
+    if (EqualsIgnoreCase(o, "nx"))
+      flags |= kNx;
+    else if (EqualsIgnoreCase(o, "xx"))
+      flags |= kXx;
+    else if (EqualsIgnoreCase(o, "gt"))
+      flags |= kGt;
+    else if (EqualsIgnoreCase(o, "lt"))
+      flags |= kLt;
+    else
+      return ctx.reply->Error(StrCat("ERR Unsupported option ", o));
   }
   if ((flags & kNx) && (flags & (kXx | kGt | kLt)))
     return ctx.reply->Error("ERR NX and XX, GT or LT options at the same time are not compatible");
@@ -54,9 +63,11 @@ void ExpireGeneric(ExecContext& ctx) {
     return ctx.reply->Error("ERR GT and LT options at the same time are not compatible");
   int64_t when;
   if (!ArgToInt64(ctx.args[2], &when, ctx.reply)) return;
-  std::string_view cmd = kSeconds ? (kRelative ? "expire" : "expireat")
-                                  : (kRelative ? "pexpire" : "pexpireat");
-  auto invalid = [&] { ctx.reply->Error(StrCat("ERR invalid expire time in '", cmd, "' command")); };
+  std::string_view cmd =
+      kSeconds ? (kRelative ? "expire" : "expireat") : (kRelative ? "pexpire" : "pexpireat");
+  auto invalid = [&] {
+    ctx.reply->Error(StrCat("ERR invalid expire time in '", cmd, "' command"));
+  };
   if (kSeconds) {
     if (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000) return invalid();
     when *= 1000;
@@ -91,10 +102,14 @@ void Ttl(ExecContext& ctx) {
   int64_t left = at - ctx.now_ms();
   if (left < 0) left = 0;
   switch (kKind) {
-    case TtlKind::kTtl: return ctx.reply->Integer((left + 500) / 1000);
-    case TtlKind::kPttl: return ctx.reply->Integer(left);
-    case TtlKind::kExpireTime: return ctx.reply->Integer(at / 1000);
-    case TtlKind::kPExpireTime: return ctx.reply->Integer(at);
+    case TtlKind::kTtl:
+      return ctx.reply->Integer((left + 500) / 1000);
+    case TtlKind::kPttl:
+      return ctx.reply->Integer(left);
+    case TtlKind::kExpireTime:
+      return ctx.reply->Integer((at + 500) / 1000);  // Redis rounds
+    case TtlKind::kPExpireTime:
+      return ctx.reply->Integer(at);
   }
 }
 
@@ -138,11 +153,25 @@ void MergeArrays(MergeContext& ctx) {
   }
 }
 
-bool ParseCursor(std::string_view arg, uint64_t* cursor) { return ParseUint64(arg, cursor); }
+// Redis parses the cursor with strtoul: "-1" wraps, "+5" and "" (as 0) are accepted; leading
+// spaces, trailing garbage and overflow are not.
+bool ParseCursor(std::string_view arg, uint64_t* cursor) {
+  if (arg.size() > 64) return false;
+  char buf[72];
+  memcpy(buf, arg.data(), arg.size());
+  buf[arg.size()] = '\0';
+  if (isspace(static_cast<unsigned char>(buf[0]))) return false;
+  char* end;
+  errno = 0;
+  unsigned long v = strtoul(buf, &end, 10);
+  if (*end != '\0' || errno == ERANGE) return false;
+  *cursor = v;
+  return true;
+}
 
 // SCAN's cursor names its shard in the top bits, so each call goes to exactly one shard.
 int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuilder* reply) {
-  uint64_t cursor;
+  uint64_t cursor = 0;
   if (!ParseCursor(args[1], &cursor)) {
     reply->Error("ERR invalid cursor");
     return -1;
@@ -159,7 +188,7 @@ int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuild
 }
 
 void Scan(ExecContext& ctx) {
-  uint64_t cursor;
+  uint64_t cursor = 0;
   ParseCursor(ctx.args[1], &cursor);  // validated by RouteScan
   int64_t count = 10;
   std::string_view pattern, type;
@@ -234,9 +263,8 @@ void DbSize(ExecContext& ctx) {
 }
 
 bool ParseFlushOption(ExecContext& ctx) {
-  if (ctx.args.size() > 2 ||
-      (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "async") &&
-       !EqualsIgnoreCase(ctx.args[1], "sync"))) {
+  if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "async") &&
+                              !EqualsIgnoreCase(ctx.args[1], "sync"))) {
     ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
     return false;
   }
@@ -262,54 +290,55 @@ CommandDoc Doc(std::string_view summary, std::string_view since, std::string_vie
   return CommandDoc{summary, since, "generic", complexity, args};
 }
 
-constexpr std::string_view kExpireCondition =
-    "[condition:oneof(nx:pure-token:NX|xx:pure-token:XX|gt:pure-token:GT|lt:pure-token:LT)]";
-
 }  // namespace
 
 std::vector<CommandSpec> KeysFamily() {
-  static const std::string expire_args = StrCat("key:key seconds:integer ", kExpireCondition);
-  static const std::string pexpire_args =
-      StrCat("key:key milliseconds:integer ", kExpireCondition);
-  static const std::string expireat_args =
-      StrCat("key:key unix-time-seconds:unix-time ", kExpireCondition);
-  static const std::string pexpireat_args =
-      StrCat("key:key unix-time-milliseconds:unix-time ", kExpireCondition);
   constexpr uint32_t kRoFast = kCmdReadOnly | kCmdFast;
   return {
       {"del", -2, kCmdWrite, "@keyspace @write @slow", 1, -1, 1, Route::kScatter, Del, nullptr,
        MergeSum, nullptr,
        Doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed.",
-           "key:key...")},
-      {"unlink", -2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, -1, 1, Route::kScatter,
-       Del, nullptr, MergeSum, nullptr,
+           "key:key{key_flags=RM+delete}...")},
+      {"unlink", -2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, -1, 1, Route::kScatter, Del,
+       nullptr, MergeSum, nullptr,
        Doc("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
            "blocking.",
-           "4.0.0", "O(1) for each key removed regardless of its size.", "key:key...")},
+           "4.0.0", "O(1) for each key removed regardless of its size.",
+           "key:key{key_flags=RM+delete}...")},
       {"exists", -2, kRoFast, "@keyspace @read @fast", 1, -1, 1, Route::kScatter, Exists, nullptr,
        MergeSum, nullptr,
-       Doc("Determine if a key exists", "1.0.0",
-           "O(N) where N is the number of keys to check.", "key:key...")},
+       Doc("Determine if a key exists", "1.0.0", "O(N) where N is the number of keys to check.",
+           "key:key{key_flags=RO}...")},
       {"touch", -2, kRoFast, "@keyspace @read @fast", 1, -1, 1, Route::kScatter, Exists, nullptr,
        MergeSum, nullptr,
        Doc("Alters the last access time of a key(s). Returns the number of existing keys "
            "specified.",
-           "3.2.1", "O(N) where N is the number of keys that will be touched.", "key:key...")},
+           "3.2.1", "O(N) where N is the number of keys that will be touched.",
+           "key:key{key_flags=RO}...")},
       {"expire", -3, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, 1, 1, Route::kKey,
        ExpireGeneric<true, true>, nullptr, nullptr, nullptr,
-       Doc("Set a key's time to live in seconds", "1.0.0", "O(1)", expire_args)},
+       Doc("Set a key's time to live in seconds", "1.0.0", "O(1)",
+           "key:key seconds:integer [condition:oneof(nx:pure-token:NX|xx:pure-token:XX|gt:pu"
+           "re-token:GT|lt:pure-token:LT){since=7.0.0}]")},
       {"pexpire", -3, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, 1, 1, Route::kKey,
        ExpireGeneric<false, true>, nullptr, nullptr, nullptr,
-       Doc("Set a key's time to live in milliseconds", "2.6.0", "O(1)", pexpire_args)},
+       Doc("Set a key's time to live in milliseconds", "2.6.0", "O(1)",
+           "key:key milliseconds:integer [condition:oneof(nx:pure-token:NX|xx:pure-token:XX|"
+           "gt:pure-token:GT|lt:pure-token:LT){since=7.0.0}]")},
       {"expireat", -3, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, 1, 1, Route::kKey,
        ExpireGeneric<true, false>, nullptr, nullptr, nullptr,
-       Doc("Set the expiration for a key as a UNIX timestamp", "1.2.0", "O(1)", expireat_args)},
+       Doc("Set the expiration for a key as a UNIX timestamp", "1.2.0", "O(1)",
+           "key:key unix-time-seconds:unix-time [condition:oneof(nx:pure-token:NX|xx:pure-to"
+           "ken:XX|gt:pure-token:GT|lt:pure-token:LT){since=7.0.0}]")},
       {"pexpireat", -3, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, 1, 1, Route::kKey,
        ExpireGeneric<false, false>, nullptr, nullptr, nullptr,
        Doc("Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0",
-           "O(1)", pexpireat_args)},
+           "O(1)",
+           "key:key unix-time-milliseconds:unix-time [condition:oneof(nx:pure-token:NX|xx:pu"
+           "re-token:XX|gt:pure-token:GT|lt:pure-token:LT){since=7.0.0}]")},
       {"ttl", 2, kRoFast, "@keyspace @read @fast", 1, 1, 1, Route::kKey, Ttl<TtlKind::kTtl>,
-       nullptr, nullptr, nullptr, Doc("Get the time to live for a key in seconds", "1.0.0", "O(1)", "key:key")},
+       nullptr, nullptr, nullptr,
+       Doc("Get the time to live for a key in seconds", "1.0.0", "O(1)", "key:key")},
       {"pttl", 2, kRoFast, "@keyspace @read @fast", 1, 1, 1, Route::kKey, Ttl<TtlKind::kPttl>,
        nullptr, nullptr, nullptr,
        Doc("Get the time to live for a key in milliseconds", "2.6.0", "O(1)", "key:key")},
@@ -321,9 +350,10 @@ std::vector<CommandSpec> KeysFamily() {
        Doc("Get the expiration Unix timestamp for a key in milliseconds", "7.0.0", "O(1)",
            "key:key")},
       {"persist", 2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, 1, 1, Route::kKey, Persist,
-       nullptr, nullptr, nullptr, Doc("Remove the expiration from a key", "2.2.0", "O(1)", "key:key")},
+       nullptr, nullptr, nullptr,
+       Doc("Remove the expiration from a key", "2.2.0", "O(1)", "key:key")},
       {"type", 2, kRoFast, "@keyspace @read @fast", 1, 1, 1, Route::kKey, Type, nullptr, nullptr,
-       nullptr, Doc("Determine the type stored at key", "1.0.0", "O(1)", "key:key")},
+       nullptr, Doc("Determine the type stored at key", "1.0.0", "O(1)", "key:key{key_flags=RO}")},
       {"keys", 2, kCmdReadOnly, "@keyspace @read @slow @dangerous", 0, 0, 0, Route::kAllShards,
        Keys, nullptr, MergeArrays, nullptr,
        Doc("Find all keys matching the given pattern", "1.0.0",
@@ -336,23 +366,27 @@ std::vector<CommandSpec> KeysFamily() {
            "O(1) for every call. O(N) for a complete iteration, including enough command calls "
            "for the cursor to return back to 0. N is the number of elements inside the "
            "collection.",
-           "cursor:integer [pattern:pattern:MATCH] [count:integer:COUNT] [type:string:TYPE]")},
-      {"randomkey", 1, kCmdReadOnly, "@keyspace @read @slow", 0, 0, 0, Route::kAllShards,
-       RandomKey, nullptr, MergeRandomKey, nullptr,
+           "cursor:integer [pattern:pattern:MATCH] [count:integer:COUNT] [type:string:TYPE{s"
+           "ince=6.0.0}]")},
+      {"randomkey", 1, kCmdReadOnly, "@keyspace @read @slow", 0, 0, 0, Route::kAllShards, RandomKey,
+       nullptr, MergeRandomKey, nullptr,
        Doc("Return a random key from the keyspace", "1.0.0", "O(1)", "")},
       {"dbsize", 1, kRoFast, "@keyspace @read @fast", 0, 0, 0, Route::kAllShards, DbSize, nullptr,
-       MergeSum, nullptr, CommandDoc{"Return the number of keys in the selected database", "1.0.0",
-                                     "server", "O(1)", ""}},
+       MergeSum, nullptr,
+       CommandDoc{"Return the number of keys in the selected database", "1.0.0", "server", "O(1)",
+                  ""}},
       {"flushdb", -1, kCmdWrite, "@keyspace @write @slow @dangerous", 0, 0, 0, Route::kAllShards,
        FlushDb, nullptr, MergeOk, nullptr,
        CommandDoc{"Remove all keys from the current database", "1.0.0", "server",
                   "O(N) where N is the number of keys in the selected database",
-                  "[flush-type:oneof(async:pure-token:ASYNC|sync:pure-token:SYNC)]"}},
+                  "[async:oneof(async:pure-token:ASYNC{since=4.0.0}|sync:pure-token:SYNC{since=6.2."
+                  "0})]"}},
       {"flushall", -1, kCmdWrite, "@keyspace @write @slow @dangerous", 0, 0, 0, Route::kAllShards,
        FlushAll, nullptr, MergeOk, nullptr,
        CommandDoc{"Remove all keys from all databases", "1.0.0", "server",
                   "O(N) where N is the total number of keys in all databases",
-                  "[flush-type:oneof(async:pure-token:ASYNC|sync:pure-token:SYNC)]"}},
+                  "[async:oneof(async:pure-token:ASYNC{since=4.0.0}|sync:pure-token:SYNC{since=6.2."
+                  "0})]"}},
   };
 }
 

@@ -2,8 +2,8 @@
 // Runs on: the reactor thread, except INFO's per-shard part.
 #include <cstdlib>
 
-#include "omnibus/base/str_cat.h"
 #include "omnibus/base/clock.h"
+#include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_docs.h"
 #include "omnibus/commands/command_table.h"
@@ -28,11 +28,11 @@ void InfoShard(ExecContext& ctx) {
   StrAppend(out, "expired ", expired, "\n", "table ", table_bytes, "\n");
 }
 
-constexpr std::string_view kDefaultSections[] = {"server", "clients", "memory", "stats",
-                                                 "replication", "cpu", "errorstats", "keyspace"};
-constexpr std::string_view kAllSections[] = {"server", "clients", "memory", "stats",
-                                             "replication", "cpu", "commandstats",
-                                             "errorstats", "keyspace"};
+constexpr std::string_view kDefaultSections[] = {
+    "server", "clients", "memory", "stats", "replication", "cpu", "errorstats", "keyspace"};
+constexpr std::string_view kAllSections[] = {"server",       "clients",     "memory",
+                                             "stats",        "replication", "cpu",
+                                             "commandstats", "errorstats",  "keyspace"};
 
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;
@@ -82,7 +82,11 @@ void MergeInfo(MergeContext& ctx) {
 void ConfigGet(ReactorContext& ctx) {
   std::vector<std::pair<std::string, std::string>> all;
   for (size_t i = 2; i < ctx.args.size(); ++i) {
-    for (auto& kv : ctx.server->ConfigGet(ctx.args[i])) {
+    std::string_view pattern = ctx.args[i];
+    bool glob = pattern.find_first_of("[*?") != std::string_view::npos;
+    for (auto& kv : ctx.server->ConfigGet(pattern)) {
+      // Like Redis, a plain name is echoed back as the client spelled it.
+      if (!glob) kv.first = std::string(pattern);
       bool seen = false;
       for (auto& have : all) seen |= have.first == kv.first;
       if (!seen) all.push_back(std::move(kv));
@@ -96,11 +100,9 @@ void ConfigGet(ReactorContext& ctx) {
 }
 
 void ConfigSet(ReactorContext& ctx) {
-  if (ctx.args.size() % 2 != 0) return ReplyArityError(ctx.reply, "config|set");
-  for (size_t i = 2; i + 1 < ctx.args.size(); i += 2) {
-    std::string err = ctx.server->ConfigSet(ctx.args[i], ctx.args[i + 1]);
-    if (!err.empty()) return ctx.reply->Error(err);
-  }
+  if (ctx.args.size() % 2 != 0) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  std::string err = ctx.server->ConfigSet(ctx.args.subspan(2));
+  if (!err.empty()) return ctx.reply->Error(err);
   ctx.reply->Ok();
 }
 
@@ -117,13 +119,26 @@ void Time(ReactorContext& ctx) {
 }
 
 void Shutdown(ReactorContext& ctx) {
+  bool nosave = false, save = false, abort = false, other = false;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     std::string_view o = ctx.args[i];
-    if (!EqualsIgnoreCase(o, "nosave") && !EqualsIgnoreCase(o, "save") &&
-        !EqualsIgnoreCase(o, "now") && !EqualsIgnoreCase(o, "force"))
+    if (EqualsIgnoreCase(o, "nosave")) {
+      nosave = true;
+    } else if (EqualsIgnoreCase(o, "save")) {
+      save = true;
+    } else if (EqualsIgnoreCase(o, "now") || EqualsIgnoreCase(o, "force")) {
+      other = true;
+    } else if (EqualsIgnoreCase(o, "abort")) {
+      abort = true;
+    } else {
       return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+    }
   }
-  // Nothing to persist: stop at once. Like Redis, a successful SHUTDOWN sends no reply.
+  if ((abort && (nosave || save || other)) || (nosave && save))
+    return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  // Shutdown is immediate (nothing to persist), so there is never one in progress to abort.
+  if (abort) return ctx.reply->Error("ERR No shutdown in progress.");
+  // Like Redis, a successful SHUTDOWN sends no reply: the connection just closes.
   ctx.session->close_after_reply = true;
   ctx.server->RequestShutdown();
 }
@@ -140,7 +155,8 @@ void CommandAll(ReactorContext& ctx) {
 
 void CommandCount(ReactorContext& ctx) {
   int64_t n = 0;
-  for (const CommandSpec& s : ctx.server->commands().all()) n += s.name.find('|') == std::string_view::npos;
+  for (const CommandSpec& s : ctx.server->commands().all())
+    n += s.name.find('|') == std::string_view::npos;
   ctx.reply->Integer(n);
 }
 
@@ -167,7 +183,7 @@ void CommandInfo(ReactorContext& ctx) {
   for (size_t i = 2; i < ctx.args.size(); ++i) {
     const CommandSpec* s = table.Find(ctx.args[i]);
     if (s == nullptr) {
-      ctx.reply->NullArray();
+      ctx.reply->Null();
     } else {
       ReplyCommandInfo(*s, table, ctx.reply);
     }
@@ -224,8 +240,18 @@ std::vector<CommandSpec> ServerFamily() {
     return s;
   };
   constexpr uint32_t kCfg = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
-  CommandSpec info{"info", -1, kCmdLoading | kCmdStale, "@slow @dangerous", 0, 0, 0,
-                   Route::kAllShards, InfoShard, nullptr, MergeInfo, nullptr,
+  CommandSpec info{"info",
+                   -1,
+                   kCmdLoading | kCmdStale,
+                   "@slow @dangerous",
+                   0,
+                   0,
+                   0,
+                   Route::kAllShards,
+                   InfoShard,
+                   nullptr,
+                   MergeInfo,
+                   nullptr,
                    SrvDoc("Get information and statistics about the server", "1.0.0", "O(1)",
                           "[section:string...]")};
   return {
@@ -236,11 +262,11 @@ std::vector<CommandSpec> ServerFamily() {
       reactor("config|get", -3, kCfg, "@admin @slow @dangerous", ConfigGet,
               SrvDoc("Get the values of configuration parameters", "2.0.0",
                      "O(N) when N is the number of configuration parameters provided",
-                     "parameter:string...")),
+                     "parameter:block(parameter:string)...")),
       reactor("config|set", -4, kCfg | kCmdMayReplicate, "@admin @slow @dangerous", ConfigSet,
               SrvDoc("Set configuration parameters to the given values", "2.0.0",
                      "O(N) when N is the number of configuration parameters provided",
-                     "data:block(parameter:string value:string)...")),
+                     "parameter_value:block(parameter:string value:string)...")),
       reactor("config|resetstat", 2, kCfg, "@admin @slow @dangerous", ConfigResetStat,
               SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")),
       reactor("command", -1, kCmdLoading | kCmdStale, "@slow @connection", CommandAll,
@@ -248,35 +274,36 @@ std::vector<CommandSpec> ServerFamily() {
                      "O(N) where N is the total number of Redis commands", "")),
       reactor("command|count", 2, kCmdLoading | kCmdStale, "@slow @connection", CommandCount,
               SrvDoc("Get total number of Redis commands", "2.8.13", "O(1)", "")),
-      reactor("command|list", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandList,
-              SrvDoc("Get an array of Redis command names", "7.0.0",
-                     "O(N) where N is the total number of Redis commands",
-                     "[filterby:oneof(module-name:string:MODULE|category:string:ACLCAT|"
-                     "pattern:pattern:PATTERN):FILTERBY]")),
+      reactor(
+          "command|list", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandList,
+          SrvDoc("Get an array of Redis command names", "7.0.0",
+                 "O(N) where N is the total number of Redis commands",
+                 "[filterby:oneof(module-name:string:MODULE|category:string:ACLCAT|pattern:pattern"
+                 ":PATTERN):FILTERBY]")),
       reactor("command|info", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandInfo,
               SrvDoc("Get array of specific Redis command details, or all when no argument is "
                      "given.",
                      "2.8.13", "O(N) where N is the number of commands to look up",
                      "[command-name:string...]")),
-      reactor("command|docs", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandDocs,
-              SrvDoc("Get array of specific Redis command documentation", "7.0.0",
-                     "O(N) where N is the number of commands to look up",
-                     "[command-name:string...]")),
-      reactor("command|getkeys", -3, kCmdLoading | kCmdStale, "@slow @connection",
-              CommandGetKeys,
+      reactor(
+          "command|docs", -2, kCmdLoading | kCmdStale, "@slow @connection", CommandDocs,
+          SrvDoc("Get array of specific Redis command documentation", "7.0.0",
+                 "O(N) where N is the number of commands to look up", "[command-name:string...]")),
+      reactor("command|getkeys", -4, kCmdLoading | kCmdStale, "@slow @connection", CommandGetKeys,
               SrvDoc("Extract keys given a full Redis command", "2.8.13",
-                     "O(N) where N is the number of arguments to the command",
-                     "command:string arg:string...")),
+                     "O(N) where N is the number of arguments to the command", "")),
       reactor("time", 1, kCmdLoading | kCmdStale | kCmdFast, "@fast", Time,
               SrvDoc("Return the current server time", "2.6.0", "O(1)", "")),
-      reactor("shutdown", -1,
-              kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdAllowBusy,
-              "@admin @slow @dangerous", Shutdown,
-              SrvDoc("Synchronously save the dataset to disk and then shut down the server",
-                     "1.0.0", "O(N) when saving, where N is the total number of keys in all "
-                     "databases when saving data, otherwise O(1)",
-                     "[nosave-save:oneof(nosave:pure-token:NOSAVE|save:pure-token:SAVE)] "
-                     "[now:pure-token:NOW] [force:pure-token:FORCE] [abort:pure-token:ABORT]")),
+      reactor(
+          "shutdown", -1,
+          kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale | kCmdAllowBusy | kCmdNoMulti,
+          "@admin @slow @dangerous", Shutdown,
+          SrvDoc("Synchronously save the dataset to disk and then shut down the server", "1.0.0",
+                 "O(N) when saving, where N is the total number of keys in all "
+                 "databases when saving data, otherwise O(1)",
+                 "[nosave_save:oneof(nosave:pure-token:NOSAVE|save:pure-token:SAVE)] [now:pure-tok"
+                 "en:NOW{since=7.0.0}] [force:pure-token:FORCE{since=7.0.0}] [abort:pure-token:ABO"
+                 "RT{since=7.0.0}]")),
   };
 }
 

@@ -20,8 +20,15 @@ using Args = std::span<const std::string_view>;
 bool IsOpt(std::string_view arg, std::string_view opt) { return EqualsIgnoreCase(arg, opt); }
 
 enum ExFlags : uint32_t {
-  kNx = 1, kXx = 2, kGet = 4, kKeepTtl = 8, kPersist = 16,
-  kEx = 32, kPx = 64, kExAt = 128, kPxAt = 256,
+  kNx = 1,
+  kXx = 2,
+  kGet = 4,
+  kKeepTtl = 8,
+  kPersist = 16,
+  kEx = 32,
+  kPx = 64,
+  kExAt = 128,
+  kPxAt = 256,
 };
 constexpr uint32_t kAnyExpire = kEx | kPx | kExAt | kPxAt;
 
@@ -187,12 +194,13 @@ void GetEx(ExecContext& ctx) {
   uint32_t flags = 0;
   std::string_view expire;
   if (!ParseStringOptions(ctx.args, 2, OptionsFor::kGetEx, &flags, &expire, ctx.reply)) return;
-  int64_t expire_at;
-  if (!ExpireFromFlags(flags, expire, ctx.now_ms(), "getex", &expire_at, ctx.reply)) return;
+  // Redis's order: options, then the key (missing: nil, wrong type: error), then the expiry.
   Db& db = ctx.DbFor(ctx.args[1]);
   auto e = db.FindTyped(ctx.args[1], ValueType::kString);
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
   if (!*e) return ctx.reply->Null();
+  int64_t expire_at;
+  if (!ExpireFromFlags(flags, expire, ctx.now_ms(), "getex", &expire_at, ctx.reply)) return;
   ctx.reply->Bulk((*e)->value());
   if (expire_at >= 0 && expire_at <= ctx.now_ms()) {
     db.Delete(*e);
@@ -265,7 +273,8 @@ void IncrByGeneric(ExecContext& ctx, int64_t delta) {
   auto e = db.FindTyped(ctx.args[1], ValueType::kString);
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
   int64_t current = 0;
-  if (*e && !ParseInt64((*e)->value(), &current)) return ReplyStatus(ctx.reply, OpStatus::kNotAnInteger);
+  if (*e && !ParseInt64((*e)->value(), &current))
+    return ReplyStatus(ctx.reply, OpStatus::kNotAnInteger);
   if ((delta < 0 && current < 0 && delta < LLONG_MIN - current) ||
       (delta > 0 && current > 0 && delta > LLONG_MAX - current))
     return ReplyStatus(ctx.reply, OpStatus::kIncrOverflow);
@@ -298,8 +307,7 @@ void IncrByFloat(ExecContext& ctx) {
   auto e = db.FindTyped(ctx.args[1], ValueType::kString);
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
   long double current = 0, incr;
-  if ((*e && !ParseLongDouble((*e)->value(), &current)) ||
-      !ParseLongDouble(ctx.args[2], &incr))
+  if ((*e && !ParseLongDouble((*e)->value(), &current)) || !ParseLongDouble(ctx.args[2], &incr))
     return ReplyStatus(ctx.reply, OpStatus::kNotAFloat);
   long double result = current + incr;
   if (std::isnan(result) || std::isinf(result))
@@ -416,79 +424,84 @@ std::vector<CommandSpec> StringFamily() {
       {"set", -3, kWriteOom, "@write @string @slow", 1, 1, 1, Route::kKey, Set, nullptr, nullptr,
        nullptr,
        doc("Set the string value of a key", "1.0.0", "O(1)",
-           "key:key value:string [condition:oneof(nx:pure-token:NX|xx:pure-token:XX)] "
-           "[get:pure-token:GET] [expiration:oneof(seconds:integer:EX|milliseconds:integer:PX|"
-           "unix-time-seconds:unix-time:EXAT|unix-time-milliseconds:unix-time:PXAT|"
-           "keepttl:pure-token:KEEPTTL)]")},
+           "key:key{key_flags=RW+access+update+variable_flags} value:string [condition:oneof"
+           "(nx:pure-token:NX|xx:pure-token:XX){since=2.6.12}] [get:pure-token:GET{since=6.2"
+           ".0}] [expiration:oneof(seconds:integer:EX{since=2.6.12}|milliseconds:integer:PX{"
+           "since=2.6.12}|unix-time-seconds:unix-time:EXAT{since=6.2.0}|unix-time-millisecon"
+           "ds:unix-time:PXAT{since=6.2.0}|keepttl:pure-token:KEEPTTL{since=6.0.0})]")},
       {"setnx", 3, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, SetNx,
        nullptr, nullptr, nullptr,
        doc("Set the value of a key, only if the key does not exist", "1.0.0", "O(1)",
-           "key:key value:string")},
+           "key:key{key_flags=OW+insert} value:string")},
       {"setex", 4, kWriteOom, "@write @string @slow", 1, 1, 1, Route::kKey, SetExGeneric<true>,
        nullptr, nullptr, nullptr,
        doc("Set the value and expiration of a key", "2.0.0", "O(1)",
-           "key:key seconds:integer value:string")},
+           "key:key{key_flags=OW+update} seconds:integer value:string")},
       {"psetex", 4, kWriteOom, "@write @string @slow", 1, 1, 1, Route::kKey, SetExGeneric<false>,
        nullptr, nullptr, nullptr,
        doc("Set the value and expiration in milliseconds of a key", "2.6.0", "O(1)",
-           "key:key milliseconds:integer value:string")},
+           "key:key{key_flags=OW+update} milliseconds:integer value:string")},
       {"getset", 3, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, GetSet,
        nullptr, nullptr, nullptr,
        doc("Set the string value of a key and return its old value", "1.0.0", "O(1)",
-           "key:key value:string")},
+           "key:key{key_flags=RW+access+update} value:string")},
       {"getdel", 2, kCmdWrite | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, GetDel,
        nullptr, nullptr, nullptr,
-       doc("Get the value of a key and delete the key", "6.2.0", "O(1)", "key:key")},
+       doc("Get the value of a key and delete the key", "6.2.0", "O(1)",
+           "key:key{key_flags=RW+access+delete}")},
       {"getex", -2, kCmdWrite | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, GetEx,
        nullptr, nullptr, nullptr,
        doc("Get the value of a key and optionally set its expiration", "6.2.0", "O(1)",
-           "key:key [expiration:oneof(seconds:integer:EX|milliseconds:integer:PX|"
-           "unix-time-seconds:unix-time:EXAT|unix-time-milliseconds:unix-time:PXAT|"
-           "persist:pure-token:PERSIST)]")},
-      {"mget", -2, kCmdReadOnly | kCmdFast, "@read @string @fast", 1, -1, 1, Route::kScatter,
-       MGet, nullptr, MergeMGet, nullptr,
+           "key:key{key_flags=RW+access+update} [expiration:oneof(seconds:integer:EX|millise"
+           "conds:integer:PX|unix-time-seconds:unix-time:EXAT|unix-time-milliseconds:unix-ti"
+           "me:PXAT|persist:pure-token:PERSIST)]")},
+      {"mget", -2, kCmdReadOnly | kCmdFast, "@read @string @fast", 1, -1, 1, Route::kScatter, MGet,
+       nullptr, MergeMGet, nullptr,
        doc("Get the values of all the given keys", "1.0.0",
            "O(N) where N is the number of keys to retrieve.", "key:key...")},
       {"mset", -3, kWriteOom, "@write @string @slow", 1, -1, 2, Route::kScatter, MSet, nullptr,
        MergeOk, nullptr,
        doc("Set multiple keys to multiple values", "1.0.1",
            "O(N) where N is the number of keys to set.",
-           "data:block(key:key value:string)...")},
+           "key_value:block(key:key{key_flags=OW+update} value:string)...")},
       {"msetnx", -3, kWriteOom, "@write @string @slow", 1, -1, 2, Route::kParked, MSetNx, nullptr,
        nullptr, nullptr,
        doc("Set multiple keys to multiple values, only if none of the keys exist", "1.0.1",
            "O(N) where N is the number of keys to set.",
-           "data:block(key:key value:string)...")},
+           "key_value:block(key:key{key_flags=OW+insert} value:string)...")},
       {"append", 3, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, Append,
        nullptr, nullptr, nullptr,
        doc("Append a value to a key", "2.0.0",
            "O(1). The amortized time complexity is O(1) assuming the appended value is small "
            "and the already present value is of any size, since the dynamic string library "
            "used by Redis will double the free space available on every reallocation.",
-           "key:key value:string")},
+           "key:key{key_flags=RW+insert} value:string")},
       {"strlen", 2, kCmdReadOnly | kCmdFast, "@read @string @fast", 1, 1, 1, Route::kKey, StrLen,
        nullptr, nullptr, nullptr,
-       doc("Get the length of the value stored in a key", "2.2.0", "O(1)", "key:key")},
-      {"incr", 2, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, Incr,
-       nullptr, nullptr, nullptr,
-       doc("Increment the integer value of a key by one", "1.0.0", "O(1)", "key:key")},
-      {"decr", 2, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, Decr,
-       nullptr, nullptr, nullptr,
-       doc("Decrement the integer value of a key by one", "1.0.0", "O(1)", "key:key")},
+       doc("Get the length of the value stored in a key", "2.2.0", "O(1)",
+           "key:key{key_flags=RO}")},
+      {"incr", 2, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, Incr, nullptr,
+       nullptr, nullptr,
+       doc("Increment the integer value of a key by one", "1.0.0", "O(1)",
+           "key:key{key_flags=RW+access+update}")},
+      {"decr", 2, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, Decr, nullptr,
+       nullptr, nullptr,
+       doc("Decrement the integer value of a key by one", "1.0.0", "O(1)",
+           "key:key{key_flags=RW+access+update}")},
       {"incrby", 3, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, IncrBy,
        nullptr, nullptr, nullptr,
        doc("Increment the integer value of a key by the given amount", "1.0.0", "O(1)",
-           "key:key increment:integer")},
+           "key:key{key_flags=RW+access+update} increment:integer")},
       {"decrby", 3, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey, DecrBy,
        nullptr, nullptr, nullptr,
        doc("Decrement the integer value of a key by the given number", "1.0.0", "O(1)",
-           "key:key decrement:integer")},
+           "key:key{key_flags=RW+access+update} decrement:integer")},
       {"incrbyfloat", 3, kWriteOom | kCmdFast, "@write @string @fast", 1, 1, 1, Route::kKey,
        IncrByFloat, nullptr, nullptr, nullptr,
        doc("Increment the float value of a key by the given amount", "2.6.0", "O(1)",
-           "key:key increment:double")},
-      {"getrange", 4, kCmdReadOnly, "@read @string @slow", 1, 1, 1, Route::kKey, GetRange,
-       nullptr, nullptr, nullptr,
+           "key:key{key_flags=RW+access+update} increment:double")},
+      {"getrange", 4, kCmdReadOnly, "@read @string @slow", 1, 1, 1, Route::kKey, GetRange, nullptr,
+       nullptr, nullptr,
        doc("Get a substring of the string stored at a key", "2.4.0",
            "O(N) where N is the length of the returned string.",
            "key:key start:integer end:integer")},

@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "omnibus/base/str_cat.h"
 #include "omnibus/base/clock.h"
 #include "omnibus/base/logging.h"
+#include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/io/socket.h"
 
@@ -219,9 +219,9 @@ bool Reactor::ReadSome(Connection* c) {
     stats_.net_input_bytes += static_cast<uint64_t>(n);
     c->last_interaction_ms = MonotonicMs();
     if (static_cast<int64_t>(c->in.size()) > options_->client_query_buffer_limit) {
-      OMNIBUS_LOG(kWarning, "Closing client that reached max query buffer length: id=",
-                  c->session.id, " addr=", c->session.addr, " (qbuf initial bytes: ",
-                  c->in.size(), ")");
+      OMNIBUS_LOG(kWarning,
+                  "Closing client that reached max query buffer length: id=", c->session.id,
+                  " addr=", c->session.addr, " (qbuf initial bytes: ", c->in.size(), ")");
       Close(c);
       return false;
     }
@@ -271,8 +271,8 @@ bool Reactor::ParseGroup(Connection* c) {
       ++stats_.total_error_replies;
       ++stats_.errors["ERR"];
       c->close_after_group = true;
-      OMNIBUS_LOG(kVerbose, "Protocol error (", c->parser.error(), ") from client: id=",
-                  c->session.id, " addr=", c->session.addr);
+      OMNIBUS_LOG(kVerbose, "Protocol error (", c->parser.error(),
+                  ") from client: id=", c->session.id, " addr=", c->session.addr);
       off = input.size();
       break;
     }
@@ -364,8 +364,9 @@ void Reactor::Dispatch(Connection* c, Work* w) {
     for (size_t i = 1; i < args.size() && rest.size() < 128; ++i) {
       StrAppend(&rest, "'", args[i].substr(0, 128 - rest.size()), "' ");
     }
-    Reject(w, StrCat("ERR unknown command '", args[0].substr(0, 128),
-                           "', with args beginning with: ", rest),
+    Reject(w,
+           StrCat("ERR unknown command '", args[0].substr(0, 128),
+                  "', with args beginning with: ", rest),
            nullptr);
     return done();
   }
@@ -398,8 +399,8 @@ void Reactor::Dispatch(Connection* c, Work* w) {
     if (sub_spec == nullptr) {
       std::string upper(spec->name);
       for (char& ch : upper) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
-      Reject(w, StrCat("ERR unknown subcommand '", args[1].substr(0, 128), "'. Try ", upper,
-                             " HELP."),
+      Reject(w,
+             StrCat("ERR unknown subcommand '", args[1].substr(0, 128), "'. Try ", upper, " HELP."),
              spec);
       return done();
     }
@@ -428,9 +429,9 @@ void Reactor::Dispatch(Connection* c, Work* w) {
     }
     case Route::kKey:
       w->handler = spec->shard;
-      StageToShard(ShardForKey(args[static_cast<size_t>(spec->first_key)],
-                               static_cast<int>(shards_.size())),
-                   w);
+      StageToShard(
+          ShardForKey(args[static_cast<size_t>(spec->first_key)], static_cast<int>(shards_.size())),
+          w);
       return;
     case Route::kCustom: {
       ReplyBuilder rb(&w->reply, w->resp);
@@ -444,8 +445,7 @@ void Reactor::Dispatch(Connection* c, Work* w) {
     case Route::kParked:
     case Route::kAllShards:
       if (spec->key_step > 1 && (argc - spec->first_key) % spec->key_step != 0) {
-        Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"),
-               spec);
+        Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
         return done();
       }
       w->handler = spec->shard;
@@ -453,7 +453,9 @@ void Reactor::Dispatch(Connection* c, Work* w) {
   }
 }
 
-void Reactor::StageToShard(int shard, Work* w) { batches_[static_cast<size_t>(shard)].push_back(w); }
+void Reactor::StageToShard(int shard, Work* w) {
+  batches_[static_cast<size_t>(shard)].push_back(w);
+}
 
 void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
   const int n = static_cast<int>(shards_.size());
@@ -694,9 +696,9 @@ void Reactor::Timers() {
   int64_t now = MonotonicMs();
   // Connections freed this iteration: drop them from the only list that outlives it.
   if (!graveyard_.empty()) {
-    ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
-                                [](Connection* c) { return c->closing; }),
-                 ready_.end());
+    ready_.erase(
+        std::remove_if(ready_.begin(), ready_.end(), [](Connection* c) { return c->closing; }),
+        ready_.end());
     graveyard_.clear();
   }
   if (now < next_timer_ms_) return;
@@ -728,15 +730,13 @@ std::string Reactor::ClientLine(const Connection* conn) {
   size_t qbuf = conn ? conn->in.size() : 0;
   size_t qfree = conn ? conn->in.capacity() - qbuf : 0;
   size_t obl = conn ? conn->out.size() - conn->out_sent : 0;
-  return StrCat("id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd,
-                      " name=", s.name, " age=", (now - s.created_ms) / 1000,
-                      " idle=", (now - s.last_interaction_ms) / 1000, " flags=N db=", s.db,
-                      " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qfree,
-                      " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0,
-                      " rbp=0 obl=", obl, " oll=0 omem=", obl,
-                      " tot-mem=", (conn ? conn->in.capacity() + conn->out.capacity() : 0),
-                      " events=r cmd=", s.last_command, " user=default redir=-1 resp=", s.resp,
-                      "\n");
+  return StrCat(
+      "id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd, " name=", s.name,
+      " age=", (now - s.created_ms) / 1000, " idle=", (now - s.last_interaction_ms) / 1000,
+      " flags=N db=", s.db, " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qfree,
+      " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0, " rbp=0 obl=", obl,
+      " oll=0 omem=", obl, " tot-mem=", (conn ? conn->in.capacity() + conn->out.capacity() : 0),
+      " events=r cmd=", s.last_command, " user=default redir=-1 resp=", s.resp, "\n");
 }
 
 std::string Reactor::ClientList(std::string_view type, std::span<const uint64_t> ids) {

@@ -32,14 +32,13 @@ RespParser::Status RespParser::Parse(std::string_view input, const ParserLimits&
     const char* nl = static_cast<const char*>(memchr(input.data(), '\r', input.size()));
     if (nl == nullptr) {
       if (input.size() > limits.inline_max_size)
-        return Fail("Protocol error: too big mult bulk count string");
+        return Fail("Protocol error: too big mbulk count string");
       return Status::kNeedMore;
     }
     size_t cr = static_cast<size_t>(nl - input.data());
     if (cr + 1 >= input.size()) return Status::kNeedMore;  // the '\n' has not arrived
     int64_t count;
-    if (!ParseInt64(input.substr(1, cr - 1), &count) ||
-        count > std::numeric_limits<int32_t>::max())
+    if (!ParseInt64(input.substr(1, cr - 1), &count) || count > std::numeric_limits<int32_t>::max())
       return Fail("Protocol error: invalid multibulk length");
     if (count > 10 && limits.unauthenticated)
       return Fail("Protocol error: unauthenticated multibulk length");
@@ -98,7 +97,8 @@ RespParser::Status RespParser::Parse(std::string_view input, const ParserLimits&
 RespParser::Status RespParser::ParseInline(std::string_view input, const ParserLimits& limits) {
   const char* nl = static_cast<const char*>(memchr(input.data(), '\n', input.size()));
   if (nl == nullptr) {
-    if (input.size() > limits.inline_max_size) return Fail("Protocol error: too big inline request");
+    if (input.size() > limits.inline_max_size)
+      return Fail("Protocol error: too big inline request");
     return Status::kNeedMore;
   }
   size_t end = static_cast<size_t>(nl - input.data());
@@ -123,7 +123,9 @@ int HexDigit(char c) {
   return -1;
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f';
+}
 
 }  // namespace
 
@@ -146,12 +148,24 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
           ++i;
           char c;
           switch (line[i]) {
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-            case 'b': c = '\b'; break;
-            case 'a': c = '\a'; break;
-            default: c = line[i]; break;
+            case 'n':
+              c = '\n';
+              break;
+            case 'r':
+              c = '\r';
+              break;
+            case 't':
+              c = '\t';
+              break;
+            case 'b':
+              c = '\b';
+              break;
+            case 'a':
+              c = '\a';
+              break;
+            default:
+              c = line[i];
+              break;
           }
           current.push_back(c);
         } else if (line[i] == '"') {
@@ -178,7 +192,11 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
           break;
         }
         switch (line[i]) {
-          case ' ': case '\n': case '\r': case '\t': case '\0':
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
             done = true;
             break;
           case '"':

@@ -60,15 +60,19 @@ std::vector<ConfigParam> BuildParams() {
   p.push_back({"bind", false, [](const Config& c) { return JoinStrings(c.bind, " "); },
                [](Config& c, std::string_view v) -> std::string {
                  std::vector<std::string> parts;
-                 if (!SplitInlineArgs(v, &parts) || parts.empty()) return "Too many bind addresses specified.";
+                 if (!SplitInlineArgs(v, &parts) || parts.empty())
+                   return "Too many bind addresses specified.";
                  c.bind = parts;
                  return "";
                }});
   p.push_back({"protected-mode", true, [](const Config& c) { return YesNo(c.net.protected_mode); },
                [](Config& c, std::string_view v) -> std::string {
-                 if (EqualsIgnoreCase(v, "yes")) c.net.protected_mode = true;
-                 else if (EqualsIgnoreCase(v, "no")) c.net.protected_mode = false;
-                 else return "argument must be 'yes' or 'no'";
+                 if (EqualsIgnoreCase(v, "yes"))
+                   c.net.protected_mode = true;
+                 else if (EqualsIgnoreCase(v, "no"))
+                   c.net.protected_mode = false;
+                 else
+                   return "argument must be 'yes' or 'no'";
                  return "";
                }});
   p.push_back({"requirepass", true, [](const Config& c) { return c.net.requirepass; },
@@ -77,7 +81,7 @@ std::vector<ConfigParam> BuildParams() {
                  return "";
                }});
   p.push_back(IntParam("databases", false, &Config::databases, 1, 256));
-  p.push_back(NetIntParam("maxclients", &NetOptions::maxclients, 1, INT_MAX));
+  p.push_back(NetIntParam("maxclients", &NetOptions::maxclients, 1, UINT_MAX));
   p.push_back(NetIntParam("timeout", &NetOptions::timeout, 0, INT_MAX));
   p.push_back(IntParam("tcp-backlog", false, &Config::tcp_backlog, 0, INT_MAX));
   p.push_back(NetIntParam("tcp-keepalive", &NetOptions::tcp_keepalive, 0, INT_MAX));
@@ -87,7 +91,7 @@ std::vector<ConfigParam> BuildParams() {
                  AsciiToLower(&l);
                  if (l != "debug" && l != "verbose" && l != "notice" && l != "warning")
                    return "argument(s) must be one of the following: debug, verbose, notice, "
-                          "warning, nothing";
+                          "warning";
                  c.loglevel = l;
                  return "";
                }});
@@ -143,19 +147,28 @@ const ConfigParam* FindConfigParam(std::string_view name) {
 
 bool ParseMemory(std::string_view s, int64_t* out) {
   size_t digits = 0;
-  while (digits < s.size() && (isdigit(static_cast<unsigned char>(s[digits])) || (digits == 0 && s[0] == '-')))
+  while (digits < s.size() &&
+         (isdigit(static_cast<unsigned char>(s[digits])) || (digits == 0 && s[0] == '-')))
     ++digits;
   std::string unit(s.substr(digits));
   AsciiToLower(&unit);
   int64_t mul;
-  if (unit.empty() || unit == "b") mul = 1;
-  else if (unit == "k") mul = 1000;
-  else if (unit == "kb") mul = 1024;
-  else if (unit == "m") mul = 1000 * 1000;
-  else if (unit == "mb") mul = 1024 * 1024;
-  else if (unit == "g") mul = 1000LL * 1000 * 1000;
-  else if (unit == "gb") mul = 1024LL * 1024 * 1024;
-  else return false;
+  if (unit.empty() || unit == "b")
+    mul = 1;
+  else if (unit == "k")
+    mul = 1000;
+  else if (unit == "kb")
+    mul = 1024;
+  else if (unit == "m")
+    mul = 1000 * 1000;
+  else if (unit == "mb")
+    mul = 1024 * 1024;
+  else if (unit == "g")
+    mul = 1000LL * 1000 * 1000;
+  else if (unit == "gb")
+    mul = 1024LL * 1024 * 1024;
+  else
+    return false;
   int64_t v;
   if (!ParseInt64(s.substr(0, digits), &v) || v < 0) return false;
   if (v > LLONG_MAX / mul) return false;
@@ -175,17 +188,20 @@ bool LoadConfigText(std::string_view text, Config* config, std::string* error) {
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line_no;
     auto fail = [&](std::string_view why) {
-      *error = StrCat("\n*** FATAL CONFIG FILE ERROR (Redis ", kRedisVersion, ") ***\n",
-                            "Reading the configuration file, at line ", line_no, "\n>>> '",
-                            line, "'\n", why);
+      *error =
+          StrCat("\n*** FATAL CONFIG FILE ERROR (Redis ", kRedisVersion, ") ***\n",
+                 "Reading the configuration file, at line ", line_no, "\n>>> '", line, "'\n", why);
       return false;
     };
+    // Redis trims both ends (the error message shows the trimmed line).
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
       line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     size_t start = line.find_first_not_of(" \t");
     if (start == std::string_view::npos || line[start] == '#') continue;
     std::vector<std::string> argv;
@@ -194,7 +210,7 @@ bool LoadConfigText(std::string_view text, Config* config, std::string* error) {
     std::string name = argv[0];
     AsciiToLower(&name);
     if (name == "rename-command") {
-      if (argv.size() != 3) return fail("wrong number of arguments");
+      if (argv.size() != 3) return fail("Bad directive or wrong number of arguments");
       config->renames.emplace_back(argv[1], argv[2]);
       continue;
     }
@@ -220,7 +236,8 @@ bool LoadConfigFromArgs(int argc, char** argv, Config* config, std::string* erro
   if (i < argc && argv[i][0] != '-') {
     std::ifstream in(argv[i]);
     if (!in) {
-      *error = StrCat("Fatal error, can't open config file '", argv[i], "': No such file or directory");
+      *error =
+          StrCat("Fatal error, can't open config file '", argv[i], "': No such file or directory");
       return false;
     }
     std::stringstream ss;

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <random>
 
-#include "omnibus/base/str_cat.h"
 #include "omnibus/base/clock.h"
 #include "omnibus/base/logging.h"
+#include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
 
@@ -97,18 +97,36 @@ std::vector<std::pair<std::string, std::string>> Server::ConfigGet(std::string_v
   return out;
 }
 
-std::string Server::ConfigSet(std::string_view name, std::string_view value) {
-  const ConfigParam* p = FindConfigParam(name);
-  if (p == nullptr)
-    return StrCat("ERR Unknown option or number of arguments for CONFIG SET - '", name, "'");
-  auto failed = [&](std::string_view why) {
-    return StrCat("ERR CONFIG SET failed (possibly related to argument '", name, "') - ",
-                        why);
+std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
+  // Redis 7's order of checks: unknown names first (the first one is named), then immutable
+  // and duplicate parameters (named as typed), then values (named canonically). All or
+  // nothing: values are applied to a copy that replaces the live config only if all are good.
+  std::vector<const ConfigParam*> params;
+  std::string_view unknown;
+  for (size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    const ConfigParam* p = FindConfigParam(pairs[i]);
+    if (p == nullptr && unknown.empty()) unknown = pairs[i];
+    params.push_back(p);
+  }
+  if (!unknown.empty())
+    return StrCat("ERR Unknown option or number of arguments for CONFIG SET - '", unknown, "'");
+  auto failed = [](std::string_view name, std::string_view why) {
+    return StrCat("ERR CONFIG SET failed (possibly related to argument '", name, "') - ", why);
   };
-  if (!p->mutable_at_runtime) return failed("can't set immutable config");
-  std::string err = p->set(config_, value);
-  if (!err.empty()) return failed(err);
-  if (EqualsIgnoreCase(name, "loglevel")) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (!params[i]->mutable_at_runtime) return failed(pairs[2 * i], "can't set immutable config");
+    for (size_t j = 0; j < i; ++j) {
+      if (params[j] == params[i]) return failed(pairs[2 * i], "duplicate parameter");
+    }
+  }
+  Config next = config_;
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::string err = params[i]->set(next, pairs[2 * i + 1]);
+    if (!err.empty()) return failed(params[i]->name, err);
+  }
+  bool loglevel_changed = next.loglevel != config_.loglevel;
+  config_ = std::move(next);  // NetOptions lives inside config_: the reactor sees it at once
+  if (loglevel_changed) {
     static const char* kLevels[] = {"debug", "verbose", "notice", "warning"};
     for (int i = 0; i < 4; ++i) {
       if (config_.loglevel == kLevels[i]) InitLogging(static_cast<LogLevel>(i), "");
@@ -219,9 +237,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     rusage self, children;
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children);
-    auto secs = [](const timeval& tv) {
-      return StrFormat("%.6f", tv.tv_sec + tv.tv_usec / 1e6);
-    };
+    auto secs = [](const timeval& tv) { return StrFormat("%.6f", tv.tv_sec + tv.tv_usec / 1e6); };
     out->append("# CPU\r\n");
     line("used_cpu_sys", secs(self.ru_stime));
     line("used_cpu_user", secs(self.ru_utime));
@@ -236,9 +252,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
       const CommandStats& cs = st.commands[i];
       if (cs.calls == 0 && cs.rejected == 0 && cs.failed == 0) continue;
       StrAppend(out, "cmdstat_", specs[i].name, ":calls=", cs.calls, ",usec=", cs.usec,
-                      ",usec_per_call=",
-                      StrFormat("%.2f", cs.calls ? static_cast<double>(cs.usec) / cs.calls : 0.0),
-                      ",rejected_calls=", cs.rejected, ",failed_calls=", cs.failed, "\r\n");
+                ",usec_per_call=",
+                StrFormat("%.2f", cs.calls ? static_cast<double>(cs.usec) / cs.calls : 0.0),
+                ",rejected_calls=", cs.rejected, ",failed_calls=", cs.failed, "\r\n");
     }
     return true;
   }

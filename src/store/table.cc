@@ -29,9 +29,7 @@ Record** AllocBuckets(size_t n) {
 
 uint64_t HashKey(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
 
-Table::~Table() {
-  Clear();
-}
+Table::~Table() { Clear(); }
 
 void Table::Clear() {
   for (int t = 0; t < 2; ++t) {

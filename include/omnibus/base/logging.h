@@ -18,8 +18,8 @@ void LogLine(LogLevel level, std::string_view message);
 
 }  // namespace omnibus
 
-#define OMNIBUS_LOG(level, ...)                                           \
-  do {                                                                    \
-    if (::omnibus::LogEnabled(::omnibus::LogLevel::level))                \
+#define OMNIBUS_LOG(level, ...)                                                       \
+  do {                                                                                \
+    if (::omnibus::LogEnabled(::omnibus::LogLevel::level))                            \
       ::omnibus::LogLine(::omnibus::LogLevel::level, ::omnibus::StrCat(__VA_ARGS__)); \
   } while (0)

@@ -11,9 +11,7 @@ namespace omnibus {
 // Waker: make work visible; Unpark().
 class Parker {
  public:
-  void PrepareToPark() {
-    state_.store(kParked, std::memory_order_seq_cst);
-  }
+  void PrepareToPark() { state_.store(kParked, std::memory_order_seq_cst); }
   void CancelPark() { state_.store(kAwake, std::memory_order_relaxed); }
   // Sleeps until Unpark() or timeout_ms (negative: no timeout).
   void Park(int timeout_ms);

@@ -16,12 +16,13 @@ namespace str_internal {
 
 class Piece {
  public:
-  Piece(std::string_view s) : view_(s) {}  // NOLINT
-  Piece(const std::string& s) : view_(s) {}  // NOLINT
-  Piece(const char* s) : view_(s) {}  // NOLINT
+  Piece(std::string_view s) : view_(s) {}          // NOLINT
+  Piece(const std::string& s) : view_(s) {}        // NOLINT
+  Piece(const char* s) : view_(s) {}               // NOLINT
   Piece(char c) : view_(buf_, 1) { buf_[0] = c; }  // NOLINT
-  template <typename T, typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, char> &&
-                                                    !std::is_same_v<T, bool>>>
+  template <typename T,
+            typename = std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, char> &&
+                                        !std::is_same_v<T, bool>>>
   Piece(T v) {  // NOLINT
     if constexpr (std::is_signed_v<T>) {
       view_ = std::string_view(buf_, FormatInt64(static_cast<int64_t>(v), buf_));

@@ -28,18 +28,19 @@ enum CommandFlag : uint32_t {
   kCmdMayReplicate = 1 << 12,
   kCmdSkipSlowlog = 1 << 13,
   kCmdAllowBusy = 1 << 14,
+  kCmdNoMulti = 1 << 15,
   // Ours: GET-like pure reads whose identical in-flight lookups may share one execution (§5).
   kCmdCoalescable = 1 << 20,
 };
 
 // Where a command runs (DESIGN §2, §6).
 enum class Route : uint8_t {
-  kReactor,      // keyless, answered on the reactor without a hop
-  kKey,          // its key(s) all hash to one shard (checked); runs there
-  kScatter,      // keys grouped by shard; each shard runs the command on its keys; merged
-  kParked,       // keys on several shards: park them all and run on one thread (atomic)
-  kAllShards,    // runs on every shard; merged (DBSIZE, KEYS, FLUSHALL, INFO keyspace)
-  kCustom,       // a route function picks the shard (SCAN's cursor names its shard)
+  kReactor,    // keyless, answered on the reactor without a hop
+  kKey,        // its key(s) all hash to one shard (checked); runs there
+  kScatter,    // keys grouped by shard; each shard runs the command on its keys; merged
+  kParked,     // keys on several shards: park them all and run on one thread (atomic)
+  kAllShards,  // runs on every shard; merged (DBSIZE, KEYS, FLUSHALL, INFO keyspace)
+  kCustom,     // a route function picks the shard (SCAN's cursor names its shard)
 };
 
 // Per-connection state that commands may read and change. Lives on the reactor.
@@ -79,7 +80,8 @@ class ServerApi {
   // CONFIG: returns every (name, value) whose name matches the glob.
   virtual std::vector<std::pair<std::string, std::string>> ConfigGet(std::string_view pattern) = 0;
   // Empty string on success, else the error text (without '-').
-  virtual std::string ConfigSet(std::string_view name, std::string_view value) = 0;
+  // CONFIG SET name value [name value ...]: all or nothing, like Redis 7.
+  virtual std::string ConfigSet(std::span<const std::string_view> name_value_pairs) = 0;
   virtual void ResetStats() = 0;
   virtual bool RequirePassMatches(std::string_view user, std::string_view pass) const = 0;
   virtual bool RequiresAuth() const = 0;

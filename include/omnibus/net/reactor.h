@@ -18,15 +18,15 @@ namespace omnibus {
 // Settings the reactor reads on every use, so CONFIG SET takes effect at once. Owned by the
 // server; written only on the reactor thread.
 struct NetOptions {
-  int maxclients = 10000;                                // maxclients
-  int timeout = 0;                                       // timeout (seconds idle, 0 = never)
-  int tcp_keepalive = 300;                               // tcp-keepalive
-  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;      // proto-max-bulk-len
-  int64_t client_query_buffer_limit = 1LL << 30;         // client-query-buffer-limit
-  std::string requirepass;                               // requirepass
-  bool protected_mode = true;                            // protected-mode
-  int64_t pipeline_group_max_commands = 1024;            // ours: invariant 3's group bound
-  int64_t pipeline_pause_output_bytes = 1 << 20;         // ours: stop parsing while this much is unsent
+  int64_t maxclients = 10000;                        // maxclients
+  int timeout = 0;                                   // timeout (seconds idle, 0 = never)
+  int tcp_keepalive = 300;                           // tcp-keepalive
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;  // proto-max-bulk-len
+  int64_t client_query_buffer_limit = 1LL << 30;     // client-query-buffer-limit
+  std::string requirepass;                           // requirepass
+  bool protected_mode = true;                        // protected-mode
+  int64_t pipeline_group_max_commands = 1024;        // ours: invariant 3's group bound
+  int64_t pipeline_pause_output_bytes = 1 << 20;     // ours: stop parsing while this much is unsent
 };
 
 // Per-command counters for INFO commandstats.
@@ -67,7 +67,7 @@ class Reactor final : public Notifier {
   int port() const { return port_; }
 
   void Run();
-  void Stop();            // async-signal-safe
+  void Stop();             // async-signal-safe
   void Notify() override;  // a shard published completions
 
   // For ServerApi (reactor thread only).
@@ -116,8 +116,8 @@ class Reactor final : public Notifier {
 
   absl::flat_hash_map<Connection*, std::unique_ptr<Connection>> conns_;
   uint64_t next_client_id_ = 1;
-  std::vector<Connection*> ready_;  // connections to process again this iteration
-  std::vector<Connection*> flush_;  // connections with replies to write
+  std::vector<Connection*> ready_;           // connections to process again this iteration
+  std::vector<Connection*> flush_;           // connections with replies to write
   std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
   std::vector<size_t> in_flight_;            // per shard, staged but not drained
   std::vector<std::unique_ptr<FanOut>> free_fanouts_;

@@ -52,9 +52,9 @@ class RespParser {
   void Reset();
 
   Stage stage_ = Stage::kStart;
-  size_t pos_ = 0;             // resume offset into the input
-  int64_t remaining_ = 0;      // bulks still expected
-  int64_t bulk_len_ = 0;       // length of the bulk being read
+  size_t pos_ = 0;         // resume offset into the input
+  int64_t remaining_ = 0;  // bulks still expected
+  int64_t bulk_len_ = 0;   // length of the bulk being read
   size_t wanted_ = 0;
   std::vector<std::pair<size_t, size_t>> spans_;  // (offset, length) of each parsed bulk
   std::vector<std::string_view> args_;

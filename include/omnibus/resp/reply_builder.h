@@ -23,8 +23,8 @@ class ReplyBuilder {
   void Error(std::string_view message);
   void Integer(int64_t v);
   void Bulk(std::string_view s);
-  void Null();        // RESP2 "$-1", RESP3 "_"
-  void NullArray();   // RESP2 "*-1", RESP3 "_"
+  void Null();       // RESP2 "$-1", RESP3 "_"
+  void NullArray();  // RESP2 "*-1", RESP3 "_"
   void Array(size_t n);
   void Map(size_t pairs);
   void Set(size_t n);

@@ -28,7 +28,7 @@ class Server final : public ServerApi {
   // ServerApi
   const CommandTable& commands() const override { return table_; }
   std::vector<std::pair<std::string, std::string>> ConfigGet(std::string_view pattern) override;
-  std::string ConfigSet(std::string_view name, std::string_view value) override;
+  std::string ConfigSet(std::span<const std::string_view> name_value_pairs) override;
   void ResetStats() override;
   bool RequirePassMatches(std::string_view user, std::string_view pass) const override;
   bool RequiresAuth() const override { return !config_.net.requirepass.empty(); }

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "omnibus/resp/reply_builder.h"
-#include "omnibus/store/keyspace.h"
 #include "omnibus/shard/router.h"
+#include "omnibus/store/keyspace.h"
 
 namespace omnibus {
 

@@ -65,9 +65,7 @@ class Db {
   bool RehashStep(int n) { return table_.RehashStep(n); }
 
   const Table& table() const { return table_; }
-  bool IsExpired(const Record* r) const {
-    return r->has_expire() && r->expire_at_ms() <= *now_ms_;
-  }
+  bool IsExpired(const Record* r) const { return r->has_expire() && r->expire_at_ms() <= *now_ms_; }
 
   uint64_t expired_keys = 0;  // stats: keys removed by lazy or active expiry
 

@@ -166,8 +166,15 @@ void Reactor::Accept(int listen_fd) {
     std::string peer, local;
     int fd = AcceptTcp(listen_fd, &peer, &local);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        OMNIBUS_LOG(kWarning, "Accepting client connection: ", strerror(errno));
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      ++stats_.accept_errors;
+      OMNIBUS_LOG(kWarning, "Accepting client connection: accept: ", strerror(errno));
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: the pending connection stays in the backlog and, with an
+        // edge-triggered listener, no new event would come for it. Back off and let the
+        // timer (or the next closed connection) retry, while existing clients are served.
+        accept_paused_ = true;
+      }
       return;
     }
     ++stats_.total_connections_received;
@@ -219,6 +226,7 @@ bool Reactor::ReadSome(Connection* c) {
     stats_.net_input_bytes += static_cast<uint64_t>(n);
     c->last_interaction_ms = MonotonicMs();
     if (static_cast<int64_t>(c->in.size()) > options_->client_query_buffer_limit) {
+      ++stats_.query_buffer_limit_disconnections;
       OMNIBUS_LOG(kWarning,
                   "Closing client that reached max query buffer length: id=", c->session.id,
                   " addr=", c->session.addr, " (qbuf initial bytes: ", c->in.size(), ")");
@@ -631,6 +639,7 @@ void Reactor::CompleteGroup(Connection* c) {
   c->group = 0;
   c->last_interaction_ms = MonotonicMs();
   c->session.last_interaction_ms = c->last_interaction_ms;
+  if (OverOutputLimit(c, c->last_interaction_ms)) return;
   if (!c->in_flush_list) {
     c->in_flush_list = true;
     flush_.push_back(c);
@@ -666,6 +675,35 @@ void Reactor::Flush(Connection* c) {
   if (c->pending == 0 && (c->may_read || c->in.size() > 0)) ready_.push_back(c);
 }
 
+bool Reactor::OverOutputLimit(Connection* c, int64_t now_ms) {
+  const OutputBufferLimit& limit = options_->output_limit_normal;
+  int64_t unsent = static_cast<int64_t>(c->out.size() - c->out_sent);
+  bool over = false;
+  if (limit.hard > 0 && unsent >= limit.hard) {
+    over = true;
+  } else if (limit.soft > 0 && unsent >= limit.soft) {
+    if (c->over_soft_limit_since_ms == 0) {
+      c->over_soft_limit_since_ms = now_ms;
+    } else if (now_ms - c->over_soft_limit_since_ms > limit.soft_seconds * 1000) {
+      over = true;
+    }
+  } else {
+    c->over_soft_limit_since_ms = 0;
+  }
+  if (!over) return false;
+  OMNIBUS_LOG(kWarning, "Client id=", c->session.id, " addr=", c->session.addr,
+              " scheduled to be closed ASAP for overcoming of output buffer limits.");
+  ++stats_.output_buffer_limit_disconnections;
+  Close(c);
+  return true;
+}
+
+void Reactor::RetryPausedAccepts() {
+  if (!accept_paused_) return;
+  accept_paused_ = false;
+  for (int fd : listeners_) Accept(fd);
+}
+
 void Reactor::Close(Connection* c) {
   if (c->closing) return;
   c->closing = true;
@@ -673,6 +711,7 @@ void Reactor::Close(Connection* c) {
   close(c->fd);
   c->fd = -1;
   if (c->pending == 0) Free(c);
+  RetryPausedAccepts();  // a descriptor was just freed
   // Otherwise Free() runs when the last in-flight command of its group returns: shards may
   // still point into its buffers.
 }
@@ -703,6 +742,13 @@ void Reactor::Timers() {
   }
   if (now < next_timer_ms_) return;
   next_timer_ms_ = now + 100;
+  RetryPausedAccepts();
+  // The soft output limit is a duration: clients that stopped reading must be re-checked.
+  std::vector<Connection*> over;
+  for (auto& [c, owned] : conns_) {
+    if (!c->closing && c->out.size() > c->out_sent) over.push_back(c);
+  }
+  for (Connection* c : over) OverOutputLimit(c, now);
   if (options_->timeout > 0) {
     std::vector<Connection*> idle;
     for (auto& [c, owned] : conns_) {

@@ -103,6 +103,45 @@ std::vector<ConfigParam> BuildParams() {
   p.push_back(NetMemoryParam("proto-max-bulk-len", &NetOptions::proto_max_bulk_len, 1024 * 1024));
   p.push_back(NetMemoryParam("client-query-buffer-limit", &NetOptions::client_query_buffer_limit,
                              1024 * 1024));
+  p.push_back(
+      {"client-output-buffer-limit", true,
+       [](const Config& c) {
+         auto one = [](std::string_view name, const OutputBufferLimit& l) {
+           return StrCat(name, " ", l.hard, " ", l.soft, " ", l.soft_seconds);
+         };
+         return StrCat(one("normal", c.net.output_limit_normal), " ",
+                       one("slave", c.net.output_limit_replica), " ",
+                       one("pubsub", c.net.output_limit_pubsub));
+       },
+       [](Config& c, std::string_view v) -> std::string {
+         // "<class> <hard> <soft> <soft-seconds>" repeated; classes not named keep their
+         // values. Validated in full before anything changes, as Redis does.
+         std::vector<std::string> f;
+         if (!SplitInlineArgs(v, &f) || f.empty() || f.size() % 4 != 0)
+           return "Wrong number of arguments in buffer limit configuration.";
+         NetOptions next = c.net;
+         for (size_t i = 0; i < f.size(); i += 4) {
+           std::string cls = f[i];
+           AsciiToLower(&cls);
+           OutputBufferLimit* target;
+           if (cls == "normal") {
+             target = &next.output_limit_normal;
+           } else if (cls == "slave" || cls == "replica") {
+             target = &next.output_limit_replica;
+           } else if (cls == "pubsub") {
+             target = &next.output_limit_pubsub;
+           } else {
+             return "Invalid client class specified in buffer limit configuration.";
+           }
+           OutputBufferLimit l;
+           if (!ParseMemory(f[i + 1], &l.hard) || !ParseMemory(f[i + 2], &l.soft) ||
+               !ParseInt64(f[i + 3], &l.soft_seconds) || l.soft_seconds < 0)
+             return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+           *target = l;
+         }
+         c.net = next;
+         return "";
+       }});
   p.push_back(IntParam("hz", false, &Config::hz, 1, 500));
   // Omnibus keeps no data on disk (yet): these report that truthfully, so tools that read
   // them (redis-benchmark reads both) see what they would see on a Redis without persistence.

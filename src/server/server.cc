@@ -219,6 +219,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("total_net_input_bytes", st.net_input_bytes);
     line("total_net_output_bytes", st.net_output_bytes);
     line("rejected_connections", st.rejected_connections);
+    line("client_query_buffer_limit_disconnections", st.query_buffer_limit_disconnections);
+    line("client_output_buffer_limit_disconnections", st.output_buffer_limit_disconnections);
+    line("accept_errors", st.accept_errors);
     line("expired_keys", totals.expired_keys);
     line("evicted_keys", 0);
     line("total_error_replies", st.total_error_replies);

@@ -35,6 +35,7 @@ struct Connection {
   bool in_flush_list = false;
   bool blocked_on_write = false;
   int64_t last_interaction_ms = 0;
+  int64_t over_soft_limit_since_ms = 0;  // client-output-buffer-limit's soft clock
   uint64_t query_bytes_total = 0;
 };
 

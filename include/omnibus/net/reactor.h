@@ -17,6 +17,14 @@ namespace omnibus {
 
 // Settings the reactor reads on every use, so CONFIG SET takes effect at once. Owned by the
 // server; written only on the reactor thread.
+// One class of client-output-buffer-limit: disconnect past `hard` bytes of unsent replies,
+// or after staying past `soft` bytes for more than `soft_seconds`. 0 disables a bound.
+struct OutputBufferLimit {
+  int64_t hard = 0;
+  int64_t soft = 0;
+  int64_t soft_seconds = 0;
+};
+
 struct NetOptions {
   int64_t maxclients = 10000;                        // maxclients
   int timeout = 0;                                   // timeout (seconds idle, 0 = never)
@@ -27,6 +35,10 @@ struct NetOptions {
   bool protected_mode = true;                        // protected-mode
   int64_t pipeline_group_max_commands = 1024;        // ours: invariant 3's group bound
   int64_t pipeline_pause_output_bytes = 1 << 20;     // ours: stop parsing while this much is unsent
+  // client-output-buffer-limit, per class (Redis's defaults). Only normal clients exist yet.
+  OutputBufferLimit output_limit_normal;
+  OutputBufferLimit output_limit_replica{256LL << 20, 64LL << 20, 60};
+  OutputBufferLimit output_limit_pubsub{32LL << 20, 8LL << 20, 60};
 };
 
 // Per-command counters for INFO commandstats.
@@ -41,6 +53,9 @@ struct ReactorStats {
   uint64_t total_connections_received = 0;
   uint64_t total_commands_processed = 0;
   uint64_t rejected_connections = 0;
+  uint64_t output_buffer_limit_disconnections = 0;
+  uint64_t query_buffer_limit_disconnections = 0;
+  uint64_t accept_errors = 0;
   uint64_t net_input_bytes = 0;
   uint64_t net_output_bytes = 0;
   uint64_t total_error_replies = 0;
@@ -104,6 +119,8 @@ class Reactor final : public Notifier {
   void PostBatches();
   void Timers();
   std::string ClientLine(const Connection* c);
+  bool OverOutputLimit(Connection* c, int64_t now_ms);
+  void RetryPausedAccepts();
   void CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns);
 
   NetOptions* options_;
@@ -126,6 +143,7 @@ class Reactor final : public Notifier {
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};
   int64_t next_timer_ms_ = 0;
+  bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
   ReactorStats stats_;
 };
 

@@ -71,6 +71,8 @@ Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
       batches_(shards_.size()),
       in_flight_(shards_.size(), 0) {
   stats_.commands.resize(table_->all().size());
+  stats_.max_shard_in_flight.resize(shards_.size());
+  stats_.shard_queue_full.resize(shards_.size());
 }
 
 Reactor::~Reactor() {
@@ -330,6 +332,7 @@ void Reactor::TryProcess(Connection* c) {
 }
 
 void Reactor::DispatchGroup(Connection* c) {
+  stats_.max_group_commands = std::max<uint64_t>(stats_.max_group_commands, c->group);
   // One extra count holds the group open while dispatching, so a command answered on the
   // reactor never completes the group from inside this loop.
   c->pending = c->group + 1;
@@ -566,6 +569,8 @@ void Reactor::PostBatches() {
       ++staged;
       ++in_flight_[i];
     }
+    if (staged < batch.size()) ++stats_.shard_queue_full[i];
+    stats_.max_shard_in_flight[i] = std::max(stats_.max_shard_in_flight[i], in_flight_[i]);
     batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(staged));
     if (staged > 0) {
       ++stats_.shard_batches;

@@ -137,9 +137,11 @@ std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
 
 void Server::ResetStats() {
   ReactorStats& s = reactor_->stats();
-  size_t n = s.commands.size();
-  s = ReactorStats();
-  s.commands.resize(n);
+  ReactorStats fresh;
+  fresh.commands.resize(s.commands.size());
+  fresh.max_shard_in_flight.resize(s.max_shard_in_flight.size());
+  fresh.shard_queue_full.resize(s.shard_queue_full.size());
+  s = std::move(fresh);
 }
 
 bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
@@ -266,6 +268,35 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     std::vector<std::pair<std::string, uint64_t>> errs(st.errors.begin(), st.errors.end());
     std::sort(errs.begin(), errs.end());
     for (auto& [k, v] : errs) StrAppend(out, "errorstat_", k, ":count=", v, "\r\n");
+    return true;
+  }
+  if (section == "limits") {
+    // Invariant 6: every bound, its setting and how close clients have come to it.
+    const NetOptions& n = config_.net;
+    out->append("# Limits\r\n");
+    line("maxclients", n.maxclients);
+    line("connected_clients", reactor_->num_clients());
+    line("client_query_buffer_limit", n.client_query_buffer_limit);
+    line("client_recent_max_input_buffer", reactor_->max_input_buffer());
+    line("proto_max_bulk_len", n.proto_max_bulk_len);
+    line("pipeline_group_max_commands", n.pipeline_group_max_commands);
+    line("max_group_commands_seen", st.max_group_commands);
+    line("client_output_buffer_limit_normal",
+         StrCat(n.output_limit_normal.hard, " ", n.output_limit_normal.soft, " ",
+                n.output_limit_normal.soft_seconds));
+    line("client_recent_max_output_buffer", reactor_->max_output_buffer());
+    line("shard_queue_depth", shards_.empty() ? 0 : shards_[0]->queue_capacity());
+    return true;
+  }
+  if (section == "shards") {
+    out->append("# Shards\r\n");
+    line("shards", shards_.size());
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      line(StrCat("shard", i), StrCat("queue_depth=", reactor_->shard_in_flight(i),
+                                      ",max_queue_depth=", st.max_shard_in_flight[i],
+                                      ",queue_full_waits=", st.shard_queue_full[i],
+                                      ",processed=", shards_[i]->processed()));
+    }
     return true;
   }
   if (section == "keyspace") {

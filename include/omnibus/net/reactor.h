@@ -62,6 +62,9 @@ struct ReactorStats {
   uint64_t fanouts = 0;
   uint64_t loop_iterations = 0;
   uint64_t shard_batches = 0;
+  uint64_t max_group_commands = 0;          // largest group dispatched (high-water mark)
+  std::vector<size_t> max_shard_in_flight;  // per shard, high-water mark of its queue
+  std::vector<uint64_t> shard_queue_full;   // per shard, times work waited for room
   std::vector<CommandStats> commands;
   absl::flat_hash_map<std::string, uint64_t> errors;  // errorstats: prefix -> count
 };
@@ -96,6 +99,7 @@ class Reactor final : public Notifier {
   size_t blocked_on_write_clients() const;
   size_t max_input_buffer() const;
   size_t max_output_buffer() const;
+  size_t shard_in_flight(size_t shard) const { return in_flight_[shard] + batches_[shard].size(); }
 
  private:
   struct FanOut;

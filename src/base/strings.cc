@@ -42,7 +42,11 @@ bool ParseInt64(std::string_view s, int64_t* out) {
   return true;
 }
 
-bool ParseLongDouble(std::string_view s, long double* out) {
+namespace {
+
+// Redis's string2ld/string2d: the whole string, no leading space, no overflow, no NaN.
+template <typename T, typename Strto>
+bool ParseFloating(std::string_view s, T* out, Strto strto) {
   if (s.empty() || s.size() >= 5120) return false;
   if (isspace(static_cast<unsigned char>(s[0]))) return false;
   char buf[5120];
@@ -50,24 +54,20 @@ bool ParseLongDouble(std::string_view s, long double* out) {
   buf[s.size()] = '\0';
   char* end;
   errno = 0;
-  long double v = strtold(buf, &end);
+  T v = strto(buf, &end);
   if (static_cast<size_t>(end - buf) != s.size() || errno == ERANGE || std::isnan(v)) return false;
   *out = v;
   return true;
 }
 
+}  // namespace
+
+bool ParseLongDouble(std::string_view s, long double* out) {
+  return ParseFloating(s, out, [](const char* b, char** e) { return strtold(b, e); });
+}
+
 bool ParseDouble(std::string_view s, double* out) {
-  if (s.empty() || s.size() >= 5120) return false;
-  if (isspace(static_cast<unsigned char>(s[0]))) return false;
-  char buf[5120];
-  memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  char* end;
-  errno = 0;
-  double v = strtod(buf, &end);
-  if (static_cast<size_t>(end - buf) != s.size() || errno == ERANGE || std::isnan(v)) return false;
-  *out = v;
-  return true;
+  return ParseFloating(s, out, [](const char* b, char** e) { return strtod(b, e); });
 }
 
 size_t FormatInt64(int64_t v, char* buf) {

@@ -56,6 +56,15 @@ bool CommandTable::Rename(std::string_view from, std::string_view to) {
   return true;
 }
 
+CommandSpec ReactorCommand(std::string_view name, int arity, uint32_t flags,
+                           std::string_view acl_categories, ReactorHandler handler,
+                           CommandDoc doc) {
+  CommandSpec s{name, arity, flags, acl_categories};
+  s.reactor = handler;
+  s.doc = doc;
+  return s;
+}
+
 void ReplyStatus(ReplyBuilder* rb, OpStatus status) { rb->Error(ErrorText(status)); }
 
 void ReplyArityError(ReplyBuilder* rb, std::string_view command_name) {

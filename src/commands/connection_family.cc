@@ -231,13 +231,7 @@ constexpr uint32_t kClientFlags = kLoadingStale | kCmdNoScript;
 }  // namespace
 
 std::vector<CommandSpec> ConnectionFamily() {
-  auto reactor = [](std::string_view name, int arity, uint32_t flags, std::string_view acl,
-                    ReactorHandler h, CommandDoc doc) {
-    CommandSpec s{name, arity, flags, acl};
-    s.reactor = h;
-    s.doc = doc;
-    return s;
-  };
+  constexpr auto reactor = ReactorCommand;
   return {
       reactor("ping", -1, kCmdFast, "@fast @connection", Ping,
               ConnDoc("Ping the server", "1.0.0", "[message:string]")),

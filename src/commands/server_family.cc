@@ -232,13 +232,7 @@ CommandDoc SrvDoc(std::string_view summary, std::string_view since, std::string_
 }  // namespace
 
 std::vector<CommandSpec> ServerFamily() {
-  auto reactor = [](std::string_view name, int arity, uint32_t flags, std::string_view acl,
-                    ReactorHandler h, CommandDoc doc) {
-    CommandSpec s{name, arity, flags, acl};
-    s.reactor = h;
-    s.doc = doc;
-    return s;
-  };
+  constexpr auto reactor = ReactorCommand;
   constexpr uint32_t kCfg = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
   CommandSpec info{"info",
                    -1,

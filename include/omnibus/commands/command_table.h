@@ -34,6 +34,10 @@ std::vector<CommandSpec> StringFamily();
 std::vector<CommandSpec> KeysFamily();
 std::vector<CommandSpec> ServerFamily();
 
+// A table entry for a command answered on the reactor.
+CommandSpec ReactorCommand(std::string_view name, int arity, uint32_t flags,
+                           std::string_view acl_categories, ReactorHandler handler, CommandDoc doc);
+
 // Shared reply helpers for handlers.
 void ReplyStatus(ReplyBuilder* rb, OpStatus status);
 // Redis's "ERR wrong number of arguments for 'get' command".

@@ -35,6 +35,7 @@ constexpr int kMaxEvents = 512;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kMaxGroupsPerTurn = 16;  // fairness: one client cannot hog a loop iteration
 constexpr uint16_t kNoStats = 0xFFFF;
+constexpr size_t kMaxGroupCap = size_t{1} << 20;  // pipeline-group-max-commands' maximum
 
 // Redis's text, byte for byte (clientAcceptHandler in Redis 7.0).
 constexpr std::string_view kDeniedMessage =
@@ -258,9 +259,17 @@ bool Reactor::ParseGroup(Connection* c) {
   size_t off = 0;
   c->group = 0;
   size_t max = static_cast<size_t>(std::max<int64_t>(1, options_->pipeline_group_max_commands));
+  max = std::min(max, c->group_cap);
   while (c->group < max) {
     RespParser::Status st = c->parser.Parse(input.substr(off), limits);
     if (st == RespParser::Status::kNeedMore) break;
+    if (st == RespParser::Status::kError && limits.unauthenticated && c->group > 0 &&
+        c->parser.error().find("unauthenticated") != std::string::npos) {
+      // An AUTH earlier in this group may lift the unauthenticated limits (Redis runs each
+      // command before parsing the next): end the group here and parse this command again,
+      // from its start, once the group has run. The parser reset itself on the error.
+      break;
+    }
     if (st == RespParser::Status::kEmpty) {
       off += c->parser.consumed();
       continue;
@@ -632,11 +641,27 @@ void Reactor::CountReply(const CommandSpec* spec, const std::string& reply, int6
 
 void Reactor::CompleteGroup(Connection* c) {
   // Invariant 3: replies leave in request order, and only once the whole group is done.
+  size_t reply_bytes = 0;
+  bool over_limit = false;
   for (size_t i = 0; i < c->group; ++i) {
     Work* w = c->works[i].get();
     if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], w->reply, w->exec_ns);
-    c->out.append(w->reply);
+    reply_bytes += w->reply.size();
+    // Past the output limit the client is closed: don't copy replies it will never get.
+    if (!over_limit) {
+      c->out.append(w->reply);
+      over_limit = OutputOverHardLimit(c);
+    }
     if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
+  }
+  // Invariant 6: the group's replies are held twice (by their slots and in `out`), so size the
+  // next group to what this one produced: big replies make small groups (down to one
+  // command), small ones let it grow back to pipeline-group-max-commands.
+  size_t budget = static_cast<size_t>(options_->pipeline_pause_output_bytes);
+  if (reply_bytes > budget) {
+    c->group_cap = std::max<size_t>(1, c->group * budget / reply_bytes);
+  } else if (c->group >= c->group_cap / 2) {
+    c->group_cap = std::min<size_t>(c->group_cap * 2, kMaxGroupCap);
   }
   c->in.Consume(c->in_group_bytes);
   c->in_group_bytes = 0;
@@ -680,11 +705,16 @@ void Reactor::Flush(Connection* c) {
   if (c->pending == 0 && (c->may_read || c->in.size() > 0)) ready_.push_back(c);
 }
 
+bool Reactor::OutputOverHardLimit(const Connection* c) const {
+  int64_t hard = options_->output_limit_normal.hard;
+  return hard > 0 && static_cast<int64_t>(c->out.size() - c->out_sent) >= hard;
+}
+
 bool Reactor::OverOutputLimit(Connection* c, int64_t now_ms) {
   const OutputBufferLimit& limit = options_->output_limit_normal;
   int64_t unsent = static_cast<int64_t>(c->out.size() - c->out_sent);
   bool over = false;
-  if (limit.hard > 0 && unsent >= limit.hard) {
+  if (OutputOverHardLimit(c)) {
     over = true;
   } else if (limit.soft > 0 && unsent >= limit.soft) {
     if (c->over_soft_limit_since_ms == 0) {

@@ -7,10 +7,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -61,9 +64,18 @@ int PickPort() {
   return 0;
 }
 
-int ConnectLoopback(int port) {
+int ConnectLoopback(int port, const char* source_ip = nullptr) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  if (source_ip != nullptr) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source_ip, &src.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
+      close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -118,7 +130,9 @@ std::string ReadFile(const std::string& path) {
 
 // fork + exec with stdout/stderr redirected to `log_path`. Everything the child needs is
 // prepared before fork: between fork and exec only async-signal-safe calls are allowed.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
+// `max_open_files` (if not 0) becomes the child's RLIMIT_NOFILE.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
+            rlim_t max_open_files = 0) {
   std::vector<std::string> storage;
   storage.push_back(OMNIBUS_SERVER_BINARY);
   storage.insert(storage.end(), args.begin(), args.end());
@@ -137,6 +151,15 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path) {
     if (null_fd >= 0) dup2(null_fd, 0);
     dup2(log_fd, 1);
     dup2(log_fd, 2);
+#ifdef SYS_close_range
+    // Sockets the test holds (hiredis does not set CLOEXEC) must not live on in the server:
+    // they would keep connections open and count against a small RLIMIT_NOFILE.
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+#endif
+    if (max_open_files > 0) {
+      rlimit rl{max_open_files, max_open_files};
+      if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+    }
     // The test process may block SIGTERM in some threads; the server must not inherit that.
     sigset_t none;
     sigemptyset(&none);
@@ -169,11 +192,23 @@ std::string DescribeStatus(int status) {
 }  // namespace
 
 ServerProcess::ServerProcess(std::vector<std::string> args, Ready ready)
-    : args_(std::move(args)), ready_(ready) {
+    : ServerProcess(std::move(args), Options{.ready = ready}) {}
+
+ServerProcess::ServerProcess(std::vector<std::string> args, Options options)
+    : args_(std::move(args)), options_(std::move(options)) {
   log_path_ = MakeLogFile();
   if (log_path_.empty()) {
     error_ = "cannot create a log file";
     return;
+  }
+  if (!options_.config_text.empty()) {
+    config_path_ = MakeLogFile();
+    std::ofstream out;
+    if (!config_path_.empty()) out.open(config_path_, std::ios::binary | std::ios::trunc);
+    if (!out.is_open() || !(out << options_.config_text) || !out.flush()) {
+      error_ = "cannot write the config file";
+      return;
+    }
   }
   for (int attempt = 0; attempt < kSpawnAttempts; ++attempt) {
     int port = PickPort();
@@ -188,9 +223,11 @@ ServerProcess::ServerProcess(std::vector<std::string> args, Ready ready)
 }
 
 bool ServerProcess::SpawnOnce(int port) {
-  std::vector<std::string> args = {"--port", std::to_string(port), "--bind", "127.0.0.1"};
+  std::vector<std::string> args;
+  if (!config_path_.empty()) args.push_back(config_path_);
+  args.insert(args.end(), {"--port", std::to_string(port), "--bind", "127.0.0.1"});
   args.insert(args.end(), args_.begin(), args_.end());
-  pid_ = Spawn(args, log_path_);
+  pid_ = Spawn(args, log_path_, options_.max_open_files);
   status_.reset();
   if (pid_ <= 0) {
     error_ = std::string("fork failed: ") + strerror(errno);
@@ -222,12 +259,12 @@ bool ServerProcess::WaitUntilAccepting(milliseconds deadline, bool* exited) {
     }
     int fd = ConnectLoopback(port_);
     if (fd >= 0) {
-      bool ready = ready_ == Ready::kAccepts || AnswersPing(fd, until);
+      bool ready = options_.ready == Ready::kAccepts || AnswersPing(fd, until);
       close(fd);
       if (ready) return true;
     }
     // kAccepts callers want the earliest moment the port is open: poll it more often.
-    timespec ts = {0, ready_ == Ready::kAccepts ? 200 * 1000 : 2 * 1000 * 1000};
+    timespec ts = {0, options_.ready == Ready::kAccepts ? 200 * 1000 : 2 * 1000 * 1000};
     nanosleep(&ts, nullptr);
   }
   return false;
@@ -252,6 +289,7 @@ ServerProcess::~ServerProcess() {
                   << Log().substr(Log().size() > 4000 ? Log().size() - 4000 : 0);
   }
   if (!log_path_.empty()) unlink(log_path_.c_str());
+  if (!config_path_.empty()) unlink(config_path_.c_str());
 }
 
 int ServerProcess::Stop(milliseconds deadline) {
@@ -297,6 +335,32 @@ RedisConn ServerProcess::Connect(milliseconds io_timeout) const {
 
 int ServerProcess::ConnectRaw() const { return ConnectLoopback(port_); }
 
+int ServerProcess::ConnectRawFrom(const std::string& source_ip) const {
+  return ConnectLoopback(port_, source_ip.c_str());
+}
+
+int64_t ServerProcess::ProcStatusKb(std::string_view field) const {
+  if (pid_ <= 0) return -1;
+  std::ifstream in(StrCat("/proc/", pid_, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > field.size() && std::string_view(line).starts_with(field) &&
+        line[field.size()] == ':')
+      return strtoll(line.c_str() + field.size() + 1, nullptr, 10);
+  }
+  return -1;
+}
+
+std::optional<int64_t> InfoInt(redisContext* c, std::string_view section, std::string_view field) {
+  Reply r = Command(c, {"INFO", section});
+  auto text = StringOf(r.get());
+  if (!text) return std::nullopt;
+  std::string key = StrCat("\n", field, ":");
+  size_t pos = ("\n" + *text).find(key);
+  if (pos == std::string::npos) return std::nullopt;
+  return strtoll(text->c_str() + pos + key.size() - 1, nullptr, 10);
+}
+
 std::optional<int> RunServerToExit(const std::vector<std::string>& args, std::string* output,
                                    milliseconds deadline) {
   std::string log_path = MakeLogFile();
@@ -337,6 +401,73 @@ Reply Command(redisContext* c, const std::vector<std::string_view>& args) {
   if (c == nullptr || c->err != 0) return nullptr;
   AppendCommand(c, args);
   return GetReply(c);
+}
+
+namespace {
+std::string BystanderValue(std::string_view key) { return StrCat("value-of-", key); }
+}  // namespace
+
+Bystander::Bystander(const ServerProcess& server, std::string prefix, std::string password)
+    : server_(server), prefix_(std::move(prefix)), password_(std::move(password)), conn_(Open()) {}
+
+RedisConn Bystander::Open() const {
+  RedisConn c = server_.Connect();
+  if (c && !password_.empty()) {
+    Reply r = Command(c, {"AUTH", password_});
+    if (r == nullptr || r->type != REDIS_REPLY_STATUS) return nullptr;
+  }
+  return c;
+}
+
+::testing::AssertionResult Bystander::Write(int n) {
+  if (!conn_) return ::testing::AssertionFailure() << "bystander has no connection";
+  std::vector<std::string> keys;
+  for (int i = 0; i < n; ++i) {
+    keys.push_back(StrCat(prefix_, ":", acked_.size() + static_cast<size_t>(i)));
+    std::string value = BystanderValue(keys.back());
+    AppendCommand(conn_.get(), {"SET", keys.back(), value});
+  }
+  for (const std::string& key : keys) {
+    Reply r = GetReply(conn_.get());
+    if (r == nullptr || r->type != REDIS_REPLY_STATUS || std::string_view(r->str, r->len) != "OK")
+      return ::testing::AssertionFailure() << "bystander SET " << key << " got " << Describe(r);
+    acked_.push_back(key);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult Bystander::Served() {
+  if (!conn_) return ::testing::AssertionFailure() << "bystander has no connection";
+  std::string key = acked_.empty() ? prefix_ + ":none" : acked_.back();
+  Reply r = Command(conn_, {"GET", key});
+  bool ok = acked_.empty() ? r && r->type == REDIS_REPLY_NIL
+                           : r && r->type == REDIS_REPLY_STRING &&
+                                 std::string_view(r->str, r->len) == BystanderValue(key);
+  if (!ok)
+    return ::testing::AssertionFailure() << "bystander GET " << key << " got " << Describe(r);
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult Bystander::WritesIntact() const {
+  RedisConn c = Open();
+  if (!c) return ::testing::AssertionFailure() << "cannot connect to read the writes back";
+  constexpr size_t kChunk = 200;
+  for (size_t begin = 0; begin < acked_.size(); begin += kChunk) {
+    std::vector<std::string_view> args = {"MGET"};
+    size_t end = std::min(acked_.size(), begin + kChunk);
+    for (size_t i = begin; i < end; ++i) args.push_back(acked_[i]);
+    Reply r = Command(c, args);
+    if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements != end - begin)
+      return ::testing::AssertionFailure() << "MGET of acknowledged writes got " << Describe(r);
+    for (size_t i = begin; i < end; ++i) {
+      const redisReply* e = r->element[i - begin];
+      if (e->type != REDIS_REPLY_STRING ||
+          std::string_view(e->str, e->len) != BystanderValue(acked_[i]))
+        return ::testing::AssertionFailure()
+               << "acknowledged write " << acked_[i] << " lost: reads " << Describe(e);
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 int KeyShard(std::string_view key, int num_shards) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hiredis/hiredis.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -45,9 +46,21 @@ class ServerProcess {
     kAnswers,  // the server answered a PING (with anything): it is in its event loop
     kAccepts,  // the port accepts a connection (the server may still be starting up)
   };
+  // How to start the server beyond its command-line arguments.
+  struct Options {
+    Ready ready = Ready::kAnswers;
+    // If not empty: written to a temporary file passed as the config file (the first
+    // argument, before every --option, as redis-server expects it).
+    std::string config_text;
+    // If not 0: the child's RLIMIT_NOFILE (soft and hard) before exec, e.g. to make the
+    // server run out of descriptors.
+    rlim_t max_open_files = 0;
+  };
+
   // Starts the server with `args` appended (e.g. {"--shards", "2"}) and waits until it is
   // `ready`. Check ok() (or ASSERT_TRUE(server.ok()) << server.error()).
   explicit ServerProcess(std::vector<std::string> args = {}, Ready ready = Ready::kAnswers);
+  ServerProcess(std::vector<std::string> args, Options options);
   // Stops the server (SIGTERM) if it still runs. Unless ExpectUncleanExit() was called, a
   // server that does not exit with status 0 fails the current test.
   ~ServerProcess();
@@ -64,6 +77,12 @@ class ServerProcess {
   RedisConn Connect(milliseconds io_timeout = milliseconds(20000)) const;
   // A raw, blocking TCP socket to the server, or -1.
   int ConnectRaw() const;
+  // Like ConnectRaw, from the local address `source_ip` (e.g. "127.0.0.2", to look like a
+  // client that is not 127.0.0.1).
+  int ConnectRawFrom(const std::string& source_ip) const;
+
+  // A field of /proc/PID/status in kB ("VmRSS", "VmHWM" for the peak), or -1.
+  int64_t ProcStatusKb(std::string_view field) const;
 
   // Sends SIGTERM and waits up to `deadline` (then SIGKILL). Returns the wait status.
   int Stop(milliseconds deadline = milliseconds(10000));
@@ -87,7 +106,8 @@ class ServerProcess {
   bool Reap(bool block);
 
   std::vector<std::string> args_;
-  Ready ready_;
+  Options options_;
+  std::string config_path_;
   pid_t pid_ = -1;
   int port_ = 0;
   std::optional<int> status_;
@@ -101,6 +121,10 @@ class ServerProcess {
 // `output` receives stdout and stderr.
 std::optional<int> RunServerToExit(const std::vector<std::string>& args, std::string* output,
                                    milliseconds deadline = milliseconds(10000));
+
+// An integer field of `INFO section` (e.g. InfoInt(c, "stats", "rejected_connections")), or
+// nullopt if the reply has no such field.
+std::optional<int64_t> InfoInt(redisContext* c, std::string_view section, std::string_view field);
 
 // Sends one command, binary safe (argv + argvlen). Null if the connection failed.
 Reply Command(redisContext* c, const std::vector<std::string_view>& args);
@@ -198,6 +222,34 @@ class RawClient {
   // One read with a poll timeout: >0 bytes, 0 on EOF, -1 on timeout/error.
   ssize_t ReadSome(char* buf, size_t cap, std::chrono::steady_clock::time_point until);
   int fd_;
+};
+
+// A well-behaved client beside an offender: it must keep being served, and every write the
+// server acknowledged to it must still be there at the end.
+class Bystander {
+ public:
+  // With a `password`, each of its connections AUTHenticates first.
+  Bystander(const ServerProcess& server, std::string prefix, std::string password = "");
+  bool ok() const { return conn_ != nullptr; }
+  // SETs `n` more keys (their names spread over every shard) in one pipeline and remembers
+  // those the server acknowledged with +OK; fails unless all were.
+  ::testing::AssertionResult Write(int n = 10);
+  // One round trip through a shard: GET of its latest acknowledged key.
+  ::testing::AssertionResult Served();
+  // Reads every acknowledged write back on a new connection (the old one may be what a test
+  // is about).
+  ::testing::AssertionResult WritesIntact() const;
+  size_t acknowledged() const { return acked_.size(); }
+  redisContext* get() const { return conn_.get(); }
+
+ private:
+  RedisConn Open() const;
+
+  const ServerProcess& server_;
+  std::string prefix_;
+  std::string password_;
+  RedisConn conn_;
+  std::vector<std::string> acked_;  // keys; each one's value is ValueOf(key)
 };
 
 // The shard omnibus routes `key` to with `num_shards` shards: Redis Cluster's hash slot

@@ -27,6 +27,10 @@ struct Connection {
   std::vector<std::unique_ptr<Work>> works;
   size_t group = 0;    // commands in the current group
   size_t pending = 0;  // of those, not yet complete
+  // Most commands the next group may hold: starts small and doubles while replies are small,
+  // shrinks when they are big (see CompleteGroup), so a pipeline of GETs of a huge value
+  // never has more than about pipeline_pause_output_bytes of replies in flight.
+  size_t group_cap = 8;
   // Set when the group ends in a protocol error: reply, then close.
   bool close_after_group = false;
 

@@ -124,6 +124,7 @@ class Reactor final : public Notifier {
   void Timers();
   std::string ClientLine(const Connection* c);
   bool OverOutputLimit(Connection* c, int64_t now_ms);
+  bool OutputOverHardLimit(const Connection* c) const;
   void RetryPausedAccepts();
   void CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns);
 

@@ -1,0 +1,300 @@
+// DESIGN invariant 6, "bounded everything", driven to each limit against the real binary:
+// pipeline-group-max-commands, shard-queue-depth, maxclients, proto-max-bulk-len and
+// client-query-buffer-limit (set at run time here; protocol_test.cc covers the flags), and
+// the INFO fields that show them. Every test also checks that nothing acknowledged is lost.
+// (The output buffer limit is in hostile_test.cc, with the clients that hit it.)
+#include <sys/wait.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "omnibus/base/str_cat.h"
+#include "testing/server_process.h"
+
+namespace omnibus::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// One pipelined command and the reply it must get, as Describe() renders it.
+struct Step {
+  std::vector<std::string> args;
+  std::string reply;
+};
+
+// A mix of single-shard, multi-shard (MGET) and reactor-only (ECHO) commands whose replies
+// depend on the order they ran in.
+std::vector<Step> OrderedPipeline(const std::string& tag, int n) {
+  std::vector<Step> steps;
+  int counter = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string key = StrCat(tag, ":", i);
+    switch (i % 5) {
+      case 0:
+        steps.push_back({{"SET", key, std::to_string(i)}, "+OK"});
+        break;
+      case 1:
+        steps.push_back({{"GET", StrCat(tag, ":", i - 1)}, StrCat("\"", i - 1, "\"")});
+        break;
+      case 2:
+        steps.push_back({{"INCR", tag + ":counter"}, StrCat("(integer) ", ++counter)});
+        break;
+      case 3:
+        steps.push_back(
+            {{"MGET", StrCat(tag, ":", i - 3), key}, StrCat("[\"", i - 3, "\", (nil)]")});
+        break;
+      default:
+        steps.push_back({{"ECHO", key}, StrCat("\"", key, "\"")});
+    }
+  }
+  return steps;
+}
+
+void Append(redisContext* c, const std::vector<Step>& steps) {
+  for (const Step& s : steps) {
+    std::vector<std::string_view> args(s.args.begin(), s.args.end());
+    AppendCommand(c, args);
+  }
+}
+
+// Reads one reply per step; returns the first mismatch, or "" if every reply matched in order.
+std::string ReadAndCheck(redisContext* c, const std::vector<Step>& steps) {
+  for (size_t i = 0; i < steps.size(); ++i) {
+    std::string got = Describe(GetReply(c));
+    if (got != steps[i].reply) {
+      return StrCat("command ", i, " (", steps[i].args[0], "): expected ", steps[i].reply, ", got ",
+                    got);
+    }
+  }
+  return "";
+}
+
+class ConfiguredLimitsTest : public ShardedServerTest {};
+
+TEST_P(ConfiguredLimitsTest, PipelineGroupMaxCommands) {
+  StartServer({"--pipeline-group-max-commands", "4"});
+  Bystander bystander(*server_, "group");
+  ASSERT_TRUE(bystander.ok());
+  ASSERT_TRUE(bystander.Write());
+  EXPECT_THAT(Command(bystander.get(), {"CONFIG", "GET", "pipeline-group-max-commands"}),
+              IsArray(ElementsAre("pipeline-group-max-commands", "4")));
+  RedisConn a = server_->Connect();
+  ASSERT_TRUE(a);
+  // 1,000 pipelined commands: all answered, in order, in groups of at most 4. Every group
+  // holds a keyed command and a connection's next group waits for the previous one, so
+  // there are at least 250 shard batches.
+  int64_t batches_before = InfoInt(bystander.get(), "stats", "shard_batches").value();
+  std::vector<Step> steps = OrderedPipeline("ga", 1000);
+  Append(a.get(), steps);
+  EXPECT_EQ(ReadAndCheck(a.get(), steps), "");
+  int64_t batches = InfoInt(bystander.get(), "stats", "shard_batches").value() - batches_before;
+  EXPECT_GE(batches, 250) << "groups were not limited to 4 commands";
+  // Two clients at once, and the limit changed at run time down to 1.
+  EXPECT_THAT(Command(bystander.get(), {"CONFIG", "SET", "pipeline-group-max-commands", "1"}),
+              IsStatus("OK"));
+  RedisConn b = server_->Connect();
+  ASSERT_TRUE(b);
+  std::vector<Step> steps_a = OrderedPipeline("gb", 1000);
+  std::vector<Step> steps_b = OrderedPipeline("gc", 1000);
+  Append(a.get(), steps_a);
+  Append(b.get(), steps_b);
+  EXPECT_EQ(ReadAndCheck(a.get(), steps_a), "");
+  EXPECT_EQ(ReadAndCheck(b.get(), steps_b), "");
+  EXPECT_TRUE(bystander.Served());
+  EXPECT_TRUE(bystander.WritesIntact());
+}
+
+TEST_P(ConfiguredLimitsTest, ShardQueueDepth) {
+  // The smallest queue the server accepts, with far more work in flight than it holds: the
+  // reactor must hold the rest back, in order, and lose nothing.
+  StartServer({"--shard-queue-depth", "64"});
+  Bystander bystander(*server_, "queue");
+  ASSERT_TRUE(bystander.ok());
+  ASSERT_TRUE(bystander.Write());
+  EXPECT_THAT(Command(bystander.get(), {"CONFIG", "GET", "shard-queue-depth"}),
+              IsArray(ElementsAre("shard-queue-depth", "64")));
+  constexpr int kClients = 50;
+  constexpr int kCommands = 2000;
+  std::vector<std::string> errors(kClients);
+  std::atomic<int> finished{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      RedisConn c = server_->Connect();
+      if (!c) {
+        errors[static_cast<size_t>(t)] = "cannot connect";
+      } else {
+        std::vector<Step> steps = OrderedPipeline(StrCat("q", t), kCommands);
+        Append(c.get(), steps);
+        errors[static_cast<size_t>(t)] = ReadAndCheck(c.get(), steps);
+      }
+      ++finished;
+    });
+  }
+  // The bystander keeps being served while the queues are full.
+  // (No ASSERT before the join: the threads use this frame.)
+  int round_trips = 0;
+  bool bystander_ok = true;
+  while (bystander_ok && finished.load() < kClients) {
+    bystander_ok = bystander.Served() && (++round_trips % 50 != 0 || bystander.Write(2));
+  }
+  EXPECT_TRUE(bystander_ok) << "bystander not served while the shard queues were full";
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kClients; ++t)
+    EXPECT_EQ(errors[static_cast<size_t>(t)], "") << "client " << t;
+  // Nothing lost: every SET is there (read back on a new connection), and the key count adds
+  // up (per client: 400 SETs and one counter).
+  RedisConn c = server_->Connect();
+  ASSERT_TRUE(c);
+  for (int t = 0; t < kClients; ++t) {
+    std::vector<std::string> keys;
+    std::vector<std::string> expected;
+    for (int i = 0; i < kCommands; i += 5) {
+      keys.push_back(StrCat("q", t, ":", i));
+      expected.push_back(std::to_string(i));
+    }
+    keys.push_back(StrCat("q", t, ":counter"));
+    expected.push_back(std::to_string(kCommands / 5));
+    std::vector<std::string_view> args = {"MGET"};
+    args.insert(args.end(), keys.begin(), keys.end());
+    EXPECT_THAT(Command(c, args), IsArray(::testing::ElementsAreArray(expected))) << "client " << t;
+  }
+  EXPECT_THAT(Command(c, {"DBSIZE"}),
+              IsInt(kClients * (kCommands / 5 + 1) + static_cast<int>(bystander.acknowledged())));
+  EXPECT_TRUE(bystander.WritesIntact());
+}
+
+INSTANTIATE_TEST_SUITE_P(Shards, ConfiguredLimitsTest, ::testing::Values(1, 3), ShardsName);
+
+TEST(ClientLimitsTest, MaxclientsAtRunTimeAndItsInfoFields) {
+  ServerProcess server({"--shards", "2"});
+  ASSERT_TRUE(server.ok()) << server.error();
+  Bystander bystander(server, "maxclients");
+  ASSERT_TRUE(bystander.ok());
+  ASSERT_TRUE(bystander.Write());
+  RedisConn admin = server.Connect();
+  ASSERT_TRUE(admin);
+  auto info = [&](std::string_view section, std::string_view field) {
+    return InfoInt(admin.get(), section, field).value_or(-1);
+  };
+  // The start-up probe may still be closing: wait for exactly our two.
+  ASSERT_TRUE(
+      PollUntil([&] { return info("clients", "connected_clients") == 2; }, milliseconds(5000)));
+  EXPECT_EQ(info("clients", "maxclients"), 10000);
+  EXPECT_EQ(info("stats", "rejected_connections"), 0);
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "maxclients", "3"}), IsStatus("OK"));
+  EXPECT_EQ(info("clients", "maxclients"), 3);
+  RedisConn third = server.Connect();
+  ASSERT_TRUE(third);
+  EXPECT_THAT(Command(third, {"PING"}), IsStatus("PONG"));
+  auto expect_refused = [&] {
+    RawClient extra(server.ConnectRaw());
+    ASSERT_TRUE(extra.ok());
+    bool eof = false;
+    EXPECT_EQ(extra.ReadToEof(&eof), "-ERR max number of clients reached\r\n");
+    EXPECT_TRUE(eof);
+  };
+  expect_refused();
+  EXPECT_EQ(info("stats", "rejected_connections"), 1);
+  // Lowering it below the current count disconnects nobody (as in Redis); newcomers wait.
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "maxclients", "1"}), IsStatus("OK"));
+  EXPECT_THAT(Command(third, {"PING"}), IsStatus("PONG"));
+  EXPECT_TRUE(bystander.Served());
+  EXPECT_EQ(info("clients", "connected_clients"), 3);
+  expect_refused();
+  EXPECT_EQ(info("stats", "rejected_connections"), 2);
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "maxclients", "0"}),
+              IsError("ERR CONFIG SET failed (possibly related to argument 'maxclients') - "
+                      "argument must be between 1 and 4294967295 inclusive"));
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "maxclients", "10"}), IsStatus("OK"));
+  EXPECT_TRUE(bystander.Write());
+  EXPECT_TRUE(bystander.WritesIntact());  // a fourth connection: let in again
+  EXPECT_GE(info("stats", "total_connections_received"), 6);
+}
+
+TEST(ClientLimitsTest, BulkAndQueryBufferLimitsAtRunTime) {
+  ServerProcess server({"--shards", "2"});
+  ASSERT_TRUE(server.ok()) << server.error();
+  Bystander bystander(server, "bulk");
+  ASSERT_TRUE(bystander.ok());
+  ASSERT_TRUE(bystander.Write());
+  redisContext* admin = bystander.get();
+  // Redis's minimums.
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "proto-max-bulk-len", "1000"}),
+              IsError("ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') "
+                      "- argument must be between 1048576 and 9223372036854775807 inclusive"));
+  EXPECT_THAT(
+      Command(admin, {"CONFIG", "SET", "client-query-buffer-limit", "1000"}),
+      IsError("ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') "
+              "- argument must be between 1048576 and 9223372036854775807 inclusive"));
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "proto-max-bulk-len", "1mb"}), IsStatus("OK"));
+  EXPECT_THAT(Command(admin, {"CONFIG", "GET", "proto-max-bulk-len"}),
+              IsArray(ElementsAre("proto-max-bulk-len", "1048576")));
+  // The new bulk limit applies to the next command.
+  std::string at_limit(1024 * 1024, 'L');
+  EXPECT_THAT(Command(admin, {"SET", "bulk:at-limit", at_limit}), IsStatus("OK"));
+  {
+    RawClient raw(server.ConnectRaw());
+    ASSERT_TRUE(raw.ok());
+    ASSERT_TRUE(raw.Send("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$1048577\r\n"));
+    bool eof = false;
+    EXPECT_EQ(raw.ReadToEof(&eof), "-ERR Protocol error: invalid bulk length\r\n");
+    EXPECT_TRUE(eof);
+  }
+  // And the query buffer limit (both set in one CONFIG SET).
+  EXPECT_THAT(Command(admin, {"CONFIG", "SET", "client-query-buffer-limit", "1mb",
+                              "proto-max-bulk-len", "8mb"}),
+              IsStatus("OK"));
+  {
+    RawClient raw(server.ConnectRaw());
+    ASSERT_TRUE(raw.ok());
+    std::string value(2 * 1024 * 1024, 'q');
+    raw.Send(StrCat("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$", value.size(), "\r\n", value, "\r\n"));
+    bool eof = false;
+    EXPECT_EQ(raw.ReadToEof(&eof), "");
+    EXPECT_TRUE(eof) << "client past client-query-buffer-limit not closed";
+  }
+  EXPECT_EQ(InfoInt(admin, "stats", "client_query_buffer_limit_disconnections"), 1);
+  EXPECT_THAT(Command(admin, {"EXISTS", "big"}), IsInt(0));
+  EXPECT_THAT(Command(admin, {"STRLEN", "bulk:at-limit"}), IsInt(at_limit.size()));
+  EXPECT_TRUE(bystander.Write());
+  EXPECT_TRUE(bystander.WritesIntact());
+}
+
+TEST(ClientLimitsTest, LimitsOutOfRangeAreFatalAtStartup) {
+  struct Bad {
+    std::vector<std::string> args;
+    std::string why;
+  };
+  const std::vector<Bad> cases = {
+      {{"--proto-max-bulk-len", "1000"},
+       "argument must be between 1048576 and 9223372036854775807 inclusive"},
+      {{"--client-query-buffer-limit", "1kb"},
+       "argument must be between 1048576 and 9223372036854775807 inclusive"},
+      {{"--maxclients", "0"}, "argument must be between 1 and 4294967295 inclusive"},
+      {{"--client-output-buffer-limit", "normal 1mb"},
+       "Wrong number of arguments in buffer limit configuration."},
+      {{"--client-output-buffer-limit", "bogus 1 2 3"},
+       "Invalid client class specified in buffer limit configuration."},
+      // Ours.
+      {{"--shard-queue-depth", "63"}, "argument must be between 64 and 16777216 inclusive"},
+      {{"--pipeline-group-max-commands", "0"}, "argument must be between 1 and 1048576 inclusive"},
+  };
+  for (const Bad& bad : cases) {
+    SCOPED_TRACE(::testing::PrintToString(bad.args));
+    std::string output;
+    std::optional<int> status = RunServerToExit(bad.args, &output);
+    ASSERT_TRUE(status.has_value()) << output;
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << "wait status " << *status;
+    EXPECT_THAT(output, HasSubstr("*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***"));
+    EXPECT_THAT(output, HasSubstr(bad.why));
+  }
+}
+
+}  // namespace
+}  // namespace omnibus::testing

@@ -227,8 +227,8 @@ TEST_P(SecurityTest, CommandsPipelinedBehindAuthGetTheAuthenticatedLimits) {
   ASSERT_TRUE(hello.ok());
   ASSERT_TRUE(
       hello.Send(Multibulk({"HELLO", "2", "AUTH", "default", kPassword}) + Multibulk(eleven)));
-  EXPECT_THAT(hello.ReadUntil("$7\r\nmodules\r\n*0\r\n"), StartsWith("*14\r\n"));
-  EXPECT_EQ(hello.ReadExactly(5), ":10\r\n");
+  // Both replies may arrive in one read, so wait for the pair.
+  EXPECT_THAT(hello.ReadUntil("$7\r\nmodules\r\n*0\r\n:10\r\n"), StartsWith("*14\r\n"));
   EXPECT_TRUE(bystander.Served());
   EXPECT_TRUE(bystander.WritesIntact());
 }

@@ -167,6 +167,8 @@ std::vector<ConfigParam> BuildParams() {
   p.push_back(IntParam("shard-queue-depth", false, &Config::shard_queue_depth, 64, 1 << 24));
   p.push_back(NetIntParam("pipeline-group-max-commands", &NetOptions::pipeline_group_max_commands,
                           1, 1 << 20));
+  p.push_back(NetMemoryParam("pipeline-pause-output-bytes",
+                             &NetOptions::pipeline_pause_output_bytes, 16 * 1024));
   return p;
 }
 

@@ -281,6 +281,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("proto_max_bulk_len", n.proto_max_bulk_len);
     line("pipeline_group_max_commands", n.pipeline_group_max_commands);
     line("max_group_commands_seen", st.max_group_commands);
+    line("pipeline_pause_output_bytes", n.pipeline_pause_output_bytes);
     line("client_output_buffer_limit_normal",
          StrCat(n.output_limit_normal.hard, " ", n.output_limit_normal.soft, " ",
                 n.output_limit_normal.soft_seconds));

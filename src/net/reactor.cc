@@ -697,7 +697,9 @@ void Reactor::Flush(Connection* c) {
   c->out.clear();
   c->out_sent = 0;
   if (c->out.capacity() > 1024 * 1024) std::string().swap(c->out);
-  if (c->close_after_group || c->session.close_after_reply) {
+  // QUIT (or a protocol error) marks the connection while its group is still in flight;
+  // close only once that group's replies have been written, not after an earlier group's.
+  if ((c->close_after_group || c->session.close_after_reply) && c->pending == 0) {
     Close(c);
     return;
   }

@@ -217,7 +217,7 @@ def main():
         for s in servers:
             s.stop()
 
-    cmdline = " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:])
+    cmdline = " ".join([os.path.relpath(sys.argv[0])] + [os.path.relpath(a) if os.path.isabs(a) else a for a in sys.argv[1:]])
     lines = [
         "# Benchmarks: Omnibus vs redis-server, side by side",
         "",

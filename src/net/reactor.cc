@@ -32,7 +32,8 @@ struct Reactor::FanOut {
 namespace {
 
 constexpr int kMaxEvents = 512;
-constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;       // like Redis's PROTO_IOBUF_LEN
+constexpr size_t kMaxReadChunk = 256 * 1024;   // a pipelining client's reads grow up to this
 constexpr int kMaxGroupsPerTurn = 16;  // fairness: one client cannot hog a loop iteration
 constexpr uint16_t kNoStats = 0xFFFF;
 constexpr size_t kMaxGroupCap = size_t{1} << 20;  // pipeline-group-max-commands' maximum
@@ -218,7 +219,10 @@ void Reactor::Accept(int listen_fd) {
 }
 
 bool Reactor::ReadSome(Connection* c) {
-  size_t want = std::max(kReadChunk, c->parser.bytes_wanted());
+  // A pipeline that does not fit one read would be split into two groups (two trips through
+  // the shards), so a client whose reads fill the buffer gets bigger reads; idle ones shrink
+  // back to kReadChunk.
+  size_t want = std::max(c->read_size, c->parser.bytes_wanted());
   // Don't read a whole huge bulk in one go into a tiny buffer: cap a single read.
   want = std::min<size_t>(want, 64 * 1024 * 1024);
   char* dst = c->in.Reserve(want);
@@ -226,6 +230,11 @@ bool Reactor::ReadSome(Connection* c) {
   if (n > 0) {
     c->in.Commit(static_cast<size_t>(n));
     c->may_read = static_cast<size_t>(n) == want;
+    if (c->may_read && c->read_size < kMaxReadChunk) {
+      c->read_size *= 2;
+    } else if (static_cast<size_t>(n) < c->read_size / 8 && c->read_size > kReadChunk) {
+      c->read_size /= 2;
+    }
     stats_.net_input_bytes += static_cast<uint64_t>(n);
     c->last_interaction_ms = MonotonicMs();
     if (static_cast<int64_t>(c->in.size()) > options_->client_query_buffer_limit) {

@@ -1,6 +1,9 @@
 #include "omnibus/server/server.h"
 
 #include <malloc.h>
+#if defined(OMNIBUS_MIMALLOC)
+#include <mimalloc.h>
+#endif
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -197,8 +200,21 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     return true;
   }
   if (section == "memory") {
+#if defined(OMNIBUS_MIMALLOC)
+    // mimalloc keeps no running total of allocated bytes (only in its statistics builds), and
+    // its "committed" figure counts reserved segments: report resident memory instead.
+    size_t elapsed_ms, user_ms, sys_ms, current_rss, peak_rss, current_commit, peak_commit,
+        page_faults;
+    mi_process_info(&elapsed_ms, &user_ms, &sys_ms, &current_rss, &peak_rss, &current_commit,
+                    &peak_commit, &page_faults);
+    size_t used = current_rss;
+    std::string allocator = StrCat("mimalloc-", MI_MALLOC_VERSION / 100, ".",
+                                   MI_MALLOC_VERSION / 10 % 10, ".", MI_MALLOC_VERSION % 10);
+#else
     struct mallinfo2 mi = mallinfo2();
     size_t used = mi.uordblks + mi.hblkhd;
+    std::string allocator = "libc";
+#endif
     size_t rss = ResidentBytes();
     out->append("# Memory\r\n");
     line("used_memory", used);
@@ -210,7 +226,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("maxmemory_policy", "noeviction");
     line("mem_fragmentation_ratio",
          StrFormat("%.2f", used == 0 ? 0.0 : static_cast<double>(rss) / used));
-    line("mem_allocator", "libc");
+    line("mem_allocator", allocator);
     line("table_bytes", totals.table_bytes);
     return true;
   }

@@ -19,6 +19,7 @@ struct Connection {
   int fd = -1;
   Session session;
   IoBuffer in;
+  size_t read_size = 16 * 1024;  // adapts to the client's pipelining (Reactor::ReadSome)
   size_t in_group_bytes = 0;  // bytes of `in` the current group's arguments point into
   RespParser parser;
   std::string out;

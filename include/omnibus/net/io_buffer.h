@@ -44,7 +44,7 @@ class IoBuffer {
   size_t capacity() const { return cap_; }
   // Returns memory when a big request is gone (a 10 MB SET should not pin 10 MB per client).
   void ShrinkIfIdle() {
-    if (begin_ == end_ && cap_ > 64 * 1024) {
+    if (begin_ == end_ && cap_ > 32 * 1024) {
       free(data_);
       data_ = nullptr;
       cap_ = begin_ = end_ = 0;

@@ -107,7 +107,9 @@ void Ttl(ExecContext& ctx) {
     case TtlKind::kPttl:
       return ctx.reply->Integer(left);
     case TtlKind::kExpireTime:
-      return ctx.reply->Integer((at + 500) / 1000);  // Redis rounds
+      // Redis rounds, (at + 500) / 1000; redis-server answers as if without overflow even near
+      // INT64_MAX, so round without computing at + 500.
+      return ctx.reply->Integer(at / 1000 + (at % 1000 >= 500 ? 1 : 0));
     case TtlKind::kPExpireTime:
       return ctx.reply->Integer(at);
   }
@@ -169,13 +171,50 @@ bool ParseCursor(std::string_view arg, uint64_t* cursor) {
   return true;
 }
 
+struct ScanOptions {
+  int64_t count = 10;
+  std::string_view pattern;
+  std::string_view type;
+  bool has_pattern = false;
+  bool has_type = false;
+};
+
+// SCAN's options, parsed (and errors replied) the same way on the reactor and on the shard.
+bool ParseScanOptions(std::span<const std::string_view> args, ScanOptions* o, ReplyBuilder* rb) {
+  for (size_t j = 2; j < args.size(); ++j) {
+    std::string_view opt = args[j];
+    bool more = j + 1 < args.size();
+    if (EqualsIgnoreCase(opt, "count") && more) {
+      if (!ArgToInt64(args[++j], &o->count, rb)) return false;
+      if (o->count < 1) {
+        ReplyStatus(rb, OpStatus::kSyntaxError);
+        return false;
+      }
+    } else if (EqualsIgnoreCase(opt, "match") && more) {
+      o->pattern = args[++j];
+      o->has_pattern = o->pattern != "*";
+    } else if (EqualsIgnoreCase(opt, "type") && more) {
+      o->type = args[++j];
+      o->has_type = true;
+    } else {
+      ReplyStatus(rb, OpStatus::kSyntaxError);
+      return false;
+    }
+  }
+  return true;
+}
+
 // SCAN's cursor names its shard in the top bits, so each call goes to exactly one shard.
 int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuilder* reply) {
-  uint64_t cursor = 0;
+  uint64_t cursor;
   if (!ParseCursor(args[1], &cursor)) {
     reply->Error("ERR invalid cursor");
     return -1;
   }
+  // Options are checked here too, so a bad option gets the same error whichever cursor
+  // (and however many shards) it comes with.
+  ScanOptions options;
+  if (!ParseScanOptions(args, &options, reply)) return -1;
   uint64_t shard = cursor >> kShardShift;
   if (shard >= static_cast<uint64_t>(num_shards)) {
     // Not a cursor we handed out: nothing left to scan.
@@ -190,29 +229,16 @@ int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuild
 void Scan(ExecContext& ctx) {
   uint64_t cursor = 0;
   ParseCursor(ctx.args[1], &cursor);  // validated by RouteScan
-  int64_t count = 10;
-  std::string_view pattern, type;
-  bool has_pattern = false, has_type = false;
-  for (size_t j = 2; j < ctx.args.size(); ++j) {
-    std::string_view o = ctx.args[j];
-    bool more = j + 1 < ctx.args.size();
-    if (EqualsIgnoreCase(o, "count") && more) {
-      if (!ArgToInt64(ctx.args[++j], &count, ctx.reply)) return;
-      if (count < 1) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
-    } else if (EqualsIgnoreCase(o, "match") && more) {
-      pattern = ctx.args[++j];
-      has_pattern = pattern != "*";
-    } else if (EqualsIgnoreCase(o, "type") && more) {
-      type = ctx.args[++j];
-      has_type = true;
-    } else {
-      return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
-    }
-  }
+  ScanOptions o;
+  if (!ParseScanOptions(ctx.args, &o, ctx.reply)) return;
+  const int64_t count = o.count;
+  const std::string_view pattern = o.pattern, type = o.type;
+  const bool has_pattern = o.has_pattern, has_type = o.has_type;
   Db& db = ctx.LocalDb();
   uint64_t local = cursor & kLocalMask;
   std::vector<std::string> keys;
-  int64_t max_iterations = count * 10;
+  // Like Redis, visit at most ten buckets per key asked for (saturating: COUNT may be huge).
+  int64_t max_iterations = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
   do {
     local = db.Scan(local, [&](Record* r) { keys.emplace_back(r->key()); });
   } while (local != 0 && max_iterations-- > 0 && static_cast<int64_t>(keys.size()) < count);

@@ -12,30 +12,16 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/io/socket.h"
+#include "src/net/fanout.h"
 
 namespace omnibus {
-
-// A command whose keys span shards: one part per involved shard, sent in the same loop batch
-// (DESIGN §6), merged into the client's slot when the last part arrives.
-struct Reactor::FanOut {
-  Connection* conn = nullptr;
-  Work* slot = nullptr;
-  const CommandSpec* spec = nullptr;
-  std::vector<std::unique_ptr<Work>> parts;
-  std::vector<std::vector<uint32_t>> positions;
-  size_t used = 0;  // parts in use (the vectors are reused)
-  size_t remaining = 0;
-  std::unique_ptr<ParkGroup> park;
-  std::vector<Keyspace*> keyspaces;
-};
 
 namespace {
 
 constexpr int kMaxEvents = 512;
-constexpr size_t kReadChunk = 16 * 1024;       // like Redis's PROTO_IOBUF_LEN
-constexpr size_t kMaxReadChunk = 256 * 1024;   // a pipelining client's reads grow up to this
-constexpr int kMaxGroupsPerTurn = 16;  // fairness: one client cannot hog a loop iteration
-constexpr uint16_t kNoStats = 0xFFFF;
+constexpr size_t kReadChunk = 16 * 1024;      // like Redis's PROTO_IOBUF_LEN
+constexpr size_t kMaxReadChunk = 256 * 1024;  // a pipelining client's reads grow up to this
+constexpr int kMaxGroupsPerTurn = 16;         // fairness: one client cannot hog a loop iteration
 constexpr size_t kMaxGroupCap = size_t{1} << 20;  // pipeline-group-max-commands' maximum
 
 // Redis's text, byte for byte (clientAcceptHandler in Redis 7.0).
@@ -486,94 +472,6 @@ void Reactor::StageToShard(int shard, Work* w) {
   batches_[static_cast<size_t>(shard)].push_back(w);
 }
 
-void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
-  const int n = static_cast<int>(shards_.size());
-  const auto& args = w->args;
-  // Which shards are involved, and which keys each one gets.
-  std::vector<int> shard_of;
-  int first = -1;
-  bool single = true;
-  if (spec->route != Route::kAllShards) {
-    int last = spec->last_key < 0 ? static_cast<int>(args.size()) + spec->last_key : spec->last_key;
-    for (int i = spec->first_key; i <= last; i += spec->key_step) {
-      int sh = ShardForKey(args[static_cast<size_t>(i)], n);
-      shard_of.push_back(sh);
-      if (first < 0) first = sh;
-      single &= sh == first;
-    }
-    if (single) return StageToShard(first, w);  // the common case: no fan-out at all
-  }
-  ++stats_.fanouts;
-  std::unique_ptr<FanOut> f;
-  if (!free_fanouts_.empty()) {
-    f = std::move(free_fanouts_.back());
-    free_fanouts_.pop_back();
-  } else {
-    f = std::make_unique<FanOut>();
-  }
-  f->conn = c;
-  f->slot = w;
-  f->spec = spec;
-  f->used = 0;
-  f->park.reset();
-  std::vector<int> part_of_shard(static_cast<size_t>(n), -1);
-  auto part_for = [&](int sh) -> Work* {
-    int& idx = part_of_shard[static_cast<size_t>(sh)];
-    if (idx < 0) {
-      idx = static_cast<int>(f->used++);
-      if (f->parts.size() < f->used) {
-        f->parts.push_back(std::make_unique<Work>());
-        f->positions.emplace_back();
-      }
-      Work* p = f->parts[static_cast<size_t>(idx)].get();
-      p->handler = spec->shard;
-      p->command_id = kNoStats;
-      p->db = w->db;
-      p->resp = w->resp;
-      p->owner = f.get();
-      p->is_part = true;
-      p->park = nullptr;
-      p->reply.clear();
-      p->args.clear();
-      p->args.push_back(args[0]);
-      f->positions[static_cast<size_t>(idx)].clear();
-    }
-    return f->parts[static_cast<size_t>(idx)].get();
-  };
-  if (spec->route == Route::kAllShards) {
-    for (int sh = 0; sh < n; ++sh) {
-      Work* p = part_for(sh);
-      p->args.assign(args.begin(), args.end());
-    }
-  } else if (spec->route == Route::kScatter) {
-    size_t k = 0;
-    int last = spec->last_key < 0 ? static_cast<int>(args.size()) + spec->last_key : spec->last_key;
-    for (int i = spec->first_key; i <= last; i += spec->key_step, ++k) {
-      int sh = shard_of[k];
-      Work* p = part_for(sh);
-      for (int j = 0; j < spec->key_step; ++j) p->args.push_back(args[static_cast<size_t>(i + j)]);
-      f->positions[static_cast<size_t>(part_of_shard[static_cast<size_t>(sh)])].push_back(
-          static_cast<uint32_t>(k));
-    }
-  } else {  // kParked: every involved shard stops at this fence; the last one runs `w`.
-    for (int sh : shard_of) part_for(sh);
-    f->park = std::make_unique<ParkGroup>();
-    f->keyspaces.clear();
-    for (Shard* s : shards_) f->keyspaces.push_back(s->keyspace());
-    f->park->work = w;
-    f->park->all = f->keyspaces.data();
-    f->park->num_shards = n;
-    f->park->waiting.store(static_cast<int>(f->used));
-    for (size_t i = 0; i < f->used; ++i) f->parts[i]->park = f->park.get();
-  }
-  f->remaining = f->used;
-  FanOut* raw = f.release();
-  for (int sh = 0; sh < n; ++sh) {
-    int idx = part_of_shard[static_cast<size_t>(sh)];
-    if (idx >= 0) StageToShard(sh, raw->parts[static_cast<size_t>(idx)].get());
-  }
-}
-
 void Reactor::PostBatches() {
   for (size_t i = 0; i < shards_.size(); ++i) {
     auto& batch = batches_[i];
@@ -605,27 +503,8 @@ void Reactor::DrainCompletions() {
 }
 
 void Reactor::OnWorkDone(Work* w) {
-  if (!w->is_part) return OnSlotDone(static_cast<Connection*>(w->owner));
-  FanOut* f = static_cast<FanOut*>(w->owner);
-  if (--f->remaining > 0) return;
-  Work* slot = f->slot;
-  if (f->park == nullptr) {
-    std::vector<SubReply> parts;
-    parts.reserve(f->used);
-    for (size_t i = 0; i < f->used; ++i) {
-      parts.push_back(SubReply{f->parts[i]->reply, f->positions[i]});
-    }
-    ReplyBuilder rb(&slot->reply, slot->resp);
-    MergeContext ctx{slot->args, parts, &rb, &f->conn->session, api_};
-    f->spec->merge(ctx);
-  }
-  int64_t exec = 0;
-  for (size_t i = 0; i < f->used; ++i) exec += f->parts[i]->exec_ns;
-  slot->exec_ns = exec;
-  Connection* c = f->conn;
-  f->park.reset();
-  free_fanouts_.emplace_back(f);
-  OnSlotDone(c);
+  if (w->is_part) return OnFanOutPartDone(w);
+  OnSlotDone(static_cast<Connection*>(w->owner));
 }
 
 void Reactor::OnSlotDone(Connection* c) {
@@ -807,82 +686,6 @@ void Reactor::Timers() {
       Close(c);
     }
   }
-}
-
-std::string Reactor::ClientListLine(const Session& s) {
-  for (auto& [c, owned] : conns_) {
-    if (c->session.id == s.id) return ClientLine(c);
-  }
-  return "";
-}
-
-std::string Reactor::ClientLine(const Connection* conn) {
-  const Session& s = conn->session;
-  int64_t now = MonotonicMs();
-  size_t qbuf = conn ? conn->in.size() : 0;
-  size_t qfree = conn ? conn->in.capacity() - qbuf : 0;
-  size_t obl = conn ? conn->out.size() - conn->out_sent : 0;
-  return StrCat(
-      "id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd, " name=", s.name,
-      " age=", (now - s.created_ms) / 1000, " idle=", (now - s.last_interaction_ms) / 1000,
-      " flags=N db=", s.db, " sub=0 psub=0 ssub=0 multi=-1 qbuf=", qbuf, " qbuf-free=", qfree,
-      " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0, " rbp=0 obl=", obl,
-      " oll=0 omem=", obl, " tot-mem=", (conn ? conn->in.capacity() + conn->out.capacity() : 0),
-      " events=r cmd=", s.last_command, " user=default redir=-1 resp=", s.resp, "\n");
-}
-
-std::string Reactor::ClientList(std::string_view type, std::span<const uint64_t> ids) {
-  std::vector<const Connection*> list;
-  for (auto& [c, owned] : conns_) {
-    if (c->closing) continue;
-    if (!type.empty() && !EqualsIgnoreCase(type, "normal")) continue;
-    if (!ids.empty() && std::find(ids.begin(), ids.end(), c->session.id) == ids.end()) continue;
-    list.push_back(c);
-  }
-  std::sort(list.begin(), list.end(),
-            [](const Connection* a, const Connection* b) { return a->session.id < b->session.id; });
-  std::string out;
-  for (const Connection* c : list) out += ClientLine(c);
-  return out;
-}
-
-int Reactor::KillClients(std::string_view addr, std::string_view laddr, uint64_t id, bool skipme,
-                         const Session& self) {
-  std::vector<Connection*> victims;
-  for (auto& [c, owned] : conns_) {
-    if (c->closing) continue;
-    if (!addr.empty() && c->session.addr != addr) continue;
-    if (!laddr.empty() && c->session.laddr != laddr) continue;
-    if (id != 0 && c->session.id != id) continue;
-    if (skipme && c->session.id == self.id) continue;
-    victims.push_back(c);
-  }
-  for (Connection* c : victims) {
-    if (c->session.id == self.id) {
-      c->session.close_after_reply = true;  // reply first, as Redis does
-    } else {
-      Close(c);
-    }
-  }
-  return static_cast<int>(victims.size());
-}
-
-size_t Reactor::blocked_on_write_clients() const {
-  size_t n = 0;
-  for (auto& [c, owned] : conns_) n += c->blocked_on_write;
-  return n;
-}
-
-size_t Reactor::max_input_buffer() const {
-  size_t m = 0;
-  for (auto& [c, owned] : conns_) m = std::max(m, c->in.size());
-  return m;
-}
-
-size_t Reactor::max_output_buffer() const {
-  size_t m = 0;
-  for (auto& [c, owned] : conns_) m = std::max(m, c->out.size() - c->out_sent);
-  return m;
 }
 
 }  // namespace omnibus

@@ -114,6 +114,7 @@ class Reactor final : public Notifier {
   void StageToShard(int shard, Work* w);
   void DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec);
   void OnWorkDone(Work* w);
+  void OnFanOutPartDone(Work* w);
   void OnSlotDone(Connection* c);
   void CompleteGroup(Connection* c);
   void Flush(Connection* c);
@@ -143,6 +144,8 @@ class Reactor final : public Notifier {
   std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
   std::vector<size_t> in_flight_;            // per shard, staged but not drained
   std::vector<std::unique_ptr<FanOut>> free_fanouts_;
+  std::vector<int> scratch_shard_of_;       // DispatchFanOut's per-key shards
+  std::vector<int> scratch_part_of_shard_;  // DispatchFanOut's shard -> part index
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
 
   std::atomic<bool> stop_{false};

@@ -19,6 +19,7 @@ import sys
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+NOTES_MARKER = "<!-- notes: kept by bench.py -->"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -245,8 +246,18 @@ def main():
             args.connections, conn["omnibus"], conn["redis"], conn["omnibus"] / conn["redis"]),
         "",
     ]
+    # Hand-written analysis below the notes marker survives re-runs.
+    notes = ""
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            old = f.read()
+        marker = old.find(NOTES_MARKER)
+        if marker >= 0:
+            notes = old[marker:]
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
+        if notes:
+            f.write("\n" + notes)
     print("wrote", args.out)
 
 

@@ -90,7 +90,10 @@ void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
     for (size_t i = 0; i < f->used; ++i) f->parts[i]->park = f->park.get();
   }
   f->remaining = f->used;
-  FanOut* raw = f.release();
+  // In flight, the reactor owns it (so a stop with parts still in shards frees it too).
+  FanOut* raw = f.get();
+  raw->live_index = live_fanouts_.size();
+  live_fanouts_.push_back(std::move(f));
   for (int sh = 0; sh < n; ++sh) {
     int idx = part_of_shard[static_cast<size_t>(sh)];
     if (idx >= 0) StageToShard(sh, raw->parts[static_cast<size_t>(idx)].get());
@@ -116,7 +119,12 @@ void Reactor::OnFanOutPartDone(Work* w) {
   slot->exec_ns = exec;
   Connection* c = f->conn;
   f->park.reset();
-  free_fanouts_.emplace_back(f);
+  // Back to the pool: swap it with the last live fan-out and pop.
+  size_t i = f->live_index;
+  std::swap(live_fanouts_[i], live_fanouts_.back());
+  live_fanouts_[i]->live_index = i;
+  free_fanouts_.push_back(std::move(live_fanouts_.back()));
+  live_fanouts_.pop_back();
   OnSlotDone(c);
 }
 

@@ -22,6 +22,7 @@ struct Reactor::FanOut {
   size_t remaining = 0;
   std::unique_ptr<ParkGroup> park;
   std::vector<Keyspace*> keyspaces;
+  size_t live_index = 0;  // position in Reactor::live_fanouts_
 };
 
 }  // namespace omnibus

@@ -20,7 +20,7 @@ struct Connection {
   Session session;
   IoBuffer in;
   size_t read_size = 16 * 1024;  // adapts to the client's pipelining (Reactor::ReadSome)
-  size_t in_group_bytes = 0;  // bytes of `in` the current group's arguments point into
+  size_t in_group_bytes = 0;     // bytes of `in` the current group's arguments point into
   RespParser parser;
   std::string out;
   size_t out_sent = 0;

@@ -143,9 +143,10 @@ class Reactor final : public Notifier {
   std::vector<Connection*> flush_;           // connections with replies to write
   std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
   std::vector<size_t> in_flight_;            // per shard, staged but not drained
-  std::vector<std::unique_ptr<FanOut>> free_fanouts_;
-  std::vector<int> scratch_shard_of_;       // DispatchFanOut's per-key shards
-  std::vector<int> scratch_part_of_shard_;  // DispatchFanOut's shard -> part index
+  std::vector<std::unique_ptr<FanOut>> live_fanouts_;   // parts still in shards
+  std::vector<std::unique_ptr<FanOut>> free_fanouts_;   // reusable
+  std::vector<int> scratch_shard_of_;                   // DispatchFanOut's per-key shards
+  std::vector<int> scratch_part_of_shard_;              // DispatchFanOut's shard -> part index
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
 
   std::atomic<bool> stop_{false};

@@ -53,7 +53,7 @@ failed=()
 for t in "${targets[@]}"; do
   corpus="$dir/corpus/$t"
   artifacts="$dir/artifacts/$t"
-  log="$dir/logs/$t.log"
+  log="$dir/logs/$t-$(date +%Y%m%d-%H%M%S).log"
   mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
   cp -n "$root/tests/fuzz/corpus/$t/"* "$corpus/" 2>/dev/null || true
   seeds=("$corpus")
@@ -62,6 +62,7 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$artifacts/")
   # Scripts of up to 16 commands fit in far less than the default 4 KB.
   [ "$t" = command_fuzz ] && flags+=(-max_len=1024)
+  [ -f "$root/tests/fuzz/$t.dict" ] && flags+=(-dict="$root/tests/fuzz/$t.dict")
   echo "=== $t for ${seconds}s (corpus $corpus, log $log)"
   status=0
   "$dir/$t" "${flags[@]}" "$@" "${seeds[@]}" >"$log" 2>&1 || status=$?

@@ -4,8 +4,9 @@
 # under AddressSanitizer+UBSan and the concurrency tests under ThreadSanitizer.
 # Ends with ctest's summary of the main run.
 #
-#   scripts/test.sh            everything (what CI runs)
-#   scripts/test.sh --quick    only the main build (no sanitizer builds)
+#   scripts/test.sh            everything (what CI runs), including each libFuzzer target
+#                              for 60 s (OMNIBUS_FUZZ_SECONDS changes that)
+#   scripts/test.sh --quick    only the main build (no sanitizer or fuzz builds)
 #   extra arguments go to ctest (e.g. -R Protocol)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +19,7 @@ for a in "$@"; do
   if [ "$a" = "--quick" ]; then quick=1; else ctest_args+=("$a"); fi
 done
 
-omnibus_install_deps
+omnibus_install_deps clang libclang-rt-dev  # clang for the fuzz targets
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
 
@@ -44,6 +45,11 @@ if [ "$quick" = 0 ]; then
   omnibus_build "$root/build/tsan" RelWithDebInfo -DOMNIBUS_WERROR=$werror \
     -DOMNIBUS_SANITIZE=thread -DOMNIBUS_BUILD_BENCH=OFF
   run_suite "$root/build/tsan" -R 'SpscRing|Shard|Atomicity|Pipelin|Basic|Protocol|redis_py|differential'
+fi
+
+if [ "$quick" = 0 ]; then
+  echo "=== libFuzzer: every target for ${OMNIBUS_FUZZ_SECONDS:-60} s (scripts/fuzz.sh) ==="
+  "$root/scripts/fuzz.sh" all "${OMNIBUS_FUZZ_SECONDS:-60}"
 fi
 
 echo "=== Main build: every test ==="

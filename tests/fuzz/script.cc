@@ -1,0 +1,680 @@
+#include "script.h"
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "omnibus/base/str_cat.h"
+#include "resp_reply.h"
+
+namespace omnibus::fuzz {
+namespace {
+
+constexpr int kMaxCommands = 16;
+
+using Alphabet = std::vector<std::string>;
+
+// Keys: plain, hash-tagged (same slot, so multi-key commands stay on one shard), empty and
+// binary. With 3 shards the plain ones spread over several shards.
+const Alphabet kKeys = {"k",   "k1",    "k2", "{t}a", "{t}b", "x", "", std::string("k\0z", 3),
+                        "a:b", "k\r\nz"};
+const Alphabet kValues = {"v",
+                          "",
+                          "0",
+                          "1",
+                          "-1",
+                          "10",
+                          "3.5",
+                          "abc",
+                          "hello world",
+                          std::string("\0\xff", 2),
+                          "9223372036854775807",
+                          "-9223372036854775808",
+                          "1e5",
+                          "inf",
+                          " 1",
+                          "007",
+                          std::string(100, 'x')};
+const Alphabet kNumbers = {"0",
+                           "1",
+                           "-1",
+                           "2",
+                           "5",
+                           "10",
+                           "100",
+                           "-100",
+                           "9223372036854775807",
+                           "-9223372036854775808",
+                           "9223372036854775808",
+                           "1.5",
+                           "abc",
+                           "",
+                           "007",
+                           "+1",
+                           " 1",
+                           "1e3",
+                           "-0"};
+// SETRANGE offsets: 1000000 makes a 1 MB value, whose GET fills the output buffer past
+// pipeline-pause-output-bytes.
+const Alphabet kOffsets = {"0", "1", "5", "-1", "100", "100000", "1000000", "536870912", "x"};
+const Alphabet kFloats = {"0",     "1.5", "-1.5", "1e3", "inf", "-inf",
+                          "nan",   "abc", "",     "3",   "0.1", "1.7976931348623157e308",
+                          "5.0e3", " 1",  "-0"};
+// Absolute times: long past, far future (2100), overflowing, invalid. No clock involved, so
+// the replies are the same on both servers.
+const Alphabet kUnixSeconds = {"0",
+                               "1",
+                               "-1",
+                               "100000",
+                               "4102444800",
+                               "4102444801",
+                               "9223372036854775807",
+                               "9223372036854775",
+                               "abc",
+                               ""};
+const Alphabet kUnixMillis = {
+    "0", "1", "-1", "100000", "4102444800000", "4102444800001", "9223372036854775807", "abc", ""};
+// Relative times that are not in the future, or not valid. Future ones are made per command
+// (RelativeSeconds/Millis below).
+const Alphabet kBadRelative = {"0",
+                               "-1",
+                               "-100",
+                               "abc",
+                               "",
+                               "1.5",
+                               "9223372036854775807",
+                               "-9223372036854775808",
+                               "9223372036854775"};
+const Alphabet kGlobs = {
+    "*", "k*", "{t}*", "?", "[a-z]*", "k\\*", "*a*", "[", "[^k]*", "*a*a*a*a*a*a*a*a*b", "x", ""};
+// SCAN cursors: the start, small ones, ones naming shards 1, 2 and 255 in the top 8 bits
+// (Omnibus's encoding), and invalid ones.
+const Alphabet kCursors = {"0",
+                           "0",
+                           "0",
+                           "1",
+                           "7",
+                           "72057594037927936",
+                           "144115188075855873",
+                           "18446744073709551615",
+                           "18446744073709551616",
+                           "-1",
+                           "abc",
+                           ""};
+const Alphabet kDbs = {"0", "1", "15", "16", "-1", "x", ""};
+const Alphabet kWords = {"EX",    "PX",   "EXAT",   "PXAT",    "KEEPTTL", "NX",    "XX",
+                         "GT",    "LT",   "GET",    "PERSIST", "MATCH",   "COUNT", "TYPE",
+                         "ASYNC", "SYNC", "string", "hash",    "ex",      "Nx",    "WITHSCORES"};
+const Alphabet kInfoSections = {"server", "clients",    "memory",      "stats",        "keyspace",
+                                "all",    "everything", "default",     "commandstats", "errorstats",
+                                "x",      "CPU",        "persistence", "replication"};
+const Alphabet kConfigPatterns = {
+    "*",      "port", "maxclients", "bind", "*max*",   "save",           "appendonly",
+    "shards", "x",    "pipeline*",  "Port", "timeout", "protected-mode", "proto-max-bulk-len",
+    "hz",     "*-*"};
+// Requests the parser skips (no reply), and protocol errors (an error reply, then the server
+// closes the connection).
+const Alphabet kEmptyRequests = {"\r\n", "\n", "*0\r\n", "*-1\r\n", " \t \r\n"};
+const Alphabet kProtocolErrors = {"*x\r\n",           "*1\r\n$x\r\n",        "*1\r\nfoo\r\n",
+                                  "\"unbalanced\r\n", "*3000000000\r\n",     "*1\r\n$-5\r\n",
+                                  "'x'y\r\n",         "*1\r\n$600000000\r\n"};
+
+constexpr std::string_view kScriptMagic = "#!command_fuzz";
+
+// The command grammar. Elements are separated by spaces; a single capital letter is drawn
+// from an alphabet (see Draw); "+K" is 1-4 keys and "+KV" 1-4 key/value pairs; "?a|b_c"
+// is optionally one of the alternatives, "!a|b_c" exactly one and "*a|b_c" zero to three of
+// them ('_' separates the words of an alternative). Anything else is literal.
+struct Template {
+  const char* grammar;
+  bool mutable_args = true;  // false for commands whose arguments must stay harmless
+};
+
+const std::vector<Template> kTemplates = {
+    // Strings.
+    {"get K"},
+    {"set K V *EX_T|PX_P|EXAT_A|PXAT_B|KEEPTTL|NX|XX|GET"},
+    {"set K V"},
+    {"setnx K V"},
+    {"setex K T V"},
+    {"psetex K P V"},
+    {"getset K V"},
+    {"getdel K"},
+    {"getex K ?EX_T|PX_P|EXAT_A|PXAT_B|PERSIST"},
+    {"mget +K"},
+    {"mset +KV"},
+    {"msetnx +KV"},
+    {"append K V"},
+    {"strlen K"},
+    {"incr K"},
+    {"decr K"},
+    {"incrby K N"},
+    {"decrby K N"},
+    {"incrbyfloat K F"},
+    {"getrange K N N"},
+    {"substr K N N"},
+    {"setrange K O V"},
+    // Keys.
+    {"del +K"},
+    {"unlink +K"},
+    {"exists +K"},
+    {"touch +K"},
+    {"expire K T ?NX|XX|GT|LT"},
+    {"pexpire K P ?NX|XX|GT|LT"},
+    {"expireat K A ?NX|XX|GT|LT"},
+    {"pexpireat K B ?NX|XX|GT|LT"},
+    {"ttl K"},
+    {"pttl K"},
+    {"expiretime K"},
+    {"pexpiretime K"},
+    {"persist K"},
+    {"type K"},
+    {"keys G"},
+    {"scan C ?MATCH_G ?COUNT_N ?TYPE_string|TYPE_hash|TYPE_x"},
+    {"randomkey"},
+    {"dbsize"},
+    {"flushdb ?ASYNC|SYNC|x"},
+    {"flushall ?ASYNC|SYNC|x"},
+    {"select D"},
+    // Server.
+    {"info *I"},
+    {"config get W ?W"},
+    // Only settings that cannot disturb the harness (no requirepass, loglevel, maxclients or
+    // a non-zero timeout); RestoreConfigCommand() undoes them after each input.
+    {"config set *pipeline-group-max-commands_1|pipeline-group-max-commands_2|"
+     "pipeline-group-max-commands_1024|pipeline-group-max-commands_0|"
+     "pipeline-group-max-commands_x|protected-mode_no|protected-mode_yes|protected-mode_x|"
+     "proto-max-bulk-len_1mb|proto-max-bulk-len_100|client-query-buffer-limit_1mb|"
+     "tcp-keepalive_0|timeout_0|timeout_-1|maxclients_0|port_1|databases_4|hz_x|nosuch_1|"
+     "Protected-Mode_no",
+     false},
+    {"config resetstat"},
+    {"config"},
+    {"command count"},
+    {"command info *get|set|x|config|config|get|client|kill|GET"},
+    {"command docs *get|set|x|config|config|get|ttl"},
+    {"command list ?FILTERBY_ACLCAT_string|FILTERBY_PATTERN_G|FILTERBY_MODULE_x|FILTERBY"},
+    {"command getkeys set K V"},
+    {"command getkeys mset +KV"},
+    {"command getkeys ?get|del|x|ping|mget|expire +K"},
+    {"time"},
+    // Connection.
+    {"ping ?V"},
+    {"echo V"},
+    {"auth ?default|x S"},
+    {"hello ?2|3|1|4|x ?AUTH_default_pw|AUTH_x_y ?SETNAME_S"},
+    {"reset"},
+    {"client id"},
+    {"client setname S"},
+    {"client getname"},
+    {"client info"},
+    {"client list ?TYPE_normal|TYPE_pubsub|TYPE_x|ID_N"},
+    // Filters that cannot match the harness's own connection (the only one open), since
+    // a server that closes it would hide every later reply.
+    {"client kill !1.2.3.4:5|ID_0|ADDR_1.2.3.4:5|TYPE_master|TYPE_pubsub|USER_nobody|"
+     "LADDR_1.2.3.4:5_SKIPME_no|x|TYPE_x|ID_x|ID_0_SKIPME_yes|ID_0_SKIPME_x|ID_0_MAXAGE_1|"
+     "ID_0_ID|ADDR",
+     false},
+    {"client nosuch"},
+    // Only the forms that do not shut down: ABORT alone (no shutdown in progress) and
+    // syntax errors.
+    {"shutdown !ABORT|ABORT_NOSAVE|ABORT_SAVE|ABORT_NOW|NOSAVE_SAVE|x|ABORT_x|abort", false},
+    {"quit"},
+};
+
+// One kind of argument: a capital letter from the grammar.
+std::string Draw(char kind, int index, FuzzedDataProvider& fdp);
+
+std::string PickFrom(const Alphabet& a, FuzzedDataProvider& fdp) {
+  return a[fdp.ConsumeIntegralInRange<size_t>(0, a.size() - 1)];
+}
+
+// Any argument, for mutations.
+std::string Anything(FuzzedDataProvider& fdp) {
+  static const std::vector<const Alphabet*> kAll = {&kKeys,  &kValues, &kNumbers, &kFloats,
+                                                    &kWords, &kGlobs,  &kDbs};
+  return PickFrom(*kAll[fdp.ConsumeIntegralInRange<size_t>(0, kAll.size() - 1)], fdp);
+}
+
+std::string Draw(char kind, int index, FuzzedDataProvider& fdp) {
+  switch (kind) {
+    case 'K':
+      return PickFrom(kKeys, fdp);
+    case 'V':
+      return PickFrom(kValues, fdp);
+    case 'N':
+      return PickFrom(kNumbers, fdp);
+    case 'O':
+      return PickFrom(kOffsets, fdp);
+    case 'F':
+      return PickFrom(kFloats, fdp);
+    case 'T':  // relative seconds: far enough in the future, unique per command
+      if (fdp.ConsumeBool()) return std::to_string(100000 + 100 * index);
+      return PickFrom(kBadRelative, fdp);
+    case 'P':  // relative milliseconds, in a range no 'T' can reach
+      if (fdp.ConsumeBool()) return std::to_string(200000000LL + 100000LL * index);
+      return PickFrom(kBadRelative, fdp);
+    case 'A':
+      return PickFrom(kUnixSeconds, fdp);
+    case 'B':
+      return PickFrom(kUnixMillis, fdp);
+    case 'G':
+      return PickFrom(kGlobs, fdp);
+    case 'C':
+      return PickFrom(kCursors, fdp);
+    case 'D':
+      return PickFrom(kDbs, fdp);
+    case 'I':
+      return PickFrom(kInfoSections, fdp);
+    case 'W':
+      return PickFrom(kConfigPatterns, fdp);
+    case 'S':
+      return Anything(fdp);
+  }
+  return std::string(1, kind);
+}
+
+std::vector<std::string_view> Split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    size_t i = s.find(sep, start);
+    out.push_back(s.substr(start, i == std::string_view::npos ? i : i - start));
+    if (i == std::string_view::npos) return out;
+    start = i + 1;
+  }
+}
+
+void ExpandWord(std::string_view word, int index, FuzzedDataProvider& fdp,
+                std::vector<std::string>* args) {
+  if (word.size() == 1 && isupper(static_cast<unsigned char>(word[0]))) {
+    args->push_back(Draw(word[0], index, fdp));
+  } else if (word == "+K" || word == "+KV") {
+    int n = fdp.ConsumeIntegralInRange(1, 4);
+    for (int i = 0; i < n; ++i) {
+      args->push_back(Draw('K', index, fdp));
+      if (word == "+KV") args->push_back(Draw('V', index, fdp));
+    }
+  } else if (word[0] == '?' || word[0] == '!' || word[0] == '*') {
+    std::vector<std::string_view> alternatives = Split(word.substr(1), '|');
+    int times = word[0] == '!'   ? 1
+                : word[0] == '?' ? (fdp.ConsumeBool() ? 1 : 0)
+                                 : fdp.ConsumeIntegralInRange(0, 3);
+    for (int t = 0; t < times; ++t) {
+      std::string_view alt =
+          alternatives[fdp.ConsumeIntegralInRange<size_t>(0, alternatives.size() - 1)];
+      for (std::string_view w : Split(alt, '_')) ExpandWord(w, index, fdp, args);
+    }
+  } else {
+    args->emplace_back(word);
+  }
+}
+
+// Mutations that reach the error paths: arity, syntax, wrong values, name case.
+void Mutate(const Template& t, std::vector<std::string>* args, FuzzedDataProvider& fdp) {
+  switch (fdp.ConsumeIntegralInRange(0, 9)) {
+    case 0:  // the command name in other cases
+      for (char& c : (*args)[0]) {
+        if (fdp.ConsumeBool()) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+      }
+      break;
+    case 1:
+      if (t.mutable_args && args->size() > 1) args->pop_back();
+      break;
+    case 2:
+      if (t.mutable_args) args->push_back(Anything(fdp));
+      break;
+    case 3:
+      if (t.mutable_args && args->size() > 1) {
+        (*args)[fdp.ConsumeIntegralInRange<size_t>(1, args->size() - 1)] = Anything(fdp);
+      }
+      break;
+    default:  // most commands stay as the grammar wrote them
+      break;
+  }
+}
+
+// The same command as an inline line. Any argument can be written inline: quoted, with \xHH
+// escapes for CR, LF, quotes and other bytes; only plain words go unquoted.
+std::string EncodeInline(const std::vector<std::string>& args) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string line;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (i > 0) line.push_back(' ');
+    const std::string& a = args[i];
+    bool simple = !a.empty();
+    for (unsigned char c : a) {
+      if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '\\') simple = false;
+    }
+    // An unquoted first word starting with '*' would be read as a multibulk header.
+    if (i == 0 && !a.empty() && a[0] == '*') simple = false;
+    if (simple) {
+      line += a;
+      continue;
+    }
+    line.push_back('"');
+    for (unsigned char c : a) {
+      if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+        line.push_back(static_cast<char>(c));
+      } else {
+        line += "\\x";
+        line.push_back(kHex[c >> 4]);
+        line.push_back(kHex[c & 15]);
+      }
+    }
+    line.push_back('"');
+  }
+  return line + "\r\n";
+}
+
+std::string Lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Which replies may legitimately differ between the servers, by command (and subcommand).
+Compare CompareFor(const std::vector<std::string>& args) {
+  std::string name = Lower(args[0]);
+  std::string sub = args.size() > 1 ? Lower(args[1]) : "";
+  if (name == "ttl" || name == "expiretime") return Compare::kSeconds;
+  if (name == "pttl" || name == "pexpiretime") return Compare::kMillis;
+  if (name == "keys") return Compare::kSorted;
+  // SCAN: cursors and batches depend on the shard count. HELLO: the client id. The rest:
+  // time, counters and connection addresses.
+  if (name == "scan" || name == "randomkey" || name == "time" || name == "info" || name == "hello")
+    return Compare::kType;
+  if (name == "client" && (sub == "id" || sub == "list" || sub == "info")) return Compare::kType;
+  if (name == "config" && sub == "get") return Compare::kConfigGet;
+  return Compare::kExact;
+}
+
+const char* ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kOneByOne:
+      return "one-by-one";
+    case Mode::kPipelined:
+      return "pipelined";
+    case Mode::kPipelinedCut:
+      return "pieces";
+    case Mode::kBatches:
+      return "batches";
+  }
+  return "?";
+}
+
+// A word of the text format: as is if plain, else double-quoted with escapes.
+std::string QuoteWord(std::string_view w) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  bool plain = !w.empty() && w != "---" && w[0] != '@' && w[0] != '#';
+  for (unsigned char c : w) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') plain = false;
+  }
+  if (plain) return std::string(w);
+  std::string out = "\"";
+  for (unsigned char c : w) {
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out + "\"";
+}
+
+// Splits a line of the text format into words (QuoteWord's inverse). False on an unbalanced
+// quote or a bad escape.
+bool SplitWords(std::string_view line, std::vector<std::string>* out) {
+  size_t i = 0;
+  while (true) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i >= line.size()) return true;
+    std::string w;
+    if (line[i] != '"') {
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t') w.push_back(line[i++]);
+      out->push_back(std::move(w));
+      continue;
+    }
+    ++i;
+    while (true) {
+      if (i >= line.size()) return false;
+      char c = line[i++];
+      if (c == '"') break;
+      if (c != '\\') {
+        w.push_back(c);
+        continue;
+      }
+      if (i >= line.size()) return false;
+      char e = line[i++];
+      if (e == 'r') {
+        w.push_back('\r');
+      } else if (e == 'n') {
+        w.push_back('\n');
+      } else if (e == 'x' && i + 2 <= line.size() &&
+                 isxdigit(static_cast<unsigned char>(line[i])) &&
+                 isxdigit(static_cast<unsigned char>(line[i + 1]))) {
+        w.push_back(static_cast<char>(std::stoi(std::string(line.substr(i, 2)), nullptr, 16)));
+        i += 2;
+      } else if (e == '"' || e == '\\') {
+        w.push_back(e);
+      } else {
+        return false;
+      }
+    }
+    out->push_back(std::move(w));
+  }
+}
+
+// Fills in what follows from the commands: wire bytes and how replies compare. Makes the
+// last command wait (so batches end with a read).
+void Finish(Script* script) {
+  for (Command& c : script->commands) {
+    switch (c.kind) {
+      case Command::kCommand:
+        c.wire = c.inline_command ? EncodeInline(c.args) : EncodeMultibulk(c.args);
+        c.compare = CompareFor(c.args);
+        break;
+      case Command::kEmpty:
+      case Command::kProtocolError:
+        c.wire = c.args[0];
+        c.compare = Compare::kExact;
+        break;
+    }
+  }
+  if (!script->commands.empty()) script->commands.back().sync = true;
+}
+}  // namespace
+
+std::string EncodeMultibulk(const std::vector<std::string>& args) {
+  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  for (const std::string& a : args) {
+    out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  }
+  return out;
+}
+
+std::vector<std::string> RestoreConfigCommand() {
+  return {"CONFIG",
+          "SET",
+          "pipeline-group-max-commands",
+          "1024",
+          "protected-mode",
+          "yes",
+          "proto-max-bulk-len",
+          "536870912",
+          "client-query-buffer-limit",
+          "1073741824",
+          "tcp-keepalive",
+          "300",
+          "timeout",
+          "0"};
+}
+
+Script DecodeScript(const uint8_t* data, size_t size, bool text_scripts) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  if (text_scripts && text.rfind(kScriptMagic, 0) == 0) {
+    Script script;
+    std::string error;
+    if (!ParseScriptText(text, &script, &error)) {
+      // A regression that no longer parses must not pass quietly.
+      fprintf(stderr, "command_fuzz: bad script text: %s\n", error.c_str());
+      abort();
+    }
+    return script;
+  }
+  FuzzedDataProvider fdp(data, size);
+  Script script;
+  script.mode = fdp.PickValueInArray(
+      {Mode::kOneByOne, Mode::kPipelined, Mode::kPipelinedCut, Mode::kBatches});
+  int n = fdp.ConsumeIntegralInRange(1, kMaxCommands);
+  bool quit = false;
+  for (int i = 0; i < n && fdp.remaining_bytes() > 0; ++i) {
+    Command c;
+    size_t pick = fdp.ConsumeIntegralInRange<size_t>(0, kTemplates.size() + 3);
+    if (pick < kTemplates.size()) {
+      const Template& t = kTemplates[pick];
+      for (std::string_view w : Split(t.grammar, ' ')) ExpandWord(w, i, fdp, &c.args);
+      Mutate(t, &c.args, fdp);
+    } else {
+      // A name from the table or not, with arbitrary arguments: arity and unknown-command
+      // errors, and commands reached through odd spellings.
+      static const Alphabet kFreeNames = {"nosuch", "GET",  "Set",  "mset", "DEL",
+                                          "exists", "incr", "ECHO", "",     "get|x",
+                                          "select", "scan", "ping", "type", "command"};
+      c.args.push_back(PickFrom(kFreeNames, fdp));
+      int extra = fdp.ConsumeIntegralInRange(0, 4);
+      for (int j = 0; j < extra; ++j) c.args.push_back(Anything(fdp));
+    }
+    c.inline_command = fdp.ConsumeIntegralInRange(0, 7) == 0;
+    c.sync = script.mode == Mode::kOneByOne ||
+             (script.mode == Mode::kBatches && fdp.ConsumeIntegralInRange(0, 3) == 0);
+    if (fdp.ConsumeIntegralInRange(0, 15) == 0) {
+      Command empty;
+      empty.kind = Command::kEmpty;
+      empty.args = {PickFrom(kEmptyRequests, fdp)};
+      empty.sync = script.mode == Mode::kOneByOne;
+      script.commands.push_back(std::move(empty));
+    }
+    script.commands.push_back(std::move(c));
+    // Nothing is read after QUIT: the server closes, and a reset may drop replies in flight.
+    if (Lower(script.commands.back().args[0]) == "quit") {
+      quit = true;
+      break;
+    }
+  }
+  if (!quit && fdp.remaining_bytes() > 0 && fdp.ConsumeIntegralInRange(0, 7) == 0) {
+    Command error;
+    error.kind = Command::kProtocolError;
+    error.args = {PickFrom(kProtocolErrors, fdp)};
+    script.commands.push_back(std::move(error));
+  }
+  Finish(&script);
+  if (script.mode == Mode::kPipelinedCut) {
+    size_t total = 0;
+    for (const Command& c : script.commands) total += c.wire.size();
+    int cuts = fdp.ConsumeIntegralInRange(1, 4);
+    for (int i = 0; i < cuts && total > 1; ++i)
+      script.cuts.push_back(fdp.ConsumeIntegralInRange<size_t>(1, total - 1));
+    std::sort(script.cuts.begin(), script.cuts.end());
+  }
+  return script;
+}
+
+std::string DescribeScript(const Script& script) {
+  std::string out = StrCat(kScriptMagic, " ", ModeName(script.mode));
+  for (size_t cut : script.cuts) out += " " + std::to_string(cut);
+  out += "\n";
+  for (size_t i = 0; i < script.commands.size(); ++i) {
+    const Command& c = script.commands[i];
+    if (c.kind == Command::kEmpty) out += "@empty ";
+    if (c.kind == Command::kProtocolError) out += "@error ";
+    if (c.inline_command) out += "@inline ";
+    for (size_t j = 0; j < c.args.size(); ++j) {
+      if (j > 0) out += " ";
+      out += QuoteWord(c.args[j]);
+    }
+    out += "\n";
+    if (c.sync && script.mode == Mode::kBatches && i + 1 < script.commands.size()) out += "---\n";
+  }
+  return out;
+}
+
+bool ParseScriptText(std::string_view text, Script* script, std::string* error) {
+  *script = Script();
+  std::vector<std::string_view> lines = Split(text, '\n');
+  std::vector<std::string> header;
+  if (!SplitWords(lines[0], &header) || header.size() < 2 || header[0] != kScriptMagic) {
+    *error = "the first line is not \"#!command_fuzz MODE\"";
+    return false;
+  }
+  static const std::vector<std::pair<std::string_view, Mode>> kModes = {
+      {"one-by-one", Mode::kOneByOne},
+      {"pipelined", Mode::kPipelined},
+      {"pieces", Mode::kPipelinedCut},
+      {"batches", Mode::kBatches}};
+  bool known = false;
+  for (const auto& [name, mode] : kModes) {
+    if (header[1] == name) {
+      script->mode = mode;
+      known = true;
+    }
+  }
+  if (!known) {
+    *error = "unknown mode " + header[1];
+    return false;
+  }
+  for (size_t i = 2; i < header.size(); ++i) {
+    script->cuts.push_back(static_cast<size_t>(strtoull(header[i].c_str(), nullptr, 10)));
+  }
+  for (size_t l = 1; l < lines.size(); ++l) {
+    std::string_view line = lines[l];
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line[0] == '#') continue;
+    if (line == "---") {
+      if (!script->commands.empty()) script->commands.back().sync = true;
+      continue;
+    }
+    Command c;
+    std::vector<std::string> words;
+    if (!SplitWords(line, &words) || words.empty()) {
+      *error = StrCat("line ", l + 1, ": unbalanced quotes or nothing to send");
+      return false;
+    }
+    if (words[0] == "@empty" || words[0] == "@error" || words[0] == "@inline") {
+      c.kind = words[0] == "@empty"   ? Command::kEmpty
+               : words[0] == "@error" ? Command::kProtocolError
+                                      : Command::kCommand;
+      c.inline_command = words[0] == "@inline";
+      words.erase(words.begin());
+      if (words.empty() || (c.kind != Command::kCommand && words.size() != 1)) {
+        *error = StrCat("line ", l + 1, ": ", lines[l]);
+        return false;
+      }
+    }
+    c.args = std::move(words);
+    c.sync = script->mode == Mode::kOneByOne;
+    script->commands.push_back(std::move(c));
+  }
+  if (script->commands.empty()) {
+    *error = "no commands";
+    return false;
+  }
+  Finish(script);
+  return true;
+}
+
+}  // namespace omnibus::fuzz

@@ -349,7 +349,7 @@ void SetRange(ExecContext& ctx) {
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
   int64_t old_len = *e ? static_cast<int64_t>((*e)->vlen) : 0;
   if (value.empty()) return ctx.reply->Integer(old_len);
-  if (offset + static_cast<int64_t>(value.size()) > kMaxStringLen)
+  if (offset > kMaxStringLen - static_cast<int64_t>(value.size()))  // no overflow
     return ReplyStatus(ctx.reply, OpStatus::kStringTooLong);
   size_t need = static_cast<size_t>(offset) + value.size();
   Db::Entry entry = *e;

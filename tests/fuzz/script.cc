@@ -222,6 +222,7 @@ const std::vector<Template> kTemplates = {
      "ID_0_ID|ADDR",
      false},
     {"client nosuch"},
+    {"!config|client|command help ?x"},
     // Only the forms that do not shut down: ABORT alone (no shutdown in progress) and
     // syntax errors.
     {"shutdown !ABORT|ABORT_NOSAVE|ABORT_SAVE|ABORT_NOW|NOSAVE_SAVE|x|ABORT_x|abort", false},

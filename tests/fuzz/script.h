@@ -14,7 +14,8 @@
 //     #!command_fuzz batches           one-by-one | pipelined | pieces CUT... | batches
 //     config set pipeline-group-max-commands 2
 //     ---                              batches: wait for the replies so far
-//     get "k\x00z"                     arguments: plain words, or "..." with \xHH \r \n \" \\ escapes
+//     get "k\x00z"                     arguments: plain words, or "..." with \xHH \r \n \"
+//     \\ escapes
 //     @inline get k1                   sent as an inline command
 //     @empty "\r\n"                    bytes of an empty request: no reply
 //     @error "*1\r\n$x\r\n"            bytes of a protocol error: one error reply, then close

@@ -6,7 +6,8 @@
 namespace omnibus {
 
 CommandTable::CommandTable() {
-  for (auto family : {ConnectionFamily, StringFamily, KeysFamily, ServerFamily}) {
+  for (auto family : {ConnectionFamily, StringFamily, KeysFamily, ServerFamily, ListFamily,
+                      HashFamily, SetFamily, ZSetFamily}) {
     for (CommandSpec& spec : family()) specs_.push_back(spec);
   }
   for (size_t i = 0; i < specs_.size(); ++i) {
@@ -63,6 +64,26 @@ CommandSpec ReactorCommand(std::string_view name, int arity, uint32_t flags,
   s.reactor = handler;
   s.doc = doc;
   return s;
+}
+
+void KeyPositions(const CommandSpec& spec, std::span<const std::string_view> args,
+                  std::vector<int>* out) {
+  if (spec.keys_fn != nullptr) return spec.keys_fn(args, out);
+  if (spec.first_key <= 0) return;
+  int argc = static_cast<int>(args.size());
+  int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < argc; i += spec.key_step) out->push_back(i);
+}
+
+void KeysAfterCount(std::span<const std::string_view> args, int numkeys_at, bool dest_first,
+                    std::vector<int>* out) {
+  if (static_cast<size_t>(numkeys_at) >= args.size()) return;
+  int64_t n;
+  if (!ParseInt64(args[static_cast<size_t>(numkeys_at)], &n) || n <= 0 ||
+      n > static_cast<int64_t>(args.size()) - numkeys_at - 1)
+    return;
+  if (dest_first) out->push_back(1);
+  for (int64_t i = 0; i < n; ++i) out->push_back(numkeys_at + 1 + static_cast<int>(i));
 }
 
 void ReplyStatus(ReplyBuilder* rb, OpStatus status) { rb->Error(ErrorText(status)); }

@@ -17,14 +17,6 @@ namespace {
 constexpr int kShardShift = 56;  // SCAN cursor: top 8 bits name the shard
 constexpr uint64_t kLocalMask = (uint64_t{1} << kShardShift) - 1;
 
-std::string_view TypeName(ValueType t) {
-  switch (t) {
-    case ValueType::kString:
-      return "string";
-  }
-  return "none";
-}
-
 void Del(ExecContext& ctx) {
   int64_t n = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) n += ctx.DbFor(ctx.args[i]).Delete(ctx.args[i]);
@@ -125,7 +117,7 @@ void Persist(ExecContext& ctx) {
 
 void Type(ExecContext& ctx) {
   Db::Entry e = ctx.DbFor(ctx.args[1]).Find(ctx.args[1]);
-  ctx.reply->SimpleString(e ? TypeName(e->type) : "none");
+  ctx.reply->SimpleString(e ? TypeName(e->type()) : "none");
 }
 
 void Keys(ExecContext& ctx) {
@@ -248,7 +240,7 @@ void Scan(ExecContext& ctx) {
     if (has_pattern && !GlobMatch(pattern, k)) continue;
     Db::Entry e = db.Find(k);
     if (!e) continue;
-    if (has_type && !EqualsIgnoreCase(type, TypeName(e->type))) continue;
+    if (has_type && !EqualsIgnoreCase(type, TypeName(e->type()))) continue;
     out.push_back(std::move(k));
   }
   uint64_t next = 0;

@@ -216,12 +216,13 @@ void CommandGetKeys(ReactorContext& ctx) {
   int argc = static_cast<int>(cmd_args.size());
   if ((s->arity > 0 && argc != s->arity) || argc < -s->arity)
     return ctx.reply->Error("ERR Invalid number of arguments specified for command");
-  if (s->first_key == 0) return ctx.reply->Error("ERR The command has no key arguments");
-  int last = s->last_key < 0 ? argc + s->last_key : s->last_key;
-  std::vector<std::string_view> keys;
-  for (int i = s->first_key; i <= last && i < argc; i += s->key_step) keys.push_back(cmd_args[i]);
-  ctx.reply->Array(keys.size());
-  for (std::string_view k : keys) ctx.reply->Bulk(k);
+  if (s->first_key == 0 && s->keys_fn == nullptr)
+    return ctx.reply->Error("ERR The command has no key arguments");
+  std::vector<int> positions;
+  KeyPositions(*s, cmd_args, &positions);
+  if (positions.empty()) return ctx.reply->Error("ERR Invalid arguments specified for command");
+  ctx.reply->Array(positions.size());
+  for (int i : positions) ctx.reply->Bulk(cmd_args[static_cast<size_t>(i)]);
 }
 
 CommandDoc SrvDoc(std::string_view summary, std::string_view since, std::string_view complexity,

@@ -216,7 +216,7 @@ void MGet(ExecContext& ctx) {
   ctx.reply->Array(ctx.args.size() - 1);
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     Db::Entry e = ctx.DbFor(ctx.args[i]).Find(ctx.args[i]);
-    if (e && e->type == ValueType::kString) {
+    if (e && e->type() == ValueType::kString) {
       ctx.reply->Bulk(e->value());
     } else {
       ctx.reply->Null();

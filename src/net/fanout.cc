@@ -15,9 +15,13 @@ void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
   shard_of.clear();
   int first = -1;
   bool single = true;
+  std::vector<int>& key_at = scratch_key_at_;
+  key_at.clear();
   if (spec->route != Route::kAllShards) {
-    int last = spec->last_key < 0 ? static_cast<int>(args.size()) + spec->last_key : spec->last_key;
-    for (int i = spec->first_key; i <= last; i += spec->key_step) {
+    KeyPositions(*spec, args, &key_at);
+    // A malformed key count (ZUNIONSTORE d 0 ...): no keys, so any shard answers the error.
+    if (key_at.empty()) return StageToShard(0, w);
+    for (int i : key_at) {
       int sh = ShardForKey(args[static_cast<size_t>(i)], n);
       shard_of.push_back(sh);
       if (first < 0) first = sh;
@@ -69,9 +73,8 @@ void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
       p->args.assign(args.begin(), args.end());
     }
   } else if (spec->route == Route::kScatter) {
-    size_t k = 0;
-    int last = spec->last_key < 0 ? static_cast<int>(args.size()) + spec->last_key : spec->last_key;
-    for (int i = spec->first_key; i <= last; i += spec->key_step, ++k) {
+    for (size_t k = 0; k < key_at.size(); ++k) {
+      int i = key_at[k];
       int sh = shard_of[k];
       Work* p = part_for(sh);
       for (int j = 0; j < spec->key_step; ++j) p->args.push_back(args[static_cast<size_t>(i + j)]);

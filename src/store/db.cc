@@ -4,13 +4,83 @@
 #include <vector>
 
 namespace omnibus {
+namespace {
+
+// Debian's abseil has its own string_view type; heterogeneous lookups need that one.
+absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+KeyWrite& KeyWrite::operator=(KeyWrite&& o) noexcept {
+  if (this != &o) {
+    Finish();
+    db_ = std::exchange(o.db_, nullptr);
+    record_ = std::exchange(o.record_, nullptr);
+    len_before_ = o.len_before_;
+    created_ = o.created_;
+    changed_ = o.changed_;
+  }
+  return *this;
+}
+
+void KeyWrite::Finish() {
+  if (record_ == nullptr) return;
+  db_->FinishWrite(*this);
+  record_ = nullptr;
+}
+
+void Db::FinishWrite(KeyWrite& w) {
+  Record* r = w.record_;
+  size_t len = ObjectLength(r->object());
+  if (len == 0) {
+    // Redis never keeps an empty container: the key goes with its last element.
+    Record** link = table_.Find(r->key());
+    if (w.created_) {
+      // Created by this write and never filled: as if it had never existed.
+      Record* gone = table_.Unlink(link);
+      if (gone->has_expire()) --volatile_;
+      FreeRecord(gone);
+      return;
+    }
+    Remove(Entry{link}, KeyEvent::kDeleted);
+    return;
+  }
+  if (!w.changed_ && !w.created_) return;
+  OnKeyEvent(r->key(), w.created_ ? KeyEvent::kWritten : KeyEvent::kUpdated,
+             len > w.len_before_);
+}
+
+void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
+  if (!watched_.empty()) {
+    if (event == KeyEvent::kFlushed) {
+      for (auto& [k, w] : watched_) w.version = ++version_clock_;
+    } else if (auto it = watched_.find(AbslView(key)); it != watched_.end()) {
+      it->second.version = ++version_clock_;
+    }
+  }
+  if (!blocking_.empty()) {
+    if (event == KeyEvent::kFlushed) {
+      // SWAPDB may bring keys in: let the reactor re-check every blocked key.
+      for (const std::string& k : blocking_) ready_.push_back(k);
+    } else if (gained && blocking_.contains(AbslView(key))) {
+      ready_.emplace_back(key);
+    }
+  }
+  if (TEST_on_event) TEST_on_event(key, event);
+}
 
 Db::Entry Db::Find(std::string_view key) {
+  Entry e = Peek(key);
+  if (e) Touch(e.get());
+  return e;
+}
+
+Db::Entry Db::Peek(std::string_view key) {
   Record** link = table_.Find(key);
   if (link == nullptr) return {};
   if (IsExpired(*link)) {
     ++expired_keys;
-    Delete(Entry{link});
+    Remove(Entry{link}, KeyEvent::kExpired);
     return {};
   }
   return Entry{link};
@@ -18,19 +88,35 @@ Db::Entry Db::Find(std::string_view key) {
 
 OpResult<Db::Entry> Db::FindTyped(std::string_view key, ValueType type) {
   Entry e = Find(key);
-  if (e && e->type != type) return OpStatus::kWrongType;
+  if (e && e->type() != type) return OpStatus::kWrongType;
   return e;
 }
 
-Record* Db::Rebuild(Entry e, std::string_view value, int64_t expire_at_ms, size_t vlen) {
+OpResult<KeyWrite> Db::Write(std::string_view key, ValueType type, bool create) {
+  Entry e = Find(key);
+  if (e) {
+    if (e->type() != type) return OpStatus::kWrongType;
+    return KeyWrite(this, e.get(), false);
+  }
+  if (!create) return KeyWrite();
+  Record* r = NewObjectRecord(key, NewObject(type), -1);
+  Touch(r);
+  table_.Insert(r);
+  return KeyWrite(this, r, true);
+}
+
+Record* Db::Rebuild(Entry e, int64_t expire_at_ms) {
   Record* old = e.get();
-  Record* r = NewRecord(old->key(), vlen, expire_at_ms);
-  r->type = old->type;
+  Record* r = NewRecord(old->key(), old->vlen, expire_at_ms);
+  r->type_enc = old->type_enc;
+  r->flags = static_cast<uint8_t>((old->flags & ~Record::kHasExpire) |
+                                  (r->flags & Record::kHasExpire));
+  r->lru = old->lru;
   r->next = old->next;
-  if (!value.empty()) memcpy(r->mutable_value(), value.data(), value.size());
+  memcpy(r->mutable_value(), old->value().data(), old->vlen);
   bool had = old->has_expire();
   *e.link = r;
-  FreeRecord(old);
+  FreeRecordShell(old);  // the value (a container's pointer included) now lives in `r`
   if (had && !r->has_expire()) --volatile_;
   if (!had && r->has_expire()) ++volatile_;
   return r;
@@ -39,26 +125,38 @@ Record* Db::Rebuild(Entry e, std::string_view value, int64_t expire_at_ms, size_
 void Db::SetString(std::string_view key, std::string_view value, int64_t expire_at_ms,
                    bool keep_ttl) {
   Record** link = table_.Find(key);
+  Record* r;
   if (link != nullptr) {
     Record* old = *link;
     if (keep_ttl && !IsExpired(old)) expire_at_ms = old->expire_at_ms();
-    Record* r = Rebuild(Entry{link}, value, expire_at_ms, value.size());
-    r->type = ValueType::kString;
-    return;
+    r = NewRecord(key, value.size(), expire_at_ms);
+    r->next = old->next;
+    *link = r;
+    if (old->has_expire()) --volatile_;
+    FreeRecord(old);
+  } else {
+    r = NewRecord(key, value.size(), expire_at_ms);
+    table_.Insert(r);
   }
-  Record* r = NewRecord(key, value.size(), expire_at_ms);
   memcpy(r->mutable_value(), value.data(), value.size());
-  table_.Insert(r);
+  Touch(r);
   if (r->has_expire()) ++volatile_;
+  OnKeyEvent(key, KeyEvent::kWritten, false);
 }
 
 Db::Entry Db::ReplaceValue(Entry e, std::string_view value) {
   Record* r = e.get();
-  if (r->vlen == value.size()) {
-    memcpy(r->mutable_value(), value.data(), value.size());
-    return e;
+  if (r->vlen != value.size()) {
+    Record* n = NewRecord(r->key(), value.size(), r->expire_at_ms());
+    n->lru = r->lru;
+    n->next = r->next;
+    *e.link = n;
+    FreeRecord(r);
+    r = n;
   }
-  Rebuild(e, value, r->expire_at_ms(), value.size());
+  memcpy(r->mutable_value(), value.data(), value.size());
+  r->flags &= static_cast<uint8_t>(~Record::kRawString);
+  OnKeyEvent(r->key(), KeyEvent::kUpdated, false);
   return e;
 }
 
@@ -66,13 +164,36 @@ Db::Entry Db::ResizeValue(Entry e, size_t new_len) {
   Record* old = e.get();
   size_t keep = std::min<size_t>(old->vlen, new_len);
   Record* r = NewRecord(old->key(), new_len, old->expire_at_ms());
-  r->type = old->type;
+  r->flags |= Record::kRawString;
+  r->lru = old->lru;
   r->next = old->next;
   memcpy(r->mutable_value(), old->value().data(), keep);
   memset(r->mutable_value() + keep, 0, new_len - keep);
   *e.link = r;
   FreeRecord(old);
+  OnKeyEvent(r->key(), KeyEvent::kUpdated, false);
   return e;
+}
+
+void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
+  if (ObjectLength(obj) == 0) {
+    FreeObject(obj);
+    Delete(key);
+    return;
+  }
+  Record* r = NewObjectRecord(key, obj, -1);
+  Touch(r);
+  Record** link = table_.Find(key);
+  if (link != nullptr) {
+    Record* old = *link;
+    r->next = old->next;
+    *link = r;
+    if (old->has_expire()) --volatile_;
+    FreeRecord(old);
+  } else {
+    table_.Insert(r);
+  }
+  OnKeyEvent(key, KeyEvent::kWritten, true);
 }
 
 bool Db::Delete(std::string_view key) {
@@ -82,28 +203,73 @@ bool Db::Delete(std::string_view key) {
   return true;
 }
 
-void Db::Delete(Entry e) {
+void Db::Delete(Entry e) { Remove(e, KeyEvent::kDeleted); }
+
+void Db::Remove(Entry e, KeyEvent event) {
   Record* r = table_.Unlink(e.link);
   if (r->has_expire()) --volatile_;
+  OnKeyEvent(r->key(), event, false);
   FreeRecord(r);
   table_.MaybeShrink();
+}
+
+Record* Db::Detach(Entry e) {
+  Record* r = table_.Unlink(e.link);
+  if (r->has_expire()) --volatile_;
+  OnKeyEvent(r->key(), KeyEvent::kDeleted, false);
+  table_.MaybeShrink();
+  return r;
+}
+
+void Db::Attach(std::string_view key, Record* detached, int64_t expire_at_ms) {
+  Record* r = NewRecord(key, detached->vlen, expire_at_ms);
+  r->type_enc = detached->type_enc;
+  r->flags |= static_cast<uint8_t>(detached->flags & Record::kRawString);
+  memcpy(r->mutable_value(), detached->value().data(), detached->vlen);
+  FreeRecordShell(detached);
+  Touch(r);
+  Record** link = table_.Find(key);
+  if (link != nullptr) {
+    Record* old = *link;
+    r->next = old->next;
+    *link = r;
+    if (old->has_expire()) --volatile_;
+    FreeRecord(old);
+  } else {
+    table_.Insert(r);
+  }
+  if (r->has_expire()) ++volatile_;
+  OnKeyEvent(key, KeyEvent::kWritten, r->is_container());
 }
 
 Db::Entry Db::SetExpire(Entry e, int64_t expire_at_ms) {
   Record* r = e.get();
   if (expire_at_ms >= 0 && r->has_expire()) {
     memcpy(r->payload(), &expire_at_ms, sizeof(expire_at_ms));  // same size: in place
+  } else if (expire_at_ms < 0 && !r->has_expire()) {
     return e;
+  } else {
+    r = Rebuild(e, expire_at_ms);
   }
-  if (expire_at_ms < 0 && !r->has_expire()) return e;
-  Rebuild(e, r->value(), expire_at_ms, r->vlen);
+  OnKeyEvent(r->key(), KeyEvent::kUpdated, false);
   return e;
 }
 
 void Db::Clear() {
+  bool had_keys = table_.size() > 0;
   table_.Clear();
   volatile_ = 0;
   expire_cursor_ = 0;
+  if (had_keys) OnKeyEvent({}, KeyEvent::kFlushed, false);
+}
+
+void Db::SwapContents(Db& other) {
+  table_.Swap(other.table_);
+  std::swap(volatile_, other.volatile_);
+  std::swap(expire_cursor_, other.expire_cursor_);
+  std::swap(expired_keys, other.expired_keys);
+  OnKeyEvent({}, KeyEvent::kFlushed, false);
+  other.OnKeyEvent({}, KeyEvent::kFlushed, false);
 }
 
 void Db::ForEachLive(const std::function<void(const Record*)>& fn) {
@@ -118,9 +284,7 @@ void Db::ForEachLive(const std::function<void(const Record*)>& fn) {
       }
     });
   } while (cursor != 0);
-  for (const std::string& k : expired) {
-    if (Delete(k)) ++expired_keys;
-  }
+  for (const std::string& k : expired) Peek(k);  // expires it
 }
 
 Db::Entry Db::RandomLive(const std::function<uint64_t()>& rand) {
@@ -128,7 +292,7 @@ Db::Entry Db::RandomLive(const std::function<uint64_t()>& rand) {
   for (int tries = 0; tries < 100 && table_.size() > 0; ++tries) {
     Record* r = table_.Random(rand);
     if (r == nullptr) return {};
-    Entry e = Find(r->key());  // expires it lazily if its time has come
+    Entry e = Peek(r->key());  // expires it lazily if its time has come
     if (e) return e;
   }
   return {};
@@ -150,12 +314,28 @@ std::pair<size_t, size_t> Db::ActiveExpireSlice(int buckets) {
   for (const std::string& k : dead) {
     Record** link = table_.Find(k);
     if (link != nullptr && IsExpired(*link)) {
-      Delete(Entry{link});
+      Remove(Entry{link}, KeyEvent::kExpired);
       ++expired;
     }
   }
   expired_keys += expired;
   return {examined, expired};
+}
+
+uint64_t Db::WatchKey(std::string_view key) {
+  Watch& w = watched_[AbslView(key)];
+  ++w.watchers;
+  return w.version;
+}
+
+void Db::UnwatchKey(std::string_view key) {
+  auto it = watched_.find(AbslView(key));
+  if (it != watched_.end() && --it->second.watchers == 0) watched_.erase(it);
+}
+
+uint64_t Db::KeyVersion(std::string_view key) const {
+  auto it = watched_.find(AbslView(key));
+  return it == watched_.end() ? 0 : it->second.version;
 }
 
 }  // namespace omnibus

@@ -1,9 +1,12 @@
 #include "omnibus/store/table.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <utility>
 #include <new>
 
 #include "absl/hash/hash.h"
+#include "omnibus/store/memory.h"
 
 namespace omnibus {
 
@@ -20,8 +23,8 @@ uint64_t Rev(uint64_t v) {
 }
 
 Record** AllocBuckets(size_t n) {
-  void* mem = calloc(n, sizeof(Record*));
-  if (mem == nullptr) throw std::bad_alloc();
+  void* mem = StoreAlloc(n * sizeof(Record*));
+  memset(mem, 0, n * sizeof(Record*));
   return static_cast<Record**>(mem);
 }
 
@@ -30,6 +33,15 @@ Record** AllocBuckets(size_t n) {
 uint64_t HashKey(std::string_view key) { return absl::Hash<std::string_view>{}(key); }
 
 Table::~Table() { Clear(); }
+
+void Table::Swap(Table& o) {
+  for (int t = 0; t < 2; ++t) {
+    std::swap(buckets_[t], o.buckets_[t]);
+    std::swap(size_[t], o.size_[t]);
+    std::swap(used_[t], o.used_[t]);
+  }
+  std::swap(rehash_idx_, o.rehash_idx_);
+}
 
 void Table::Clear() {
   for (int t = 0; t < 2; ++t) {
@@ -41,7 +53,7 @@ void Table::Clear() {
         r = next;
       }
     }
-    free(buckets_[t]);
+    StoreFree(buckets_[t]);
     buckets_[t] = nullptr;
     size_[t] = used_[t] = 0;
   }
@@ -82,7 +94,7 @@ bool Table::RehashStep(int n) {
     ++rehash_idx_;
   }
   if (used_[0] == 0) {
-    free(buckets_[0]);
+    StoreFree(buckets_[0]);
     buckets_[0] = buckets_[1];
     size_[0] = size_[1];
     used_[0] = used_[1];

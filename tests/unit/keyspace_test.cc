@@ -380,7 +380,7 @@ TEST_F(DbTest, SetFindDelete) {
   Db::Entry e = db_.Find("a");
   ASSERT_TRUE(e);
   EXPECT_EQ(e->value(), "1");
-  EXPECT_EQ(e->type, ValueType::kString);
+  EXPECT_EQ(e->type(), ValueType::kString);
   auto typed = db_.FindTyped("a", ValueType::kString);
   ASSERT_TRUE(typed.ok());
   EXPECT_TRUE(*typed);

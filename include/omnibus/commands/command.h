@@ -121,6 +121,10 @@ struct MergeContext {
 };
 
 using ReactorHandler = void (*)(ReactorContext& ctx);
+// Key positions of commands whose keys are not a first/last/step range (ZUNIONSTORE dst
+// numkeys k..., LMPOP numkeys k..., SORT ... STORE dst): appends the argument indexes of the
+// keys. A malformed key count appends nothing; the handler then replies the error.
+using KeysHandler = void (*)(std::span<const std::string_view> args, std::vector<int>* out);
 using MergeHandler = void (*)(MergeContext& ctx);
 // kCustom: returns the shard, or -1 after writing an error reply.
 using RouteHandler = int (*)(std::span<const std::string_view> args, int num_shards,
@@ -150,6 +154,7 @@ struct CommandSpec {
   MergeHandler merge = nullptr;
   RouteHandler route_fn = nullptr;
   CommandDoc doc;
+  KeysHandler keys_fn = nullptr;  // when set, overrides first_key/last_key/key_step
   uint16_t id = 0;         // index in the table, set by CommandTable
   bool container = false;  // has subcommands ("config|get"), set by CommandTable
 };

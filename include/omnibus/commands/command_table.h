@@ -33,6 +33,19 @@ std::vector<CommandSpec> ConnectionFamily();
 std::vector<CommandSpec> StringFamily();
 std::vector<CommandSpec> KeysFamily();
 std::vector<CommandSpec> ServerFamily();
+std::vector<CommandSpec> ListFamily();
+std::vector<CommandSpec> HashFamily();
+std::vector<CommandSpec> SetFamily();
+std::vector<CommandSpec> ZSetFamily();
+
+// The argument indexes of a command's keys (keys_fn, else the first/last/step range), in
+// argument order. Used by routing, fan-out and COMMAND GETKEYS alike.
+void KeyPositions(const CommandSpec& spec, std::span<const std::string_view> args,
+                  std::vector<int>* out);
+// keys_fn helpers for the common "numkeys key [key ...]" shapes: the count at `numkeys_at`,
+// then the keys; optionally one more key at index 1 (a destination, as in ZUNIONSTORE).
+void KeysAfterCount(std::span<const std::string_view> args, int numkeys_at, bool dest_first,
+                    std::vector<int>* out);
 
 // A table entry for a command answered on the reactor.
 CommandSpec ReactorCommand(std::string_view name, int arity, uint32_t flags,

@@ -147,6 +147,7 @@ class Reactor final : public Notifier {
   std::vector<std::unique_ptr<FanOut>> free_fanouts_;   // reusable
   std::vector<int> scratch_shard_of_;                   // DispatchFanOut's per-key shards
   std::vector<int> scratch_part_of_shard_;              // DispatchFanOut's shard -> part index
+  std::vector<int> scratch_key_at_;                     // DispatchFanOut's key positions
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
 
   std::atomic<bool> stop_{false};

@@ -4,15 +4,75 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "omnibus/base/op_status.h"
+#include "omnibus/store/object.h"
 #include "omnibus/store/record.h"
 #include "omnibus/store/table.h"
 
 namespace omnibus {
 
+// What happened to a key, as the choke point reports it (DESIGN §10.1).
+enum class KeyEvent : uint8_t {
+  kWritten,  // created or overwritten: SET, a container created, RENAME/MOVE/COPY in, *STORE
+  kUpdated,  // an existing value changed in place: APPEND, HSET, LPUSH on a list, EXPIRE
+  kDeleted,  // DEL, a container emptied, RENAME/MOVE out
+  kExpired,  // lazy or active expiry
+  kFlushed,  // FLUSHDB/FLUSHALL/SWAPDB: every key of the DB at once (the key is empty)
+};
+
+class Db;
+
+// Write access to one container key: the only way a handler changes a list, hash, set or
+// zset (§10.1). When it ends (destructor or Finish) it reports the change to the Db's choke
+// point and deletes the key if the container ended up empty, as Redis does. Holds the record,
+// not its table link, so other keys may be looked up meanwhile; do not hold two writes on the
+// same key, and do not change the key's expiry while one is open.
+class KeyWrite {
+ public:
+  KeyWrite() = default;
+  KeyWrite(const KeyWrite&) = delete;
+  KeyWrite& operator=(const KeyWrite&) = delete;
+  KeyWrite(KeyWrite&& o) noexcept { *this = std::move(o); }
+  KeyWrite& operator=(KeyWrite&& o) noexcept;
+  ~KeyWrite() { Finish(); }
+
+  // False when the key does not exist and was not created.
+  explicit operator bool() const { return record_ != nullptr; }
+  ObjectRef obj() const { return record_->object(); }
+  // After the container was reallocated or converted to another encoding.
+  void set_obj(const ObjectRef& o) { record_->set_object(o); }
+  bool created() const { return created_; }
+  std::string_view key() const { return record_->key(); }
+  // Nothing was changed after all (SREM of absent members): no event.
+  void NoChange() { changed_ = false; }
+  // Reports now (then the write is closed), e.g. before the handler looks at a key that may
+  // be this one.
+  void Finish();
+
+ private:
+  friend class Db;
+  KeyWrite(Db* db, Record* r, bool created)
+      : db_(db), record_(r), len_before_(created ? 0 : ObjectLength(r->object())),
+        created_(created) {}
+
+  Db* db_ = nullptr;
+  Record* record_ = nullptr;
+  size_t len_before_ = 0;
+  bool created_ = false;
+  bool changed_ = true;
+};
+
 // One logical database (SELECT n) of one shard. All reads expire lazily: a key whose time has
 // come is deleted on the access that finds it, so no reply ever shows an expired key.
+//
+// Every change to a key passes one choke point, OnKeyEvent (DESIGN §10.1): it bumps the
+// versions of watched keys (WATCH), files keys that gained elements while clients block on
+// them (blocking pops), and lets tests observe every path. Memory is counted where it is
+// allocated (store/memory.h).
 // Runs on: the owning shard thread.
 class Db {
  public:
@@ -28,21 +88,39 @@ class Db {
     Record* get() const { return *link; }
   };
 
+  // Looks a key up for a command (expires it lazily, marks it accessed).
   Entry Find(std::string_view key);
+  // Find without marking the key accessed (OBJECT, SCAN's TYPE filter).
+  Entry Peek(std::string_view key);
   // Find, but a key of another type is kWrongType.
   OpResult<Entry> FindTyped(std::string_view key, ValueType type);
+
+  // Opens a container key for writing: kWrongType for another type; an empty KeyWrite when the
+  // key is missing and `create` is false; with `create`, a missing key gets a new empty
+  // container of `type` (it is deleted again if the write leaves it empty).
+  OpResult<KeyWrite> Write(std::string_view key, ValueType type, bool create);
 
   // Creates or overwrites `key` as a string. keep_ttl keeps an existing expiry; otherwise
   // the key gets `expire_at_ms` (-1 for none).
   void SetString(std::string_view key, std::string_view value, int64_t expire_at_ms = -1,
                  bool keep_ttl = false);
-  // Replaces the value of an existing entry, keeping its expiry. Returns the new entry.
+  // Replaces the value of an existing string entry, keeping its expiry.
   Entry ReplaceValue(Entry e, std::string_view value);
-  // Resizes an existing string value in place (new bytes are zero), for APPEND/SETRANGE.
+  // Resizes an existing string value in place (new bytes are zero), for APPEND/SETRANGE; the
+  // caller then writes the bytes and the string counts as "raw" for OBJECT ENCODING.
   Entry ResizeValue(Entry e, size_t new_len);
+  // Creates or overwrites `key` with a container it takes ownership of (*STORE, COPY). An
+  // empty container deletes the key instead. Drops any expiry.
+  void StoreObject(std::string_view key, const ObjectRef& obj);
 
   bool Delete(std::string_view key);
   void Delete(Entry e);
+
+  // RENAME/MOVE: takes the key out of this Db (reported as deleted) without freeing its value.
+  // The caller must pass the record to Attach (here or in another Db) or FreeRecord it.
+  Record* Detach(Entry e);
+  // Stores a detached record's value under `key` (overwriting it), with `expire_at_ms`.
+  void Attach(std::string_view key, Record* detached, int64_t expire_at_ms);
 
   // Sets (ms >= 0) or clears (ms < 0) the expiry of an existing entry.
   Entry SetExpire(Entry e, int64_t expire_at_ms);
@@ -51,6 +129,9 @@ class Db {
   size_t volatile_keys() const { return volatile_; }
   int64_t now_ms() const { return *now_ms_; }
   void Clear();
+  // SWAPDB: exchanges the contents (keys, counts, expiry cursor) of two Dbs of one shard.
+  // Watched keys and blocked keys stay with their Db and see a flush.
+  void SwapContents(Db& other);
 
   uint64_t Scan(uint64_t cursor, const std::function<void(Record*)>& fn) {
     return table_.Scan(cursor, fn);
@@ -67,15 +148,49 @@ class Db {
   const Table& table() const { return table_; }
   bool IsExpired(const Record* r) const { return r->has_expire() && r->expire_at_ms() <= *now_ms_; }
 
+  // --- Key versions (WATCH). Only watched keys carry one; any event bumps it. -------------
+  // Starts watching (nested watches count) and returns the key's current version.
+  uint64_t WatchKey(std::string_view key);
+  void UnwatchKey(std::string_view key);
+  // The version of a watched key (0 if it is not watched).
+  uint64_t KeyVersion(std::string_view key) const;
+
+  // --- Blocked keys (blocking pops). Keys with waiters, and those of them that gained
+  // elements since the last TakeReadyKeys. ------------------------------------------------
+  void AddBlockingKey(std::string_view key) { blocking_.emplace(std::string(key)); }
+  void RemoveBlockingKey(std::string_view key) { blocking_.erase(std::string(key)); }
+  std::vector<std::string> TakeReadyKeys() { return std::exchange(ready_, {}); }
+
+  // Test seam: called for every event that passes the choke point.
+  std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
+
   uint64_t expired_keys = 0;  // stats: keys removed by lazy or active expiry
 
  private:
-  Record* Rebuild(Entry e, std::string_view value, int64_t expire_at_ms, size_t vlen);
+  friend class KeyWrite;
+  // The choke point (§10.1). `gained`: the key now holds elements it did not before.
+  void OnKeyEvent(std::string_view key, KeyEvent event, bool gained);
+  void FinishWrite(KeyWrite& w);
+  // Replaces the record at `e` by a copy with another expiry; the value bytes (and so a
+  // container's ownership) move to the new record.
+  Record* Rebuild(Entry e, int64_t expire_at_ms);
+  // Unlinks and frees; reports `event`.
+  void Remove(Entry e, KeyEvent event);
+  void Touch(Record* r) { r->lru = static_cast<uint16_t>(*now_ms_ / 1000); }
 
   const int64_t* now_ms_;
   Table table_;
   size_t volatile_ = 0;
   uint64_t expire_cursor_ = 0;
+
+  struct Watch {
+    uint64_t version = 0;
+    uint32_t watchers = 0;
+  };
+  absl::flat_hash_map<std::string, Watch> watched_;
+  uint64_t version_clock_ = 0;
+  absl::flat_hash_set<std::string> blocking_;
+  std::vector<std::string> ready_;
 };
 
 }  // namespace omnibus

@@ -44,6 +44,8 @@ class Table {
   uint64_t Scan(uint64_t cursor, const std::function<void(Record*)>& fn);
   // A random record or nullptr if empty. `rand` returns uniformly random 64-bit values.
   Record* Random(const std::function<uint64_t()>& rand);
+  // Exchanges the contents of two tables (SWAPDB).
+  void Swap(Table& o);
   // Removes every record.
   void Clear();
 

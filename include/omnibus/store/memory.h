@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+
+namespace omnibus {
+
+// Counted memory (DESIGN §10.8): every allocation the keyspace makes for keys and values goes
+// through these functions, which add the allocator's real block size (its size class, not the
+// requested size) to the calling thread's count. A shard thread's count is the bytes its
+// keyspace holds; INFO's used_memory sums the shards'. A parked command (§6) runs on one of
+// the parked shards and charges that shard for what it allocates in the others, so the
+// per-shard split is approximate across such commands while the sum stays exact.
+void* StoreAlloc(size_t bytes);
+void* StoreRealloc(void* p, size_t bytes);
+void StoreFree(void* p);
+// Bytes currently held through Store* by this thread (may be negative on one shard after a
+// parked command freed another shard's memory; see above).
+int64_t StoreAllocatedBytes();
+// The block size the allocator really uses for `p`.
+size_t StoreBlockSize(const void* p);
+
+// std-compatible allocator over StoreAlloc, for the large forms of containers.
+template <typename T>
+struct StoreAllocator {
+  using value_type = T;
+  StoreAllocator() = default;
+  template <typename U>
+  StoreAllocator(const StoreAllocator<U>&) {}  // NOLINT: implicit by design
+  T* allocate(size_t n) {
+    if (n > std::numeric_limits<size_t>::max() / sizeof(T)) throw std::bad_alloc();
+    return static_cast<T*>(StoreAlloc(n * sizeof(T)));
+  }
+  void deallocate(T* p, size_t) { StoreFree(p); }
+  template <typename U>
+  bool operator==(const StoreAllocator<U>&) const {
+    return true;
+  }
+};
+
+}  // namespace omnibus

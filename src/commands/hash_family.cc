@@ -1,0 +1,8 @@
+// Hash commands. Runs on: shard threads.
+#include "omnibus/commands/command_table.h"
+
+namespace omnibus {
+
+std::vector<CommandSpec> HashFamily() { return {}; }
+
+}  // namespace omnibus

@@ -1,0 +1,8 @@
+// Set commands. Runs on: shard threads.
+#include "omnibus/commands/command_table.h"
+
+namespace omnibus {
+
+std::vector<CommandSpec> SetFamily() { return {}; }
+
+}  // namespace omnibus

@@ -1,0 +1,8 @@
+// ZSet commands. Runs on: shard threads.
+#include "omnibus/commands/command_table.h"
+
+namespace omnibus {
+
+std::vector<CommandSpec> ZSetFamily() { return {}; }
+
+}  // namespace omnibus

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
@@ -143,6 +144,26 @@ std::vector<ConfigParam> BuildParams() {
          return "";
        }});
   p.push_back(IntParam("hz", false, &Config::hz, 1, 500));
+  // Container encodings; the *-ziplist-* names are Redis's aliases for the same settings.
+  for (auto [name, alias, field] :
+       {std::tuple{"hash-max-listpack-entries", "hash-max-ziplist-entries",
+                   &Config::hash_max_listpack_entries},
+        std::tuple{"hash-max-listpack-value", "hash-max-ziplist-value",
+                   &Config::hash_max_listpack_value},
+        std::tuple{"zset-max-listpack-entries", "zset-max-ziplist-entries",
+                   &Config::zset_max_listpack_entries},
+        std::tuple{"zset-max-listpack-value", "zset-max-ziplist-value",
+                   &Config::zset_max_listpack_value},
+        std::tuple{"set-max-intset-entries", "", &Config::set_max_intset_entries},
+        std::tuple{"set-max-listpack-entries", "", &Config::set_max_listpack_entries},
+        std::tuple{"set-max-listpack-value", "", &Config::set_max_listpack_value}}) {
+    p.push_back(IntParam(name, true, field, 0, LLONG_MAX));
+    if (*alias) p.push_back(IntParam(alias, true, field, 0, LLONG_MAX));
+  }
+  p.push_back(IntParam("list-max-listpack-size", true, &Config::list_max_listpack_size, INT_MIN,
+                       INT_MAX));
+  p.push_back(IntParam("list-max-ziplist-size", true, &Config::list_max_listpack_size, INT_MIN,
+                       INT_MAX));
   // Omnibus keeps no data on disk (yet): these report that truthfully, so tools that read
   // them (redis-benchmark reads both) see what they would see on a Redis without persistence.
   p.push_back({"save", false, [](const Config&) { return std::string(); },

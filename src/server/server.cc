@@ -64,6 +64,8 @@ bool Server::Start(std::string* error) {
   ShardOptions so;
   so.num_dbs = config_.databases;
   so.hz = config_.hz;
+  PublishLimits();
+  so.limits = &limits_;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
   so.queue_capacity = depth;
@@ -129,6 +131,7 @@ std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
   }
   bool loglevel_changed = next.loglevel != config_.loglevel;
   config_ = std::move(next);  // NetOptions lives inside config_: the reactor sees it at once
+  PublishLimits();
   if (loglevel_changed) {
     static const char* kLevels[] = {"debug", "verbose", "notice", "warning"};
     for (int i = 0; i < 4; ++i) {
@@ -136,6 +139,18 @@ std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
     }
   }
   return "";
+}
+
+void Server::PublishLimits() {
+  auto put = [](std::atomic<int64_t>& to, int64_t v) { to.store(v, std::memory_order_relaxed); };
+  put(limits_.hash_max_listpack_entries, config_.hash_max_listpack_entries);
+  put(limits_.hash_max_listpack_value, config_.hash_max_listpack_value);
+  put(limits_.list_max_listpack_size, config_.list_max_listpack_size);
+  put(limits_.set_max_intset_entries, config_.set_max_intset_entries);
+  put(limits_.set_max_listpack_entries, config_.set_max_listpack_entries);
+  put(limits_.set_max_listpack_value, config_.set_max_listpack_value);
+  put(limits_.zset_max_listpack_entries, config_.zset_max_listpack_entries);
+  put(limits_.zset_max_listpack_value, config_.zset_max_listpack_value);
 }
 
 void Server::ResetStats() {

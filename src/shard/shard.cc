@@ -11,7 +11,7 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
       num_shards_(num_shards),
       options_(options),
       reactor_(reactor),
-      keyspace_(options.num_dbs),
+      keyspace_(options.num_dbs, options.limits),
       inbound_(options.queue_capacity),
       // Completions can never outnumber work in flight, which the reactor bounds by the
       // inbound capacity, so this ring never fills.

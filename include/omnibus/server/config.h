@@ -24,6 +24,15 @@ struct Config {
   std::string io_backend = "epoll";
   int hz = 10;
   int64_t shard_queue_depth = 65536;
+  // Container encodings (store/container_limits.h has their meaning and defaults).
+  int64_t hash_max_listpack_entries = 512;
+  int64_t hash_max_listpack_value = 64;
+  int64_t list_max_listpack_size = -2;
+  int64_t set_max_intset_entries = 512;
+  int64_t set_max_listpack_entries = 128;
+  int64_t set_max_listpack_value = 64;
+  int64_t zset_max_listpack_entries = 128;
+  int64_t zset_max_listpack_value = 64;
   std::vector<std::pair<std::string, std::string>> renames;  // rename-command
   NetOptions net;
 };

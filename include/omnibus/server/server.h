@@ -7,6 +7,7 @@
 #include "omnibus/commands/command_table.h"
 #include "omnibus/net/reactor.h"
 #include "omnibus/server/config.h"
+#include "omnibus/store/container_limits.h"
 #include "omnibus/shard/shard.h"
 
 namespace omnibus {
@@ -51,6 +52,9 @@ class Server final : public ServerApi {
   };
 
   Config config_;
+  // The container-encoding settings as shards read them (copied from config_ on CONFIG SET).
+  ContainerLimits limits_;
+  void PublishLimits();
   CommandTable table_;
   ReactorNotifier notifier_;
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -15,6 +15,7 @@ struct ShardOptions {
   int num_dbs = 16;
   size_t queue_capacity = 64 * 1024;  // shard-queue-depth (a power of two)
   int hz = 10;                        // active expire cycles per second
+  const ContainerLimits* limits = nullptr;  // owned by the server; null: Redis's defaults
 };
 
 // One shard thread: the only thread that touches its keyspace (invariant 1). Executes its

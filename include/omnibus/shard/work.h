@@ -31,7 +31,13 @@ struct ExecContext {
     if (all == nullptr) return local->db(db_index);
     return all[ShardForKey(key, num_shards)]->db(db_index);
   }
+  // The same key in another DB (MOVE, COPY ... DB n).
+  Db& DbFor(std::string_view key, int db) const {
+    if (all == nullptr) return local->db(db);
+    return all[ShardForKey(key, num_shards)]->db(db);
+  }
   Db& LocalDb() const { return local->db(db_index); }
+  const ContainerLimits& limits() const { return local->limits(); }
   int64_t now_ms() const { return local->now_ms(); }
 };
 

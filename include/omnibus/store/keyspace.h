@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "omnibus/store/container_limits.h"
 #include "omnibus/store/db.h"
 
 namespace omnibus {
@@ -14,7 +15,11 @@ namespace omnibus {
 // Runs on: the owning shard thread.
 class Keyspace {
  public:
-  explicit Keyspace(int num_dbs) : dbs_(static_cast<size_t>(num_dbs)) {}
+  // `limits` (owned by the server, outliving the keyspace) may be null: Redis's defaults.
+  explicit Keyspace(int num_dbs, const ContainerLimits* limits = nullptr)
+      : dbs_(static_cast<size_t>(num_dbs)), limits_(limits ? limits : &default_limits_) {}
+
+  const ContainerLimits& limits() const { return *limits_; }
 
   Db& db(int index) {
     auto& slot = dbs_[static_cast<size_t>(index)];
@@ -39,6 +44,8 @@ class Keyspace {
   std::vector<std::unique_ptr<Db>> dbs_;
   std::mt19937_64 rng_{0x6f6d6e69627573};
   size_t next_db_ = 0;
+  ContainerLimits default_limits_;
+  const ContainerLimits* limits_;
 };
 
 }  // namespace omnibus

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <new>
+#include <utility>
 
 namespace omnibus {
 
@@ -21,6 +22,19 @@ void StoreFree(void* p);
 int64_t StoreAllocatedBytes();
 // The block size the allocator really uses for `p`.
 size_t StoreBlockSize(const void* p);
+
+// `new T(args...)` and `delete p` in counted memory, for a container's own structure.
+template <typename T, typename... Args>
+T* StoreNew(Args&&... args) {
+  void* mem = StoreAlloc(sizeof(T));
+  return new (mem) T(std::forward<Args>(args)...);
+}
+template <typename T>
+void StoreDelete(T* p) {
+  if (p == nullptr) return;
+  p->~T();
+  StoreFree(p);
+}
 
 // std-compatible allocator over StoreAlloc, for the large forms of containers.
 template <typename T>

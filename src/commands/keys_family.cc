@@ -135,17 +135,14 @@ void Keys(ExecContext& ctx) {
 
 // Concatenates the arrays of every shard (KEYS).
 void MergeArrays(MergeContext& ctx) {
-  int64_t total = 0;
+  size_t total = 0;
   for (const SubReply& part : ctx.parts) {
-    if (part.reply[0] == '-') {
-      ctx.reply->out()->append(part.reply);
-      return;
-    }
-    total += std::strtoll(part.reply.data() + 1, nullptr, 10);
+    if (part.value->is_error()) return ctx.reply->Value(*part.value);
+    total += part.value->elements.size();
   }
-  ctx.reply->Array(static_cast<size_t>(total));
+  ctx.reply->Array(total);
   for (const SubReply& part : ctx.parts) {
-    ctx.reply->out()->append(part.reply.substr(part.reply.find('\n') + 1));
+    for (const ReplyValue& e : part.value->elements) ctx.reply->Value(e);
   }
 }
 
@@ -269,12 +266,12 @@ void RandomKey(ExecContext& ctx) {
 
 // Picks one of the shards' random keys; shards with more keys are not weighted (yet).
 void MergeRandomKey(MergeContext& ctx) {
-  std::vector<std::string_view> found;
+  std::vector<const ReplyValue*> found;
   for (const SubReply& part : ctx.parts) {
-    if (part.reply[0] == '$' && part.reply[1] != '-') found.push_back(part.reply);
+    if (part.value->kind == ReplyValue::Kind::kBulk) found.push_back(part.value);
   }
   if (found.empty()) return ctx.reply->Null();
-  ctx.reply->out()->append(found[static_cast<size_t>(rand()) % found.size()]);
+  ctx.reply->Value(*found[static_cast<size_t>(rand()) % found.size()]);
 }
 
 void DbSize(ExecContext& ctx) {

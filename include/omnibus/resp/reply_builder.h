@@ -31,7 +31,10 @@ class ReplyBuilder {
   void Value(const ReplyValue& v);
 
   void SimpleString(std::string_view s);
-  void Ok() { out_->append("+OK\r\n"); }
+  void Ok() {
+    if (capture_ != nullptr) return SimpleString("OK");
+    out_->append("+OK\r\n");
+  }
   // `message` is the text after '-', e.g. "ERR syntax error".
   void Error(std::string_view message);
   void Integer(int64_t v);

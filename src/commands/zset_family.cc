@@ -391,8 +391,6 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
   size_t minidx = argc_start + 1, maxidx = argc_start + 2;
   bool withscores = false;
   int64_t offset = 0, limit = -1;
-  bool direction_valid = direction == Direction::kAuto;
-  bool rangetype_valid = rangetype == RangeType::kAuto;
   for (size_t j = argc_start + 3; j < a.size(); ++j) {
     size_t left = a.size() - j - 1;
     if (!store && IsOpt(a[j], "withscores")) {
@@ -401,11 +399,11 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
       if (!ArgToInt64(a[j + 1], &offset, ctx.reply) || !ArgToInt64(a[j + 2], &limit, ctx.reply))
         return;
       j += 2;
-    } else if (direction_valid && IsOpt(a[j], "rev")) {
+    } else if (direction == Direction::kAuto && IsOpt(a[j], "rev")) {
       direction = Direction::kReverse;
-    } else if (rangetype_valid && IsOpt(a[j], "bylex")) {
+    } else if (rangetype == RangeType::kAuto && IsOpt(a[j], "bylex")) {
       rangetype = RangeType::kLex;
-    } else if (rangetype_valid && IsOpt(a[j], "byscore")) {
+    } else if (rangetype == RangeType::kAuto && IsOpt(a[j], "byscore")) {
       rangetype = RangeType::kScore;
     } else {
       return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
@@ -568,14 +566,14 @@ void ZPopMinMax(ExecContext& ctx) {
   if (a.size() > 3) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   int64_t count = -1;
   if (a.size() == 3) {
-    if (!ArgToInt64(a[2], &count, ctx.reply)) return;
-    if (count < 0) return ReplyError(ctx.reply, "value is out of range, must be positive");
+    if (!ParseInt64(a[2], &count) || count < 0) {
+      return ReplyError(ctx.reply, "value is out of range, must be positive");
+    }
   }
   bool nested = ctx.reply->resp3() && count != -1;
-  if (count == 0) return ctx.reply->Array(0);
   auto w = ctx.DbFor(a[1]).Write(a[1], ValueType::kZSet, false);
   if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
-  if (!*w) return ctx.reply->Array(0);
+  if (!*w || count == 0) return ctx.reply->Array(0);
   std::vector<ZEntry> got = PopFrom(*w, kMax, count == -1 ? 1 : static_cast<size_t>(count));
   ctx.reply->Array(nested ? got.size() : got.size() * 2);
   for (const auto& [m, s] : got) {

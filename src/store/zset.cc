@@ -342,6 +342,9 @@ double LpScore(const Listpack& lp, Listpack::Pos pos) {
   if (s.size() == sizeof(d)) memcpy(&d, s.data(), sizeof(d));
   return d;
 }
+// The listpack form keeps -0 as 0, as Redis's listpack does (it stores "-0" as the integer 0).
+double LpNormalize(double d) { return d == 0 ? 0.0 : d; }
+
 std::string_view ScoreBytes(const double& d) {
   return {reinterpret_cast<const char*>(&d), sizeof(d)};
 }
@@ -351,6 +354,7 @@ Listpack::Pos LpFind(const Listpack& lp, std::string_view member) { return lp.Fi
 
 // Listpack: inserts a new pair at its ordered place.
 void LpInsert(Listpack& lp, std::string_view member, double score) {
+  score = LpNormalize(score);
   Listpack::Pos pos = lp.Begin();
   while (pos != lp.End()) {
     Listpack::Pos spos = lp.Next(pos);
@@ -580,8 +584,9 @@ ObjectRef ZSetBuild(std::vector<ZEntry> entries, size_t max_entries, size_t max_
   if (entries.size() <= max_entries && maxlen <= max_value) {
     Listpack lp = Listpack::Create();
     for (const auto& e : entries) {
+      double score = LpNormalize(e.second);
       lp.Append(e.first);
-      lp.Append(ScoreBytes(e.second));
+      lp.Append(ScoreBytes(score));
     }
     return ObjectRef{ValueType::kZSet, Encoding::kListpack, lp.data()};
   }

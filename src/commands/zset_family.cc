@@ -235,7 +235,8 @@ void ZAddGeneric(ExecContext& ctx, int flags) {
   size_t elements = a.size() - idx;
   if (elements % 2 != 0 || elements == 0) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   elements /= 2;
-  if (nx && xx) return ReplyError(ctx.reply, "XX and NX options at the same time are not compatible");
+  if (nx && xx)
+    return ReplyError(ctx.reply, "XX and NX options at the same time are not compatible");
   if ((gt && nx) || (lt && nx) || (gt && lt)) {
     return ReplyError(ctx.reply, "GT, LT, and/or NX options at the same time are not compatible");
   }
@@ -420,7 +421,8 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
                       "or BYLEX");
   }
   if (withscores && rangetype == RangeType::kLex) {
-    return ReplyError(ctx.reply, "syntax error, WITHSCORES not supported in combination with BYLEX");
+    return ReplyError(ctx.reply,
+                      "syntax error, WITHSCORES not supported in combination with BYLEX");
   }
   if (reverse && rangetype != RangeType::kRank) std::swap(minidx, maxidx);
 
@@ -510,7 +512,8 @@ void ZRemRangeGeneric(ExecContext& ctx, RangeType type) {
   if (type == RangeType::kRank) {
     if (!ArgToInt64(a[2], &start, ctx.reply) || !ArgToInt64(a[3], &end, ctx.reply)) return;
   } else if (type == RangeType::kScore) {
-    if (!ParseScoreRange(a[2], a[3], &sr)) return ReplyError(ctx.reply, "min or max is not a float");
+    if (!ParseScoreRange(a[2], a[3], &sr))
+      return ReplyError(ctx.reply, "min or max is not a float");
   } else {
     if (!ParseLexRange(a[2], a[3], &lr)) {
       return ReplyError(ctx.reply, "min or max not valid string range item");
@@ -665,7 +668,8 @@ void ZRandMember(ExecContext& ctx) {
   }
   if (a.size() == 4) {
     withscores = true;
-    if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2) return ReplyError(ctx.reply, "value is out of range");
+    if (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2)
+      return ReplyError(ctx.reply, "value is out of range");
   }
   ObjectRef st;
   const ObjectRef* o;
@@ -688,9 +692,8 @@ void ZRandMember(ExecContext& ctx) {
   size_t count = static_cast<size_t>(l);
   if (count >= size) {
     ReplyScoredHeader(ctx.reply, size, withscores);
-    ZSetForEach(*o, [&](std::string_view m, double s) {
-      ReplyScoredItem(ctx.reply, m, s, withscores);
-    });
+    ZSetForEach(
+        *o, [&](std::string_view m, double s) { ReplyScoredItem(ctx.reply, m, s, withscores); });
     return;
   }
   // Distinct ranks: a partial Fisher-Yates over the ranks when the sample is a large part of the
@@ -756,8 +759,7 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
   if (setnum < 1) {
     std::string name(a[0]);
     AsciiToLower(&name);
-    return ReplyError(ctx.reply,
-                      StrCat("at least 1 input key is needed for '", name, "' command"));
+    return ReplyError(ctx.reply, StrCat("at least 1 input key is needed for '", name, "' command"));
   }
   if (setnum > static_cast<int64_t>(a.size() - (numkeys_at + 1))) {
     return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
@@ -782,8 +784,7 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
   int64_t limit = 0;
   while (j < a.size()) {
     size_t remaining = a.size() - j;
-    if (op != SetOp::kDiff && !card_only && remaining >= src.size() + 1 &&
-        IsOpt(a[j], "weights")) {
+    if (op != SetOp::kDiff && !card_only && remaining >= src.size() + 1 && IsOpt(a[j], "weights")) {
       ++j;
       for (auto& s : src) {
         if (!ParseScore(a[j++], &s.weight)) {
@@ -816,9 +817,8 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
     }
   }
   if (op != SetOp::kDiff) {
-    std::stable_sort(src.begin(), src.end(), [](const Source& x, const Source& y) {
-      return x.Length() < y.Length();
-    });
+    std::stable_sort(src.begin(), src.end(),
+                     [](const Source& x, const Source& y) { return x.Length() < y.Length(); });
   }
 
   std::vector<ZEntry> result;
@@ -938,10 +938,11 @@ void ZScan(ExecContext& ctx) {
     }
   }
   std::vector<std::pair<std::string, std::string>> found;
-  uint64_t next = ZSetScan(*o, cursor, static_cast<size_t>(count), [&](std::string_view m, double s) {
-    if (use_pattern && !GlobMatch(pattern, m)) return;
-    found.emplace_back(std::string(m), ZScoreToString(s));
-  });
+  uint64_t next =
+      ZSetScan(*o, cursor, static_cast<size_t>(count), [&](std::string_view m, double s) {
+        if (use_pattern && !GlobMatch(pattern, m)) return;
+        found.emplace_back(std::string(m), ZScoreToString(s));
+      });
   ctx.reply->Array(2);
   ctx.reply->Bulk(Int64ToString(static_cast<int64_t>(next)).c_str());
   ctx.reply->Array(found.size() * 2);
@@ -977,8 +978,8 @@ std::vector<CommandSpec> ZSetFamily() {
            "[comparison:oneof(gt:pure-token:GT|lt:pure-token:LT){since=6.2.0}] "
            "[change:pure-token:CH{since=3.0.2}] [increment:pure-token:INCR{since=3.0.2}] "
            "score_member:block(score:double member:string)...")},
-      {"zincrby", 4, kWriteOom | kCmdFast, "@write @sortedset @fast", 1, 1, 1, Route::kKey,
-       ZIncrBy, nullptr, nullptr, nullptr,
+      {"zincrby", 4, kWriteOom | kCmdFast, "@write @sortedset @fast", 1, 1, 1, Route::kKey, ZIncrBy,
+       nullptr, nullptr, nullptr,
        doc("Increment the score of a member in a sorted set", "1.2.0",
            "O(log(N)) where N is the number of elements in the sorted set.",
            "key:key increment:integer member:string")},
@@ -989,7 +990,8 @@ std::vector<CommandSpec> ZSetFamily() {
            "of elements to be removed.",
            "key:key member:string...")},
       {"zcard", 2, kReadFast, "@read @sortedset @fast", 1, 1, 1, Route::kKey, ZCard, nullptr,
-       nullptr, nullptr, doc("Get the number of members in a sorted set", "1.2.0", "O(1)", "key:key")},
+       nullptr, nullptr,
+       doc("Get the number of members in a sorted set", "1.2.0", "O(1)", "key:key")},
       {"zscore", 3, kReadFast, "@read @sortedset @fast", 1, 1, 1, Route::kKey, ZScore, nullptr,
        nullptr, nullptr,
        doc("Get the score associated with the given member in a sorted set", "1.2.0", "O(1)",
@@ -998,8 +1000,8 @@ std::vector<CommandSpec> ZSetFamily() {
        nullptr, nullptr,
        doc("Get the score associated with the given members in a sorted set", "6.2.0",
            "O(N) where N is the number of members being requested.", "key:key member:string...")},
-      {"zrank", 3, kReadFast, "@read @sortedset @fast", 1, 1, 1, Route::kKey, ZRank<false>,
-       nullptr, nullptr, nullptr,
+      {"zrank", 3, kReadFast, "@read @sortedset @fast", 1, 1, 1, Route::kKey, ZRank<false>, nullptr,
+       nullptr, nullptr,
        doc("Determine the index of a member in a sorted set", "2.0.0", "O(log(N))",
            "key:key member:string")},
       {"zrevrank", 3, kReadFast, "@read @sortedset @fast", 1, 1, 1, Route::kKey, ZRank<true>,
@@ -1059,8 +1061,8 @@ std::vector<CommandSpec> ZSetFamily() {
            "elements with LIMIT), you can consider it O(log(N)).",
            "key:key min:string max:string [offset_count:block(offset:integer count:integer):"
            "LIMIT]")},
-      {"zrevrangebylex", -4, kRead, "@read @sortedset @slow", 1, 1, 1, Route::kKey,
-       ZRevRangeByLex, nullptr, nullptr, nullptr,
+      {"zrevrangebylex", -4, kRead, "@read @sortedset @slow", 1, 1, 1, Route::kKey, ZRevRangeByLex,
+       nullptr, nullptr, nullptr,
        doc("Return a range of members in a sorted set, by lexicographical range, ordered from "
            "higher to lower strings.",
            "2.8.9",
@@ -1091,8 +1093,7 @@ std::vector<CommandSpec> ZSetFamily() {
            "key:key min:double max:double")},
       {"zremrangebylex", 4, kCmdWrite, "@write @sortedset @slow", 1, 1, 1, Route::kKey,
        ZRemRangeByLex, nullptr, nullptr, nullptr,
-       doc("Remove all members in a sorted set between the given lexicographical range",
-           "2.8.9",
+       doc("Remove all members in a sorted set between the given lexicographical range", "2.8.9",
            "O(log(N)+M) with N being the number of elements in the sorted set and M the number "
            "of elements removed by the operation.",
            "key:key min:string max:string")},
@@ -1174,17 +1175,16 @@ std::vector<CommandSpec> ZSetFamily() {
            "... [weight:integer:WEIGHTS...] [aggregate:oneof(sum:pure-token:SUM|min:pure-token:"
            "MIN|max:pure-token:MAX):AGGREGATE]"),
        KeysNumkeys2Dst},
-      {"zdiffstore", -4, kWriteOom, "@write @sortedset @slow", 1, 1, 1, Route::kParked,
-       ZDiffStore, nullptr, nullptr, nullptr,
-       doc("Subtract multiple sorted sets and store the resulting sorted set in a new key",
-           "6.2.0",
+      {"zdiffstore", -4, kWriteOom, "@write @sortedset @slow", 1, 1, 1, Route::kParked, ZDiffStore,
+       nullptr, nullptr, nullptr,
+       doc("Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0",
            "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the "
            "sets, N is the size of the first set, and K is the size of the result set.",
            "destination:key{key_flags=OW+update} numkeys:integer key:key{key_flags=RO+access}"
            "..."),
        KeysNumkeys2Dst},
-      {"zscan", -3, kRead, "@read @sortedset @slow", 1, 1, 1, Route::kKey, ZScan, nullptr,
-       nullptr, nullptr,
+      {"zscan", -3, kRead, "@read @sortedset @slow", 1, 1, 1, Route::kKey, ZScan, nullptr, nullptr,
+       nullptr,
        doc("Incrementally iterate sorted sets elements and associated scores", "2.8.0",
            "O(1) for every call. O(N) for a complete iteration, including enough command calls "
            "for the cursor to return back to 0. N is the number of elements inside the "

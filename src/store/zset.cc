@@ -480,8 +480,7 @@ void ZSetRangeByRank(const ObjectRef& obj, size_t start, size_t end, bool revers
   }
 }
 
-void ZSetForEach(const ObjectRef& obj,
-                 const std::function<void(std::string_view, double)>& fn) {
+void ZSetForEach(const ObjectRef& obj, const std::function<void(std::string_view, double)>& fn) {
   size_t n = ZSetLength(obj);
   if (n == 0) return;
   ZSetRangeByRank(obj, 0, n - 1, false, [&](std::string_view m, double s) {
@@ -503,8 +502,8 @@ void ZSetConvertToSkiplist(ObjectRef* obj) {
   *obj = ObjectRef{ValueType::kZSet, Encoding::kSkiplist, zsl};
 }
 
-int ZSetAdd(ObjectRef* obj, std::string_view member, double score, int in_flags,
-            double* new_score, size_t max_entries, size_t max_value) {
+int ZSetAdd(ObjectRef* obj, std::string_view member, double score, int in_flags, double* new_score,
+            size_t max_entries, size_t max_value) {
   bool incr = in_flags & kZAddIncr, nx = in_flags & kZAddNx, xx = in_flags & kZAddXx;
   bool gt = in_flags & kZAddGt, lt = in_flags & kZAddLt;
   if (std::isnan(score)) return kZAddNaN;

@@ -224,8 +224,7 @@ void ZSetModelTest::RunOne() {
       auto it = std::find_if(e.begin(), e.end(), [&](const auto& p) { return p.first == m; });
       int64_t r = it == e.end() ? -1 : it - e.begin();
       Check({"ZRANK", k, m}, r < 0 ? "nil" : Int(r));
-      Check({"ZREVRANK", k, m},
-            r < 0 ? "nil" : Int(static_cast<int64_t>(e.size()) - 1 - r));
+      Check({"ZREVRANK", k, m}, r < 0 ? "nil" : Int(static_cast<int64_t>(e.size()) - 1 - r));
       return;
     }
     case 6:
@@ -288,7 +287,8 @@ void ZSetModelTest::RunOne() {
     case 10: {  // ZREMRANGEBYRANK / ZREMRANGEBYSCORE
       Entries e = z ? Sorted(*z) : Entries();
       if (rng_() % 2) {
-        int64_t a = static_cast<int64_t>(rng_() % 10) - 5, b = static_cast<int64_t>(rng_() % 10) - 5;
+        int64_t a = static_cast<int64_t>(rng_() % 10) - 5,
+                b = static_cast<int64_t>(rng_() % 10) - 5;
         int64_t n = static_cast<int64_t>(e.size()), s = a < 0 ? a + n : a, t = b < 0 ? b + n : b;
         if (s < 0) s = 0;
         int64_t removed = 0;
@@ -329,8 +329,8 @@ void ZSetModelTest::RunOne() {
       if (k2 == k) return;
       bool max = rng_() % 2;
       int64_t cnt = 1 + static_cast<int64_t>(rng_() % 3);
-      std::vector<std::string> args = {"ZMPOP", "2", k, k2, max ? "MAX" : "MIN", "COUNT",
-                                       std::to_string(cnt)};
+      std::vector<std::string> args = {
+          "ZMPOP", "2", k, k2, max ? "MAX" : "MIN", "COUNT", std::to_string(cnt)};
       for (const std::string& key : {k, k2}) {
         if (!db_.count(key)) continue;
         Entries e = Sorted(db_[key]);
@@ -367,8 +367,8 @@ void ZSetModelTest::RunOne() {
       int agg = op != 2 ? static_cast<int>(rng_() % 3) : 0;  // sum, min, max
       std::vector<std::string> args;
       std::string dst = Key();
-      const char* names[3][2] = {{"ZUNION", "ZUNIONSTORE"}, {"ZINTER", "ZINTERSTORE"},
-                                 {"ZDIFF", "ZDIFFSTORE"}};
+      const char* names[3][2] = {
+          {"ZUNION", "ZUNIONSTORE"}, {"ZINTER", "ZINTERSTORE"}, {"ZDIFF", "ZDIFFSTORE"}};
       args.push_back(names[op][store]);
       if (store) args.push_back(dst);
       args.push_back(std::to_string(n));

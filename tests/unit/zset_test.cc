@@ -51,8 +51,8 @@ TEST(ZSetStore, ListpackBasics) {
   EXPECT_EQ(ZSetAdd(&o, "c", -INFINITY, kZAddIncr, &ns, 128, 64), kZAddUpdated);
   EXPECT_EQ(ZSetAdd(&o, "c", INFINITY, kZAddIncr, &ns, 128, 64), kZAddNaN);
   EXPECT_EQ(o.enc, Encoding::kListpack);
-  EXPECT_THAT(All(o), ::testing::ElementsAre(ZEntry{"c", -INFINITY}, ZEntry{"a", 2},
-                                             ZEntry{"b", 2}));
+  EXPECT_THAT(All(o),
+              ::testing::ElementsAre(ZEntry{"c", -INFINITY}, ZEntry{"a", 2}, ZEntry{"b", 2}));
   EXPECT_EQ(ZSetRank(o, "b"), 2);
   EXPECT_EQ(ZSetRank(o, "x"), -1);
   EXPECT_EQ(ZSetCountScoreBelow(o, 2, false), 1u);
@@ -297,15 +297,15 @@ using E = std::pair<std::string, KeyEvent>;
 TEST_F(ZSetCommandTest, EventsForWritesAndNoOps) {
   EXPECT_EQ(Run({"zadd", "z", "1", "a"}), ":1\r\n");
   EXPECT_EQ(Run({"zadd", "z", "2", "b"}), ":1\r\n");
-  EXPECT_EQ(Run({"zadd", "z", "2", "b"}), ":0\r\n");       // no change: no event
+  EXPECT_EQ(Run({"zadd", "z", "2", "b"}), ":0\r\n");        // no change: no event
   EXPECT_EQ(Run({"zadd", "z", "XX", "1", "c"}), ":0\r\n");  // nothing added
   EXPECT_EQ(Run({"zadd", "nokey", "XX", "1", "c"}), ":0\r\n");
   EXPECT_FALSE(db_->Find("nokey"));
   EXPECT_EQ(Run({"zincrby", "z", "1", "a"}), "$1\r\n2\r\n");
   EXPECT_EQ(Run({"zrem", "z", "nosuch"}), ":0\r\n");
-  EXPECT_THAT(events_, ::testing::ElementsAre(E{"z", KeyEvent::kWritten},
-                                              E{"z", KeyEvent::kUpdated},
-                                              E{"z", KeyEvent::kUpdated}));
+  EXPECT_THAT(events_,
+              ::testing::ElementsAre(E{"z", KeyEvent::kWritten}, E{"z", KeyEvent::kUpdated},
+                                     E{"z", KeyEvent::kUpdated}));
   events_.clear();
   EXPECT_EQ(Run({"zrem", "z", "a", "b"}), ":2\r\n");
   EXPECT_THAT(events_, ::testing::ElementsAre(E{"z", KeyEvent::kDeleted}));
@@ -320,10 +320,9 @@ TEST_F(ZSetCommandTest, PopsRangesAndStores) {
   EXPECT_EQ(Run({"zunionstore", "d", "1", "z"}), ":2\r\n");
   EXPECT_EQ(Run({"zremrangebyrank", "z", "0", "-1"}), ":2\r\n");
   EXPECT_EQ(Run({"zinterstore", "d", "1", "nosuch"}), ":0\r\n");
-  EXPECT_THAT(events_, ::testing::ElementsAre(E{"z", KeyEvent::kUpdated},
-                                              E{"d", KeyEvent::kWritten},
-                                              E{"z", KeyEvent::kDeleted},
-                                              E{"d", KeyEvent::kDeleted}));
+  EXPECT_THAT(events_,
+              ::testing::ElementsAre(E{"z", KeyEvent::kUpdated}, E{"d", KeyEvent::kWritten},
+                                     E{"z", KeyEvent::kDeleted}, E{"d", KeyEvent::kDeleted}));
 }
 
 TEST_F(ZSetCommandTest, ConversionFollowsConfig) {

@@ -50,8 +50,8 @@ enum ZAddOut : int { kZAddNaN = 1, kZAddAdded = 2, kZAddUpdated = 4, kZAddNop = 
 // Adds or updates `member`. Converts a listpack to a skiplist when the new member would pass
 // `max_entries` or is longer than `max_value`. *new_score receives the resulting score when
 // the member was added or updated (or is unchanged).
-int ZSetAdd(ObjectRef* obj, std::string_view member, double score, int in_flags,
-            double* new_score, size_t max_entries, size_t max_value);
+int ZSetAdd(ObjectRef* obj, std::string_view member, double score, int in_flags, double* new_score,
+            size_t max_entries, size_t max_value);
 // Removes `member`; false when absent.
 bool ZSetRemove(ObjectRef* obj, std::string_view member);
 // Removes ranks start..end (inclusive, both < length); returns how many.

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
@@ -16,6 +17,14 @@
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/store/zset.h"
+
+// Set inputs of ZUNION/ZINTER/ZDIFF need the set type's reader, which lands separately.
+#if __has_include("omnibus/store/set.h")
+#include "omnibus/store/set.h"
+#define OMNIBUS_ZSET_SET_INPUTS 1
+#else
+#define OMNIBUS_ZSET_SET_INPUTS 0
+#endif
 
 namespace omnibus {
 namespace {
@@ -725,13 +734,38 @@ enum class SetOp { kUnion, kInter, kDiff };
 enum class Aggregate { kSum, kMin, kMax };
 
 // One input: a zset (or nothing for a missing key).
+// One input: a zset, a set (members with score 1, as Redis accepts), or nothing (missing key).
 struct Source {
   std::string_view key;
   ObjectRef obj{};
   bool exists = false;
+  bool is_set = false;
   double weight = 1.0;
-  size_t Length() const { return exists ? ZSetLength(obj) : 0; }
-  bool Find(std::string_view m, double* s) const { return exists && ZSetScore(obj, m, s); }
+  // A set input's members, built on the first lookup (SetForEach is the set type's only
+  // promised reader).
+  std::unique_ptr<absl::flat_hash_set<std::string>> members;
+
+  size_t Length() const {
+    if (!exists) return 0;
+    return is_set ? ObjectLength(obj) : ZSetLength(obj);
+  }
+  void ForEach(const std::function<void(std::string_view, double)>& fn) const {
+    if (!exists) return;
+#if OMNIBUS_ZSET_SET_INPUTS
+    if (is_set) return SetForEach(obj, [&](std::string_view m) { fn(m, 1.0); });
+#endif
+    ZSetForEach(obj, fn);
+  }
+  bool Find(std::string_view m, double* s) {
+    if (!exists) return false;
+    if (!is_set) return ZSetScore(obj, m, s);
+    if (members == nullptr) {
+      members = std::make_unique<absl::flat_hash_set<std::string>>();
+      ForEach([&](std::string_view x, double) { members->emplace(x); });
+    }
+    *s = 1.0;
+    return members->contains(absl::string_view(m.data(), m.size()));
+  }
 };
 
 void Aggregate1(double* target, double val, Aggregate agg) {
@@ -770,13 +804,17 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
     s.key = a[j++];
     auto e = ctx.DbFor(s.key).Find(s.key);
     if (e) {
-      if (e->type() != ValueType::kZSet) {
-        // TODO(zset): Redis also accepts sets (each member with score 1); needs the set type's
-        // SetForEach. Until then a set input answers WRONGTYPE.
+      bool set_ok = false;
+#if OMNIBUS_ZSET_SET_INPUTS
+      set_ok = e->type() == ValueType::kSet;
+#endif
+      // Without the set type (store/set.h) a set input answers WRONGTYPE.
+      if (e->type() != ValueType::kZSet && !set_ok) {
         return ReplyStatus(ctx.reply, OpStatus::kWrongType);
       }
       s.obj = e->object();
       s.exists = true;
+      s.is_set = e->type() == ValueType::kSet;
     }
   }
   Aggregate agg = Aggregate::kSum;
@@ -825,7 +863,7 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
   int64_t cardinality = 0;
   if (op == SetOp::kInter) {
     if (src[0].Length() > 0) {
-      ZSetForEach(src[0].obj, [&](std::string_view m, double sc) {
+      src[0].ForEach([&](std::string_view m, double sc) {
         if (card_only && limit > 0 && cardinality >= limit) return;
         double score = src[0].weight * sc;
         if (std::isnan(score)) score = 0;
@@ -847,7 +885,7 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
     absl::flat_hash_map<std::string, double> acc;
     for (const auto& s : src) {
       if (s.Length() == 0) continue;
-      ZSetForEach(s.obj, [&](std::string_view m, double sc) {
+      s.ForEach([&](std::string_view m, double sc) {
         double score = s.weight * sc;
         if (std::isnan(score)) score = 0;
         auto [it, inserted] = acc.try_emplace(std::string(m), score);
@@ -858,7 +896,7 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
     for (auto& [m, sc] : acc) result.emplace_back(m, sc);
   } else {
     if (src[0].Length() > 0) {
-      ZSetForEach(src[0].obj, [&](std::string_view m, double sc) {
+      src[0].ForEach([&](std::string_view m, double sc) {
         double v;
         for (size_t i = 1; i < src.size(); ++i) {
           if (src[i].Find(m, &v)) return;

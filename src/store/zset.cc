@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -103,14 +104,19 @@ struct ZSkiplist {
   ZNode* tail = nullptr;
   size_t length = 0;
   int level = 1;
+  // The member table: chained through ZNode::hnext, power-of-two bucket counts. A resize is
+  // incremental, as in Redis: while `buckets1` exists, members move from `buckets` to it a
+  // bucket per write, lookups search both, and new members go to `buckets1`.
   ZNode** buckets = nullptr;
-  size_t nbuckets = 0;  // power of two
+  size_t nbuckets = 0;
+  ZNode** buckets1 = nullptr;
+  size_t nbuckets1 = 0;
+  size_t rehash_idx = 0;
 
   ZSkiplist() {
     header = NewNode(kMaxLevel, 0, {});
     nbuckets = 4;
-    buckets = static_cast<ZNode**>(StoreAlloc(nbuckets * sizeof(ZNode*)));
-    std::fill(buckets, buckets + nbuckets, nullptr);
+    buckets = NewBuckets(nbuckets);
   }
   ~ZSkiplist() {
     ZNode* x = header->fwd()[0];
@@ -121,49 +127,90 @@ struct ZSkiplist {
     }
     StoreFree(header);
     StoreFree(buckets);
+    if (buckets1 != nullptr) StoreFree(buckets1);
   }
 
   // ---- Member table -------------------------------------------------------------------
-  ZNode* Lookup(std::string_view m) const {
-    for (ZNode* n = buckets[HashMember(m) & (nbuckets - 1)]; n != nullptr; n = n->hnext) {
+  static ZNode** NewBuckets(size_t n) {
+    auto* b = static_cast<ZNode**>(StoreAlloc(n * sizeof(ZNode*)));
+    std::fill(b, b + n, nullptr);
+    return b;
+  }
+  bool rehashing() const { return buckets1 != nullptr; }
+
+  static ZNode* FindIn(ZNode* chain, std::string_view m) {
+    for (ZNode* n = chain; n != nullptr; n = n->hnext) {
       if (n->len == m.size() && (m.empty() || memcmp(n->member_data(), m.data(), m.size()) == 0))
         return n;
     }
     return nullptr;
   }
+  ZNode* Lookup(std::string_view m) const {
+    size_t h = HashMember(m);
+    ZNode* n = FindIn(buckets[h & (nbuckets - 1)], m);
+    if (n == nullptr && rehashing()) n = FindIn(buckets1[h & (nbuckets1 - 1)], m);
+    return n;
+  }
   void HashInsert(ZNode* n) {
     // Up to two members per bucket on average: chains stay short, buckets cost 4-8 B each.
-    if (length + 1 > nbuckets * 2) Rehash(nbuckets * 2);
-    ZNode** b = &buckets[HashMember(n->member()) & (nbuckets - 1)];
+    if (!rehashing() && length + 1 > nbuckets * 2) StartRehash(nbuckets * 2);
+    RehashStep();
+    size_t h = HashMember(n->member());
+    ZNode** b = rehashing() ? &buckets1[h & (nbuckets1 - 1)] : &buckets[h & (nbuckets - 1)];
     n->hnext = *b;
     *b = n;
   }
-  void HashRemove(ZNode* n) {
-    ZNode** p = &buckets[HashMember(n->member()) & (nbuckets - 1)];
-    while (*p != n) p = &(*p)->hnext;
+  static bool UnchainFrom(ZNode** p, ZNode* n) {
+    while (*p != nullptr && *p != n) p = &(*p)->hnext;
+    if (*p == nullptr) return false;
     *p = n->hnext;
+    return true;
+  }
+  void HashRemove(ZNode* n) {
+    size_t h = HashMember(n->member());
+    if (!UnchainFrom(&buckets[h & (nbuckets - 1)], n)) {
+      UnchainFrom(&buckets1[h & (nbuckets1 - 1)], n);
+    }
+    RehashStep();
   }
   void MaybeShrink() {
+    if (rehashing()) return;
     size_t want = nbuckets;
     while (want > 4 && length < want / 8) want /= 2;
-    if (want != nbuckets) Rehash(want);
+    if (want != nbuckets) StartRehash(want);
   }
-  void Rehash(size_t n) {
-    auto* nb = static_cast<ZNode**>(StoreAlloc(n * sizeof(ZNode*)));
-    std::fill(nb, nb + n, nullptr);
-    for (size_t i = 0; i < nbuckets; ++i) {
-      ZNode* x = buckets[i];
+  void StartRehash(size_t n) {
+    buckets1 = NewBuckets(n);
+    nbuckets1 = n;
+    rehash_idx = 0;
+  }
+  // Moves one non-empty bucket (looking at up to 10 empty ones) to the new table.
+  void RehashStep() {
+    if (!rehashing()) return;
+    int empty_visits = 10;
+    while (rehash_idx < nbuckets && buckets[rehash_idx] == nullptr) {
+      ++rehash_idx;
+      if (--empty_visits == 0) break;
+    }
+    if (rehash_idx < nbuckets && buckets[rehash_idx] != nullptr) {
+      ZNode* x = buckets[rehash_idx];
+      buckets[rehash_idx++] = nullptr;
       while (x != nullptr) {
         ZNode* next = x->hnext;
-        ZNode** b = &nb[HashMember(x->member()) & (n - 1)];
+        ZNode** b = &buckets1[HashMember(x->member()) & (nbuckets1 - 1)];
         x->hnext = *b;
         *b = x;
         x = next;
       }
     }
-    StoreFree(buckets);
-    buckets = nb;
-    nbuckets = n;
+    if (rehash_idx >= nbuckets) {
+      StoreFree(buckets);
+      buckets = buckets1;
+      nbuckets = nbuckets1;
+      buckets1 = nullptr;
+      nbuckets1 = 0;
+      rehash_idx = 0;
+    }
   }
 
   // ---- Ordered index (Redis's zsl* functions, with a given node) -----------------------
@@ -601,19 +648,43 @@ uint64_t ZSetScan(const ObjectRef& obj, uint64_t cursor, size_t count,
     return 0;
   }
   ZSkiplist* zsl = Skiplist(obj);
-  uint64_t mask = zsl->nbuckets - 1;
   size_t max_iterations = count * 10;
+  if (max_iterations / 10 != count) max_iterations = SIZE_MAX;
   size_t visited = 0;
-  do {
-    for (ZNode* n = zsl->buckets[cursor & mask]; n != nullptr; n = n->hnext) {
+  auto emit = [&](ZNode* n) {
+    for (; n != nullptr; n = n->hnext) {
       fn(n->member(), n->score);
       ++visited;
     }
-    // Reverse-binary increment over the masked bits (Redis's dictScan).
-    cursor |= ~mask;
-    cursor = ReverseBits(cursor);
-    ++cursor;
-    cursor = ReverseBits(cursor);
+  };
+  // Reverse-binary increment over the bits of `mask` (Redis's dictScan).
+  auto next = [](uint64_t v, uint64_t mask) {
+    v |= ~mask;
+    v = ReverseBits(v);
+    ++v;
+    return ReverseBits(v);
+  };
+  do {
+    if (!zsl->rehashing()) {
+      uint64_t m0 = zsl->nbuckets - 1;
+      emit(zsl->buckets[cursor & m0]);
+      cursor = next(cursor, m0);
+    } else {
+      // Both tables: the small one's bucket, then every bucket of the large one that expands
+      // it, so a member is found whichever table holds it.
+      ZNode** t0 = zsl->buckets;
+      ZNode** t1 = zsl->buckets1;
+      uint64_t m0 = zsl->nbuckets - 1, m1 = zsl->nbuckets1 - 1;
+      if (m0 > m1) {
+        std::swap(t0, t1);
+        std::swap(m0, m1);
+      }
+      emit(t0[cursor & m0]);
+      do {
+        emit(t1[cursor & m1]);
+        cursor = next(cursor, m1);
+      } while (cursor & (m0 ^ m1));
+    }
   } while (cursor != 0 && max_iterations-- > 0 && visited < count);
   return cursor;
 }
@@ -634,6 +705,10 @@ std::string ZScoreToString(double v) {
     n = snprintf(buf, sizeof(buf), "%.17g", v);
   }
   return std::string(buf, static_cast<size_t>(n));
+}
+
+bool ZSetTEST_Rehashing(const ObjectRef& obj) {
+  return obj.enc == Encoding::kSkiplist && Skiplist(obj)->rehashing();
 }
 
 bool ZSetTEST_Verify(const ObjectRef& obj) {
@@ -667,6 +742,9 @@ bool ZSetTEST_Verify(const ObjectRef& obj) {
   size_t hashed = 0;
   for (size_t i = 0; i < zsl->nbuckets; ++i) {
     for (ZNode* x = zsl->buckets[i]; x != nullptr; x = x->hnext) ++hashed;
+  }
+  for (size_t i = 0; i < zsl->nbuckets1; ++i) {
+    for (ZNode* x = zsl->buckets1[i]; x != nullptr; x = x->hnext) ++hashed;
   }
   if (hashed != n) return false;
   for (int i = 0; i < zsl->level; ++i) {

@@ -240,6 +240,31 @@ TEST(ZSetStore, ScanSurvivesResize) {
   EXPECT_TRUE(ZSetTEST_Verify(o));
   FreeZSet(o);
 
+  // Members come and go at every call, so calls land in the middle of incremental resizes
+  // (both growing and shrinking).
+  o = NewZSet();
+  for (int i = 0; i < 300; ++i) ZSetAdd(&o, StrCat("keep", i), i, 0, nullptr, 0, 64);
+  seen.clear();
+  cursor = 0;
+  step = 0;
+  int rehashing_calls = 0;
+  do {
+    rehashing_calls += ZSetTEST_Rehashing(o);
+    cursor = ZSetScan(o, cursor, 5, [&](std::string_view m, double) { seen.emplace(m); });
+    ++step;
+    for (int i = 0; i < 40; ++i) {
+      if (step < 30) {
+        ZSetAdd(&o, StrCat("tmp", step, "-", i), i, 0, nullptr, 0, 64);
+      } else {
+        ZSetRemove(&o, StrCat("tmp", step - 29, "-", i));
+      }
+    }
+    ASSERT_TRUE(ZSetTEST_Verify(o));
+  } while (cursor != 0);
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(seen.count(StrCat("keep", i))) << i;
+  EXPECT_GT(rehashing_calls, 0);
+  FreeZSet(o);
+
   // A listpack comes back whole with cursor 0.
   o = NewZSet();
   ZSetAdd(&o, "a", 1, 0, nullptr, 128, 64);

@@ -73,5 +73,7 @@ std::string ZScoreToString(double v);
 
 // Test seams: checks the skiplist's spans/links/hash against each other (true when sound).
 bool ZSetTEST_Verify(const ObjectRef& obj);
+// True while a skiplist's member table is being resized (incrementally).
+bool ZSetTEST_Rehashing(const ObjectRef& obj);
 
 }  // namespace omnibus

@@ -223,6 +223,7 @@ bool ReadZSet(ExecContext& ctx, std::string_view key, const ObjectRef** obj, Obj
 void ZAddGeneric(ExecContext& ctx, int flags) {
   Args a = ctx.args;
   size_t idx = 2;
+  bool ch = false;  // reply-only: count changed members too
   for (; idx < a.size(); ++idx) {
     std::string_view o = a[idx];
     if (IsOpt(o, "nx")) {
@@ -230,7 +231,7 @@ void ZAddGeneric(ExecContext& ctx, int flags) {
     } else if (IsOpt(o, "xx")) {
       flags |= kZAddXx;
     } else if (IsOpt(o, "ch")) {
-      flags |= 32;  // CH: a reply-only flag
+      ch = true;
     } else if (IsOpt(o, "incr")) {
       flags |= kZAddIncr;
     } else if (IsOpt(o, "gt")) {
@@ -242,7 +243,7 @@ void ZAddGeneric(ExecContext& ctx, int flags) {
     }
   }
   bool incr = flags & kZAddIncr, nx = flags & kZAddNx, xx = flags & kZAddXx;
-  bool gt = flags & kZAddGt, lt = flags & kZAddLt, ch = flags & 32;
+  bool gt = flags & kZAddGt, lt = flags & kZAddLt;
   size_t elements = a.size() - idx;
   if (elements % 2 != 0 || elements == 0) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   elements /= 2;
@@ -267,10 +268,10 @@ void ZAddGeneric(ExecContext& ctx, int flags) {
   double score = 0;
   if (*w) {
     ObjectRef o = w->obj();
-    int in = flags & (kZAddIncr | kZAddNx | kZAddXx | kZAddGt | kZAddLt);
     for (size_t i = 0; i < elements; ++i) {
       double ns = 0;
-      int out = ZSetAdd(&o, a[idx + 2 * i + 1], scores[i], in, &ns, MaxEntries(ctx), MaxValue(ctx));
+      int out =
+          ZSetAdd(&o, a[idx + 2 * i + 1], scores[i], flags, &ns, MaxEntries(ctx), MaxValue(ctx));
       if (out & kZAddNaN) {
         w->set_obj(o);
         if (added + updated == 0) w->NoChange();
@@ -394,8 +395,8 @@ void ZLexCount(ExecContext& ctx) {
 enum class RangeType { kAuto, kRank, kScore, kLex };
 enum class Direction { kAuto, kForward, kReverse };
 
-// Redis 7.0's zrangeGenericCommand. `dst` is set for ZRANGESTORE; `argc_start` is the index of
-// the source key.
+// Redis 7.0's zrangeGenericCommand. `store`: ZRANGESTORE (destination at argument 1);
+// `argc_start` is the index of the source key.
 void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType rangetype,
                    Direction direction) {
   Args a = ctx.args;
@@ -784,8 +785,8 @@ void Aggregate1(double* target, double val, Aggregate agg) {
   }
 }
 
-// Redis 7.0's zunionInterDiffGenericCommand. `numkeys_at`: index of numkeys; `dst`: the
-// *STORE destination (empty otherwise); `card_only`: ZINTERCARD.
+// Redis 7.0's zunionInterDiffGenericCommand. `numkeys_at`: index of numkeys; `store`: the
+// *STORE forms (destination at argument 1); `card_only`: ZINTERCARD.
 void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bool card_only) {
   Args a = ctx.args;
   int64_t setnum;

@@ -14,6 +14,7 @@
 
 #include "omnibus/base/str_cat.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/shard/router.h"
 #include "omnibus/store/db.h"
 #include "omnibus/store/keyspace.h"
 #include "omnibus/store/object.h"
@@ -368,6 +369,59 @@ TEST_F(ZSetCommandTest, ConversionFollowsConfig) {
   limits_.zset_max_listpack_value = 1;
   Run({"zadd", "s", "1", "bb"});
   EXPECT_EQ(Obj("s").enc, Encoding::kSkiplist);
+}
+
+// Parked over three shards (§6): every key is reached in its own shard's Db, and the events
+// land there.
+TEST(ZSetParkedTest, MultiKeyCommandsReachEveryShard) {
+  constexpr int kShards = 3;
+  Keyspace ks0(1), ks1(1), ks2(1);
+  Keyspace* all[kShards] = {&ks0, &ks1, &ks2};
+  // Keys on three different shards.
+  std::vector<std::string> keys;
+  for (int i = 0; keys.size() < 3 && i < 1000; ++i) {
+    std::string k = StrCat("key", i);
+    bool taken = false;
+    for (const auto& other : keys) taken |= ShardForKey(other, kShards) == ShardForKey(k, kShards);
+    if (!taken) keys.push_back(k);
+  }
+  ASSERT_EQ(keys.size(), 3u);
+  std::vector<std::pair<int, E>> events;
+  for (int s = 0; s < kShards; ++s) {
+    all[s]->db(0).TEST_on_event = [&events, s](std::string_view key, KeyEvent e) {
+      events.push_back({s, E{std::string(key), e}});
+    };
+  }
+  CommandTable table;
+  auto run = [&](std::vector<std::string_view> args) {
+    std::string out;
+    ReplyBuilder rb(&out, 2);
+    ExecContext ctx{&ks0, all, kShards};
+    ctx.args = args;
+    ctx.reply = &rb;
+    table.Find(args[0])->shard(ctx);
+    return out;
+  };
+  const std::string &a = keys[0], &b = keys[1], &d = keys[2];
+  EXPECT_EQ(run({"zadd", a, "1", "x", "2", "y"}), ":2\r\n");
+  EXPECT_EQ(run({"zadd", b, "10", "y", "20", "z"}), ":2\r\n");
+  EXPECT_EQ(run({"zunionstore", d, "2", a, b}), ":3\r\n");
+  EXPECT_EQ(run({"zrange", d, "0", "-1", "WITHSCORES"}),
+            "*6\r\n$1\r\nx\r\n$1\r\n1\r\n$1\r\ny\r\n$2\r\n12\r\n$1\r\nz\r\n$2\r\n20\r\n");
+  EXPECT_EQ(run({"zinterstore", d, "2", a, b, "AGGREGATE", "MAX"}), ":1\r\n");
+  EXPECT_EQ(run({"zrangestore", a, d, "0", "-1"}), ":1\r\n");
+  EXPECT_EQ(run({"zmpop", "2", d, b, "MIN", "COUNT", "5"}),
+            "*2\r\n$" + std::to_string(d.size()) + "\r\n" + d +
+                "\r\n*1\r\n*2\r\n$1\r\ny\r\n$2\r\n10\r\n");
+  int sa = ShardForKey(a, kShards), sb = ShardForKey(b, kShards), sd = ShardForKey(d, kShards);
+  EXPECT_THAT(events, ::testing::ElementsAre(std::pair<int, E>{sa, E{a, KeyEvent::kWritten}},
+                                             std::pair<int, E>{sb, E{b, KeyEvent::kWritten}},
+                                             std::pair<int, E>{sd, E{d, KeyEvent::kWritten}},
+                                             std::pair<int, E>{sd, E{d, KeyEvent::kWritten}},
+                                             std::pair<int, E>{sa, E{a, KeyEvent::kWritten}},
+                                             std::pair<int, E>{sd, E{d, KeyEvent::kDeleted}}));
+  EXPECT_FALSE(all[sd]->db(0).Find(d));
+  EXPECT_TRUE(all[sb]->db(0).Find(b));
 }
 
 TEST_F(ZSetCommandTest, SortExport) {

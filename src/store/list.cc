@@ -38,8 +38,8 @@ void ShrinkConversion(ObjectRef* obj, const ListNodeLimit& limit) {
 
 // Removes matches of `v` from one listpack (see ListRemove for `count`).
 size_t RemoveFromListpack(Listpack* lp, std::string_view v, int64_t count) {
-  const uint64_t want = count >= 0 ? static_cast<uint64_t>(count)
-                                   : static_cast<uint64_t>(-(count + 1)) + 1;
+  const uint64_t want =
+      count >= 0 ? static_cast<uint64_t>(count) : static_cast<uint64_t>(-(count + 1)) + 1;
   uint64_t removed = 0;
   if (count >= 0) {
     Listpack::Pos pos = lp->Begin();

@@ -364,8 +364,8 @@ void Quicklist::EraseBack(size_t n, const ListNodeLimit& limit) {
 size_t Quicklist::RemoveMatches(std::string_view v, int64_t count, const ListNodeLimit& limit) {
   const bool forward = count >= 0;
   // -INT64_MIN does not exist; no list is that long, so "all from the tail" is the same.
-  const uint64_t want = count >= 0 ? static_cast<uint64_t>(count)
-                                   : static_cast<uint64_t>(-(count + 1)) + 1;
+  const uint64_t want =
+      count >= 0 ? static_cast<uint64_t>(count) : static_cast<uint64_t>(-(count + 1)) + 1;
   uint64_t removed = 0;
   QuicklistNode* node = forward ? head_ : tail_;
   while (node != nullptr) {

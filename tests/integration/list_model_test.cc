@@ -90,9 +90,8 @@ TEST_P(ListCommandModelTest, RandomOpsMatchDeque) {
       bool x = Rnd(6) == 0;
       std::vector<std::string> vals;
       for (int i = 0, n = 1 + Rnd(4); i < n; ++i) vals.push_back(Value());
-      std::vector<std::string_view> args = {left ? (x ? "LPUSHX" : "LPUSH")
-                                                 : (x ? "RPUSHX" : "RPUSH"),
-                                            k};
+      std::vector<std::string_view> args = {
+          left ? (x ? "LPUSHX" : "LPUSH") : (x ? "RPUSHX" : "RPUSH"), k};
       for (const std::string& v : vals) args.push_back(v);
       if (!x || l != nullptr) {
         List& m = model_[k];
@@ -242,7 +241,8 @@ TEST_P(ListCommandModelTest, RandomOpsMatchDeque) {
       } else {
         ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY) << Describe(r);
         std::vector<std::string> got;
-        for (size_t i = 0; i < r->elements; ++i) got.push_back(std::to_string(r->element[i]->integer));
+        for (size_t i = 0; i < r->elements; ++i)
+          got.push_back(std::to_string(r->element[i]->integer));
         ASSERT_EQ(got, found);
       }
     } else if (op == 15) {  // LMPOP
@@ -279,8 +279,8 @@ TEST_P(ListCommandModelTest, RandomOpsMatchDeque) {
       std::string dst = Rnd(6) == 0 ? k : key();
       bool from_left = op == 16 ? false : Rnd(2), to_left = op == 16 ? true : Rnd(2);
       std::string from = side(from_left), to = side(to_left);
-      Reply r = op == 16 ? Command(c, {"RPOPLPUSH", k, dst})
-                         : Command(c, {"LMOVE", k, dst, from, to});
+      Reply r =
+          op == 16 ? Command(c, {"RPOPLPUSH", k, dst}) : Command(c, {"LMOVE", k, dst, from, to});
       if (l == nullptr) {
         ASSERT_THAT(r, IsNil());
       } else {

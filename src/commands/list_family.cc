@@ -49,8 +49,9 @@ void PopRangeReply(KeyWrite& w, ListEnd end, int64_t count, const ListNodeLimit&
   ObjectRef obj = w.obj();
   size_t n = std::min(static_cast<size_t>(count), ListLength(obj));
   rb->Array(n);
+  char buf[ListNodePack::kIntBuf];
   for (size_t i = 0; i < n; ++i) {
-    rb->Bulk(ListPeek(obj, end));
+    rb->Bulk(ListPeek(obj, end, buf));
     ListPop(&obj, end, limit);
   }
   w.set_obj(obj);
@@ -125,7 +126,8 @@ void Pop(ExecContext& ctx) {
   ListNodeLimit limit = Limit(ctx);
   if (!has_count) {
     ObjectRef obj = w->obj();
-    ctx.reply->Bulk(ListPeek(obj, kEnd));
+    char buf[ListNodePack::kIntBuf];
+    ctx.reply->Bulk(ListPeek(obj, kEnd, buf));
     ListPop(&obj, kEnd, limit);
     w->set_obj(obj);
     return;
@@ -350,7 +352,8 @@ void MoveGeneric(ExecContext& ctx, ListEnd from, ListEnd to) {
   if (!*sw) return ctx.reply->Null();
   ListNodeLimit limit = Limit(ctx);
   ObjectRef obj = sw->obj();
-  std::string value(ListPeek(obj, from));
+  char buf[ListNodePack::kIntBuf];
+  std::string value(ListPeek(obj, from, buf));
   if (src == dst) {
     // One key: a rotation through the one write (never two KeyWrites on one key).
     ListPop(&obj, from, limit);

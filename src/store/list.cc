@@ -8,7 +8,7 @@ namespace omnibus {
 namespace {
 
 Quicklist* QL(const ObjectRef& obj) { return static_cast<Quicklist*>(obj.ptr); }
-bool IsListpack(const ObjectRef& obj) { return obj.enc == Encoding::kListpack; }
+bool IsSmall(const ObjectRef& obj) { return obj.enc == Encoding::kListpack; }
 
 void ToQuicklist(ObjectRef* obj) {
   obj->ptr = Quicklist::FromListpack(obj->ptr);
@@ -20,46 +20,37 @@ void ToQuicklist(ObjectRef* obj) {
 // listpack as it is.
 void GrowConversion(ObjectRef* obj, size_t add_bytes, size_t add_entries,
                     const ListNodeLimit& limit) {
-  if (!IsListpack(*obj)) return;
-  Listpack lp(obj->ptr);
+  if (!IsSmall(*obj)) return;
+  ListNodePack lp(obj->ptr);
   if (limit.Exceeds(lp.bytes() + add_bytes, lp.size() + add_entries)) ToQuicklist(obj);
 }
 
 // After removals: a quicklist down to one node within half the limit becomes that listpack.
 void ShrinkConversion(ObjectRef* obj, const ListNodeLimit& limit) {
-  if (IsListpack(*obj)) return;
+  if (IsSmall(*obj)) return;
   Quicklist* ql = QL(*obj);
   if (ql->node_count() != 1) return;
-  Listpack lp = ql->head()->pack();
+  ListNodePack lp = ql->head()->pack();
   if (limit.Half().Exceeds(lp.bytes(), lp.size())) return;
   obj->ptr = ql->ReleaseOnlyListpack();
   obj->enc = Encoding::kListpack;
 }
 
 // Removes matches of `v` from one listpack (see ListRemove for `count`).
-size_t RemoveFromListpack(Listpack* lp, std::string_view v, int64_t count) {
+size_t RemoveFromListpack(ListNodePack* lp, std::string_view v, int64_t count) {
   const uint64_t want =
       count >= 0 ? static_cast<uint64_t>(count) : static_cast<uint64_t>(-(count + 1)) + 1;
   uint64_t removed = 0;
   if (count >= 0) {
-    Listpack::Pos pos = lp->Begin();
-    while (pos < lp->End()) {
-      if (lp->At(pos) != v) {
-        pos = lp->Next(pos);
-        continue;
-      }
+    for (ListNodePack::Pos pos = lp->Find(v); pos < lp->End(); pos = lp->Find(v, pos)) {
       pos = lp->Erase(pos);
       if (++removed == want) break;
     }
   } else {
-    Listpack::Pos pos = lp->End();
-    while (pos > lp->Begin()) {
-      Listpack::Pos p = lp->Prev(pos);
-      if (lp->At(p) == v) {
-        lp->Erase(p);
-        if (++removed == want) break;
-      }
-      pos = p;
+    for (ListNodePack::Pos pos = lp->FindBack(v, lp->End()); pos < lp->End();
+         pos = lp->FindBack(v, pos)) {
+      lp->Erase(pos);
+      if (++removed == want) break;
     }
   }
   return static_cast<size_t>(removed);
@@ -68,21 +59,21 @@ size_t RemoveFromListpack(Listpack* lp, std::string_view v, int64_t count) {
 }  // namespace
 
 ObjectRef NewList() {
-  return ObjectRef{ValueType::kList, Encoding::kListpack, Listpack::Create().data()};
+  return ObjectRef{ValueType::kList, Encoding::kListpack, ListNodePack::Create().data()};
 }
 
 void FreeList(const ObjectRef& obj) {
-  if (IsListpack(obj)) return Listpack(obj.ptr).Free();
+  if (IsSmall(obj)) return ListNodePack(obj.ptr).Free();
   Quicklist::Destroy(QL(obj));
 }
 
 size_t ListLength(const ObjectRef& obj) {
-  if (IsListpack(obj)) return Listpack(obj.ptr).size();
+  if (IsSmall(obj)) return ListNodePack(obj.ptr).size();
   return QL(obj)->size();
 }
 
 ObjectRef CopyList(const ObjectRef& obj) {
-  if (IsListpack(obj)) return ObjectRef{obj.type, obj.enc, Listpack(obj.ptr).Copy().data()};
+  if (IsSmall(obj)) return ObjectRef{obj.type, obj.enc, ListNodePack(obj.ptr).Copy().data()};
   return ObjectRef{obj.type, obj.enc, QL(obj)->Copy()};
 }
 
@@ -91,9 +82,9 @@ ListNodeLimit ListLimit(const ContainerLimits& limits) {
 }
 
 void ListPush(ObjectRef* obj, ListEnd end, std::string_view v, const ListNodeLimit& limit) {
-  GrowConversion(obj, ListpackEntryBytes(v.size()), 1, limit);
-  if (IsListpack(*obj)) {
-    Listpack lp(obj->ptr);
+  GrowConversion(obj, ListNodePack::EntryBytes(v), 1, limit);
+  if (IsSmall(*obj)) {
+    ListNodePack lp(obj->ptr);
     if (end == ListEnd::kHead) {
       lp.Prepend(v);
     } else {
@@ -109,17 +100,17 @@ void ListPush(ObjectRef* obj, ListEnd end, std::string_view v, const ListNodeLim
   }
 }
 
-std::string_view ListPeek(const ObjectRef& obj, ListEnd end) {
-  if (IsListpack(obj)) {
-    Listpack lp(obj.ptr);
-    return lp.At(end == ListEnd::kHead ? lp.Begin() : lp.Prev(lp.End()));
+std::string_view ListPeek(const ObjectRef& obj, ListEnd end, char* buf) {
+  if (IsSmall(obj)) {
+    ListNodePack lp(obj.ptr);
+    return lp.Get(end == ListEnd::kHead ? lp.Begin() : lp.Prev(lp.End()), buf);
   }
-  return end == ListEnd::kHead ? QL(obj)->Front() : QL(obj)->Back();
+  return end == ListEnd::kHead ? QL(obj)->Front(buf) : QL(obj)->Back(buf);
 }
 
 void ListPop(ObjectRef* obj, ListEnd end, const ListNodeLimit& limit) {
-  if (IsListpack(*obj)) {
-    Listpack lp(obj->ptr);
+  if (IsSmall(*obj)) {
+    ListNodePack lp(obj->ptr);
     lp.Erase(end == ListEnd::kHead ? lp.Begin() : lp.Prev(lp.End()));
     obj->ptr = lp.data();
     return;
@@ -136,19 +127,19 @@ bool ListSet(ObjectRef* obj, int64_t index, std::string_view v, const ListNodeLi
   int64_t len = static_cast<int64_t>(ListLength(*obj));
   if (index < 0) index += len;
   if (index < 0 || index >= len) return false;
-  if (IsListpack(*obj)) {
-    Listpack lp(obj->ptr);
-    Listpack::Pos pos = lp.Seek(index);
+  if (IsSmall(*obj)) {
+    ListNodePack lp(obj->ptr);
+    ListNodePack::Pos pos = lp.Seek(index);
     size_t old_bytes = lp.Next(pos) - pos;
-    size_t new_bytes = ListpackEntryBytes(v.size());
+    size_t new_bytes = ListNodePack::EntryBytes(v);
     if (new_bytes > old_bytes) GrowConversion(obj, new_bytes - old_bytes, 0, limit);
-    if (IsListpack(*obj)) {
+    if (IsSmall(*obj)) {
       lp.Replace(pos, v);
       obj->ptr = lp.data();
       return true;
     }
   }
-  Listpack::Pos pos;
+  ListNodePack::Pos pos;
   QuicklistNode* node = QL(*obj)->Locate(static_cast<size_t>(index), &pos);
   QL(*obj)->Replace(node, pos, v, limit);
   ShrinkConversion(obj, limit);
@@ -157,13 +148,13 @@ bool ListSet(ObjectRef* obj, int64_t index, std::string_view v, const ListNodeLi
 
 bool ListInsert(ObjectRef* obj, std::string_view pivot, std::string_view v, bool after,
                 const ListNodeLimit& limit) {
-  if (IsListpack(*obj)) {
-    Listpack lp(obj->ptr);
-    Listpack::Pos pos = lp.Find(pivot);
+  if (IsSmall(*obj)) {
+    ListNodePack lp(obj->ptr);
+    ListNodePack::Pos pos = lp.Find(pivot);
     if (pos == lp.End()) return false;
     if (after) pos = lp.Next(pos);
-    GrowConversion(obj, ListpackEntryBytes(v.size()), 1, limit);
-    if (IsListpack(*obj)) {
+    GrowConversion(obj, ListNodePack::EntryBytes(v), 1, limit);
+    if (IsSmall(*obj)) {
       lp.Insert(pos, v);
       obj->ptr = lp.data();
     } else {
@@ -174,8 +165,8 @@ bool ListInsert(ObjectRef* obj, std::string_view pivot, std::string_view v, bool
   }
   Quicklist* ql = QL(*obj);
   for (QuicklistNode* node = ql->head(); node != nullptr; node = node->next) {
-    Listpack lp = node->pack();
-    Listpack::Pos pos = lp.Find(pivot);
+    ListNodePack lp = node->pack();
+    ListNodePack::Pos pos = lp.Find(pivot);
     if (pos == lp.End()) continue;
     ql->Insert(node, after ? lp.Next(pos) : pos, v, limit);
     return true;
@@ -184,8 +175,8 @@ bool ListInsert(ObjectRef* obj, std::string_view pivot, std::string_view v, bool
 }
 
 size_t ListRemove(ObjectRef* obj, std::string_view v, int64_t count, const ListNodeLimit& limit) {
-  if (IsListpack(*obj)) {
-    Listpack lp(obj->ptr);
+  if (IsSmall(*obj)) {
+    ListNodePack lp(obj->ptr);
     size_t removed = RemoveFromListpack(&lp, v, count);
     obj->ptr = lp.data();
     return removed;
@@ -201,8 +192,8 @@ void ListTrim(ObjectRef* obj, size_t head, size_t tail, const ListNodeLimit& lim
     head = len;
     tail = 0;
   }
-  if (IsListpack(*obj)) {
-    Listpack lp(obj->ptr);
+  if (IsSmall(*obj)) {
+    ListNodePack lp(obj->ptr);
     if (head > 0) lp.Erase(lp.Begin(), head);
     if (tail > 0) lp.Erase(lp.Seek(-static_cast<int64_t>(tail)), tail);
     obj->ptr = lp.data();
@@ -214,20 +205,20 @@ void ListTrim(ObjectRef* obj, size_t head, size_t tail, const ListNodeLimit& lim
 }
 
 void ListCursor::Next() {
-  Listpack lp(lp_);
+  ListNodePack lp(lp_);
   pos_ = lp.Next(pos_);
   if (pos_ < lp.End()) return;
   if (node_ != nullptr && node_->next != nullptr) {
     node_ = node_->next;
     lp_ = node_->lp;
-    pos_ = Listpack(lp_).Begin();
+    pos_ = ListNodePack(lp_).Begin();
     return;
   }
   lp_ = nullptr;
 }
 
 void ListCursor::Prev() {
-  Listpack lp(lp_);
+  ListNodePack lp(lp_);
   if (pos_ > lp.Begin()) {
     pos_ = lp.Prev(pos_);
     return;
@@ -235,7 +226,7 @@ void ListCursor::Prev() {
   if (node_ != nullptr && node_->prev != nullptr) {
     node_ = node_->prev;
     lp_ = node_->lp;
-    Listpack p(lp_);
+    ListNodePack p(lp_);
     pos_ = p.Prev(p.End());
     return;
   }
@@ -246,10 +237,10 @@ ListCursor ListSeek(const ObjectRef& obj, int64_t index) {
   int64_t len = static_cast<int64_t>(ListLength(obj));
   if (index < 0) index += len;
   if (index < 0 || index >= len) return ListCursor();
-  if (IsListpack(obj)) {
-    return ListCursor(nullptr, obj.ptr, Listpack(obj.ptr).Seek(index));
+  if (IsSmall(obj)) {
+    return ListCursor(nullptr, obj.ptr, ListNodePack(obj.ptr).Seek(index));
   }
-  Listpack::Pos pos;
+  ListNodePack::Pos pos;
   QuicklistNode* node = QL(obj)->Locate(static_cast<size_t>(index), &pos);
   return ListCursor(node, node->lp, pos);
 }

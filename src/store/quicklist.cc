@@ -1,70 +1,18 @@
 // The large list form: a chain of listpack nodes (see quicklist.h).
 #include "omnibus/store/quicklist.h"
 
-#include <cstring>
-
 #include "omnibus/store/memory.h"
 
 namespace omnibus {
 namespace {
 
-// Listpack's documented layout (listpack.h): u32 total bytes | u32 count | entries. Moving a
-// run of entries between two listpacks is a memcpy, so merges and splits are done here on the
-// bytes rather than entry by entry through the public API (which reallocates per entry).
-constexpr uint32_t kHeader = 8;
-
-void Store32(uint8_t* p, uint32_t v) { memcpy(p, &v, 4); }
-
-size_t VarintBytes(size_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-// Appends b's entries to a and frees b. Returns a's (possibly moved) buffer.
-void* ConcatListpacks(void* a, void* b) {
-  Listpack la(a), lb(b);
-  size_t a_bytes = la.bytes();
-  size_t b_entries = lb.bytes() - kHeader;
-  uint32_t count = la.size() + lb.size();
-  auto* p = static_cast<uint8_t*>(StoreRealloc(a, a_bytes + b_entries));
-  memcpy(p + a_bytes, static_cast<uint8_t*>(b) + kHeader, b_entries);
-  Store32(p, static_cast<uint32_t>(a_bytes + b_entries));
-  Store32(p + 4, count);
-  lb.Free();
-  return p;
-}
-
-// Moves the entries of *lp from `at` on into a new listpack, which it returns; the first
-// `before` entries stay in *lp (which may move).
-void* SplitListpack(void** lp, Listpack::Pos at, uint32_t before) {
-  Listpack l(*lp);
-  auto* p = static_cast<uint8_t*>(*lp);
-  size_t tail_bytes = l.bytes() - at;
-  uint32_t tail_count = l.size() - before;
-  auto* q = static_cast<uint8_t*>(StoreAlloc(kHeader + tail_bytes));
-  memcpy(q + kHeader, p + at, tail_bytes);
-  Store32(q, static_cast<uint32_t>(kHeader + tail_bytes));
-  Store32(q + 4, tail_count);
-  p = static_cast<uint8_t*>(StoreRealloc(p, at));
-  Store32(p, at);
-  Store32(p + 4, before);
-  *lp = p;
-  return q;
-}
-
-void* SingleEntryListpack(std::string_view v) {
-  Listpack lp = Listpack::Create();
+void* SingleEntryPack(std::string_view v) {
+  ListNodePack lp = ListNodePack::Create();
   lp.Append(v);
   return lp.data();
 }
 
 }  // namespace
-
-size_t ListpackEntryBytes(size_t len) { return 2 * VarintBytes(len) + len; }
 
 ListNodeLimit ListNodeLimit::FromFill(int64_t fill) {
   static constexpr size_t kLevels[] = {4096, 8192, 16384, 32768, 65536};
@@ -98,7 +46,7 @@ Quicklist* Quicklist::Create() { return StoreNew<Quicklist>(); }
 
 Quicklist* Quicklist::FromListpack(void* lp) {
   Quicklist* ql = Create();
-  Listpack l(lp);
+  ListNodePack l(lp);
   if (l.empty()) {
     l.Free();
   } else {
@@ -112,7 +60,7 @@ void Quicklist::Destroy(Quicklist* ql) {
   QuicklistNode* n = ql->head_;
   while (n != nullptr) {
     QuicklistNode* next = n->next;
-    Listpack(n->lp).Free();
+    ListNodePack(n->lp).Free();
     StoreDelete(n);
     n = next;
   }
@@ -168,19 +116,22 @@ void Quicklist::Unlink(QuicklistNode* node) {
     tail_ = node->prev;
   }
   count_ -= node->pack().size();
-  Listpack(node->lp).Free();
+  ListNodePack(node->lp).Free();
   StoreDelete(node);
   --nodes_;
 }
 
 bool Quicklist::Fits(const QuicklistNode* a, const QuicklistNode* b,
                      const ListNodeLimit& limit) const {
-  Listpack la = a->pack(), lb = b->pack();
-  return !limit.Exceeds(la.bytes() + lb.bytes() - kHeader, size_t{la.size()} + lb.size());
+  ListNodePack la = a->pack(), lb = b->pack();
+  return !limit.Exceeds(la.bytes() + lb.bytes() - ListNodePack::kHeader,
+                        size_t{la.size()} + lb.size());
 }
 
 QuicklistNode* Quicklist::Merge(QuicklistNode* a, QuicklistNode* b) {
-  a->lp = ConcatListpacks(a->lp, b->lp);
+  ListNodePack pa = a->pack();
+  pa.Concat(b->pack());
+  a->lp = pa.data();
   a->next = b->next;
   if (b->next != nullptr) {
     b->next->prev = a;
@@ -195,36 +146,36 @@ QuicklistNode* Quicklist::Merge(QuicklistNode* a, QuicklistNode* b) {
 void Quicklist::PushFront(std::string_view v, const ListNodeLimit& limit) {
   ++count_;
   if (head_ != nullptr) {
-    Listpack lp = head_->pack();
-    if (!limit.Exceeds(lp.bytes() + ListpackEntryBytes(v.size()), size_t{lp.size()} + 1)) {
+    ListNodePack lp = head_->pack();
+    if (!limit.Exceeds(lp.bytes() + ListNodePack::EntryBytes(v), size_t{lp.size()} + 1)) {
       lp.Prepend(v);
       head_->lp = lp.data();
       return;
     }
   }
-  NewNode(SingleEntryListpack(v), nullptr);
+  NewNode(SingleEntryPack(v), nullptr);
 }
 
 void Quicklist::PushBack(std::string_view v, const ListNodeLimit& limit) {
   ++count_;
   if (tail_ != nullptr) {
-    Listpack lp = tail_->pack();
-    if (!limit.Exceeds(lp.bytes() + ListpackEntryBytes(v.size()), size_t{lp.size()} + 1)) {
+    ListNodePack lp = tail_->pack();
+    if (!limit.Exceeds(lp.bytes() + ListNodePack::EntryBytes(v), size_t{lp.size()} + 1)) {
       lp.Append(v);
       tail_->lp = lp.data();
       return;
     }
   }
-  NewNode(SingleEntryListpack(v), tail_);
+  NewNode(SingleEntryPack(v), tail_);
 }
 
-std::string_view Quicklist::Back() const {
-  Listpack lp = tail_->pack();
-  return lp.At(lp.Prev(lp.End()));
+std::string_view Quicklist::Back(char* buf) const {
+  ListNodePack lp = tail_->pack();
+  return lp.Get(lp.Prev(lp.End()), buf);
 }
 
 void Quicklist::PopFront(const ListNodeLimit& limit) {
-  Listpack lp = head_->pack();
+  ListNodePack lp = head_->pack();
   lp.Erase(lp.Begin());
   head_->lp = lp.data();
   --count_;
@@ -233,7 +184,7 @@ void Quicklist::PopFront(const ListNodeLimit& limit) {
 }
 
 void Quicklist::PopBack(const ListNodeLimit& limit) {
-  Listpack lp = tail_->pack();
+  ListNodePack lp = tail_->pack();
   lp.Erase(lp.Prev(lp.End()));
   tail_->lp = lp.data();
   --count_;
@@ -241,7 +192,7 @@ void Quicklist::PopBack(const ListNodeLimit& limit) {
   if (tail_->prev != nullptr && Fits(tail_->prev, tail_, limit)) Merge(tail_->prev, tail_);
 }
 
-QuicklistNode* Quicklist::Locate(size_t index, Listpack::Pos* pos) const {
+QuicklistNode* Quicklist::Locate(size_t index, ListNodePack::Pos* pos) const {
   if (index < count_ / 2) {
     for (QuicklistNode* n = head_; n != nullptr; n = n->next) {
       size_t c = n->pack().size();
@@ -267,36 +218,38 @@ QuicklistNode* Quicklist::Locate(size_t index, Listpack::Pos* pos) const {
 
 void Quicklist::SplitOversized(QuicklistNode* node, const ListNodeLimit& limit) {
   while (true) {
-    Listpack lp = node->pack();
+    ListNodePack lp = node->pack();
     uint32_t n = lp.size();
     if (n <= 1 || !limit.Exceeds(lp.bytes(), n)) return;
     // Split where either half of the bytes or half of the entries is reached, keeping at
     // least one entry on each side: both pieces shrink, so this ends.
-    size_t payload = lp.bytes() - kHeader;
-    Listpack::Pos pos = lp.Next(lp.Begin());
+    size_t payload = lp.bytes() - ListNodePack::kHeader;
+    ListNodePack::Pos pos = lp.Next(lp.Begin());
     uint32_t before = 1;
-    while (before + 1 < n && (pos - kHeader) * 2 < payload && before * 2 < n) {
+    while (before + 1 < n && (pos - ListNodePack::kHeader) * 2 < payload && before * 2 < n) {
       pos = lp.Next(pos);
       ++before;
     }
-    void* rest = SplitListpack(&node->lp, pos, before);
+    ListNodePack pack = node->pack();
+    void* rest = pack.SplitAt(pos, before).data();
+    node->lp = pack.data();
     QuicklistNode* second = NewNode(rest, node);
     SplitOversized(second, limit);
   }
 }
 
 void Quicklist::Rebalance(QuicklistNode* node, const ListNodeLimit& limit) {
-  Listpack lp = node->pack();
+  ListNodePack lp = node->pack();
   if (lp.empty()) return Unlink(node);
   if (lp.size() > 1 && limit.Exceeds(lp.bytes(), lp.size())) return SplitOversized(node, limit);
   if (node->prev != nullptr && Fits(node->prev, node, limit)) node = Merge(node->prev, node);
   if (node->next != nullptr && Fits(node, node->next, limit)) Merge(node, node->next);
 }
 
-void Quicklist::Insert(QuicklistNode* node, Listpack::Pos pos, std::string_view v,
+void Quicklist::Insert(QuicklistNode* node, ListNodePack::Pos pos, std::string_view v,
                        const ListNodeLimit& limit) {
-  Listpack lp = node->pack();
-  size_t add = ListpackEntryBytes(v.size());
+  ListNodePack lp = node->pack();
+  size_t add = ListNodePack::EntryBytes(v);
   bool full = limit.Exceeds(lp.bytes() + add, size_t{lp.size()} + 1);
   if (full && (pos == lp.End() || pos == lp.Begin())) {
     // At a full node's edge: the neighbour on that side takes it if it has room (as Redis
@@ -305,14 +258,14 @@ void Quicklist::Insert(QuicklistNode* node, Listpack::Pos pos, std::string_view 
     QuicklistNode* other = at_end ? node->next : node->prev;
     ++count_;
     if (other != nullptr) {
-      Listpack o = other->pack();
+      ListNodePack o = other->pack();
       if (!limit.Exceeds(o.bytes() + add, size_t{o.size()} + 1)) {
         at_end ? o.Prepend(v) : o.Append(v);
         other->lp = o.data();
         return;
       }
     }
-    NewNode(SingleEntryListpack(v), at_end ? node : node->prev);
+    NewNode(SingleEntryPack(v), at_end ? node : node->prev);
     return;
   }
   lp.Insert(pos, v);
@@ -321,9 +274,9 @@ void Quicklist::Insert(QuicklistNode* node, Listpack::Pos pos, std::string_view 
   if (full) SplitOversized(node, limit);
 }
 
-void Quicklist::Replace(QuicklistNode* node, Listpack::Pos pos, std::string_view v,
+void Quicklist::Replace(QuicklistNode* node, ListNodePack::Pos pos, std::string_view v,
                         const ListNodeLimit& limit) {
-  Listpack lp = node->pack();
+  ListNodePack lp = node->pack();
   lp.Replace(pos, v);
   node->lp = lp.data();
   Rebalance(node, limit);
@@ -331,7 +284,7 @@ void Quicklist::Replace(QuicklistNode* node, Listpack::Pos pos, std::string_view
 
 void Quicklist::EraseFront(size_t n, const ListNodeLimit& limit) {
   while (n > 0 && head_ != nullptr) {
-    Listpack lp = head_->pack();
+    ListNodePack lp = head_->pack();
     if (lp.size() <= n) {
       n -= lp.size();
       Unlink(head_);
@@ -347,7 +300,7 @@ void Quicklist::EraseFront(size_t n, const ListNodeLimit& limit) {
 
 void Quicklist::EraseBack(size_t n, const ListNodeLimit& limit) {
   while (n > 0 && tail_ != nullptr) {
-    Listpack lp = tail_->pack();
+    ListNodePack lp = tail_->pack();
     if (lp.size() <= n) {
       n -= lp.size();
       Unlink(tail_);
@@ -370,16 +323,11 @@ size_t Quicklist::RemoveMatches(std::string_view v, int64_t count, const ListNod
   QuicklistNode* node = forward ? head_ : tail_;
   while (node != nullptr) {
     QuicklistNode* following = forward ? node->next : node->prev;
-    Listpack lp = node->pack();
+    ListNodePack lp = node->pack();
     bool touched = false;
     bool done = false;
     if (forward) {
-      Listpack::Pos pos = lp.Begin();
-      while (pos < lp.End()) {
-        if (lp.At(pos) != v) {
-          pos = lp.Next(pos);
-          continue;
-        }
+      for (ListNodePack::Pos pos = lp.Find(v); pos < lp.End(); pos = lp.Find(v, pos)) {
         pos = lp.Erase(pos);
         --count_;
         touched = true;
@@ -389,19 +337,15 @@ size_t Quicklist::RemoveMatches(std::string_view v, int64_t count, const ListNod
         }
       }
     } else {
-      Listpack::Pos pos = lp.End();
-      while (pos > lp.Begin()) {
-        Listpack::Pos p = lp.Prev(pos);
-        if (lp.At(p) == v) {
-          lp.Erase(p);
-          --count_;
-          touched = true;
-          if (++removed == want) {
-            done = true;
-            break;
-          }
+      for (ListNodePack::Pos pos = lp.FindBack(v, lp.End()); pos < lp.End();
+           pos = lp.FindBack(v, pos)) {
+        lp.Erase(pos);
+        --count_;
+        touched = true;
+        if (++removed == want) {
+          done = true;
+          break;
         }
-        pos = p;
       }
     }
     node->lp = lp.data();

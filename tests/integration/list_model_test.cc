@@ -30,7 +30,8 @@ class ListCommandModelTest : public ShardedServerTest {
     if (Rnd(25) == 0) {
       return std::string(static_cast<size_t>(100 + Rnd(2000)), static_cast<char>('a' + Rnd(3)));
     }
-    return std::string(1, static_cast<char>('a' + Rnd(6)));
+    static const char* const kSmall[] = {"a", "b", "c", "d", "1", "-1", "300", "01", "70000", ""};
+    return kSmall[Rnd(10)];
   }
   List* Find(const std::string& key) {
     auto it = model_.find(key);

@@ -46,7 +46,7 @@ std::vector<size_t> CheckNodes(const ObjectRef& obj, const ListNodeLimit& limit)
   const QuicklistNode* prev = nullptr;
   for (const QuicklistNode* n = ql->head(); n != nullptr; n = n->next) {
     EXPECT_EQ(n->prev, prev);
-    Listpack lp = n->pack();
+    ListNodePack lp = n->pack();
     EXPECT_GT(lp.size(), 0u) << "empty node";
     if (lp.size() > 1) {
       EXPECT_FALSE(limit.Exceeds(lp.bytes(), lp.size())) << "oversized node";
@@ -90,9 +90,91 @@ TEST(ListNodeLimitTest, FromFill) {
   EXPECT_EQ(ListNodeLimit::FromFill(0).count, 1u);
   EXPECT_EQ(four.Half().count, 2u);
   EXPECT_EQ(ListNodeLimit::FromFill(-1).Half().bytes, 2048u);
-  EXPECT_EQ(ListpackEntryBytes(5), 7u);
-  EXPECT_EQ(ListpackEntryBytes(127), 129u);
-  EXPECT_EQ(ListpackEntryBytes(128), 132u);
+}
+
+// Every encoding round-trips, and only canonical integers are stored as integers.
+TEST(ListNodePackTest, EncodingsRoundTrip) {
+  struct Case {
+    std::string v;
+    size_t bytes;  // as an entry, back length included
+  };
+  std::vector<Case> cases = {
+      {"0", 2},
+      {"127", 2},
+      {"128", 3},
+      {"-1", 3},
+      {"-4096", 3},
+      {"4095", 3},
+      {"4096", 4},
+      {"-4097", 4},
+      {"32767", 4},
+      {"-32768", 4},
+      {"32768", 5},
+      {"-32769", 5},
+      {"8388607", 5},
+      {"-8388608", 5},
+      {"8388608", 6},
+      {"-8388609", 6},
+      {"2147483647", 6},
+      {"-2147483648", 6},
+      {"2147483648", 10},
+      {"-2147483649", 10},
+      {"9223372036854775807", 10},
+      {"-9223372036854775808", 10},
+      {"9223372036854775808", 21},
+      {"-9223372036854775809", 22},
+      {"-0", 4},
+      {"00", 4},
+      {"01", 4},
+      {"+1", 4},
+      {"1.0", 5},
+      {" 1", 4},
+      {"1 ", 4},
+      {"", 2},
+      {"-", 3},
+      {"xxx", 5},
+      {std::string(63, 's'), 65},
+      {std::string(64, 's'), 67},
+      {std::string(4095, 's'), 4099},
+      {std::string(4096, 's'), 4103},
+      {std::string("a\0b", 3), 5},
+  };
+  int64_t baseline = StoreAllocatedBytes();
+  {
+    ListNodePack lp = ListNodePack::Create();
+    for (const Case& c : cases) {
+      EXPECT_EQ(ListNodePack::EntryBytes(c.v), c.bytes) << c.v;
+      lp.Append(c.v);
+    }
+    char buf[ListNodePack::kIntBuf];
+    ListNodePack::Pos pos = lp.Begin();
+    for (const Case& c : cases) {
+      ASSERT_LT(pos, lp.End());
+      EXPECT_EQ(lp.Get(pos, buf), c.v);
+      EXPECT_TRUE(lp.Equals(pos, c.v)) << c.v;
+      EXPECT_EQ(lp.Find(c.v), pos) << c.v;
+      pos = lp.Next(pos);
+    }
+    EXPECT_EQ(pos, lp.End());
+    // Backwards too, and "1" never matches "01" or "+1".
+    for (auto it = cases.rbegin(); it != cases.rend(); ++it) {
+      pos = lp.Prev(pos);
+      EXPECT_EQ(lp.Get(pos, buf), it->v);
+    }
+    EXPECT_EQ(pos, lp.Begin());
+    EXPECT_EQ(lp.Find("1"), lp.End());
+    EXPECT_EQ(lp.FindBack("0", lp.End()), lp.Begin());
+    // Replace across encodings keeps the neighbours intact.
+    ListNodePack::Pos second = lp.Next(lp.Begin());
+    lp.Replace(second, std::string(300, 'r'));
+    EXPECT_EQ(lp.Get(lp.Next(second), buf), "128");
+    lp.Replace(second, "-5");
+    EXPECT_EQ(lp.Get(second, buf), "-5");
+    EXPECT_EQ(lp.Get(lp.Next(second), buf), "128");
+    EXPECT_EQ(lp.size(), cases.size());
+    lp.Free();
+  }
+  EXPECT_EQ(StoreAllocatedBytes(), baseline);
 }
 
 TEST_F(ListStoreTest, SmallListIsOneListpack) {
@@ -103,8 +185,9 @@ TEST_F(ListStoreTest, SmallListIsOneListpack) {
   EXPECT_EQ(ListLength(obj_), 3u);
   EXPECT_THAT(Elements(obj_), ElementsAre("a", "b", "c"));
   EXPECT_THAT(ElementsBackwards(obj_), ElementsAre("a", "b", "c"));
-  EXPECT_EQ(ListPeek(obj_, ListEnd::kHead), "a");
-  EXPECT_EQ(ListPeek(obj_, ListEnd::kTail), "c");
+  char buf[ListNodePack::kIntBuf];
+  EXPECT_EQ(ListPeek(obj_, ListEnd::kHead, buf), "a");
+  EXPECT_EQ(ListPeek(obj_, ListEnd::kTail, buf), "c");
   EXPECT_EQ(ListSeek(obj_, 1).value(), "b");
   EXPECT_EQ(ListSeek(obj_, -3).value(), "a");
   EXPECT_FALSE(ListSeek(obj_, 3).valid());
@@ -120,10 +203,10 @@ TEST_F(ListStoreTest, ConvertsAtTheByteLimit) {
   limit_ = ListNodeLimit::FromFill(-1);
   // 8 header bytes + 8 entries of 507 bytes (2-byte lengths each side): 8 + 8 * 511 = 4096.
   std::string v(507, 'x');
-  ASSERT_EQ(ListpackEntryBytes(v.size()), 511u);
+  ASSERT_EQ(ListNodePack::EntryBytes(v), 511u);
   for (int i = 0; i < 8; ++i) Push(ListEnd::kTail, v);
   EXPECT_EQ(obj_.enc, Encoding::kListpack);
-  EXPECT_EQ(Listpack(obj_.ptr).bytes(), 4096u);
+  EXPECT_EQ(ListNodePack(obj_.ptr).bytes(), 4096u);
   Push(ListEnd::kTail, "y");
   ASSERT_EQ(obj_.enc, Encoding::kQuicklist);
   EXPECT_THAT(Nodes(), ElementsAre(8, 1));
@@ -231,8 +314,9 @@ TEST_F(ListStoreTest, RemovalsMergeNodes) {
   // Trim to the middle, then to two elements: back to a listpack.
   ListTrim(&obj_, 3, 3, limit_);
   EXPECT_EQ(ListLength(obj_), 12u);
-  EXPECT_EQ(ListPeek(obj_, ListEnd::kHead), "6");
-  EXPECT_EQ(ListPeek(obj_, ListEnd::kTail), "28");
+  char buf[ListNodePack::kIntBuf];
+  EXPECT_EQ(ListPeek(obj_, ListEnd::kHead, buf), "6");
+  EXPECT_EQ(ListPeek(obj_, ListEnd::kTail, buf), "28");
   Nodes();
   ListTrim(&obj_, 5, 5, limit_);
   EXPECT_EQ(obj_.enc, Encoding::kListpack);
@@ -281,18 +365,35 @@ TEST_P(ListModelTest, MatchesDeque) {
   std::mt19937 rng(GetParam() + 1000);
   std::deque<std::string> model;
   auto rnd = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  // Strings and integers of every encoding, and strings that only look like integers.
+  std::vector<std::string> alphabet = {"0",
+                                       "1",
+                                       "-1",
+                                       "127",
+                                       "128",
+                                       "4095",
+                                       "-4097",
+                                       "40000",
+                                       "-9000000",
+                                       "3000000000",
+                                       "9223372036854775807",
+                                       "01",
+                                       "+1",
+                                       "-0",
+                                       ""};
+  for (int i = 0; i < 15; ++i) alphabet.push_back(StrCat("v", i));
   auto value = [&] {
     int r = rnd(20);
     if (r == 0) return std::string(static_cast<size_t>(200 + rnd(3000)), 'L');
-    return StrCat("v", rnd(30));
+    return alphabet[static_cast<size_t>(rnd(static_cast<int>(alphabet.size())))];
   };
   size_t max_len = 0, max_nodes = 0, to_quicklist = 0, to_listpack = 0;
   Encoding last_enc = obj_.enc;
-  for (int step = 0; step < 6000; ++step) {
+  for (int step = 0; step < 10000; ++step) {
     int op = rnd(14);
     int64_t len = static_cast<int64_t>(model.size());
     // Phases: grow for a while, then shrink, so the list crosses the limits both ways.
-    bool growing = (step / 1500) % 2 == 0;
+    bool growing = (step / 2500) % 2 == 0;
     if (op < (growing ? 6 : 2) || len < 3) {
       std::string v = value();
       bool head = rnd(2);
@@ -300,7 +401,8 @@ TEST_P(ListModelTest, MatchesDeque) {
       head ? model.push_front(v) : model.push_back(v);
     } else if (op == 6 || (!growing && op >= 11)) {
       bool head = rnd(2);
-      ASSERT_EQ(ListPeek(obj_, head ? ListEnd::kHead : ListEnd::kTail),
+      char buf[ListNodePack::kIntBuf];
+      ASSERT_EQ(ListPeek(obj_, head ? ListEnd::kHead : ListEnd::kTail, buf),
                 head ? model.front() : model.back());
       ListPop(&obj_, head ? ListEnd::kHead : ListEnd::kTail, limit_);
       head ? model.pop_front() : model.pop_back();
@@ -312,14 +414,14 @@ TEST_P(ListModelTest, MatchesDeque) {
       ASSERT_EQ(ok, j >= 0 && j < len);
       if (ok) model[static_cast<size_t>(j)] = v;
     } else if (op == 8) {
-      std::string pivot = StrCat("v", rnd(30));
+      std::string pivot = value();
       std::string v = value();
       bool after = rnd(2);
       auto it = std::find(model.begin(), model.end(), pivot);
       ASSERT_EQ(ListInsert(&obj_, pivot, v, after, limit_), it != model.end());
       if (it != model.end()) model.insert(after ? it + 1 : it, v);
     } else if (op == 9) {
-      std::string v = StrCat("v", rnd(30));
+      std::string v = value();
       int64_t count = rnd(10) == 0 ? 0 : rnd(7) - 3;
       size_t removed = 0;
       if (count >= 0) {
@@ -369,7 +471,7 @@ TEST_P(ListModelTest, MatchesDeque) {
       ASSERT_THAT(ElementsBackwards(obj_), ElementsAreArray(model)) << "step " << step;
       Nodes();
       if (obj_.enc == Encoding::kListpack) {
-        Listpack lp(obj_.ptr);
+        ListNodePack lp(obj_.ptr);
         ASSERT_FALSE(limit_.Exceeds(lp.bytes(), lp.size()) && lp.size() > 1) << "step " << step;
       }
     }

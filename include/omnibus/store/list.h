@@ -8,15 +8,17 @@
 #include <string_view>
 
 #include "omnibus/store/container_limits.h"
-#include "omnibus/store/listpack.h"
+#include "omnibus/store/list_node_pack.h"
 #include "omnibus/store/quicklist.h"
 #include "omnibus/store/record.h"
 
 namespace omnibus {
 
 // The list type over its two encodings (Redis 7.2's scheme):
-//   Encoding::kListpack   one Listpack while it fits list-max-listpack-size;
-//   Encoding::kQuicklist  a Quicklist of listpack nodes each bounded by the same setting.
+//   Encoding::kListpack   one ListNodePack while it fits list-max-listpack-size;
+//   Encoding::kQuicklist  a Quicklist of ListNodePack nodes each bounded by the same setting.
+// (Redis 7.0 always answers "quicklist" to OBJECT ENCODING; 7.2 and we say "listpack" for the
+// small form.)
 // A listpack list becomes a quicklist when a write would make it exceed the limit, and a
 // quicklist goes back to one listpack when it is down to a single node within half the limit.
 // Functions taking `ObjectRef*` may reallocate or convert the list: the caller stores the
@@ -28,8 +30,9 @@ enum class ListEnd : uint8_t { kHead, kTail };
 ListNodeLimit ListLimit(const ContainerLimits& limits);
 
 void ListPush(ObjectRef* obj, ListEnd end, std::string_view v, const ListNodeLimit& limit);
-// The element at one end (the list is not empty).
-std::string_view ListPeek(const ObjectRef& obj, ListEnd end);
+// The element at one end (the list is not empty); an integer is spelled out in `buf`
+// (ListNodePack::kIntBuf bytes).
+std::string_view ListPeek(const ObjectRef& obj, ListEnd end, char* buf);
 // Removes the element at one end (the list is not empty).
 void ListPop(ObjectRef* obj, ListEnd end, const ListNodeLimit& limit);
 
@@ -48,19 +51,21 @@ class ListCursor {
  public:
   ListCursor() = default;
   bool valid() const { return lp_ != nullptr; }
-  std::string_view value() const { return Listpack(lp_).At(pos_); }
+  // Valid until the cursor moves (an integer element is spelled out in the cursor).
+  std::string_view value() const { return ListNodePack(lp_).Get(pos_, buf_); }
   // Moves towards the tail / the head; past the end the cursor becomes invalid.
   void Next();
   void Prev();
 
  private:
   friend ListCursor ListSeek(const ObjectRef& obj, int64_t index);
-  ListCursor(const QuicklistNode* node, void* lp, Listpack::Pos pos)
+  ListCursor(const QuicklistNode* node, void* lp, ListNodePack::Pos pos)
       : node_(node), lp_(lp), pos_(pos) {}
 
   const QuicklistNode* node_ = nullptr;  // null when the list is one listpack
   void* lp_ = nullptr;
-  Listpack::Pos pos_ = 0;
+  ListNodePack::Pos pos_ = 0;
+  mutable char buf_[ListNodePack::kIntBuf];
 };
 
 // A cursor on element `index` (negative counts from the tail); invalid when out of range.

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "omnibus/store/listpack.h"
+#include "omnibus/store/list_node_pack.h"
 
 namespace omnibus {
 
@@ -24,19 +24,16 @@ struct ListNodeLimit {
   ListNodeLimit Half() const;
 };
 
-// Bytes an entry of `len` bytes takes in a Listpack (store/listpack.h's layout).
-size_t ListpackEntryBytes(size_t len);
-
-// One node of a quicklist: a Listpack that is never empty.
+// One node of a quicklist: a ListNodePack that is never empty.
 struct QuicklistNode {
   QuicklistNode* prev;
   QuicklistNode* next;
   void* lp;
 
-  Listpack pack() const { return Listpack(lp); }
+  ListNodePack pack() const { return ListNodePack(lp); }
 };
 
-// A large list (Encoding::kQuicklist): a doubly linked chain of listpack nodes, each bounded by
+// A large list (Encoding::kQuicklist): a doubly linked chain of ListNodePack nodes, each bounded by
 // a ListNodeLimit, so pushes and pops at either end cost O(one node) and index walks skip whole
 // nodes by their counts. Nodes whose contents fit together are merged after removals, so a
 // list that shrank in the middle does not keep a trail of nearly empty nodes.
@@ -62,22 +59,23 @@ class Quicklist {
 
   void PushFront(std::string_view v, const ListNodeLimit& limit);
   void PushBack(std::string_view v, const ListNodeLimit& limit);
-  // The first / last element (size() > 0).
-  std::string_view Front() const { return head_->pack().At(head_->pack().Begin()); }
-  std::string_view Back() const;
+  // The first / last element (size() > 0); integers are spelled out in `buf`
+  // (ListNodePack::kIntBuf bytes).
+  std::string_view Front(char* buf) const { return head_->pack().Get(ListNodePack::kHeader, buf); }
+  std::string_view Back(char* buf) const;
   void PopFront(const ListNodeLimit& limit);
   void PopBack(const ListNodeLimit& limit);
 
   // The node holding element `index` (< size()) and the element's position in it, walking
   // from the nearer end.
-  QuicklistNode* Locate(size_t index, Listpack::Pos* pos) const;
+  QuicklistNode* Locate(size_t index, ListNodePack::Pos* pos) const;
 
   // Inserts `v` before the entry at `pos` of `node` (pos == End() appends to the node), using
   // a neighbour with room when the insertion is at a full node's edge and splitting otherwise.
-  void Insert(QuicklistNode* node, Listpack::Pos pos, std::string_view v,
+  void Insert(QuicklistNode* node, ListNodePack::Pos pos, std::string_view v,
               const ListNodeLimit& limit);
   // Replaces the entry at `pos` of `node`; a node that outgrows the limit is split.
-  void Replace(QuicklistNode* node, Listpack::Pos pos, std::string_view v,
+  void Replace(QuicklistNode* node, ListNodePack::Pos pos, std::string_view v,
                const ListNodeLimit& limit);
   // Removes `n` elements from the head / the tail (n <= size()).
   void EraseFront(size_t n, const ListNodeLimit& limit);

@@ -204,10 +204,7 @@ void ListTrim(ObjectRef* obj, size_t head, size_t tail, const ListNodeLimit& lim
   ShrinkConversion(obj, limit);
 }
 
-void ListCursor::Next() {
-  ListNodePack lp(lp_);
-  pos_ = lp.Next(pos_);
-  if (pos_ < lp.End()) return;
+void ListCursor::NextNode() {
   if (node_ != nullptr && node_->next != nullptr) {
     node_ = node_->next;
     lp_ = node_->lp;

@@ -197,7 +197,7 @@ ListNodePack ListNodePack::Copy() const {
   return ListNodePack(p);
 }
 
-ListNodePack::Pos ListNodePack::Next(Pos pos) const {
+ListNodePack::Pos ListNodePack::NextSlow(Pos pos) const {
   Decoded d = Decode(p_ + pos);
   size_t body = d.head_len + d.str_len;
   return static_cast<Pos>(pos + body + VarintSize(body));
@@ -209,7 +209,7 @@ ListNodePack::Pos ListNodePack::Prev(Pos pos) const {
   return static_cast<Pos>(pos - used - body);
 }
 
-std::string_view ListNodePack::Get(Pos pos, char* buf) const {
+std::string_view ListNodePack::GetSlow(Pos pos, char* buf) const {
   Decoded d = Decode(p_ + pos);
   if (d.is_int) return {buf, FormatInt64(d.value, buf)};
   return {reinterpret_cast<const char*>(p_ + pos + d.head_len), d.str_len};

@@ -54,13 +54,19 @@ class ListCursor {
   // Valid until the cursor moves (an integer element is spelled out in the cursor).
   std::string_view value() const { return ListNodePack(lp_).Get(pos_, buf_); }
   // Moves towards the tail / the head; past the end the cursor becomes invalid.
-  void Next();
+  void Next() {
+    ListNodePack lp(lp_);
+    pos_ = lp.Next(pos_);
+    if (pos_ >= lp.End()) NextNode();
+  }
   void Prev();
 
  private:
   friend ListCursor ListSeek(const ObjectRef& obj, int64_t index);
   ListCursor(const QuicklistNode* node, void* lp, ListNodePack::Pos pos)
       : node_(node), lp_(lp), pos_(pos) {}
+
+  void NextNode();  // past the end of this node's pack
 
   const QuicklistNode* node_ = nullptr;  // null when the list is one listpack
   void* lp_ = nullptr;

@@ -44,11 +44,24 @@ class ListNodePack {
 
   Pos Begin() const { return kHeader; }
   Pos End() const { return static_cast<Pos>(bytes()); }
-  Pos Next(Pos pos) const;
+  Pos Next(Pos pos) const {
+    // Inline for the common entries (LRANGE walks): a short string or a small integer, whose
+    // back length is one byte.
+    uint8_t b = p_[pos];
+    if (b < 0x80) return pos + 2;
+    if (b < 0xC0) return pos + 2 + (b & 0x3F);
+    return NextSlow(pos);
+  }
   // The entry before `pos` (which may be End()); pos must not be Begin().
   Pos Prev(Pos pos) const;
   // The entry's value; integers are spelled out in `buf` (kIntBuf bytes).
-  std::string_view Get(Pos pos, char* buf) const;
+  std::string_view Get(Pos pos, char* buf) const {
+    uint8_t b = p_[pos];
+    if (b >= 0x80 && b < 0xC0) {
+      return {reinterpret_cast<const char*>(p_ + pos + 1), static_cast<size_t>(b & 0x3F)};
+    }
+    return GetSlow(pos, buf);
+  }
   // Entry number `index` (negative counts from the end), or End() when out of range.
   Pos Seek(int64_t index) const;
 
@@ -82,6 +95,8 @@ class ListNodePack {
     return v;
   }
   static void Store32(uint8_t* p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+  Pos NextSlow(Pos pos) const;
+  std::string_view GetSlow(Pos pos, char* buf) const;
   // Makes room: `grow` bytes at `pos` (negative shrinks by removing bytes at pos).
   void Resize(Pos pos, int64_t grow);
 

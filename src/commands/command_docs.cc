@@ -548,6 +548,8 @@ void ReplyCommandInfo(const CommandSpec& spec, const CommandTable& table, ReplyB
   rb->Bulk(spec.name);
   rb->Integer(spec.arity);
   auto flags = FlagNames(spec.flags);
+  // Redis derives "movablekeys" (last) from key specs a fixed range cannot describe.
+  if (spec.keys_fn != nullptr) flags.push_back("movablekeys");
   rb->Set(flags.size());
   for (std::string_view f : flags) rb->SimpleString(f);
   rb->Integer(spec.first_key);

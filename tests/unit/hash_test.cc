@@ -79,6 +79,30 @@ TEST(HashStore, ListpackKeepsRedisOrder) {
   EXPECT_EQ(h.Get("x"), "c2");
 }
 
+// Entries of 254 bytes and more take the small form's long length encoding (only with a raised
+// hash-max-listpack-value); replacing values across that boundary keeps every other pair.
+TEST(HashStore, ListpackLongEntries) {
+  Hash h;
+  h.limits.max_value = 100000;
+  std::vector<std::string> sizes = {std::string(253, 'a'), std::string(254, 'b'),
+                                    std::string(70000, 'c'), ""};
+  for (size_t i = 0; i < sizes.size(); ++i) h.Set(sizes[i], StrCat("v", i));
+  h.Set("x", "short");
+  for (const std::string& v : {sizes[2], sizes[0], sizes[1], std::string("s"), sizes[2]}) {
+    EXPECT_FALSE(h.Set("x", v));
+    EXPECT_FALSE(h.Set(sizes[1], v));
+    EXPECT_EQ(h.Get("x"), v);
+    EXPECT_EQ(h.Get(sizes[1]), v);
+    EXPECT_EQ(h.Get(sizes[2]), "v2");
+    EXPECT_EQ(h.Get(""), "v3");
+  }
+  EXPECT_EQ(h.obj.enc, Encoding::kListpack);
+  EXPECT_TRUE(h.Del(sizes[1]));
+  EXPECT_THAT(All(h.obj), ElementsAre(Pair(sizes[0], "v0"), Pair(sizes[2], "v2"), Pair("", "v3"),
+                                      Pair("x", sizes[2])));
+  EXPECT_EQ(HashLength(h.obj), 4u);
+}
+
 TEST(HashStore, ConvertsOnlyPastTheEntryLimit) {
   Hash h;
   h.limits.max_entries = 4;
@@ -354,6 +378,15 @@ TEST_F(HashCommands, ConversionsFollowTheConfig) {
   EXPECT_EQ(Obj("j").enc, Encoding::kListpack);
   EXPECT_EQ(Run({"hincrbyfloat", "j", "a", "0.125"}), "$5\r\n1.375\r\n");
   EXPECT_EQ(Obj("j").enc, Encoding::kHashtable);
+
+  // A lowered limit converts an existing listpack on its next write, even an update.
+  limits_.hash_max_listpack_entries = 3;
+  Run({"hset", "k", "a", "1", "b", "2", "c", "3"});
+  limits_.hash_max_listpack_entries = 2;
+  EXPECT_EQ(Run({"hget", "k", "a"}), "$1\r\n1\r\n");
+  EXPECT_EQ(Obj("k").enc, Encoding::kListpack);
+  EXPECT_EQ(Run({"hset", "k", "a", "9"}), ":0\r\n");
+  EXPECT_EQ(Obj("k").enc, Encoding::kHashtable);
 
   // SORT's export sees both forms.
   std::string v;

@@ -13,9 +13,11 @@
 namespace omnibus {
 
 // The hash type's storage (Redis's t_hash.c object layer). Two forms, as in Redis 7.0:
-//   - Encoding::kListpack: ObjectRef::ptr is the listpack itself (field, value, field,
-//     value...; one allocation per hash). New fields are appended, an update rewrites the value
+//   - Encoding::kListpack: ObjectRef::ptr is one buffer of field, value, field, value... (one
+//     allocation per hash, no wrapper). New fields are appended, an update rewrites the value
 //     in place and a delete removes the pair in place, so listings come out in Redis's order.
+//     Its layout is private to hash.cc (a leaner cousin of store/Listpack, see there): reach
+//     it only through these functions.
 //   - Encoding::kHashtable: ObjectRef::ptr is a StringMap (field -> value).
 // A hash converts to the table when it gets more than hash-max-listpack-entries fields or a
 // field or value longer than hash-max-listpack-value bytes, and never converts back.

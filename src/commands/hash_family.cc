@@ -232,6 +232,14 @@ void HRandFieldWithCount(ExecContext& ctx, int64_t l, bool withvalues) {
   // Repetitions allowed (or a single element): independent draws, in random order.
   if (!unique || count == 1) {
     rb->Array(flat_pairs ? count * 2 : count);
+    if (obj.enc == Encoding::kListpack && count > 1) {
+      // Index the small form once rather than walking it for every draw.
+      std::vector<Pair> all;
+      all.reserve(size);
+      HashForEach(obj, [&](std::string_view f, std::string_view v) { all.emplace_back(f, v); });
+      while (count-- > 0) ReplyRandomElement(rb, all[rand() % size], withvalues);
+      return;
+    }
     while (count-- > 0) ReplyRandomElement(rb, HashRandom(obj, rand), withvalues);
     return;
   }

@@ -76,9 +76,9 @@ class PairPack {
     return pos;
   }
 
-  void Append(std::string_view field, std::string_view value) {
+  // Appends a pair; `at` is end() (as a failed Find returns it).
+  void Append(size_t at, std::string_view field, std::string_view value) {
     size_t n = pairs();
-    size_t at = end();
     size_t add = EntrySize(field.size()) + EntrySize(value.size());
     p_ = static_cast<uint8_t*>(StoreRealloc(p_, at + add + 1));
     at = Put(at, field);
@@ -232,7 +232,7 @@ bool HashSet(ObjectRef* obj, std::string_view field, std::string_view value,
     size_t pos = pack.Find(field);
     bool added = pack.at_end(pos);
     if (added) {
-      pack.Append(field, value);
+      pack.Append(pos, field, value);
     } else {
       pack.Replace(pack.Next(pos), value);
     }

@@ -20,8 +20,16 @@
 namespace omnibus {
 namespace {
 
-using Args = std::span<const std::string_view>;
 using Pair = std::pair<std::string_view, std::string_view>;
+
+// Redis 7.0's texts for the errors only hash commands give.
+constexpr std::string_view kErrHashNotInteger = "ERR hash value is not an integer";
+constexpr std::string_view kErrHashNotFloat = "ERR hash value is not a float";
+constexpr std::string_view kErrIncrNanOrInf = "ERR value is NaN or Infinity";
+constexpr std::string_view kErrRandCountRange =
+    "ERR value is out of range, value must between -9223372036854775807 and "
+    "9223372036854775807";
+constexpr std::string_view kErrInvalidCursor = "ERR invalid cursor";
 
 HashLimits LimitsOf(const ExecContext& ctx) {
   return HashLimits{ContainerLimits::Get(ctx.limits().hash_max_listpack_entries),
@@ -166,13 +174,13 @@ void HIncrBy(ExecContext& ctx) {
   if (std::optional<std::string_view> old = HashFind(obj, ctx.args[2])) {
     if (!ParseInt64(*old, &value)) {
       w->NoChange();
-      return ctx.reply->Error("ERR hash value is not an integer");
+      return ctx.reply->Error(kErrHashNotInteger);
     }
   }
   if ((incr < 0 && value < 0 && incr < LLONG_MIN - value) ||
       (incr > 0 && value > 0 && incr > LLONG_MAX - value)) {
     w->NoChange();
-    return ctx.reply->Error("ERR increment or decrement would overflow");
+    return ReplyStatus(ctx.reply, OpStatus::kIncrOverflow);
   }
   value += incr;
   char buf[24];
@@ -183,9 +191,8 @@ void HIncrBy(ExecContext& ctx) {
 
 void HIncrByFloat(ExecContext& ctx) {
   long double incr;
-  if (!ParseLongDouble(ctx.args[3], &incr))
-    return ctx.reply->Error("ERR value is not a valid float");
-  if (std::isnan(incr) || std::isinf(incr)) return ctx.reply->Error("ERR value is NaN or Infinity");
+  if (!ParseLongDouble(ctx.args[3], &incr)) return ReplyStatus(ctx.reply, OpStatus::kNotAFloat);
+  if (std::isnan(incr) || std::isinf(incr)) return ctx.reply->Error(kErrIncrNanOrInf);
   auto w = ctx.DbFor(ctx.args[1]).Write(ctx.args[1], ValueType::kHash, /*create=*/true);
   if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
   ObjectRef obj = w->obj();
@@ -193,13 +200,13 @@ void HIncrByFloat(ExecContext& ctx) {
   if (std::optional<std::string_view> old = HashFind(obj, ctx.args[2])) {
     if (!ParseLongDouble(*old, &value)) {
       w->NoChange();
-      return ctx.reply->Error("ERR hash value is not a float");
+      return ctx.reply->Error(kErrHashNotFloat);
     }
   }
   value += incr;
   if (std::isnan(value) || std::isinf(value)) {
     w->NoChange();
-    return ctx.reply->Error("ERR increment would produce NaN or Infinity");
+    return ReplyStatus(ctx.reply, OpStatus::kIncrFloatNanOrInf);
   }
   std::string text = LongDoubleToHuman(value);
   HashSet(&obj, ctx.args[2], text, LimitsOf(ctx));
@@ -279,16 +286,14 @@ void HRandField(ExecContext& ctx) {
     int64_t l;
     if (!ArgToInt64(ctx.args[2], &l, ctx.reply)) return;
     if (l == LLONG_MIN) {
-      return ctx.reply->Error(
-          "ERR value is out of range, value must between -9223372036854775807 and "
-          "9223372036854775807");
+      return ctx.reply->Error(kErrRandCountRange);
     }
     if (ctx.args.size() > 4 ||
         (ctx.args.size() == 4 && !EqualsIgnoreCase(ctx.args[3], "withvalues")))
       return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
     bool withvalues = ctx.args.size() == 4;
     if (withvalues && (l < -LLONG_MAX / 2 || l > LLONG_MAX / 2))
-      return ctx.reply->Error("ERR value is out of range");
+      return ReplyStatus(ctx.reply, OpStatus::kOutOfRange);
     return HRandFieldWithCount(ctx, l, withvalues);
   }
   std::optional<ObjectRef> obj = ReadHash(ctx);
@@ -316,7 +321,7 @@ bool ParseCursor(std::string_view arg, uint64_t* cursor) {
 
 void HScan(ExecContext& ctx) {
   uint64_t cursor;
-  if (!ParseCursor(ctx.args[2], &cursor)) return ctx.reply->Error("ERR invalid cursor");
+  if (!ParseCursor(ctx.args[2], &cursor)) return ctx.reply->Error(kErrInvalidCursor);
   std::optional<ObjectRef> obj = ReadHash(ctx);
   if (!obj) return;
   if (obj->ptr == nullptr) {

@@ -14,8 +14,10 @@
 namespace omnibus {
 namespace {
 
-constexpr int kShardShift = 56;  // SCAN cursor: top 8 bits name the shard
-constexpr uint64_t kLocalMask = (uint64_t{1} << kShardShift) - 1;
+// SCAN cursor: the low 8 bits name the shard, the shard's bucket cursor sits above them, so
+// cursors stay below 2^53 (node-redis v4 parses them as JavaScript numbers; KEYSPACE.md).
+constexpr int kShardBits = 8;
+constexpr uint64_t kShardMask = (uint64_t{1} << kShardBits) - 1;
 
 void Del(ExecContext& ctx) {
   int64_t n = 0;
@@ -133,17 +135,14 @@ void Keys(ExecContext& ctx) {
 
 // Concatenates the arrays of every shard (KEYS).
 void MergeArrays(MergeContext& ctx) {
-  int64_t total = 0;
+  size_t total = 0;
   for (const SubReply& part : ctx.parts) {
-    if (part.reply[0] == '-') {
-      ctx.reply->out()->append(part.reply);
-      return;
-    }
-    total += std::strtoll(part.reply.data() + 1, nullptr, 10);
+    if (part.value->is_error()) return ctx.reply->Value(*part.value);
+    total += part.value->elements.size();
   }
-  ctx.reply->Array(static_cast<size_t>(total));
+  ctx.reply->Array(total);
   for (const SubReply& part : ctx.parts) {
-    ctx.reply->out()->append(part.reply.substr(part.reply.find('\n') + 1));
+    for (const ReplyValue& e : part.value->elements) ctx.reply->Value(e);
   }
 }
 
@@ -196,7 +195,7 @@ bool ParseScanOptions(std::span<const std::string_view> args, ScanOptions* o, Re
   return true;
 }
 
-// SCAN's cursor names its shard in the top bits, so each call goes to exactly one shard.
+// SCAN's cursor names its shard in its low bits, so each call goes to exactly one shard.
 int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuilder* reply) {
   uint64_t cursor;
   if (!ParseCursor(args[1], &cursor)) {
@@ -207,7 +206,7 @@ int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuild
   // (and however many shards) it comes with.
   ScanOptions options;
   if (!ParseScanOptions(args, &options, reply)) return -1;
-  uint64_t shard = cursor >> kShardShift;
+  uint64_t shard = cursor & kShardMask;
   if (shard >= static_cast<uint64_t>(num_shards)) {
     // Not a cursor we handed out: nothing left to scan.
     reply->Array(2);
@@ -227,7 +226,7 @@ void Scan(ExecContext& ctx) {
   const std::string_view pattern = o.pattern, type = o.type;
   const bool has_pattern = o.has_pattern, has_type = o.has_type;
   Db& db = ctx.LocalDb();
-  uint64_t local = cursor & kLocalMask;
+  uint64_t local = cursor >> kShardBits;
   std::vector<std::string> keys;
   // Like Redis, visit at most ten buckets per key asked for (saturating: COUNT may be huge).
   int64_t max_iterations = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
@@ -245,9 +244,9 @@ void Scan(ExecContext& ctx) {
   }
   uint64_t next = 0;
   if (local != 0) {
-    next = (static_cast<uint64_t>(ctx.shard_index) << kShardShift) | local;
+    next = (local << kShardBits) | static_cast<uint64_t>(ctx.shard_index);
   } else if (ctx.shard_index + 1 < ctx.num_shards) {
-    next = static_cast<uint64_t>(ctx.shard_index + 1) << kShardShift;
+    next = static_cast<uint64_t>(ctx.shard_index + 1);
   }
   ctx.reply->Array(2);
   ctx.reply->Bulk(StrCat(next));
@@ -267,12 +266,12 @@ void RandomKey(ExecContext& ctx) {
 
 // Picks one of the shards' random keys; shards with more keys are not weighted (yet).
 void MergeRandomKey(MergeContext& ctx) {
-  std::vector<std::string_view> found;
+  std::vector<const ReplyValue*> found;
   for (const SubReply& part : ctx.parts) {
-    if (part.reply[0] == '$' && part.reply[1] != '-') found.push_back(part.reply);
+    if (part.value->kind == ReplyValue::Kind::kBulk) found.push_back(part.value);
   }
   if (found.empty()) return ctx.reply->Null();
-  ctx.reply->out()->append(found[static_cast<size_t>(rand()) % found.size()]);
+  ctx.reply->Value(*found[static_cast<size_t>(rand()) % found.size()]);
 }
 
 void DbSize(ExecContext& ctx) {

@@ -2,30 +2,39 @@
 // Runs on: the reactor thread, except INFO's per-shard part.
 #include <cstdlib>
 
+#include <array>
+
 #include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_docs.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/store/memory.h"
 
 namespace omnibus {
 namespace {
 
-// INFO's shard part: "db keys expires" lines and the expired-keys counter, an internal format
-// read only by MergeInfo.
+// INFO's shard part, typed for MergeInfo: [expired keys, table bytes, counted store bytes,
+// then db index, keys, expires for each non-empty DB].
 void InfoShard(ExecContext& ctx) {
-  std::string* out = ctx.reply->out();
   int64_t expired = 0;
   size_t table_bytes = 0;
+  std::vector<std::array<int64_t, 3>> dbs;
   for (int i = 0; i < ctx.local->num_dbs(); ++i) {
     Db* db = ctx.local->db_if_exists(i);
     if (db == nullptr) continue;
     expired += static_cast<int64_t>(db->expired_keys);
     table_bytes += db->table().bucket_bytes();
     if (db->size() == 0) continue;
-    StrAppend(out, i, " ", db->size(), " ", db->volatile_keys(), "\n");
+    dbs.push_back({i, static_cast<int64_t>(db->size()), static_cast<int64_t>(db->volatile_keys())});
   }
-  StrAppend(out, "expired ", expired, "\n", "table ", table_bytes, "\n");
+  ctx.reply->Array(3 + 3 * dbs.size());
+  ctx.reply->Integer(expired);
+  ctx.reply->Integer(static_cast<int64_t>(table_bytes));
+  ctx.reply->Integer(StoreAllocatedBytes());
+  for (const auto& d : dbs) {
+    for (int64_t v : d) ctx.reply->Integer(v);
+  }
 }
 
 constexpr std::string_view kDefaultSections[] = {
@@ -37,18 +46,15 @@ constexpr std::string_view kAllSections[] = {"server",       "clients",     "mem
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;
   for (const SubReply& part : ctx.parts) {
-    for (std::string_view line : SplitString(part.reply, '\n', true)) {
-      std::vector<std::string_view> f = SplitString(line, ' ');
-      if (f[0] == "expired") {
-        totals.expired_keys += std::strtoll(std::string(f[1]).c_str(), nullptr, 10);
-      } else if (f[0] == "table") {
-        totals.table_bytes += std::strtoull(std::string(f[1]).c_str(), nullptr, 10);
-      } else {
-        size_t db = std::strtoul(std::string(f[0]).c_str(), nullptr, 10);
-        if (totals.dbs.size() <= db) totals.dbs.resize(db + 1);
-        totals.dbs[db].first += std::strtoll(std::string(f[1]).c_str(), nullptr, 10);
-        totals.dbs[db].second += std::strtoll(std::string(f[2]).c_str(), nullptr, 10);
-      }
+    const std::vector<ReplyValue>& f = part.value->elements;
+    totals.expired_keys += f[0].integer;
+    totals.table_bytes += static_cast<size_t>(f[1].integer);
+    totals.store_bytes += f[2].integer;
+    for (size_t i = 3; i + 2 < f.size(); i += 3) {
+      size_t db = static_cast<size_t>(f[i].integer);
+      if (totals.dbs.size() <= db) totals.dbs.resize(db + 1);
+      totals.dbs[db].first += f[i + 1].integer;
+      totals.dbs[db].second += f[i + 2].integer;
     }
   }
   std::vector<std::string> wanted;

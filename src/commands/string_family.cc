@@ -240,7 +240,7 @@ void MSetNx(ExecContext& ctx) {
     }
   }
   MSet(ctx);
-  ctx.reply->out()->clear();
+  ctx.reply->Reset();
   ctx.reply->Integer(1);
 }
 
@@ -365,23 +365,14 @@ void SetRange(ExecContext& ctx) {
 // Merges MGET's per-shard arrays back into the order of the keys asked for.
 void MergeMGet(MergeContext& ctx) {
   size_t n = ctx.args.size() - 1;
-  std::vector<std::string_view> elements(n);
+  std::vector<const ReplyValue*> elements(n);
   for (const SubReply& part : ctx.parts) {
-    std::string_view r = part.reply;
-    r.remove_prefix(r.find('\n') + 1);  // "*k\r\n"
-    for (uint32_t pos : part.positions) {
-      // Each element is "$len\r\n...\r\n", "$-1\r\n" or "_\r\n".
-      size_t header_end = r.find('\n') + 1;
-      size_t size = header_end;
-      if (r[0] == '$' && r[1] != '-') {
-        size += static_cast<size_t>(std::strtoll(r.data() + 1, nullptr, 10)) + 2;
-      }
-      elements[pos] = r.substr(0, size);
-      r.remove_prefix(size);
+    for (size_t i = 0; i < part.positions.size(); ++i) {
+      elements[part.positions[i]] = &part.value->elements[i];
     }
   }
   ctx.reply->Array(n);
-  for (std::string_view e : elements) ctx.reply->out()->append(e);
+  for (const ReplyValue* e : elements) ctx.reply->Value(*e);
 }
 
 constexpr uint32_t kWriteOom = kCmdWrite | kCmdDenyOom;
@@ -391,10 +382,7 @@ constexpr uint32_t kWriteOom = kCmdWrite | kCmdDenyOom;
 // Merges the "+OK" of every shard (or the first error).
 void MergeOk(MergeContext& ctx) {
   for (const SubReply& part : ctx.parts) {
-    if (!part.reply.empty() && part.reply[0] == '-') {
-      ctx.reply->out()->append(part.reply);
-      return;
-    }
+    if (part.value->is_error()) return ctx.reply->Value(*part.value);
   }
   ctx.reply->Ok();
 }
@@ -403,11 +391,8 @@ void MergeOk(MergeContext& ctx) {
 void MergeSum(MergeContext& ctx) {
   int64_t sum = 0;
   for (const SubReply& part : ctx.parts) {
-    if (part.reply.empty() || part.reply[0] != ':') {
-      ctx.reply->out()->append(part.reply);
-      return;
-    }
-    sum += std::strtoll(part.reply.data() + 1, nullptr, 10);
+    if (part.value->kind != ReplyValue::Kind::kInteger) return ctx.reply->Value(*part.value);
+    sum += part.value->integer;
   }
   ctx.reply->Integer(sum);
 }

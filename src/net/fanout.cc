@@ -111,7 +111,7 @@ void Reactor::OnFanOutPartDone(Work* w) {
     std::vector<SubReply> parts;
     parts.reserve(f->used);
     for (size_t i = 0; i < f->used; ++i) {
-      parts.push_back(SubReply{f->parts[i]->reply, f->positions[i]});
+      parts.push_back(SubReply{&f->parts[i]->result, f->positions[i]});
     }
     ReplyBuilder rb(&slot->reply, slot->resp);
     MergeContext ctx{slot->args, parts, &rb, &f->conn->session, api_};

@@ -215,19 +215,13 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     return true;
   }
   if (section == "memory") {
+    // Counted memory (DESIGN §10.8): what the shards allocated for keys and values (the
+    // reactor's client buffers are not counted yet).
+    size_t used = static_cast<size_t>(std::max<int64_t>(totals.store_bytes, 0));
 #if defined(OMNIBUS_MIMALLOC)
-    // mimalloc keeps no running total of allocated bytes (only in its statistics builds), and
-    // its "committed" figure counts reserved segments: report resident memory instead.
-    size_t elapsed_ms, user_ms, sys_ms, current_rss, peak_rss, current_commit, peak_commit,
-        page_faults;
-    mi_process_info(&elapsed_ms, &user_ms, &sys_ms, &current_rss, &peak_rss, &current_commit,
-                    &peak_commit, &page_faults);
-    size_t used = current_rss;
     std::string allocator = StrCat("mimalloc-", MI_MALLOC_VERSION / 100, ".",
                                    MI_MALLOC_VERSION / 10 % 10, ".", MI_MALLOC_VERSION % 10);
 #else
-    struct mallinfo2 mi = mallinfo2();
-    size_t used = mi.uordblks + mi.hblkhd;
     std::string allocator = "libc";
 #endif
     size_t rss = ResidentBytes();

@@ -35,6 +35,10 @@ void Shard::Execute(Work* w) {
   w->reply.clear();
   if (w->park != nullptr) {
     RunParked(w);
+  } else if (w->is_part) {
+    ReplyBuilder rb(&w->result, w->resp);
+    ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
+    w->handler(ctx);
   } else {
     ReplyBuilder rb(&w->reply, w->resp);
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};

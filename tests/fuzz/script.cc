@@ -93,15 +93,17 @@ const Alphabet kBadRelative = {"0",
                                "9223372036854775"};
 const Alphabet kGlobs = {
     "*", "k*", "{t}*", "?", "[a-z]*", "k\\*", "*a*", "[", "[^k]*", "*a*a*a*a*a*a*a*a*b", "x", ""};
-// SCAN cursors: the start, small ones, ones naming shards 1, 2 and 255 in the top 8 bits
-// (Omnibus's encoding), and invalid ones.
+// SCAN cursors: the start, small ones, ones naming shards 1, 2 and 255 in the low 8 bits
+// (Omnibus's encoding) with and without a bucket cursor above them, and invalid ones.
 const Alphabet kCursors = {"0",
                            "0",
                            "0",
                            "1",
                            "7",
+                           "2",
+                           "255",
+                           "513",
                            "72057594037927936",
-                           "144115188075855873",
                            "18446744073709551615",
                            "18446744073709551616",
                            "-1",

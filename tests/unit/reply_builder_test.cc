@@ -159,3 +159,47 @@ TEST(ReplyBuilderTest, AppendsToExistingOutput) {
 
 }  // namespace
 }  // namespace omnibus
+
+namespace omnibus {
+namespace {
+
+// Capture mode records the same calls as a typed value, and Value() writes it back as the
+// exact bytes the builder would have produced.
+TEST(ReplyBuilderCaptureTest, CapturesNestedRepliesAndReplaysThemByteForByte) {
+  for (int resp : {2, 3}) {
+    auto build = [](ReplyBuilder& rb) {
+      rb.Array(4);
+      rb.Integer(-7);
+      rb.Map(2);
+      rb.Bulk("k");
+      rb.Double(1.5);
+      rb.Bulk("empty");
+      rb.Array(0);
+      rb.Null();
+      rb.Set(1);
+      rb.Ok();
+    };
+    std::string direct;
+    ReplyBuilder d(&direct, resp);
+    build(d);
+    ReplyValue v;
+    ReplyBuilder c(&v, resp);
+    build(c);
+    ASSERT_EQ(v.kind, ReplyValue::Kind::kArray);
+    ASSERT_EQ(v.elements.size(), 4u);
+    EXPECT_EQ(v.elements[0].integer, -7);
+    EXPECT_EQ(v.elements[1].elements.size(), 4u);
+    EXPECT_EQ(v.elements[1].elements[3].elements.size(), 0u);
+    EXPECT_EQ(v.elements[3].elements[0].str, "OK");
+    std::string replayed;
+    ReplyBuilder r(&replayed, resp);
+    r.Value(v);
+    EXPECT_EQ(replayed, direct) << "RESP" << resp;
+    c.Reset();
+    c.Error("ERR x");
+    EXPECT_TRUE(v.is_error());
+  }
+}
+
+}  // namespace
+}  // namespace omnibus

@@ -68,6 +68,7 @@ struct ShardTotals {
   int64_t expired_keys = 0;
   std::vector<std::pair<int64_t, int64_t>> dbs;  // (keys, expires) per DB
   size_t table_bytes = 0;
+  int64_t store_bytes = 0;  // counted keyspace memory (store/memory.h), all shards
 };
 
 // What the reactor offers keyless commands (implemented in net/ and server/, so commands/
@@ -106,9 +107,9 @@ struct ReactorContext {
   ServerApi* server;
 };
 
-// A fan-out's partial replies, handed to the merge function in shard order.
+// A fan-out's partial replies, handed to the merge function in shard order, as typed values.
 struct SubReply {
-  std::string_view reply;
+  const ReplyValue* value;
   std::span<const uint32_t> positions;  // for kScatter: indexes of the keys it handled
 };
 

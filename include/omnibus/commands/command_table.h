@@ -33,6 +33,8 @@ std::vector<CommandSpec> ConnectionFamily();
 std::vector<CommandSpec> StringFamily();
 std::vector<CommandSpec> KeysFamily();
 std::vector<CommandSpec> ServerFamily();
+std::vector<CommandSpec> GenericFamily();
+std::vector<CommandSpec> SortFamily();
 std::vector<CommandSpec> ListFamily();
 std::vector<CommandSpec> HashFamily();
 std::vector<CommandSpec> SetFamily();

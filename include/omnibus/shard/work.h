@@ -54,6 +54,8 @@ struct Work {
   // command is in flight (invariant 3).
   std::vector<std::string_view> args;
   std::string reply;
+  // A fan-out part's reply, typed for its merge (capture mode, §10.4): parts never write RESP.
+  ReplyValue result;
   std::string inline_storage;  // arguments of an inline command (parsed, not in the buffer)
   ParkGroup* park = nullptr;
   // Reactor bookkeeping, opaque to shards.

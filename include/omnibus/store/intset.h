@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace omnibus {
+
+// Redis's intset: the members of an all-integer set as one sorted array of int16, int32 or
+// int64 (the narrowest width that holds every member; it only grows), in one counted
+// allocation (store/memory.h). Sorted, so SMEMBERS answers in ascending order as Redis 7.0
+// does, and lookups are binary searches.
+//
+//   u32 width (2, 4 or 8) | u32 count | count * width bytes, ascending
+//
+// A set of 5 small numbers is 18 bytes. Calls that change the array may move it (data()).
+// Runs on: the owning shard thread.
+class IntSet {
+ public:
+  static IntSet Create();
+  explicit IntSet(void* data) : p_(static_cast<uint8_t*>(data)) {}
+  void* data() const { return p_; }
+  void Free();
+  IntSet Copy() const;
+
+  uint32_t size() const { return Load32(p_ + 4); }
+  uint32_t width() const { return Load32(p_); }
+  size_t bytes() const { return kHeader + static_cast<size_t>(size()) * width(); }
+  int64_t At(uint32_t index) const { return Get(index, width()); }
+  bool Contains(int64_t v) const;
+
+  // Both return whether the set changed.
+  bool Add(int64_t v);
+  bool Remove(int64_t v);
+
+ private:
+  static constexpr size_t kHeader = 8;
+  static uint32_t Load32(const uint8_t* p) {
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+  }
+  static void Store32(uint8_t* p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+  static uint32_t WidthFor(int64_t v);
+  int64_t Get(uint32_t index, uint32_t width) const;
+  void Set(uint32_t index, int64_t v);
+  // Binary search: true and the index if found, else false and the insertion index.
+  bool Search(int64_t v, uint32_t* index) const;
+  // Rewrites every element at `new_width` (wider) and inserts `v` (which needs it) at an end.
+  void Upgrade(int64_t v);
+
+  uint8_t* p_;
+};
+
+}  // namespace omnibus

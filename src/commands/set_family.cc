@@ -384,7 +384,8 @@ void SInterCard(ExecContext& ctx) {
   for (size_t i = 2 + static_cast<size_t>(numkeys); i < ctx.args.size(); ++i) {
     if (EqualsIgnoreCase(ctx.args[i], "LIMIT") && i + 1 < ctx.args.size()) {
       int64_t l;
-      if (!ParseInt64(ctx.args[i + 1], &l) || l < 0) return rb->Error("ERR LIMIT can't be negative");
+      if (!ParseInt64(ctx.args[i + 1], &l) || l < 0)
+        return rb->Error("ERR LIMIT can't be negative");
       limit = static_cast<uint64_t>(l);
       ++i;
     } else {
@@ -475,14 +476,26 @@ constexpr uint32_t kRoFast = kCmdReadOnly | kCmdFast;
 
 std::vector<CommandSpec> SetFamily() {
   auto doc = [](std::string_view summary, std::string_view since, std::string_view complexity,
-                std::string_view args) { return CommandDoc{summary, since, "set", complexity, args}; };
+                std::string_view args) {
+    return CommandDoc{summary, since, "set", complexity, args};
+  };
   constexpr std::string_view kInterComplexity =
       "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of "
       "sets.";
   constexpr std::string_view kUnionComplexity =
       "O(N) where N is the total number of elements in all given sets.";
-  CommandSpec sintercard{"sintercard", -3, kCmdReadOnly, "@read @set @slow", 0, 0, 0,
-                         Route::kParked, SInterCard, nullptr, nullptr, nullptr,
+  CommandSpec sintercard{"sintercard",
+                         -3,
+                         kCmdReadOnly,
+                         "@read @set @slow",
+                         0,
+                         0,
+                         0,
+                         Route::kParked,
+                         SInterCard,
+                         nullptr,
+                         nullptr,
+                         nullptr,
                          doc("Intersect multiple sets and return the cardinality of the result",
                              "7.0.0", kInterComplexity,
                              "numkeys:integer key:key{key_flags=RO+access}... "
@@ -530,7 +543,8 @@ std::vector<CommandSpec> SetFamily() {
            "key:key{key_flags=RO+access} [count:integer{since=2.6.0}]")},
       {"sinter", -2, kCmdReadOnly, "@read @set @slow", 1, -1, 1, Route::kParked, SInter, nullptr,
        nullptr, nullptr,
-       doc("Intersect multiple sets", "1.0.0", kInterComplexity, "key:key{key_flags=RO+access}...")},
+       doc("Intersect multiple sets", "1.0.0", kInterComplexity,
+           "key:key{key_flags=RO+access}...")},
       {"sunion", -2, kCmdReadOnly, "@read @set @slow", 1, -1, 1, Route::kParked,
        SUnionDiff<SetOp::kUnion>, nullptr, nullptr, nullptr,
        doc("Add multiple sets", "1.0.0", kUnionComplexity, "key:key{key_flags=RO+access}...")},
@@ -549,16 +563,15 @@ std::vector<CommandSpec> SetFamily() {
            "destination:key{key_flags=OW+update} key:key{key_flags=RO+access}...")},
       {"sdiffstore", -3, kWriteOom, "@write @set @slow", 1, -1, 1, Route::kParked,
        SUnionDiffStore<SetOp::kDiff>, nullptr, nullptr, nullptr,
-       doc("Subtract multiple sets and store the resulting set in a key", "1.0.0",
-           kUnionComplexity,
+       doc("Subtract multiple sets and store the resulting set in a key", "1.0.0", kUnionComplexity,
            "destination:key{key_flags=OW+update} key:key{key_flags=RO+access}...")},
       {"smove", 4, kCmdWrite | kCmdFast, "@write @set @fast", 1, 2, 1, Route::kParked, SMove,
        nullptr, nullptr, nullptr,
        doc("Move a member from one set to another", "1.0.0", "O(1)",
            "source:key{key_flags=RW+access+delete} destination:key{key_flags=RW+insert} "
            "member:string")},
-      {"sscan", -3, kCmdReadOnly, "@read @set @slow", 1, 1, 1, Route::kKey, SScan, nullptr,
-       nullptr, nullptr,
+      {"sscan", -3, kCmdReadOnly, "@read @set @slow", 1, 1, 1, Route::kKey, SScan, nullptr, nullptr,
+       nullptr,
        doc("Incrementally iterate Set elements", "2.8.0",
            "O(1) for every call. O(N) for a complete iteration, including enough command calls "
            "for the cursor to return back to 0. N is the number of elements inside the "

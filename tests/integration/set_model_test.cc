@@ -229,8 +229,9 @@ TEST_P(SetModelTest, RandomOpsMatchStdSet) {
           ASSERT_THAT(r, IsError(kWrongType));
           break;
         }
-        std::set<std::string> want =
-            which == 0 ? Inter(keys) : which == 1 ? Union(keys) : Diff(keys);
+        std::set<std::string> want = which == 0   ? Inter(keys)
+                                     : which == 1 ? Union(keys)
+                                                  : Diff(keys);
         ASSERT_EQ(AsSet(r), want) << cmd[0];
         break;
       }
@@ -267,8 +268,9 @@ TEST_P(SetModelTest, RandomOpsMatchStdSet) {
           ASSERT_THAT(r, IsError(kWrongType));
           break;
         }
-        std::set<std::string> want =
-            which == 0 ? Inter(keys) : which == 1 ? Union(keys) : Diff(keys);
+        std::set<std::string> want = which == 0   ? Inter(keys)
+                                     : which == 1 ? Union(keys)
+                                                  : Diff(keys);
         ASSERT_THAT(r, IsInt(want.size())) << cmd[0];
         model_[dst] = want;
         ASSERT_THAT(Send({"EXISTS", dst}), IsInt(want.empty() ? 0 : 1));

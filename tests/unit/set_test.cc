@@ -275,8 +275,13 @@ class SetCommandsTest : public ::testing::Test {
     std::vector<std::string_view> views(args.begin(), args.end());
     std::string out;
     ReplyBuilder rb(&out, resp);
-    ExecContext ctx{all_[0], all_.size() > 1 ? all_.data() : nullptr,
-                    static_cast<int>(all_.size()), 0, 0, views, &rb};
+    ExecContext ctx{all_[0],
+                    all_.size() > 1 ? all_.data() : nullptr,
+                    static_cast<int>(all_.size()),
+                    0,
+                    0,
+                    views,
+                    &rb};
     spec->shard(ctx);
     return out;
   }
@@ -418,8 +423,7 @@ TEST_F(SetParkedTest, MultiKeyCommandsReachEveryShard) {
   EXPECT_EQ(Run({"sintercard", "2", keys[0], keys[2]}), ":2\r\n");
   EXPECT_EQ(Run({"sintercard", "2", keys[0], keys[2], "LIMIT", "1"}), ":1\r\n");
   EXPECT_EQ(Run({"smove", keys[0], keys[1], "1"}), ":1\r\n");
-  EXPECT_EQ(TakeEvents(),
-            (Events{{keys[0], KeyEvent::kUpdated}, {keys[1], KeyEvent::kUpdated}}));
+  EXPECT_EQ(TakeEvents(), (Events{{keys[0], KeyEvent::kUpdated}, {keys[1], KeyEvent::kUpdated}}));
   EXPECT_EQ(Run({"sismember", keys[1], "1"}), ":1\r\n");
   EXPECT_EQ(Run({"sismember", keys[0], "1"}), ":0\r\n");
   EXPECT_EQ(Run({"sdiff", keys[1], keys[0]}), "*2\r\n$1\r\n1\r\n$1\r\n4\r\n");

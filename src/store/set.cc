@@ -3,13 +3,15 @@
 #include "omnibus/store/set.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include "omnibus/base/strings.h"
 #include "omnibus/store/intset.h"
 #include "omnibus/store/listpack.h"
+#include "omnibus/store/memory.h"
 #include "omnibus/store/object.h"
-#include "omnibus/store/set_table.h"
+#include "omnibus/store/string_map.h"
 
 namespace omnibus {
 namespace {
@@ -22,6 +24,9 @@ size_t DigitsOf(int64_t v) {
 
 ObjectRef MakeRef(Encoding enc, void* ptr) { return ObjectRef{ValueType::kSet, enc, ptr}; }
 
+// The hashtable form: the shared StringMap, members as keys without values.
+StringMap* Table(const ObjectRef& obj) { return static_cast<StringMap*>(obj.ptr); }
+
 // Moves every member of `obj` into a new container of form `enc` and frees the old one.
 void Convert(ObjectRef* obj, Encoding enc) {
   if (enc == Encoding::kListpack) {
@@ -31,8 +36,8 @@ void Convert(ObjectRef* obj, Encoding enc) {
     *obj = MakeRef(Encoding::kListpack, lp.data());
     return;
   }
-  SetTable* t = SetTable::Create(SetLength(*obj));
-  SetForEach(*obj, [&](std::string_view m) { t->Add(m); });
+  StringMap* t = StoreNew<StringMap>();
+  SetForEach(*obj, [&](std::string_view m) { t->Insert(m); });
   FreeSet(*obj);
   *obj = MakeRef(Encoding::kHashtable, t);
 }
@@ -71,7 +76,7 @@ void FreeSet(const ObjectRef& obj) {
     case Encoding::kListpack:
       return Listpack(obj.ptr).Free();
     case Encoding::kHashtable:
-      return SetTable::Destroy(static_cast<SetTable*>(obj.ptr));
+      return StoreDelete(Table(obj));
     default:
       abort();
   }
@@ -84,7 +89,7 @@ size_t SetLength(const ObjectRef& obj) {
     case Encoding::kListpack:
       return Listpack(obj.ptr).size();
     case Encoding::kHashtable:
-      return static_cast<SetTable*>(obj.ptr)->size();
+      return Table(obj)->size();
     default:
       abort();
   }
@@ -97,7 +102,7 @@ ObjectRef CopySet(const ObjectRef& obj) {
     case Encoding::kListpack:
       return MakeRef(obj.enc, Listpack(obj.ptr).Copy().data());
     case Encoding::kHashtable:
-      return MakeRef(obj.enc, static_cast<SetTable*>(obj.ptr)->Copy());
+      return MakeRef(obj.enc, Table(obj)->Clone());
     default:
       abort();
   }
@@ -131,7 +136,7 @@ bool SetAdd(ObjectRef* obj, std::string_view member, const SetLimits& limits) {
     }
     Convert(obj, Encoding::kHashtable);
   }
-  return static_cast<SetTable*>(obj->ptr)->Add(member);
+  return Table(*obj)->Insert(member).second;
 }
 
 bool SetRemove(ObjectRef* obj, std::string_view member) {
@@ -153,7 +158,7 @@ bool SetRemove(ObjectRef* obj, std::string_view member) {
       return true;
     }
     case Encoding::kHashtable:
-      return static_cast<SetTable*>(obj->ptr)->Remove(member);
+      return Table(*obj)->Erase(member);
     default:
       abort();
   }
@@ -170,7 +175,7 @@ bool SetContains(const ObjectRef& obj, std::string_view member) {
       return lp.Find(member) != lp.End();
     }
     case Encoding::kHashtable:
-      return static_cast<SetTable*>(obj.ptr)->Contains(member);
+      return Table(obj)->Contains(member);
     default:
       abort();
   }
@@ -190,7 +195,7 @@ void SetForEach(const ObjectRef& obj, const std::function<void(std::string_view)
       return;
     }
     case Encoding::kHashtable:
-      return static_cast<SetTable*>(obj.ptr)->ForEach(fn);
+      return Table(obj)->ForEach([&](const StringMap::Entry& e) { fn(e.key()); });
     default:
       abort();
   }
@@ -207,7 +212,7 @@ std::string SetRandomMember(const ObjectRef& obj, const std::function<uint64_t()
       return std::string(lp.At(lp.Seek(static_cast<int64_t>(rand() % lp.size()))));
     }
     case Encoding::kHashtable:
-      return std::string(static_cast<SetTable*>(obj.ptr)->Random(rand));
+      return std::string(Table(obj)->Random(rand)->key());
     default:
       abort();
   }
@@ -219,7 +224,18 @@ uint64_t SetScan(const ObjectRef& obj, uint64_t cursor, size_t count,
     SetForEach(obj, fn);
     return 0;
   }
-  return static_cast<SetTable*>(obj.ptr)->Scan(cursor, count, fn);
+  // Redis's loop: buckets until `count` members were seen (before MATCH filters them), at
+  // most count * 10 buckets, or the end.
+  const StringMap* t = Table(obj);
+  size_t seen = 0;
+  size_t max_buckets = count > SIZE_MAX / 10 ? SIZE_MAX : count * 10;
+  do {
+    cursor = t->Scan(cursor, [&](const StringMap::Entry& e) {
+      fn(e.key());
+      ++seen;
+    });
+  } while (cursor != 0 && max_buckets-- > 0 && seen < count);
+  return cursor;
 }
 
 }  // namespace omnibus

@@ -243,6 +243,33 @@ TEST(SetFormTest, OperationsAgreeInEveryForm) {
   }
 }
 
+TEST(SetFormTest, HashtableScanReturnsEveryStayingMemberThroughResizes) {
+  SetLimits limits{0, 0, 0};  // always a hashtable
+  SetOwner s;
+  for (int i = 0; i < 300; ++i) SetAdd(&s.obj, StrCat("m", i), limits);
+  ASSERT_EQ(s.obj.enc, Encoding::kHashtable);
+  std::set<std::string> seen;
+  std::vector<std::string> extra;
+  uint64_t cursor = 0;
+  int step = 0;
+  do {
+    cursor = SetScan(s.obj, cursor, 7, [&](std::string_view m) { seen.emplace(m); });
+    // Grow a lot, then shrink back, between calls: the table resizes under the cursor.
+    if (step % 6 < 3) {
+      for (int j = 0; j < 200; ++j) {
+        extra.push_back(StrCat("n", step, "_", j));
+        SetAdd(&s.obj, extra.back(), limits);
+      }
+    } else {
+      for (const std::string& m : extra) SetRemove(&s.obj, m);
+      extra.clear();
+    }
+    ++step;
+    ASSERT_LT(step, 100000);
+  } while (cursor != 0);
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(seen.contains(StrCat("m", i))) << i;
+}
+
 TEST(SetFormTest, MemoryIsCountedAndReturned) {
   int64_t before = StoreAllocatedBytes();
   {

@@ -7,10 +7,9 @@
 namespace omnibus {
 
 IntSet IntSet::Create() {
-  uint8_t* p = static_cast<uint8_t*>(StoreAlloc(kHeader));
-  Store32(p, 2);
-  Store32(p + 4, 0);
-  return IntSet(p);
+  IntSet is(StoreAlloc(kHeader));
+  is.SetHeader(2, 0);
+  return is;
 }
 
 void IntSet::Free() {
@@ -100,13 +99,13 @@ void IntSet::Upgrade(int64_t v) {
   uint32_t new_width = WidthFor(v);
   uint32_t n = size();
   p_ = static_cast<uint8_t*>(StoreRealloc(p_, kHeader + static_cast<size_t>(n + 1) * new_width));
-  Store32(p_, new_width);
+  SetHeader(new_width, n);
   // A value that needs a wider type is beyond every current member: it goes first if
   // negative, last if positive. Rewrite from the back so no element is overwritten unread.
   uint32_t shift = v < 0 ? 1 : 0;
   for (uint32_t i = n; i-- > 0;) Set(i + shift, Get(i, old_width));
+  SetHeader(new_width, n + 1);
   Set(v < 0 ? 0 : n, v);
-  Store32(p_ + 4, n + 1);
 }
 
 bool IntSet::Add(int64_t v) {
@@ -121,7 +120,7 @@ bool IntSet::Add(int64_t v) {
   p_ = static_cast<uint8_t*>(StoreRealloc(p_, kHeader + (n + 1) * w));
   uint8_t* at = p_ + kHeader + i * w;
   memmove(at + w, at, (n - i) * w);
-  Store32(p_ + 4, n + 1);
+  SetHeader(width(), n + 1);
   Set(i, v);
   return true;
 }
@@ -134,7 +133,7 @@ bool IntSet::Remove(int64_t v) {
   size_t w = width();
   uint8_t* at = p_ + kHeader + i * w;
   memmove(at, at + w, (n - i - 1) * w);
-  Store32(p_ + 4, n - 1);
+  SetHeader(width(), n - 1);
   p_ = static_cast<uint8_t*>(StoreRealloc(p_, kHeader + (n - 1) * w));
   return true;
 }

@@ -115,7 +115,7 @@ bool SetAdd(ObjectRef* obj, std::string_view member, const SetLimits& limits) {
     IntSet is(obj->ptr);
     if (is_int) {
       if (is.Contains(v)) return false;
-      if (is.size() + 1 <= limits.max_intset_entries) {
+      if (is.size() + 1 <= std::min<size_t>(limits.max_intset_entries, IntSet::kMaxSize)) {
         is.Add(v);
         obj->ptr = is.data();
         return true;

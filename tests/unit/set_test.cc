@@ -64,10 +64,20 @@ TEST(IntSetTest, SortedWithWidthUpgrades) {
   EXPECT_TRUE(is.Remove(INT64_MIN));
   EXPECT_EQ(is.size(), 5u);
   EXPECT_EQ(is.width(), 8u);  // never narrows, as in Redis
+  EXPECT_EQ(is.bytes(), 4u + 5 * 8);
   IntSet copy = is.Copy();
   EXPECT_EQ(copy.size(), 5u);
   EXPECT_TRUE(copy.Contains(INT64_MAX));
   copy.Free();
+  is.Free();
+}
+
+TEST(IntSetTest, FiveSmallNumbersFitSixteenBytes) {
+  // The memory target (a million 5-member sets) counts on this.
+  IntSet is = IntSet::Create();
+  for (int v : {1, 2, 3, 4, 5}) is.Add(v);
+  EXPECT_EQ(is.bytes(), 14u);
+  EXPECT_LE(StoreBlockSize(is.data()), 16u);
   is.Free();
 }
 

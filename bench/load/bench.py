@@ -119,6 +119,52 @@ def load_keys(port, count, ttl=False):
                 f.readline()
 
 
+def load_pipelined(port, commands):
+    """Sends an iterable of argument tuples, pipelined in batches, reading every reply."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        f = s.makefile("rb")
+        batch = []
+        def flush():
+            s.sendall(b"".join(encode(c) for c in batch))
+            for _ in batch:
+                reply = read_reply(f)
+                if isinstance(reply, bytes) and reply.startswith(b"ERR"):
+                    raise RuntimeError("load failed: %r" % reply)
+            batch.clear()
+        for c in commands:
+            batch.append(c)
+            if len(batch) == 5000:
+                flush()
+        if batch:
+            flush()
+
+
+# Containers whose RSS is compared: (title, generator of commands for `n` items).
+CONTAINER_LOADS = [
+    ("1M small hashes (5 fields)", lambda n: (
+        ("HSET", b"hash:%09d" % i, b"field1", b"value1", b"field2", b"value2", b"field3",
+         b"value3", b"field4", b"value4", b"field5", b"value5") for i in range(n))),
+    ("1M small sets (5 members)", lambda n: (
+        ("SADD", b"set:%09d" % i, b"member1", b"member2", b"member3", b"member4", b"member5")
+        for i in range(n))),
+    ("one sorted set, 1M members", lambda n: (
+        ("ZADD", b"zset", *[x for j in range(i, i + 100) for x in (b"%d" % j, b"member:%09d" % j)])
+        for i in range(0, n, 100))),
+    ("one list, 1M elements", lambda n: (
+        ("RPUSH", b"list", *[b"element:%09d" % j for j in range(i, i + 100)])
+        for i in range(0, n, 100))),
+]
+
+
+def default_redis_benchmark(port, n):
+    """Plain redis-benchmark with its default test list: True if every test ran to the end."""
+    proc = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-q", "--csv"],
+                          capture_output=True, text=True, timeout=600)
+    tests = [l.split(",")[0].strip('"') for l in proc.stdout.splitlines()
+             if l and not l.startswith('"test"')]
+    return proc.returncode == 0 and "MSET (10 keys)" in tests, tests
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--omnibus", required=True)
@@ -129,9 +175,13 @@ def main():
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--out", default="docs/benchmarks.md")
     ap.add_argument("--quick", action="store_true", help="few requests, for a smoke run")
+    ap.add_argument("--container-items", type=int, default=1000000)
+    ap.add_argument("--only-types", action="store_true",
+                    help="only the data-type workloads, container memory and the default run")
     args = ap.parse_args()
     if args.quick:
         args.requests, args.keys, args.connections, args.rounds = 20000, 100000, 1000, 1
+        args.container_items = 100000
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -167,6 +217,12 @@ def main():
         ("INCR, -P1", "incr", 1, 3), ("INCR, -P16", "incr", 16, 3),
         ("MSET (10 keys), -P1", "mset", 1, 3), ("MSET (10 keys), -P16", "mset", 16, 3),
     ]
+    type_workloads = []
+    for test in ("lpush", "rpush", "lpop", "rpop", "sadd", "spop", "hset", "zadd", "zpopmin",
+                 "lrange_100", "lrange_600"):
+        for pipeline in (1, 16):
+            type_workloads.append(("%s, -P%d" % (test.upper(), pipeline), test, pipeline, 3))
+    workloads = type_workloads if args.only_types else workloads + type_workloads
     results = []
     try:
         for title, test, pipeline, size in workloads:
@@ -186,8 +242,29 @@ def main():
             print("%-22s omnibus %10.0f rps  redis %10.0f rps  ratio %.2f   cpu/req %.2f vs %.2f us"
                   % (row[0], row[1], row[2], row[1] / row[2], row[3], row[4]), flush=True)
 
+        default_run = {}
+        for s in servers:
+            default_run[s.name] = default_redis_benchmark(s.port, 2000 if args.quick else 10000)
+            print("%s: plain redis-benchmark %s (%d tests)" % (
+                s.name, "completed" if default_run[s.name][0] else "DID NOT COMPLETE",
+                len(default_run[s.name][1])), flush=True)
+
+        containers = []
+        for title, gen in CONTAINER_LOADS:
+            servers = restart(servers)
+            row = {}
+            for s in servers:
+                base = rss_bytes(s.proc.pid)
+                load_pipelined(s.port, gen(args.container_items))
+                row[s.name] = (rss_bytes(s.proc.pid) - base) / 1e6
+            containers.append((title.replace("1M", "%dk" % (args.container_items // 1000))
+                               if args.container_items != 1000000 else title,
+                               row["omnibus"], row["redis"]))
+            print("%-30s omnibus %.1f MB  redis %.1f MB  ratio %.2f" % (
+                title, row["omnibus"], row["redis"], row["omnibus"] / row["redis"]), flush=True)
+
         mem = {}
-        for ttl in (False, True):
+        for ttl in ((False, True) if not args.only_types else ()):
             servers = restart(servers)
             for s in servers:
                 base = rss_bytes(s.proc.pid)
@@ -195,12 +272,12 @@ def main():
                 per_key = (rss_bytes(s.proc.pid) - base) / args.keys
                 mem.setdefault(s.name, []).append(per_key)
         servers = restart(servers)
-        for s in servers:
+        for s in (servers if not args.only_types else ()):
             print("%s: %.1f B/key, %.1f B/key with TTL" % (s.name, *mem[s.name]), flush=True)
 
 
         conn = {}
-        for s in servers:
+        for s in (servers if not args.only_types else ()):
             base = rss_bytes(s.proc.pid)
             socks = []
             for _ in range(args.connections):
@@ -235,6 +312,21 @@ def main():
     for t, o, r, co, cr in results:
         lines.append("| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f |" % (t, o, r, o / r, co, cr, co / cr if cr else 0))
     lines += [
+        "",
+        "Plain `redis-benchmark` (default test list, `-n %d`): Omnibus %s (%d tests), redis %s." % (
+            2000 if args.quick else 10000,
+            "ran every test to the end" if default_run["omnibus"][0] else "did NOT complete",
+            len(default_run["omnibus"][1]),
+            "completed" if default_run["redis"][0] else "did not complete"),
+        "",
+        "| container memory (RSS growth) | Omnibus | redis | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for title, o, r in containers:
+        lines.append("| %s | %.1f MB | %.1f MB | %.2f |" % (title, o, r, o / r))
+    if args.only_types:
+        mem = conn = None
+    lines += [] if mem is None else [
         "",
         "| memory | Omnibus | redis | ratio |",
         "|---|---:|---:|---:|",

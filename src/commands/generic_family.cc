@@ -174,9 +174,9 @@ CommandSpec ObjectSub(std::string_view name, ShardHandler handler, CommandDoc do
 
 std::vector<CommandSpec> GenericFamily() {
   constexpr uint32_t kWriteFast = kCmdWrite | kCmdFast;
-  CommandSpec object = ReactorCommand("object", -2, 0, "@slow", nullptr,
-                                      Doc("A container for object introspection commands",
-                                          "2.2.3", "Depends on subcommand.", ""));
+  CommandSpec object = ReactorCommand(
+      "object", -2, 0, "@slow", nullptr,
+      Doc("A container for object introspection commands", "2.2.3", "Depends on subcommand.", ""));
   return {
       {"rename", 3, kCmdWrite, "@keyspace @write @slow", 1, 2, 1, Route::kParked, Rename, nullptr,
        nullptr, nullptr,
@@ -186,8 +186,8 @@ std::vector<CommandSpec> GenericFamily() {
        nullptr, nullptr, nullptr,
        Doc("Rename a key, only if the new key does not exist", "1.0.0", "O(1)",
            "key:key{key_flags=RW+access+delete} newkey:key{key_flags=OW+insert}")},
-      {"copy", -3, kCmdWrite | kCmdDenyOom, "@keyspace @write @slow", 1, 2, 1, Route::kParked,
-       Copy, nullptr, nullptr, nullptr,
+      {"copy", -3, kCmdWrite | kCmdDenyOom, "@keyspace @write @slow", 1, 2, 1, Route::kParked, Copy,
+       nullptr, nullptr, nullptr,
        Doc("Copy a key", "6.2.0",
            "O(N) worst case for collections, where N is the number of nested items. O(1) for "
            "string values.",
@@ -217,8 +217,7 @@ std::vector<CommandSpec> GenericFamily() {
                 Doc("Get the number of references to the value of the key", "2.2.3", "O(1)",
                     "key:key{key_flags=RO}")),
       ReactorCommand("object|help", 2, kCmdLoading | kCmdStale, "@keyspace @slow", ObjectHelp,
-                     Doc("Show helpful text about the different subcommands", "6.2.0", "O(1)",
-                         "")),
+                     Doc("Show helpful text about the different subcommands", "6.2.0", "O(1)", "")),
   };
 }
 

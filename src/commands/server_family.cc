@@ -1,8 +1,7 @@
 // Server commands: INFO CONFIG COMMAND TIME SHUTDOWN (DBSIZE/FLUSH* live with the keys).
 // Runs on: the reactor thread, except INFO's per-shard part.
-#include <cstdlib>
-
 #include <array>
+#include <cstdlib>
 
 #include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
@@ -227,6 +226,7 @@ void CommandGetKeys(ReactorContext& ctx) {
   std::vector<int> positions;
   KeyPositions(*s, cmd_args, &positions);
   if (positions.empty()) return ctx.reply->Error("ERR Invalid arguments specified for command");
+  std::erase(positions, kAllShardsKey);
   ctx.reply->Array(positions.size());
   for (int i : positions) ctx.reply->Bulk(cmd_args[static_cast<size_t>(i)]);
 }

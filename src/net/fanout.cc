@@ -2,6 +2,8 @@
 // in the same loop pass, DESIGN §6) and merging the parts' replies when the last arrives.
 #include "src/net/fanout.h"
 
+#include <algorithm>
+
 #include "omnibus/commands/command_table.h"
 
 namespace omnibus {
@@ -21,6 +23,13 @@ void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
     KeyPositions(*spec, args, &key_at);
     // A malformed key count (ZUNIONSTORE d 0 ...): no keys, so any shard answers the error.
     if (key_at.empty()) return StageToShard(0, w);
+    if (std::find(key_at.begin(), key_at.end(), kAllShardsKey) != key_at.end()) {
+      // Any key may be read (SORT ... BY/GET patterns): every shard takes part.
+      key_at.clear();
+      for (int sh = 0; sh < n; ++sh) shard_of.push_back(sh);
+      single = n == 1;
+      first = 0;
+    }
     for (int i : key_at) {
       int sh = ShardForKey(args[static_cast<size_t>(i)], n);
       shard_of.push_back(sh);

@@ -160,10 +160,10 @@ std::vector<ConfigParam> BuildParams() {
     p.push_back(IntParam(name, true, field, 0, LLONG_MAX));
     if (*alias) p.push_back(IntParam(alias, true, field, 0, LLONG_MAX));
   }
-  p.push_back(IntParam("list-max-listpack-size", true, &Config::list_max_listpack_size, INT_MIN,
-                       INT_MAX));
-  p.push_back(IntParam("list-max-ziplist-size", true, &Config::list_max_listpack_size, INT_MIN,
-                       INT_MAX));
+  p.push_back(
+      IntParam("list-max-listpack-size", true, &Config::list_max_listpack_size, INT_MIN, INT_MAX));
+  p.push_back(
+      IntParam("list-max-ziplist-size", true, &Config::list_max_listpack_size, INT_MIN, INT_MAX));
   // Omnibus keeps no data on disk (yet): these report that truthfully, so tools that read
   // them (redis-benchmark reads both) see what they would see on a Redis without persistence.
   p.push_back({"save", false, [](const Config&) { return std::string(); },

@@ -66,6 +66,7 @@ bool Server::Start(std::string* error) {
   so.hz = config_.hz;
   PublishLimits();
   so.limits = &limits_;
+  so.TEST_clock_ms = config_.TEST_clock_ms;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
   so.queue_capacity = depth;

@@ -71,7 +71,9 @@ void Shard::Run() {
   const int64_t cycle_ns = 1'000'000'000 / options_.hz;
   int64_t next_cycle = MonotonicNs() + cycle_ns;
   while (!stop_.load(std::memory_order_relaxed)) {
-    keyspace_.set_now_ms(UnixTimeMs());
+    keyspace_.set_now_ms(options_.TEST_clock_ms != nullptr
+                             ? options_.TEST_clock_ms->load(std::memory_order_acquire)
+                             : UnixTimeMs());
     size_t n = inbound_.ConsumeAll([this](Work* w) {
       Execute(w);
       completions_.Stage(w);

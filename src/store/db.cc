@@ -46,8 +46,7 @@ void Db::FinishWrite(KeyWrite& w) {
     return;
   }
   if (!w.changed_ && !w.created_) return;
-  OnKeyEvent(r->key(), w.created_ ? KeyEvent::kWritten : KeyEvent::kUpdated,
-             len > w.len_before_);
+  OnKeyEvent(r->key(), w.created_ ? KeyEvent::kWritten : KeyEvent::kUpdated, len > w.len_before_);
 }
 
 void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
@@ -109,8 +108,8 @@ Record* Db::Rebuild(Entry e, int64_t expire_at_ms) {
   Record* old = e.get();
   Record* r = NewRecord(old->key(), old->vlen, expire_at_ms);
   r->type_enc = old->type_enc;
-  r->flags = static_cast<uint8_t>((old->flags & ~Record::kHasExpire) |
-                                  (r->flags & Record::kHasExpire));
+  r->flags =
+      static_cast<uint8_t>((old->flags & ~Record::kHasExpire) | (r->flags & Record::kHasExpire));
   r->lru = old->lru;
   r->next = old->next;
   memcpy(r->mutable_value(), old->value().data(), old->vlen);

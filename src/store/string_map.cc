@@ -73,8 +73,7 @@ void StringMap::ShrinkIfNeeded() {
   Resize(target);
 }
 
-std::pair<StringMap::Entry*, bool> StringMap::Insert(std::string_view key,
-                                                      std::string_view value) {
+std::pair<StringMap::Entry*, bool> StringMap::Insert(std::string_view key, std::string_view value) {
   if (Entry* e = Find(key)) return {e, false};
   GrowIfNeeded();
   Entry* e = NewEntry(key, value);

@@ -110,6 +110,10 @@ const Alphabet kCursors = {"0",
                            "abc",
                            ""};
 const Alphabet kDbs = {"0", "1", "15", "16", "-1", "x", ""};
+// Small counts (numkeys of LMPOP/ZUNION..., SPOP-like counts) so multi-key forms are valid.
+const Alphabet kCounts = {"1", "2", "3", "0", "-1", "x"};
+// Lex range ends (ZRANGEBYLEX and friends), valid and not.
+const Alphabet kLex = {"-", "+", "[a", "(a", "[k", "(v", "[", "(", "x", ""};
 const Alphabet kWords = {"EX",    "PX",   "EXAT",   "PXAT",    "KEEPTTL", "NX",    "XX",
                          "GT",    "LT",   "GET",    "PERSIST", "MATCH",   "COUNT", "TYPE",
                          "ASYNC", "SYNC", "string", "hash",    "ex",      "Nx",    "WITHSCORES"};
@@ -184,6 +188,94 @@ const std::vector<Template> kTemplates = {
     {"flushdb ?ASYNC|SYNC|x"},
     {"flushall ?ASYNC|SYNC|x"},
     {"select D"},
+    {"rename K K"},
+    {"renamenx K K"},
+    {"copy K K ?DB_D ?REPLACE"},
+    {"move K D"},
+    {"swapdb D D"},
+    {"object !encoding|refcount|idletime|freq K"},
+    {"object !help|x"},
+    {"sort K ?BY_G|BY_nosort|BY_k*->f ?LIMIT_N_N *GET_#|GET_G|GET_k*->f ?ASC|DESC ?ALPHA "
+     "?STORE_K"},
+    {"sort_ro K ?BY_G ?ALPHA ?DESC"},
+    // Hashes (fields from the key alphabet).
+    {"hset K +KV"},
+    {"hsetnx K K V"},
+    {"hmset K +KV"},
+    {"hget K K"},
+    {"hmget K +K"},
+    {"hgetall K"},
+    {"hdel K +K"},
+    {"hexists K K"},
+    {"hlen K"},
+    {"hstrlen K K"},
+    {"hkeys K"},
+    {"hvals K"},
+    {"hincrby K K N"},
+    {"hincrbyfloat K K F"},
+    {"hrandfield K ?N ?WITHVALUES"},
+    {"hscan K C ?MATCH_G ?COUNT_N"},
+    // Lists.
+    {"lpush K V ?V ?V"},
+    {"rpush K V ?V ?V"},
+    {"lpushx K V"},
+    {"rpushx K V"},
+    {"lpop K ?N"},
+    {"rpop K ?N"},
+    {"llen K"},
+    {"lrange K N N"},
+    {"lindex K N"},
+    {"lset K N V"},
+    {"linsert K !BEFORE|AFTER|x V V"},
+    {"lrem K N V"},
+    {"ltrim K N N"},
+    {"lpos K V ?RANK_N ?COUNT_N ?MAXLEN_N"},
+    {"lmpop Q +K !LEFT|RIGHT|x ?COUNT_N"},
+    {"rpoplpush K K"},
+    {"lmove K K !LEFT|RIGHT !LEFT|RIGHT"},
+    // Sets (no SPOP: which member it takes differs by shard, and so would every later reply).
+    {"sadd K V ?V ?V"},
+    {"srem K V ?V"},
+    {"smembers K"},
+    {"sismember K V"},
+    {"smismember K V ?V"},
+    {"scard K"},
+    {"srandmember K ?N"},
+    {"sinter +K"},
+    {"sunion +K"},
+    {"sdiff +K"},
+    {"sintercard Q +K ?LIMIT_N"},
+    {"!sinterstore|sunionstore|sdiffstore K +K"},
+    {"smove K K V"},
+    {"sscan K C ?MATCH_G ?COUNT_N"},
+    // Sorted sets.
+    {"zadd K *NX|XX|GT|LT|CH|INCR F V ?F_V"},
+    {"zincrby K F V"},
+    {"zrem K V ?V"},
+    {"zcard K"},
+    {"zscore K V"},
+    {"zmscore K V ?V"},
+    {"!zrank|zrevrank K V"},
+    {"zcount K F F"},
+    {"zlexcount K L L"},
+    {"zrange K N N ?REV ?WITHSCORES"},
+    {"zrange K F F BYSCORE ?REV ?LIMIT_N_N ?WITHSCORES"},
+    {"zrange K L L BYLEX ?REV ?LIMIT_N_N"},
+    {"!zrangebyscore|zrevrangebyscore K F F ?WITHSCORES ?LIMIT_N_N"},
+    {"!zrangebylex|zrevrangebylex K L L ?LIMIT_N_N"},
+    {"zrevrange K N N ?WITHSCORES"},
+    {"zrangestore K K N N ?BYSCORE|REV"},
+    {"zremrangebyrank K N N"},
+    {"zremrangebyscore K F F"},
+    {"zremrangebylex K L L"},
+    {"!zpopmin|zpopmax K ?N"},
+    {"zmpop Q +K !MIN|MAX|x ?COUNT_N"},
+    {"zrandmember K ?N ?WITHSCORES"},
+    {"!zunion|zinter|zdiff Q +K ?WITHSCORES"},
+    {"!zunionstore|zinterstore|zdiffstore K Q +K ?WEIGHTS_N_N ?AGGREGATE_SUM|AGGREGATE_MIN|"
+     "AGGREGATE_MAX|AGGREGATE_x"},
+    {"zintercard Q +K ?LIMIT_N"},
+    {"zscan K C ?MATCH_G ?COUNT_N"},
     // Server.
     {"info *I"},
     {"config get W ?W"},
@@ -279,6 +371,10 @@ std::string Draw(char kind, int index, FuzzedDataProvider& fdp) {
       return PickFrom(kConfigPatterns, fdp);
     case 'S':
       return Anything(fdp);
+    case 'Q':
+      return PickFrom(kCounts, fdp);
+    case 'L':
+      return PickFrom(kLex, fdp);
   }
   return std::string(1, kind);
 }
@@ -385,9 +481,10 @@ std::string Lower(std::string s) {
 Compare CompareFor(const std::vector<std::string>& args) {
   std::string name = Lower(args[0]);
   std::string sub = args.size() > 1 ? Lower(args[1]) : "";
-  if (name == "ttl" || name == "expiretime") return Compare::kSeconds;
-  if (name == "pttl" || name == "pexpiretime") return Compare::kMillis;
+  // TTL and friends are exact: both servers share one frozen keyspace clock.
   if (name == "keys") return Compare::kSorted;
+  // Random picks: which element comes out depends on the shard's random state.
+  if (name == "srandmember" || name == "hrandfield" || name == "zrandmember") return Compare::kType;
   // SCAN: cursors and batches depend on the shard count. HELLO: the client id. The rest:
   // time, counters and connection addresses.
   if (name == "scan" || name == "randomkey" || name == "time" || name == "info" || name == "hello")

@@ -37,8 +37,6 @@ enum class Compare {
   kExact,      // byte for byte
   kType,       // same RESP type (RANDOMKEY, SCAN, TIME, INFO, HELLO, CLIENT ID/LIST/INFO)
   kSorted,     // same elements in any order (KEYS)
-  kSeconds,    // integers within 2 of each other when both are >= 0 (TTL, EXPIRETIME)
-  kMillis,     // the same within 5000 (PTTL, PEXPIRETIME)
   kConfigGet,  // the same (name, value) pairs in any order, except port and shards
 };
 

@@ -245,8 +245,8 @@ TEST_F(KeyEventsTest, StoreObjectDetachAttachAndSwap) {
   };
   Record* r = db_.Detach(db_.Find("src"));
   other.Attach("dst", r, now_ + 1000);
-  EXPECT_THAT(Take(), ElementsAre(Pair("src", KeyEvent::kDeleted),
-                                  Pair("other:dst", KeyEvent::kWritten)));
+  EXPECT_THAT(Take(),
+              ElementsAre(Pair("src", KeyEvent::kDeleted), Pair("other:dst", KeyEvent::kWritten)));
   ASSERT_TRUE(other.Find("dst"));
   EXPECT_EQ(other.Find("dst")->type(), ValueType::kHash);
   EXPECT_EQ(other.Find("dst")->expire_at_ms(), now_ + 1000);
@@ -257,7 +257,8 @@ TEST_F(KeyEventsTest, StoreObjectDetachAttachAndSwap) {
   db_.StoreObject("copy", NewObject(ValueType::kHash));  // empty: deletes the key
   EXPECT_THAT(Take(), ElementsAre(Pair("copy", KeyEvent::kDeleted)));
   db_.SwapContents(other);
-  EXPECT_THAT(Take(), ElementsAre(Pair("", KeyEvent::kFlushed), Pair("other:", KeyEvent::kFlushed)));
+  EXPECT_THAT(Take(),
+              ElementsAre(Pair("", KeyEvent::kFlushed), Pair("other:", KeyEvent::kFlushed)));
   EXPECT_TRUE(db_.Find("dst"));
   EXPECT_EQ(db_.volatile_keys(), 1u);
   EXPECT_EQ(other.size(), 0u);

@@ -40,6 +40,10 @@ std::vector<CommandSpec> HashFamily();
 std::vector<CommandSpec> SetFamily();
 std::vector<CommandSpec> ZSetFamily();
 
+// A key position meaning "any key, on any shard" (SORT's BY/GET patterns): the command parks
+// every shard.
+constexpr int kAllShardsKey = -1;
+
 // The argument indexes of a command's keys (keys_fn, else the first/last/step range), in
 // argument order. Used by routing, fan-out and COMMAND GETKEYS alike.
 void KeyPositions(const CommandSpec& spec, std::span<const std::string_view> args,

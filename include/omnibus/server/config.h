@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -35,6 +36,8 @@ struct Config {
   int64_t zset_max_listpack_value = 64;
   std::vector<std::pair<std::string, std::string>> renames;  // rename-command
   NetOptions net;
+  // Test seam (not a setting): the keyspace clock of every shard, see ShardOptions.
+  const std::atomic<int64_t>* TEST_clock_ms = nullptr;
 };
 
 // One setting: how to read, write and validate it. Errors use Redis's texts.

@@ -56,7 +56,9 @@ class KeyWrite {
  private:
   friend class Db;
   KeyWrite(Db* db, Record* r, bool created)
-      : db_(db), record_(r), len_before_(created ? 0 : ObjectLength(r->object())),
+      : db_(db),
+        record_(r),
+        len_before_(created ? 0 : ObjectLength(r->object())),
         created_(created) {}
 
   Db* db_ = nullptr;

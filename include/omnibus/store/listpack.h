@@ -10,7 +10,7 @@ namespace omnibus {
 // every container (Redis's listpack, in spirit): a hash keeps field, value, field, value...;
 // a zset member, score...; a set its members; a list node its elements.
 //
-//   u32 total bytes | u32 count | entry... 
+//   u32 total bytes | u32 count | entry...
 //   entry: len (LEB128) | bytes | len again, backwards (so the list can be walked from the end)
 //
 // A 5-byte string costs 7 bytes. Entries are addressed by byte offsets (Pos); any call that

@@ -16,17 +16,8 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/store/set.h"
 #include "omnibus/store/zset.h"
-
-namespace omnibus {
-// Set inputs of ZUNION/ZINTER/ZDIFF read sets through the set type's SetForEach (declared in
-// store/set.h, which lands separately). A weak reference: it resolves to the set type's
-// definition when that is linked in and stays null before, when set inputs answer WRONGTYPE.
-// (Not __has_include: ccache's direct mode does not notice a header appearing.)
-// TODO(zset): include store/set.h and drop the weak declaration once set.h is on main.
-void SetForEach(const ObjectRef& obj, const std::function<void(std::string_view)>& fn)
-    __attribute__((weak));
-}  // namespace omnibus
 
 namespace omnibus {
 namespace {
@@ -806,7 +797,7 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
     auto e = ctx.DbFor(s.key).Find(s.key);
     if (e) {
       // Without the set type's reader a set input answers WRONGTYPE.
-      bool set_ok = e->type() == ValueType::kSet && SetForEach != nullptr;
+      bool set_ok = e->type() == ValueType::kSet;
       if (e->type() != ValueType::kZSet && !set_ok) {
         return ReplyStatus(ctx.reply, OpStatus::kWrongType);
       }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -156,7 +157,10 @@ void SortGeneric(ExecContext& ctx, bool readonly) {
   }
   int64_t n = static_cast<int64_t>(items.size());
   int64_t start = o.limit_start < 0 ? 0 : o.limit_start;
-  int64_t end = o.limit_count < 0 ? n - 1 : start + o.limit_count - 1;
+  // start + count - 1, saturating (LIMIT 2 9223372036854775807 means "to the end").
+  int64_t end = o.limit_count < 0                       ? n - 1
+                : o.limit_count - 1 > INT64_MAX - start ? INT64_MAX
+                                                        : start + o.limit_count - 1;
   if (start >= n) {
     start = n - 1;
     end = n - 2;

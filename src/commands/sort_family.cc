@@ -160,7 +160,7 @@ void SortGeneric(ExecContext& ctx, bool readonly) {
   // start + count - 1, saturating (LIMIT 2 9223372036854775807 means "to the end").
   int64_t end = o.limit_count < 0                       ? n - 1
                 : o.limit_count - 1 > INT64_MAX - start ? INT64_MAX
-                                                        : start + o.limit_count - 1;
+                                                        : start + (o.limit_count - 1);
   if (start >= n) {
     start = n - 1;
     end = n - 2;

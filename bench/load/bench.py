@@ -93,11 +93,12 @@ def redis_benchmark(port, test, n, clients, pipeline, size, keyspace):
     argv = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(n), "-c", str(clients),
             "-P", str(pipeline), "-d", str(size), "-r", str(keyspace), "--csv", "-q"]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        parts = [p.strip('"') for p in line.split(",")]
-        if len(parts) >= 2 and parts[0] != "test":
-            return float(parts[1])
-    raise RuntimeError("no result from redis-benchmark: %r" % out)
+    # The last row is the test asked for: LRANGE_* first reports the LPUSH that fills the list.
+    rows = [[p.strip('"') for p in line.split(",")] for line in out.splitlines()]
+    rows = [r for r in rows if len(r) >= 2 and r[0] != "test"]
+    if not rows:
+        raise RuntimeError("no result from redis-benchmark: %r" % out)
+    return float(rows[-1][1])
 
 
 def load_keys(port, count, ttl=False):

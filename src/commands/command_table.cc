@@ -1,5 +1,9 @@
 #include "omnibus/commands/command_table.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 
@@ -84,6 +88,17 @@ void KeysAfterCount(std::span<const std::string_view> args, int numkeys_at, bool
     return;
   if (dest_first) out->push_back(1);
   for (int64_t i = 0; i < n; ++i) out->push_back(numkeys_at + 1 + static_cast<int>(i));
+}
+
+bool ParseScanCursor(std::string_view arg, uint64_t* out) {
+  std::string s(arg);
+  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = strtoull(s.c_str(), &end, 10);  // NOLINT: strtoul's exact rules
+  if (*end != '\0' || errno == ERANGE) return false;
+  *out = v;
+  return true;
 }
 
 void ReplyStatus(ReplyBuilder* rb, OpStatus status) { rb->Error(ErrorText(status)); }

@@ -303,25 +303,9 @@ void HRandField(ExecContext& ctx) {
   ctx.reply->Bulk(HashRandom(*obj, [ks] { return ks->Random(); }).first);
 }
 
-// Redis parses a SCAN cursor with strtoul: "-1" wraps, "+5" is accepted; leading spaces,
-// trailing garbage and overflow are not.
-bool ParseCursor(std::string_view arg, uint64_t* cursor) {
-  if (arg.size() > 64) return false;
-  char buf[72];
-  memcpy(buf, arg.data(), arg.size());
-  buf[arg.size()] = '\0';
-  if (isspace(static_cast<unsigned char>(buf[0]))) return false;
-  char* end;
-  errno = 0;
-  unsigned long v = strtoul(buf, &end, 10);
-  if (*end != '\0' || errno == ERANGE) return false;
-  *cursor = v;
-  return true;
-}
-
 void HScan(ExecContext& ctx) {
   uint64_t cursor;
-  if (!ParseCursor(ctx.args[2], &cursor)) return ctx.reply->Error(kErrInvalidCursor);
+  if (!ParseScanCursor(ctx.args[2], &cursor)) return ctx.reply->Error(kErrInvalidCursor);
   std::optional<ObjectRef> obj = ReadHash(ctx);
   if (!obj) return;
   if (obj->ptr == nullptr) {

@@ -146,22 +146,6 @@ void MergeArrays(MergeContext& ctx) {
   }
 }
 
-// Redis parses the cursor with strtoul: "-1" wraps, "+5" and "" (as 0) are accepted; leading
-// spaces, trailing garbage and overflow are not.
-bool ParseCursor(std::string_view arg, uint64_t* cursor) {
-  if (arg.size() > 64) return false;
-  char buf[72];
-  memcpy(buf, arg.data(), arg.size());
-  buf[arg.size()] = '\0';
-  if (isspace(static_cast<unsigned char>(buf[0]))) return false;
-  char* end;
-  errno = 0;
-  unsigned long v = strtoul(buf, &end, 10);
-  if (*end != '\0' || errno == ERANGE) return false;
-  *cursor = v;
-  return true;
-}
-
 struct ScanOptions {
   int64_t count = 10;
   std::string_view pattern;
@@ -198,7 +182,7 @@ bool ParseScanOptions(std::span<const std::string_view> args, ScanOptions* o, Re
 // SCAN's cursor names its shard in its low bits, so each call goes to exactly one shard.
 int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuilder* reply) {
   uint64_t cursor;
-  if (!ParseCursor(args[1], &cursor)) {
+  if (!ParseScanCursor(args[1], &cursor)) {
     reply->Error("ERR invalid cursor");
     return -1;
   }
@@ -219,7 +203,7 @@ int RouteScan(std::span<const std::string_view> args, int num_shards, ReplyBuild
 
 void Scan(ExecContext& ctx) {
   uint64_t cursor = 0;
-  ParseCursor(ctx.args[1], &cursor);  // validated by RouteScan
+  ParseScanCursor(ctx.args[1], &cursor);  // validated by RouteScan
   ScanOptions o;
   if (!ParseScanOptions(ctx.args, &o, ctx.reply)) return;
   const int64_t count = o.count;

@@ -420,19 +420,6 @@ void SUnionDiffStore(ExecContext& ctx) {
 
 // ---- SSCAN --------------------------------------------------------------------------------
 
-// Redis's parseScanCursorOrReply: strtoul's syntax (a sign and leading zeros allowed, "-1" is
-// 2^64-1, "" is 0) but no leading space, nothing after the digits, no overflow.
-bool ParseScanCursor(std::string_view arg, uint64_t* out) {
-  std::string s(arg);
-  if (!s.empty() && isspace(static_cast<unsigned char>(s[0]))) return false;
-  errno = 0;
-  char* end = nullptr;
-  unsigned long long v = strtoull(s.c_str(), &end, 10);  // NOLINT: strtoul's exact rules
-  if (*end != '\0' || errno == ERANGE) return false;
-  *out = v;
-  return true;
-}
-
 void SScan(ExecContext& ctx) {
   ReplyBuilder* rb = ctx.reply;
   uint64_t cursor;

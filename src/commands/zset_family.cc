@@ -919,26 +919,10 @@ void ZDiffStore(ExecContext& ctx) { ZSetOpGeneric(ctx, 2, true, SetOp::kDiff, fa
 
 // ---- ZSCAN ------------------------------------------------------------------------------
 
-// Redis parses the cursor with strtoul: "-1" wraps, "+5" and "" (as 0) are accepted; leading
-// spaces, trailing garbage and overflow are not.
-bool ParseCursor(std::string_view arg, uint64_t* cursor) {
-  if (arg.size() > 64) return false;
-  char buf[72];
-  memcpy(buf, arg.data(), arg.size());
-  buf[arg.size()] = '\0';
-  if (isspace(static_cast<unsigned char>(buf[0]))) return false;
-  char* end;
-  errno = 0;
-  unsigned long v = strtoul(buf, &end, 10);
-  if (*end != '\0' || errno == ERANGE) return false;
-  *cursor = v;
-  return true;
-}
-
 void ZScan(ExecContext& ctx) {
   Args a = ctx.args;
   uint64_t cursor;
-  if (!ParseCursor(a[2], &cursor)) return ctx.reply->Error("ERR invalid cursor");
+  if (!ParseScanCursor(a[2], &cursor)) return ctx.reply->Error("ERR invalid cursor");
   ObjectRef st;
   const ObjectRef* o;
   if (!ReadZSet(ctx, a[1], &o, &st)) return;

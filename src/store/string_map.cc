@@ -8,13 +8,6 @@ namespace {
 
 constexpr size_t kMinBuckets = 4;
 
-uint64_t Rev(uint64_t v) {
-  v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
-  v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
-  v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
-  return __builtin_bswap64(v);
-}
-
 }  // namespace
 
 StringMap::~StringMap() { Clear(); }
@@ -154,9 +147,9 @@ uint64_t StringMap::Scan(uint64_t cursor, const std::function<void(const Entry&)
   for (Entry* e = buckets_[cursor & m]; e != nullptr; e = e->next) fn(*e);
   // Redis's dictScan for one table: increment the reversed cursor's masked bits.
   cursor |= ~m;
-  cursor = Rev(cursor);
+  cursor = ReverseBits64(cursor);
   ++cursor;
-  return Rev(cursor);
+  return ReverseBits64(cursor);
 }
 
 StringMap* StringMap::Clone() const {

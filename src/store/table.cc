@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 #include <new>
+#include <utility>
 
 #include "absl/hash/hash.h"
 #include "omnibus/store/memory.h"
@@ -13,14 +13,6 @@ namespace omnibus {
 namespace {
 
 constexpr size_t kInitialBuckets = 4;
-
-uint64_t Rev(uint64_t v) {
-  // Bit reversal for the SCAN cursor.
-  v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
-  v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
-  v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
-  return __builtin_bswap64(v);
-}
 
 Record** AllocBuckets(size_t n) {
   void* mem = StoreAlloc(n * sizeof(Record*));
@@ -189,9 +181,9 @@ uint64_t Table::Scan(uint64_t v, const std::function<void(Record*)>& fn) {
     uint64_t m0 = size_[0] - 1;
     emit(buckets_[0][v & m0]);
     v |= ~m0;
-    v = Rev(v);
+    v = ReverseBits64(v);
     ++v;
-    return Rev(v);
+    return ReverseBits64(v);
   }
   int small = size_[0] <= size_[1] ? 0 : 1;
   int large = 1 - small;
@@ -201,9 +193,9 @@ uint64_t Table::Scan(uint64_t v, const std::function<void(Record*)>& fn) {
   do {
     emit(buckets_[large][v & m1]);
     v |= ~m1;
-    v = Rev(v);
+    v = ReverseBits64(v);
     ++v;
-    v = Rev(v);
+    v = ReverseBits64(v);
   } while (v & (m0 ^ m1));
   return v;
 }

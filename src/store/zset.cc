@@ -13,6 +13,7 @@
 #include "omnibus/store/listpack.h"
 #include "omnibus/store/memory.h"
 #include "omnibus/store/object.h"
+#include "omnibus/store/table.h"
 
 namespace omnibus {
 namespace {
@@ -88,13 +89,6 @@ int RandomLevel() {
     if (r == 0) r = NextRandom();
   }
   return level;
-}
-
-uint64_t ReverseBits(uint64_t v) {
-  v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
-  v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
-  v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
-  return __builtin_bswap64(v);
 }
 
 size_t HashMember(std::string_view m) { return absl::Hash<std::string_view>{}(m); }
@@ -660,9 +654,9 @@ uint64_t ZSetScan(const ObjectRef& obj, uint64_t cursor, size_t count,
   // Reverse-binary increment over the bits of `mask` (Redis's dictScan).
   auto next = [](uint64_t v, uint64_t mask) {
     v |= ~mask;
-    v = ReverseBits(v);
+    v = ReverseBits64(v);
     ++v;
-    return ReverseBits(v);
+    return ReverseBits64(v);
   };
   do {
     if (!zsl->rehashing()) {

@@ -64,6 +64,11 @@ void ReplyArityError(ReplyBuilder* rb, std::string_view command_name);
 // Parses an integer argument, replying "value is not an integer or out of range" if bad.
 bool ArgToInt64(std::string_view arg, int64_t* out, ReplyBuilder* rb);
 
+// Redis's parseScanCursorOrReply (SCAN, HSCAN, SSCAN, ZSCAN): strtoul's syntax (a sign and
+// leading zeros allowed, "-1" is 2^64-1, "" is 0) but no leading space, nothing after the
+// digits, no overflow.
+bool ParseScanCursor(std::string_view arg, uint64_t* out);
+
 // Shared fan-out merges: sum of integer replies (DEL, EXISTS, DBSIZE, ...) and "+OK" from
 // every shard (MSET, FLUSHALL). The first error of any part wins.
 void MergeSum(MergeContext& ctx);

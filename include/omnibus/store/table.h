@@ -9,6 +9,13 @@
 namespace omnibus {
 
 uint64_t HashKey(std::string_view key);
+// The bits of `v` in reverse order: SCAN's reverse-binary cursor (Table, StringMap, zsets).
+inline uint64_t ReverseBits64(uint64_t v) {
+  v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+  v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+  v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+  return __builtin_bswap64(v);
+}
 
 // A chained hash table of records with Redis-style incremental rehashing between two bucket
 // arrays, so growth never stalls a shard for more than a few buckets at a time, and a

@@ -78,7 +78,37 @@ def run(r):
     check(r.config_get("maxclients") == {"maxclients": "10000"}, "config get")
     r.client_setname("smoke")
     check(r.client_getname() == "smoke", "client name")
+    run_types(r)
     check(r.flushall() is True and r.dbsize() == 0, "flushall")
+
+
+def run_types(r):
+    """Hashes, lists, sets and sorted sets as a job queue library uses them."""
+    check(r.hset("job:1", mapping={"state": "queued", "tries": "0"}) == 2, "hset mapping")
+    check(r.hgetall("job:1") == {b"state": b"queued", b"tries": b"0"}, "hgetall")
+    check(r.hincrby("job:1", "tries", 1) == 1, "hincrby")
+    check(r.hmget("job:1", ["state", "nope"]) == [b"queued", None], "hmget")
+    check(r.rpush("queue", "job:1", "job:2", "job:3") == 3, "rpush")
+    check(r.lmove("queue", "{x}working", "LEFT", "RIGHT") == b"job:1", "lmove across shards")
+    check(r.lrange("queue", 0, -1) == [b"job:2", b"job:3"], "lrange")
+    check(r.lpop("queue", 5) == [b"job:2", b"job:3"] and r.exists("queue") == 0, "lpop count")
+    check(r.sadd("tags", "a", "b", "c") == 3 and r.sadd("{y}tags", "b", "c", "d") == 3, "sadd")
+    check(r.sinter("tags", "{y}tags") == {b"b", b"c"}, "sinter across shards")
+    check(r.smove("tags", "{y}tags", "a") is True and r.scard("{y}tags") == 4, "smove")
+    check(r.zadd("sched", {"job:9": 30, "job:8": 10, "job:7": 20}) == 3, "zadd")
+    check(r.zrangebyscore("sched", 0, 25, withscores=True) == [(b"job:8", 10.0), (b"job:7", 20.0)],
+          "zrangebyscore withscores")
+    check(r.zpopmin("sched") == [(b"job:8", 10.0)], "zpopmin")
+    check(r.zunionstore("{y}all", {"sched": 1, "{y}tags": 2}) == 6, "zunionstore with a set input")
+    check(r.zscore("{y}all", "b") == 2.0, "zscore of a set member, weighted")
+    check(set(r.hscan_iter("job:1")) == {(b"state", b"queued"), (b"tries", b"1")}, "hscan_iter")
+    check(r.type("sched") == b"zset" and r.object("encoding", "sched") == b"listpack", "type, object")
+    check(r.sort("{x}working", alpha=True) == [b"job:1"], "sort")
+    try:
+        r.lpush("job:1", "x")
+        check(False, "lpush on a hash should raise")
+    except redis.ResponseError as e:
+        check(str(e).startswith("WRONGTYPE"), "wrongtype text: %s" % e)
 
 
 def main():

@@ -23,7 +23,8 @@ void Reactor::DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec) {
     KeyPositions(*spec, args, &key_at);
     // A malformed key count (ZUNIONSTORE d 0 ...): no keys, so any shard answers the error.
     if (key_at.empty()) return StageToShard(0, w);
-    if (std::find(key_at.begin(), key_at.end(), kAllShardsKey) != key_at.end()) {
+    if (spec->keys_fn != nullptr &&
+        std::find(key_at.begin(), key_at.end(), kAllShardsKey) != key_at.end()) {
       // Any key may be read (SORT ... BY/GET patterns): every shard takes part.
       key_at.clear();
       for (int sh = 0; sh < n; ++sh) shard_of.push_back(sh);

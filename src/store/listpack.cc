@@ -4,70 +4,10 @@
 #include <stdexcept>
 
 #include "omnibus/store/memory.h"
+#include "omnibus/store/varint.h"
 
 namespace omnibus {
 namespace {
-
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
-// Forward LEB128.
-uint8_t* PutVarint(uint8_t* p, uint64_t v) {
-  while (v >= 0x80) {
-    *p++ = static_cast<uint8_t>(v | 0x80);
-    v >>= 7;
-  }
-  *p++ = static_cast<uint8_t>(v);
-  return p;
-}
-
-uint64_t GetVarint(const uint8_t* p, size_t* used) {
-  uint64_t v = 0;
-  int shift = 0;
-  size_t i = 0;
-  while (true) {
-    uint8_t b = p[i++];
-    v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) break;
-    shift += 7;
-  }
-  *used = i;
-  return v;
-}
-
-// Backward LEB128: the byte just before `end` holds the low 7 bits; a set high bit means more
-// bytes precede it.
-void PutBackVarint(uint8_t* end, uint64_t v) {
-  uint8_t* p = end;
-  size_t n = VarintSize(v);
-  for (size_t i = 0; i < n; ++i) {
-    uint8_t b = static_cast<uint8_t>(v & 0x7F);
-    v >>= 7;
-    if (i + 1 < n) b |= 0x80;
-    *--p = b;
-  }
-}
-
-uint64_t GetBackVarint(const uint8_t* end, size_t* used) {
-  uint64_t v = 0;
-  int shift = 0;
-  size_t i = 0;
-  while (true) {
-    uint8_t b = *(end - 1 - i);
-    ++i;
-    v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) break;
-    shift += 7;
-  }
-  *used = i;
-  return v;
-}
 
 size_t EntrySize(size_t len) { return 2 * VarintSize(len) + len; }
 

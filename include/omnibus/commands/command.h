@@ -156,8 +156,8 @@ struct CommandSpec {
   RouteHandler route_fn = nullptr;
   CommandDoc doc;
   KeysHandler keys_fn = nullptr;  // when set, overrides first_key/last_key/key_step
-  uint16_t id = 0;         // index in the table, set by CommandTable
-  bool container = false;  // has subcommands ("config|get"), set by CommandTable
+  uint16_t id = 0;                // index in the table, set by CommandTable
+  bool container = false;         // has subcommands ("config|get"), set by CommandTable
 };
 
 }  // namespace omnibus

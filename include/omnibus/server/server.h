@@ -7,8 +7,8 @@
 #include "omnibus/commands/command_table.h"
 #include "omnibus/net/reactor.h"
 #include "omnibus/server/config.h"
-#include "omnibus/store/container_limits.h"
 #include "omnibus/shard/shard.h"
+#include "omnibus/store/container_limits.h"
 
 namespace omnibus {
 

@@ -13,8 +13,8 @@ namespace omnibus {
 
 struct ShardOptions {
   int num_dbs = 16;
-  size_t queue_capacity = 64 * 1024;  // shard-queue-depth (a power of two)
-  int hz = 10;                        // active expire cycles per second
+  size_t queue_capacity = 64 * 1024;        // shard-queue-depth (a power of two)
+  int hz = 10;                              // active expire cycles per second
   const ContainerLimits* limits = nullptr;  // owned by the server; null: Redis's defaults
   // Test seam: the keyspace clock (Unix ms) read before each batch instead of the real time,
   // so two servers in one process (the command fuzzer) expire keys at the same instant.

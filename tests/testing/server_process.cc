@@ -134,7 +134,10 @@ std::string ReadFile(const std::string& path) {
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
             rlim_t max_open_files = 0) {
   std::vector<std::string> storage;
-  storage.push_back(OMNIBUS_SERVER_BINARY);
+  // OMNIBUS_TEST_SERVER runs the tests against another binary instead (e.g. a wrapper that
+  // starts redis-server, to check that a test's expectations are Redis's).
+  const char* other = getenv("OMNIBUS_TEST_SERVER");
+  storage.push_back(other != nullptr && *other != '\0' ? other : OMNIBUS_SERVER_BINARY);
   storage.insert(storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& s : storage) argv.push_back(s.data());

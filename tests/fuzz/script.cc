@@ -635,6 +635,10 @@ void Finish(Script* script) {
         c.wire = c.inline_command ? EncodeInline(c.args) : EncodeMultibulk(c.args);
         c.compare = CompareFor(c.args);
         std::string name = Lower(c.args[0]);
+        if (c.args.size() != 1 &&
+            (name == "multi" || name == "exec" || name == "discard" || name == "reset")) {
+          name = "";  // an arity error: changes nothing
+        }
         if (name == "multi") {
           if (!in_multi) exec_compare = Compare::kExact;
           in_multi = true;

@@ -473,7 +473,16 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   w->resp = static_cast<uint8_t>(s.resp);
   const CommandSpec* spec = Resolve(w, s);
   if (spec == nullptr) {
-    if (s.in_multi && !w->reply.empty() && w->reply[0] == '-') s.multi_dirty = true;
+    if (s.in_multi && !w->reply.empty()) {
+      if (w->reply[0] == '-') {
+        s.multi_dirty = true;  // a queuing error: EXEC will abort
+      } else {
+        // A container's HELP, made from the table: its reply is EXEC's to give.
+        s.queued.emplace_back().reply = std::move(w->reply);
+        w->reply.clear();
+        ReplyBuilder(&w->reply, w->resp).SimpleString("QUEUED");
+      }
+    }
     --c->pending;  // answered here; DispatchGroup holds the group open
     return false;
   }

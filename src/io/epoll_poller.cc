@@ -41,6 +41,7 @@ class EpollPoller final : public Poller {
       events[i].readable = e.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
       events[i].writable = e.events & EPOLLOUT;
       events[i].hangup = e.events & (EPOLLHUP | EPOLLERR);
+      events[i].peer_closed = e.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
     }
     return n;
   }

@@ -46,6 +46,7 @@ class KqueuePoller final : public Poller {
       events[i].readable = e.filter == EVFILT_READ;
       events[i].writable = e.filter == EVFILT_WRITE;
       events[i].hangup = (e.flags & (EV_EOF | EV_ERROR)) != 0 && e.filter == EVFILT_READ;
+      events[i].peer_closed = events[i].hangup;
     }
     return n;
   }

@@ -71,6 +71,8 @@ struct BlockedClient {
     counted = true;
     ++reactor->blocked_clients_;
     conn->session.blocked = true;
+    if (conn->peer_closed) reactor->gone_blocked_.push_back(conn);  // gone before it blocked
+    reactor->EmitBeforeBarrier(conn);
   }
 
   // Resumes the sleeping coroutine from the timer pass, never from inside whatever noticed

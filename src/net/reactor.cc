@@ -161,6 +161,15 @@ void Reactor::Run() {
       }
       Connection* c = static_cast<Connection*>(data);
       if (c->closing) continue;
+      if (events[i].peer_closed) {
+        c->peer_closed = true;
+        // A blocked client's socket is not read until its pop ends, so its going away is
+        // seen here: like Redis, free it now (its pop must not take an element).
+        if (c->waiter != nullptr) {
+          Close(c);
+          continue;
+        }
+      }
       if (events[i].writable && c->blocked_on_write) Flush(c);
       if (events[i].readable) {
         c->may_read = true;
@@ -172,6 +181,7 @@ void Reactor::Run() {
     for (Connection* c : ready) TryProcess(c);
     DrainCompletions();
     timers_.RunDue(MonotonicMs());  // blocking timeouts, wake-ups, select deadlines
+    CloseGoneBlockedClients();
     PostBatches();
     std::vector<Connection*> flush;
     flush.swap(flush_);
@@ -639,6 +649,32 @@ void Reactor::TaskDone(void* reactor, void* slot) {
   r->OnSlotDone(c);
 }
 
+void Reactor::CloseGoneBlockedClients() {
+  if (gone_blocked_.empty()) return;
+  std::vector<Connection*> gone;
+  gone.swap(gone_blocked_);
+  for (Connection* c : gone) {
+    if (conns_.contains(c) && !c->closing && c->waiter != nullptr) Close(c);
+  }
+}
+
+void Reactor::EmitBeforeBarrier(Connection* c) {
+  // Every slot before the barrier is done when nothing but the barrier, the undispatched
+  // commands and the dispatch hold is pending: their replies can go out now, in order, as
+  // Redis sends them before it blocks.
+  if (c->barrier == nullptr || c->closing) return;
+  size_t barrier_at = c->dispatch_next - 1;
+  if (c->pending != 1 + (c->group - c->dispatch_next) + 1) return;
+  for (size_t i = c->emitted; i < barrier_at; ++i) c->out.append(c->works[i]->reply);
+  if (barrier_at > c->emitted) {
+    c->emitted = barrier_at;
+    if (!c->in_flush_list) {
+      c->in_flush_list = true;
+      flush_.push_back(c);
+    }
+  }
+}
+
 void Reactor::StageToShard(int shard, Work* w) {
   batches_[static_cast<size_t>(shard)].push_back(w);
 }
@@ -713,7 +749,7 @@ void Reactor::CompleteGroup(Connection* c) {
     if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], w->reply, w->exec_ns);
     reply_bytes += w->reply.size();
     // Past the output limit the client is closed: don't copy replies it will never get.
-    if (!over_limit) {
+    if (!over_limit && i >= c->emitted) {
       c->out.append(w->reply);
       over_limit = OutputOverHardLimit(c);
     }
@@ -732,6 +768,7 @@ void Reactor::CompleteGroup(Connection* c) {
   c->in_group_bytes = 0;
   c->in.ShrinkIfIdle();
   c->group = 0;
+  c->emitted = 0;
   c->last_interaction_ms = MonotonicMs();
   c->session.last_interaction_ms = c->last_interaction_ms;
   if (OverOutputLimit(c, c->last_interaction_ms)) return;

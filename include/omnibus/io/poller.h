@@ -16,7 +16,8 @@ class Poller {
     void* data;
     bool readable;
     bool writable;
-    bool hangup;  // error or peer closed both directions
+    bool hangup;       // error or peer closed both directions
+    bool peer_closed;  // the peer will send nothing more (FIN), maybe after unread data
   };
 
   virtual ~Poller() = default;

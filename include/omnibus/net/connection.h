@@ -38,6 +38,8 @@ struct Connection {
   // Slots answered by a reactor coroutine still running (fan-outs, EXEC, WATCH, blocking pops).
   std::vector<std::pair<Work*, Task>> tasks;
   BlockedClient* waiter = nullptr;  // set while in a blocking pop
+  bool peer_closed = false;         // the client sent FIN (seen by the poller)
+  size_t emitted = 0;  // replies of works[0..emitted) already in `out` (before a blocked pop)
   // Most commands the next group may hold: starts small and doubles while replies are small,
   // shrinks when they are big (see CompleteGroup), so a pipeline of GETs of a huge value
   // never has more than about pipeline_pause_output_bytes of replies in flight.

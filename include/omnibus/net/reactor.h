@@ -148,6 +148,9 @@ class Reactor final : public Notifier, public SelectHost {
   Task BlockingPop(Connection* c, Work* w, const CommandSpec* spec);
   void SendUnwatch(const std::vector<WatchedKey>& keys);
   void OnKeyReady(int db, const std::string& key);
+  void CloseGoneBlockedClients();
+  // A blocked pop's earlier replies in its group leave before it waits (as Redis sends them).
+  void EmitBeforeBarrier(Connection* c);
   void CompleteGroup(Connection* c);
   void Flush(Connection* c);
   void Close(Connection* c);
@@ -171,13 +174,13 @@ class Reactor final : public Notifier, public SelectHost {
 
   absl::flat_hash_map<Connection*, std::unique_ptr<Connection>> conns_;
   uint64_t next_client_id_ = 1;
-  std::vector<Connection*> ready_;           // connections to process again this iteration
-  std::vector<Connection*> flush_;           // connections with replies to write
+  std::vector<Connection*> ready_;                  // connections to process again this iteration
+  std::vector<Connection*> flush_;                  // connections with replies to write
   absl::flat_hash_set<Connection*> write_blocked_;  // the kernel took only part of their output
-  std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
-  std::vector<size_t> in_flight_;            // per shard, staged but not drained
-  std::vector<int> scratch_shard_of_;        // Run's per-key shards
-  std::vector<int> scratch_key_at_;          // Run's key positions
+  std::vector<std::vector<Work*>> batches_;         // per shard, not yet staged
+  std::vector<size_t> in_flight_;                   // per shard, staged but not drained
+  std::vector<int> scratch_shard_of_;               // Run's per-key shards
+  std::vector<int> scratch_key_at_;                 // Run's key positions
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
   std::vector<Work*> free_works_;                       // parts for reuse
   std::vector<Keyspace*> keyspaces_;                    // every shard's, for parked groups
@@ -186,6 +189,7 @@ class Reactor final : public Notifier, public SelectHost {
   // "<db>\0<key>".
   absl::flat_hash_map<std::string, std::vector<BlockedClient*>> waiters_;
   size_t blocked_clients_ = 0;
+  std::vector<Connection*> gone_blocked_;  // blocked after their FIN was seen: close them
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

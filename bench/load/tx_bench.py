@@ -53,6 +53,19 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def cpu_seconds_precise(pid):
+    """Sum of every thread's on-CPU time in ns (/proc/PID/task/*/schedstat): for windows where
+    the 10 ms tick of utime+stime would dominate (idle clients, one wake-up burst)."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
 def rss_bytes(pid):
     with open("/proc/%d/statm" % pid) as f:
         return int(f.read().split()[1]) * PAGE
@@ -110,6 +123,9 @@ class Server:
 
     def cpu(self):
         return cpu_seconds(self.proc.pid)
+
+    def cpu_precise(self):
+        return cpu_seconds_precise(self.proc.pid)
 
     def rss(self):
         return rss_bytes(self.proc.pid)
@@ -255,9 +271,14 @@ def run_workers(server, target, per_proc_args, warmup, duration):
     c0 = server.cpu()
     time.sleep(max(0.0, t_end - time.monotonic()))
     c1 = server.cpu()
-    results = [q.get(timeout=60) for _ in procs]
+    try:
+        results = [q.get(timeout=60) for _ in procs]
+    except Exception:  # noqa: BLE001 - queue.Empty
+        results = [(0, 0.0, "load generator gave no result")]
     for p in procs:
         p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
     errors = [r[-1] for r in results if r[-1]]
     if errors:
         raise RuntimeError("%s: %s" % (server.name, errors[0]))
@@ -301,6 +322,9 @@ def watch_worker(port, nclients, t_start, t_end, out):
         active = len(conns)
         error = None
         while active and error is None:
+            if time.monotonic() > t_end + 10:
+                error = "%d transactions still unanswered 10 s after the end" % active
+                break
             for fd, _ in ep.poll(0.05):
                 c = conns[fd]
                 data = c[0].recv(65536)
@@ -408,11 +432,23 @@ def percentile(sorted_values, p):
 
 
 def bench_pingpong(server, args):
+    socks = []
+    try:
+        return _bench_pingpong(server, args, socks)
+    finally:
+        for s in socks:
+            hard_close(s)
+
+
+def _bench_pingpong(server, args, socks):
     """Two connections A, B in one thread. B waits in BLPOP lb. Each round trip:
     A writes LPUSH lb x + BLPOP la 0; B wakes with lb's element and writes LPUSH la x +
     BLPOP lb 0; A wakes with la's element. Two blocked-pop hand-offs per sample."""
     server.cmd("DEL", "la", "lb")
     a, b = connect(server.port), connect(server.port)
+    socks += [a, b]
+    a.settimeout(5)
+    b.settimeout(5)
     ra, rb = Reader(a), Reader(b)
     a_send = encode("LPUSH", "lb", "x") + encode("BLPOP", "la", "0")
     b_send = encode("LPUSH", "la", "x") + encode("BLPOP", "lb", "0")
@@ -438,10 +474,9 @@ def bench_pingpong(server, args):
         if now >= t_end:
             break
     # B's BLPOP lb still waits: closing a blocked client is part of the test.
-    hard_close(a)
-    hard_close(b)
     ping = []
     with connect(server.port) as p:
+        p.settimeout(5)
         rp = Reader(p)
         for i in range(args.ping_samples):
             t0 = clock()
@@ -455,8 +490,16 @@ def bench_pingpong(server, args):
 # ---------------------------------------------------------------------------- workload 4
 
 def bench_blocked(server, n, idle_seconds):
-    base = server.rss()
     socks = []
+    try:
+        return _bench_blocked(server, n, idle_seconds, socks)
+    finally:
+        for s in socks:
+            hard_close(s)
+
+
+def _bench_blocked(server, n, idle_seconds, socks):
+    base = server.rss()
     t0 = time.monotonic()
     for i in range(n):
         s = socket.create_connection((HOST, server.port))
@@ -477,9 +520,9 @@ def bench_blocked(server, n, idle_seconds):
         time.sleep(0.1)
     time.sleep(0.5)
     held = server.rss()
-    c0 = server.cpu()
+    c0 = server.cpu_precise()
     time.sleep(idle_seconds)
-    idle_cpu = server.cpu() - c0
+    idle_cpu = server.cpu_precise() - c0
     # Wake every one of them: one connection pipelines an LPUSH to each key.
     ep = select.epoll()
     for s in socks:
@@ -488,7 +531,7 @@ def bench_blocked(server, n, idle_seconds):
     by_fd = {s.fileno(): [s, b"", b"*2\r\n$%d\r\nblk:%d\r\n$1\r\nx\r\n" % (len(b"blk:%d" % i), i)]
              for i, s in enumerate(socks)}
     pusher = socket.create_connection((HOST, server.port))
-    c0 = server.cpu()
+    c0 = server.cpu_precise()
     t0 = time.monotonic()
     payload = b"".join(encode("LPUSH", b"blk:%d" % i, "x") for i in range(n))
     pusher.setblocking(False)
@@ -521,10 +564,8 @@ def bench_blocked(server, n, idle_seconds):
                 ep.unregister(fd)
                 pending -= 1
     wake_s = time.monotonic() - t0
-    wake_cpu = server.cpu() - c0
+    wake_cpu = server.cpu_precise() - c0
     hard_close(pusher)
-    for s in socks:
-        hard_close(s)
     return {"rss_mb": (held - base) / 1e6, "per_client": (held - base) / n,
             "idle_cpu_ms": idle_cpu * 1e3, "connect_s": connect_s, "blocked": blocked,
             "wake_ms": wake_s * 1e3, "wake_cpu_us": wake_cpu / n * 1e6}
@@ -588,12 +629,26 @@ def main():
         names = [s.name for s in servers]
         res = {}   # workload -> server -> list of per-round dicts
 
+        failed = {}   # (workload, server) -> error: that server is skipped from then on
+
+        def attempt(workload, s, fn):
+            if (workload, s.name) in failed:
+                return None
+            try:
+                return fn(s)
+            except (RuntimeError, OSError) as e:
+                failed[(workload, s.name)] = str(e)[:300]
+                print("  %-12s %-8s FAILED: %s" % (workload, s.name, e), flush=True)
+                return None
+
         def rounds(workload, fn):
             res[workload] = {n: [] for n in names}
             for r in range(args.rounds):
                 order = servers if r % 2 == 0 else servers[::-1]
                 for s in order:
-                    out = fn(s)
+                    out = attempt(workload, s, fn)
+                    if out is None:
+                        continue
                     res[workload][s.name].append(out)
                     print("  %-12s %-8s round %d: %s" % (workload, s.name, r + 1, brief(out)),
                           flush=True)
@@ -608,10 +663,13 @@ def main():
             rounds("pingpong", lambda s: bench_pingpong(s, args))
         if "blocked" in only:
             # Once per server, in a fresh state: RSS growth of the blocked clients.
-            res["blocked"] = {}
+            res["blocked"] = {n: [] for n in names}
             for s in servers:
                 s.cmd("FLUSHALL")
-                out = bench_blocked(s, args.blocked, args.idle_seconds)
+                out = attempt("blocked", s, lambda s: bench_blocked(s, args.blocked,
+                                                                    args.idle_seconds))
+                if out is None:
+                    continue
                 res["blocked"][s.name] = [out]
                 print("  %-12s %-8s: %s" % ("blocked", s.name, brief(out)), flush=True)
     finally:
@@ -619,7 +677,7 @@ def main():
             s.stop()
 
     print()
-    print("\n".join(report(args, res, names, shards)))
+    print("\n".join(report(args, res, names, shards, failed)))
 
 
 def brief(out):
@@ -638,7 +696,7 @@ def brief(out):
     return ", ".join(parts)
 
 
-def report(args, res, names, shards):
+def report(args, res, names, shards, failed):
     have_omni = "omnibus" in names
     cmdline = " ".join([os.path.relpath(sys.argv[0])] + [
         os.path.relpath(a) if os.path.isabs(a) else a for a in sys.argv[1:]])
@@ -663,70 +721,91 @@ def report(args, res, names, shards):
     else:
         lines += ["| workload | metric | redis |", "|---|---|---:|"]
 
-    def row(title, metric, fmt, o, r):
+    nan = float("nan")
+
+    def cell(fmt, v):
+        return "n/a" if v != v else fmt % v
+
+    def row(title, metric, fmt, o, r, ratio=True):
         if have_omni:
-            ratio = "%.2f" % (o / r) if r and o == o and r == r else "-"
-            lines.append("| %s | %s | %s | %s | %s |" % (title, metric, fmt % o, fmt % r, ratio))
+            ratio = "%.2f" % (o / r) if ratio and r and o == o and r == r else "-"
+            lines.append("| %s | %s | %s | %s | %s |" % (title, metric, cell(fmt, o),
+                                                         cell(fmt, r), ratio))
         else:
-            lines.append("| %s | %s | %s |" % (title, metric, fmt % r))
+            lines.append("| %s | %s | %s |" % (title, metric, cell(fmt, r)))
 
     def med(w, name, key):
-        return statistics.median(d[key] for d in res[w][name])
+        vals = [d[key] for d in res[w].get(name, [])]
+        return statistics.median(vals) if vals else nan
 
     def get(w, key):
-        return (med(w, "omnibus", key) if have_omni else float("nan"), med(w, "redis", key))
+        return (med(w, "omnibus", key) if have_omni else nan, med(w, "redis", key))
 
     gen_notes = []
-    for w, title in (("multi-tag", "MULTI + 5×SET + EXEC, one {tag}, %d conns" % args.clients),
+    for w, title in (("multi-tag", "MULTI + 5×SET + EXEC, one {tag} per connection, %d conns"
+                      % args.clients),
                      ("multi-spread", "MULTI + 5×SET + EXEC, no tag, keys on %d shards, %d conns"
                       % (min(5, shards), args.clients))):
         if w not in res:
             continue
         row(title, "transactions/s", "%.0f", *get(w, "rate"))
         row("", "server CPU µs/transaction", "%.2f", *get(w, "cpu_us"))
-        gen_notes.append((title, w))
+        gen_notes.append(w)
     if "watch" in res:
-        title = "WATCH/GET, MULTI/SET/EXEC on one counter, %d clients" % args.watch_clients
+        title = "WATCH c + GET c, then MULTI + SET c v+1 + EXEC, one counter, %d clients" % (
+            args.watch_clients)
         row(title, "successful increments/s", "%.0f", *get("watch", "rate"))
         row("", "retries per success", "%.2f", *get("watch", "retries"))
         row("", "server CPU µs/success", "%.2f", *get("watch", "cpu_us"))
-        gen_notes.append((title, "watch"))
+        gen_notes.append("watch")
     if "pingpong" in res:
         def pooled(name, key):
-            return sorted(x for d in res["pingpong"][name] for x in d[key])
-        pp = {n: pooled(n, "samples") for n in names}
-        pi = {n: pooled(n, "ping") for n in names}
-        title = "BLPOP/LPUSH ping-pong, 2 lists (round trip = 2 hand-offs)"
+            return sorted(x for d in res["pingpong"].get(name, []) for x in d[key])
+
+        def pct(name, key, p):
+            if name not in names:
+                return nan
+            return percentile(pooled(name, key), p) / 1e3
+
+        title = "BLPOP/LPUSH ping-pong between 2 lists (round trip = 2 hand-offs)"
         for p in (50, 99):
             row(title if p == 50 else "", "round trip p%d µs" % p, "%.1f",
-                percentile(pp["omnibus"], p) / 1e3 if have_omni else float("nan"),
-                percentile(pp["redis"], p) / 1e3)
-        row("", "samples", "%d", len(pp["omnibus"]) if have_omni else 0, len(pp["redis"]))
-        row("PING round trip, 1 client (baseline)", "p50 µs", "%.1f",
-            percentile(pi["omnibus"], 50) / 1e3 if have_omni else float("nan"),
-            percentile(pi["redis"], 50) / 1e3)
+                pct("omnibus", "samples", p), pct("redis", "samples", p))
+        row("", "round trips measured", "%d",
+            len(pooled("omnibus", "samples")) if have_omni else nan,
+            len(pooled("redis", "samples")), ratio=False)
+        row("PING round trip, 1 client (baseline for the above)", "p50 µs", "%.1f",
+            pct("omnibus", "ping", 50), pct("redis", "ping", 50))
     if "blocked" in res:
         n = args.blocked
-        b = {k: res["blocked"][k][0] for k in names}
-        g = lambda key: (b["omnibus"][key] if have_omni else float("nan"), b["redis"][key])
+
+        def g(key):
+            return (med("blocked", "omnibus", key) if have_omni else nan,
+                    med("blocked", "redis", key))
         title = "%d idle clients blocked in BLPOP (distinct keys, timeout 0)" % n
         row(title, "RSS growth MB", "%.1f", *g("rss_mb"))
         row("", "RSS per blocked client B", "%.0f", *g("per_client"))
-        row("", "server CPU over %.0f s idle, ms" % args.idle_seconds, "%.0f", *g("idle_cpu_ms"))
+        row("", "server CPU over %.0f s idle, ms" % args.idle_seconds, "%.1f", *g("idle_cpu_ms"))
         row("", "wake all (one pipelined LPUSH per key), ms", "%.0f", *g("wake_ms"))
         row("", "server CPU per woken client µs", "%.2f", *g("wake_cpu_us"))
     if gen_notes:
         lines.append("")
         parts = []
-        for title, w in gen_notes:
+        for w in gen_notes:
             for n in names:
-                util = statistics.median(sum(d["gen"]) for d in res[w][n])
-                srv = statistics.median(d["server_util"] for d in res[w][n])
-                parts.append("%s vs %s: generator %.0f%% of a core (%d procs), server %.0f%%"
-                             % (w, n, util * 100, args.procs, srv * 100))
-        lines.append("Load (CPU busy over the run, median round): " + "; ".join(parts) + ".")
+                rounds_ = res[w].get(n, [])
+                if not rounds_:
+                    continue
+                util = statistics.median(sum(d["gen"]) for d in rounds_)
+                srv = statistics.median(d["server_util"] for d in rounds_)
+                parts.append("%s/%s: generator %.0f%%, server %.0f%%" % (
+                    w, n, util * 100, srv * 100))
+        lines.append("CPU busy during the throughput runs, in %% of one core (median round; "
+                     "generator = its %d processes together): %s." % (args.procs, "; ".join(parts)))
+    for (w, n), err in sorted(failed.items()):
+        lines.append("")
+        lines.append("**%s failed on %s**: `%s`" % (w, n, err.replace("`", "'")))
     return lines
-
 
 if __name__ == "__main__":
     main()

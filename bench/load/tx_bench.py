@@ -23,6 +23,7 @@ docs/benchmarks.md. Without --omnibus it runs redis-server alone (to develop the
 """
 import argparse
 import datetime
+import gc
 import multiprocessing
 import os
 import platform
@@ -431,30 +432,55 @@ def percentile(sorted_values, p):
     return sorted_values[i]
 
 
-def bench_pingpong(server, args):
+def bench_pingpong(server, args, variant="pingpong"):
     socks = []
+    gc.disable()
     try:
-        return _bench_pingpong(server, args, socks)
+        return _bench_pingpong(server, args, socks, variant)
     finally:
+        gc.enable()
         for s in socks:
             hard_close(s)
+        server.cmd("DEL", "{la}sink", "{lb}sink")
 
 
-def _bench_pingpong(server, args, socks):
+# Ping-pong variants: (push command, blocking pop command, the pop's reply) for a key.
+# la and lb hash to different shards at --shards 2 (slots 12992 and 675);
+# BLMOVE's destination shares its source's {tag}, so each move stays on one shard.
+PINGPONG = {
+    "pingpong": ("BLPOP/LPUSH",
+                 lambda k: encode("LPUSH", k, "x"),
+                 lambda k: encode("BLPOP", k, "0"),
+                 lambda k: b"*2\r\n$%d\r\n%s\r\n$1\r\nx\r\n" % (len(k), k)),
+    "pingpong-blmove": ("BLMOVE/LPUSH",
+                        lambda k: encode("LPUSH", k, "x"),
+                        lambda k: encode("BLMOVE", k, b"{%s}sink" % k, "RIGHT", "LEFT", "0"),
+                        lambda k: b"$1\r\nx\r\n"),
+    "pingpong-bzpopmin": ("BZPOPMIN/ZADD",
+                          lambda k: encode("ZADD", k, "1", "x"),
+                          lambda k: encode("BZPOPMIN", k, "0"),
+                          lambda k: b"*3\r\n$%d\r\n%s\r\n$1\r\nx\r\n$1\r\n1\r\n"
+                          % (len(k), k)),
+}
+
+
+def _bench_pingpong(server, args, socks, variant="pingpong"):
     """Two connections A, B in one thread. B waits in BLPOP lb. Each round trip:
     A writes LPUSH lb x + BLPOP la 0; B wakes with lb's element and writes LPUSH la x +
-    BLPOP lb 0; A wakes with la's element. Two blocked-pop hand-offs per sample."""
-    server.cmd("DEL", "la", "lb")
+    BLPOP lb 0; A wakes with la's element. Two blocked-pop hand-offs per sample.
+    (Same with BLMOVE or ZADD/BZPOPMIN for the other variants.)"""
+    _, push, pop, wake = PINGPONG[variant]
+    server.cmd("DEL", "la", "lb", "{la}sink", "{lb}sink")
     a, b = connect(server.port), connect(server.port)
     socks += [a, b]
     a.settimeout(5)
     b.settimeout(5)
     ra, rb = Reader(a), Reader(b)
-    a_send = encode("LPUSH", "lb", "x") + encode("BLPOP", "la", "0")
-    b_send = encode("LPUSH", "la", "x") + encode("BLPOP", "lb", "0")
-    b_wake = b"*2\r\n$2\r\nlb\r\n$1\r\nx\r\n"
-    a_wake = b"*2\r\n$2\r\nla\r\n$1\r\nx\r\n"
-    b.sendall(encode("BLPOP", "lb", "0"))
+    a_send = push(b"lb") + pop(b"la")
+    b_send = push(b"la") + pop(b"lb")
+    b_wake = wake(b"lb")
+    a_wake = wake(b"la")
+    b.sendall(pop(b"lb"))
     time.sleep(0.05)
     samples = []
     clock = time.perf_counter_ns
@@ -574,7 +600,8 @@ def _bench_blocked(server, n, idle_seconds, socks):
 
 # ---------------------------------------------------------------------------- main
 
-WORKLOADS = ("multi-tag", "multi-spread", "watch", "pingpong", "blocked")
+WORKLOADS = ("multi-tag", "multi-spread", "watch", "pingpong", "pingpong-blmove",
+             "pingpong-bzpopmin", "blocked")
 
 
 def main():
@@ -664,8 +691,9 @@ def main():
             rounds("multi-spread", lambda s: bench_multi(s, args, False, shards))
         if "watch" in only:
             rounds("watch", lambda s: bench_watch(s, args))
-        if "pingpong" in only:
-            rounds("pingpong", lambda s: bench_pingpong(s, args))
+        for v in PINGPONG:
+            if v in only:
+                rounds(v, lambda s, v=v: bench_pingpong(s, args, v))
         if "blocked" in only:
             # Once per server, on freshly started servers: memory freed by the earlier
             # workloads and kept by the allocator would hide the cost of the blocked clients.
@@ -767,24 +795,28 @@ def report(args, res, names, shards, failed):
         row("", "retries per success", "%.2f", *get("watch", "retries"))
         row("", "server CPU µs/success", "%.2f", *get("watch", "cpu_us"))
         gen_notes.append("watch")
-    if "pingpong" in res:
-        def pooled(name, key):
-            return sorted(x for d in res["pingpong"].get(name, []) for x in d[key])
+    ping_from = None
+    for v, (label, _, _, _) in PINGPONG.items():
+        if v not in res:
+            continue
+        def pooled(name, key, v=v):
+            return sorted(x for d in res[v].get(name, []) for x in d[key])
 
         def pct(name, key, p):
             if name not in names:
                 return nan
             return percentile(pooled(name, key), p) / 1e3
 
-        title = "BLPOP/LPUSH ping-pong between 2 lists (round trip = 2 hand-offs)"
+        title = "%s ping-pong between 2 keys (round trip = 2 hand-offs)" % label
         for p in (50, 99):
             row(title if p == 50 else "", "round trip p%d µs" % p, "%.1f",
                 pct("omnibus", "samples", p), pct("redis", "samples", p))
         row("", "round trips measured", "%d",
             len(pooled("omnibus", "samples")) if have_omni else nan,
             len(pooled("redis", "samples")), ratio=False)
-        row("PING round trip, 1 client (baseline for the above)", "p50 µs", "%.1f",
-            pct("omnibus", "ping", 50), pct("redis", "ping", 50))
+        ping_from = (pct("omnibus", "ping", 50), pct("redis", "ping", 50))
+    if ping_from:
+        row("PING round trip, 1 client (baseline for the above)", "p50 µs", "%.1f", *ping_from)
     if "blocked" in res:
         n = args.blocked
 

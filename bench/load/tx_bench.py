@@ -619,7 +619,7 @@ def main():
                     help="Omnibus --shards (default 2, so multi-spread really spans shards)")
     ap.add_argument("--only", default=",".join(WORKLOADS),
                     help="comma-separated subset of " + ",".join(WORKLOADS))
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5.0, help="measured seconds per round")
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--clients", type=int, default=50, help="MULTI/EXEC connections")
@@ -857,6 +857,17 @@ def report(args, res, names, shards, failed):
                     w, n, util * 100, srv * 100))
         lines.append("CPU busy during the throughput runs, in %% of one core (median round; "
                      "generator = its %d processes together): %s." % (args.procs, "; ".join(parts)))
+    if any(v in res for v in PINGPONG):
+        lines += ["", "Ping-pong: one Python thread drives both clients; a sample runs from A's "
+                  "write (push to lb + blocking pop on la) to A's wake, through B's wake and "
+                  "B's write (push to la + blocking pop on lb): two blocked-pop hand-offs, two "
+                  "loopback round trips and one Python turn-around; PING is the floor for one. "
+                  "la and lb are on different Omnibus shards at --shards 2."]
+    if "blocked" in res:
+        lines += ["", "Blocked clients: measured on freshly started servers; idle and wake-up "
+                  "CPU are the sum of every server thread's /proc/PID/task/*/schedstat "
+                  "(ns resolution); RSS growth is VmRSS after all BLPOPs are blocked minus "
+                  "VmRSS before the first connection."]
     for (w, n), err in sorted(failed.items()):
         lines.append("")
         lines.append("**%s failed on %s**: `%s`" % (w, n, err.replace("`", "'")))

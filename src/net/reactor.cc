@@ -87,6 +87,8 @@ void Reactor::FreeWork(Work* w) {
   if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
   if (w->storage.capacity() > 64 * 1024) std::string().swap(w->storage);
   w->result = ReplyValue{};
+  w->tx.reset();
+  w->ready.clear();
   w->owner = nullptr;
   if (free_works_.size() >= 1024) {
     delete w;
@@ -741,12 +743,14 @@ void Reactor::Flush(Connection* c) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!c->blocked_on_write) write_blocked_.insert(c);
       c->blocked_on_write = true;
       return;
     }
     Close(c);
     return;
   }
+  if (c->blocked_on_write) write_blocked_.erase(c);
   c->blocked_on_write = false;
   c->out.clear();
   c->out_sent = 0;
@@ -830,6 +834,7 @@ void Reactor::Free(Connection* c) {
     close(c->fd);
     c->fd = -1;
   }
+  write_blocked_.erase(c);
   // It may still sit in ready_/flush_ for this iteration: those skip closing connections,
   // so defer the delete to the timer pass.
   c->closing = true;
@@ -852,8 +857,10 @@ void Reactor::Timers() {
   next_timer_ms_ = now + 100;
   RetryPausedAccepts();
   // The soft output limit is a duration: clients that stopped reading must be re-checked.
+  // Only those the kernel stopped taking output from can be over it (the rest were flushed
+  // whole), so this costs O(such clients), not O(clients).
   std::vector<Connection*> over;
-  for (auto& [c, owned] : conns_) {
+  for (Connection* c : write_blocked_) {
     if (!c->closing && c->out.size() > c->out_sent) over.push_back(c);
   }
   for (Connection* c : over) OverOutputLimit(c, now);

@@ -10,6 +10,7 @@ Workloads (each server gets the same load, rounds alternate between the servers)
                counter is checked against the number of successes the clients saw
   pingpong     two clients bouncing one element between two lists with BLPOP/LPUSH
                (each sends "LPUSH other x" + "BLPOP mine 0" in one write): round trip latency
+               (pingpong-blmove and pingpong-bzpopmin: the same with BLMOVE, ZADD/BZPOPMIN)
   blocked      10,000 clients blocked in BLPOP on distinct keys (timeout 0): RSS growth, server
                CPU over 5 s of idling, then the time to wake them all with pipelined LPUSHes
 
@@ -17,6 +18,9 @@ Throughput workloads report the server's CPU per transaction: utime+stime of the
 process (all threads) from /proc/PID/stat over the measured window, divided by the
 transactions completed in that window. That figure is valid whether or not the Python load
 generator saturates first; the generator's own CPU use is printed so you can tell.
+
+Run: bench/load/tx_bench.py --omnibus build/release/omnibus-server [--shards 2] [--quick]
+     [--only multi-tag,watch,...] [--rounds 3 --duration 5]; about 4 minutes with the defaults.
 
 Prints a Markdown table (and the command line that produced it) to paste into
 docs/benchmarks.md. Without --omnibus it runs redis-server alone (to develop the script).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -596,6 +597,30 @@ bool SplitWords(std::string_view line, std::vector<std::string>* out) {
   }
 }
 
+// A blocking pop waits as long as its timeout says; scripts may have drawn or appended
+// anything there. Keep the errors (not a number, negative, out of range) and make every
+// timeout that would block longer than 50 ms (or forever) a 10 ms one.
+void BoundBlockingTimeout(Command& c) {
+  std::string name = Lower(c.args[0]);
+  size_t at;
+  if (name == "blpop" || name == "brpop" || name == "bzpopmin" || name == "bzpopmax" ||
+      name == "blmove" || name == "brpoplpush") {
+    at = c.args.size() - 1;
+  } else if (name == "blmpop" || name == "bzmpop") {
+    at = 1;
+  } else {
+    return;
+  }
+  if (at == 0 || at >= c.args.size()) return;
+  const std::string& t = c.args[at];
+  if (t.empty() || isspace(static_cast<unsigned char>(t[0]))) return;
+  char* end = nullptr;
+  long double v = strtold(t.c_str(), &end);
+  if (end != t.c_str() + t.size() || std::isnan(v)) return;
+  long double ms = v * 1000;
+  if (ms > -1 && ms < 9.2e18L && !(ms >= 1 && ms <= 50)) c.args[at] = "0.01";
+}
+
 // Fills in what follows from the commands: wire bytes and how replies compare. Makes the
 // last command wait (so batches end with a read).
 void Finish(Script* script) {
@@ -606,6 +631,7 @@ void Finish(Script* script) {
   for (Command& c : script->commands) {
     switch (c.kind) {
       case Command::kCommand: {
+        BoundBlockingTimeout(c);
         c.wire = c.inline_command ? EncodeInline(c.args) : EncodeMultibulk(c.args);
         c.compare = CompareFor(c.args);
         std::string name = Lower(c.args[0]);

@@ -6,6 +6,7 @@
 // No sleeps as synchronization: a test waits until INFO clients shows a client as blocked
 // (`blocked_clients`) before it pushes.
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -61,21 +62,42 @@ class BlockingTest : public ShardedServerTest {
   }
 
   std::optional<int64_t> Blocked() { return InfoInt(admin_.get(), "clients", "blocked_clients"); }
-  // Waits until exactly `n` clients are blocked.
-  ::testing::AssertionResult WaitBlocked(int64_t n) {
-    if (PollUntil([&] { return Blocked() == n; }, milliseconds(5000))) {
-      return ::testing::AssertionSuccess();
+  // Waits until exactly `n` clients are blocked. With a `sender` (a client that just sent a
+  // blocking command), fails at once if that client gets a reply instead of blocking.
+  ::testing::AssertionResult WaitBlocked(int64_t n, redisContext* sender = nullptr) {
+    bool answered = false;
+    bool ok = PollUntil(
+        [&] {
+          if (sender != nullptr) {
+            pollfd p = {sender->fd, POLLIN, 0};
+            if (poll(&p, 1, 0) > 0) return answered = true;
+          }
+          return Blocked() == n;
+        },
+        milliseconds(5000));
+    if (answered) {
+      return ::testing::AssertionFailure()
+             << "answered instead of blocking: " << Describe(GetReply(sender));
     }
+    if (ok) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure()
            << "blocked_clients is " << Blocked().value_or(-1) << ", not " << n;
   }
-  // A new connection that sends `args` and is blocked by it.
+  // Sends a blocking command on `c` and waits until `blocked_after` clients are blocked.
+  ::testing::AssertionResult SendAndBlock(redisContext* c,
+                                          const std::vector<std::string_view>& args,
+                                          int64_t blocked_after) {
+    if (!Send(c, args)) return ::testing::AssertionFailure() << "send failed";
+    return WaitBlocked(blocked_after, c);
+  }
+  // A new connection blocked by `args`, or null (after a failure) if it did not block.
   RedisConn BlockOn(const std::vector<std::string_view>& args, int64_t blocked_after) {
     RedisConn c = server_->Connect();
     EXPECT_TRUE(c);
     if (!c) return c;
-    EXPECT_TRUE(Send(c.get(), args));
-    EXPECT_TRUE(WaitBlocked(blocked_after));
+    auto blocked = SendAndBlock(c.get(), args, blocked_after);
+    EXPECT_TRUE(blocked);
+    if (!blocked) return nullptr;
     return c;
   }
 
@@ -84,14 +106,14 @@ class BlockingTest : public ShardedServerTest {
 
 TEST_P(BlockingTest, BlpopAndBrpopServedByAnotherClientsPush) {
   RedisConn c = BlockOn({"BLPOP", "list", "0"}, 1);
+  ASSERT_TRUE(c);
   // The pusher sees the length its push made; the waiter takes the element right after.
   EXPECT_THAT(Command(admin_, {"LPUSH", "list", "a"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre("list", "a")));
   EXPECT_THAT(Command(admin_, {"EXISTS", "list"}), IsInt(0));
   EXPECT_TRUE(WaitBlocked(0));
 
-  ASSERT_TRUE(Send(c.get(), {"BRPOP", "list", "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BRPOP", "list", "0"}, 1));
   EXPECT_THAT(Command(admin_, {"RPUSH", "list", "x", "y", "z"}), IsInt(3));
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre("list", "z")));
   EXPECT_THAT(Command(admin_, {"LRANGE", "list", "0", "-1"}), IsArray(ElementsAre("x", "y")));
@@ -101,14 +123,14 @@ TEST_P(BlockingTest, BlmoveAndBrpoplpushServedAcrossShards) {
   std::string src = KeyOnShard("src", 0, shards());
   std::string dst = KeyOnShard("dst", shards() - 1, shards());
   RedisConn c = BlockOn({"BLMOVE", src, dst, "RIGHT", "LEFT", "0"}, 1);
+  ASSERT_TRUE(c);
   EXPECT_THAT(Command(admin_, {"RPUSH", src, "a", "b"}), IsInt(2));
   EXPECT_THAT(GetReply(c.get()), IsBulk("b"));
   EXPECT_THAT(Command(admin_, {"LRANGE", src, "0", "-1"}), IsArray(ElementsAre("a")));
   EXPECT_THAT(Command(admin_, {"LRANGE", dst, "0", "-1"}), IsArray(ElementsAre("b")));
 
   ASSERT_THAT(Command(admin_, {"DEL", src}), IsInt(1));
-  ASSERT_TRUE(Send(c.get(), {"BRPOPLPUSH", src, dst, "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BRPOPLPUSH", src, dst, "0"}, 1));
   EXPECT_THAT(Command(admin_, {"LPUSH", src, "c"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsBulk("c"));
   EXPECT_THAT(Command(admin_, {"LRANGE", dst, "0", "-1"}), IsArray(ElementsAre("c", "b")));
@@ -120,6 +142,7 @@ TEST_P(BlockingTest, BlmoveToAWrongTypeDestinationFailsWhenServed) {
   std::string dst = KeyOnShard("dst", shards() - 1, shards());
   ASSERT_THAT(Command(admin_, {"SET", dst, "string"}), IsStatus("OK"));
   RedisConn c = BlockOn({"BLMOVE", src, dst, "LEFT", "LEFT", "0"}, 1);
+  ASSERT_TRUE(c);
   EXPECT_THAT(Command(admin_, {"RPUSH", src, "a"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()),
               IsError("WRONGTYPE Operation against a key holding the wrong kind of value"));
@@ -130,6 +153,7 @@ TEST_P(BlockingTest, BlmoveToAWrongTypeDestinationFailsWhenServed) {
 
 TEST_P(BlockingTest, ZsetPopsServedByZadd) {
   RedisConn c = BlockOn({"BZPOPMIN", "z", "0"}, 1);
+  ASSERT_TRUE(c);
   EXPECT_THAT(Command(admin_, {"ZADD", "z", "3", "c", "1", "a", "2", "b"}), IsInt(3));
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre("z", "a", "1")));
 
@@ -138,8 +162,7 @@ TEST_P(BlockingTest, ZsetPopsServedByZadd) {
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre("z", "c", "3")));
   ASSERT_THAT(Command(admin_, {"DEL", "z"}), IsInt(1));
 
-  ASSERT_TRUE(Send(c.get(), {"BZMPOP", "0", "2", "nothing", "z", "MAX", "COUNT", "2"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BZMPOP", "0", "2", "nothing", "z", "MAX", "COUNT", "2"}, 1));
   EXPECT_THAT(Command(admin_, {"ZADD", "z", "1", "a", "2", "b", "3", "c"}), IsInt(3));
   Reply r = GetReply(c.get());
   ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) << Describe(r);
@@ -153,6 +176,7 @@ TEST_P(BlockingTest, ZsetPopsServedByZadd) {
 
 TEST_P(BlockingTest, BlmpopServedWithCount) {
   RedisConn c = BlockOn({"BLMPOP", "0", "2", "l1", "l2", "RIGHT", "COUNT", "3"}, 1);
+  ASSERT_TRUE(c);
   EXPECT_THAT(Command(admin_, {"RPUSH", "l2", "a", "b"}), IsInt(2));
   Reply r = GetReply(c.get());
   ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) << Describe(r);
@@ -164,6 +188,7 @@ TEST_P(BlockingTest, BlmpopServedWithCount) {
 TEST_P(BlockingTest, ServedOnlyAfterATransactionThatPushes) {
   std::string other = KeyOnShard("other", shards() - 1, shards());
   RedisConn c = BlockOn({"BLPOP", "list", "0"}, 1);
+  ASSERT_TRUE(c);
   RedisConn tx = server_->Connect();
   ASSERT_TRUE(tx);
   // A transaction that pushes and pops again leaves nothing: the waiter stays blocked.
@@ -193,6 +218,7 @@ TEST_P(BlockingTest, RenameCopyMoveAndSwapdbWakeWaiters) {
   {
     ASSERT_THAT(Command(admin_, {"RPUSH", src, "renamed"}), IsInt(1));
     RedisConn c = BlockOn({"BLPOP", target, "0"}, 1);
+    ASSERT_TRUE(c);
     ASSERT_THAT(Command(admin_, {"RENAME", src, target}), IsStatus("OK"));
     EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(target, "renamed")));
   }
@@ -200,6 +226,7 @@ TEST_P(BlockingTest, RenameCopyMoveAndSwapdbWakeWaiters) {
   {
     ASSERT_THAT(Command(admin_, {"ZADD", src, "5", "copied"}), IsInt(1));
     RedisConn c = BlockOn({"BZPOPMIN", target, "0"}, 1);
+    ASSERT_TRUE(c);
     ASSERT_THAT(Command(admin_, {"COPY", src, target}), IsInt(1));
     EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(target, "copied", "5")));
     ASSERT_THAT(Command(admin_, {"DEL", src}), IsInt(1));
@@ -209,8 +236,7 @@ TEST_P(BlockingTest, RenameCopyMoveAndSwapdbWakeWaiters) {
     RedisConn c = server_->Connect();
     ASSERT_TRUE(c);
     ASSERT_THAT(Command(c, {"SELECT", "1"}), IsStatus("OK"));
-    ASSERT_TRUE(Send(c.get(), {"BLPOP", target, "0"}));
-    ASSERT_TRUE(WaitBlocked(1));
+    ASSERT_TRUE(SendAndBlock(c.get(), {"BLPOP", target, "0"}, 1));
     ASSERT_THAT(Command(admin_, {"RPUSH", target, "moved"}), IsInt(1));
     EXPECT_EQ(Blocked(), 1);  // a push in db 0 does not serve a waiter in db 1
     ASSERT_THAT(Command(admin_, {"MOVE", target, "1"}), IsInt(1));
@@ -219,6 +245,7 @@ TEST_P(BlockingTest, RenameCopyMoveAndSwapdbWakeWaiters) {
   // SWAPDB brings in a db where the key has data.
   {
     RedisConn c = BlockOn({"BLPOP", target, "0"}, 1);
+    ASSERT_TRUE(c);
     ASSERT_THAT(Command(admin_, {"SELECT", "2"}), IsStatus("OK"));
     ASSERT_THAT(Command(admin_, {"RPUSH", target, "swapped"}), IsInt(1));
     ASSERT_THAT(Command(admin_, {"SELECT", "0"}), IsStatus("OK"));
@@ -256,8 +283,7 @@ TEST_P(BlockingTest, WaitersOnOneKeyAreServedInTheOrderTheyBlocked) {
 
   // One element at a time, from pushes of another client: still in blocking order.
   for (int i = 0; i < kWaiters; ++i) {
-    ASSERT_TRUE(Send(waiters[static_cast<size_t>(i)].get(), {"BLPOP", "list", "0"}));
-    ASSERT_TRUE(WaitBlocked(i + 1));
+    ASSERT_TRUE(SendAndBlock(waiters[static_cast<size_t>(i)].get(), {"BLPOP", "list", "0"}, i + 1));
   }
   RedisConn pusher = server_->Connect();
   ASSERT_TRUE(pusher);
@@ -274,6 +300,7 @@ TEST_P(BlockingTest, BlpopOnKeysOfTwoShards) {
   std::string k0 = KeyOnShard("ka", 0, shards());
   std::string k1 = KeyOnShard("kb", shards() - 1, shards());
   RedisConn c = BlockOn({"BLPOP", k0, k1, "0"}, 1);
+  ASSERT_TRUE(c);
   EXPECT_THAT(Command(admin_, {"RPUSH", k1, "second"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(k1, "second")));
   EXPECT_TRUE(WaitBlocked(0));
@@ -286,8 +313,7 @@ TEST_P(BlockingTest, BlpopOnKeysOfTwoShards) {
   constexpr int kRounds = 40;
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE(StrCat("round ", round));
-    ASSERT_TRUE(Send(c.get(), {"BLPOP", k0, k1, "0"}));
-    ASSERT_TRUE(WaitBlocked(1));
+    ASSERT_TRUE(SendAndBlock(c.get(), {"BLPOP", k0, k1, "0"}, 1));
     std::string v0 = StrCat("a", round), v1 = StrCat("b", round);
     if (round % 2 == 0) {
       ASSERT_TRUE(Send(p0.get(), {"RPUSH", k0, v0}));
@@ -339,8 +365,7 @@ TEST_P(BlockingTest, Timeouts) {
               IsError("ERR timeout is negative"));
 
   // Zero waits until served: it is still blocked after a timed-out waiter beside it gave up.
-  ASSERT_TRUE(Send(c.get(), {"BLPOP", "list", "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BLPOP", "list", "0"}, 1));
   RedisConn d = server_->Connect();
   ASSERT_TRUE(d);
   EXPECT_THAT(Command(d, {"BLPOP", "list", "0.3"}), IsNil());
@@ -361,21 +386,18 @@ TEST_P(BlockingTest, ClientUnblock) {
   EXPECT_THAT(Command(admin_, {"CLIENT", "UNBLOCK", ids}), IsInt(0));  // not blocked yet
 
   // Default (TIMEOUT): the waiter gets the null reply of a timeout.
-  ASSERT_TRUE(Send(c.get(), {"BLPOP", "list", "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BLPOP", "list", "0"}, 1));
   EXPECT_THAT(Command(admin_, {"CLIENT", "UNBLOCK", ids}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsNil());
   EXPECT_TRUE(WaitBlocked(0));
   EXPECT_THAT(Command(admin_, {"CLIENT", "UNBLOCK", ids}), IsInt(0));
 
-  ASSERT_TRUE(Send(c.get(), {"BLMOVE", "list", "dst", "LEFT", "LEFT", "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BLMOVE", "list", "dst", "LEFT", "LEFT", "0"}, 1));
   EXPECT_THAT(Command(admin_, {"CLIENT", "UNBLOCK", ids, "TIMEOUT"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsNil());
 
   // ERROR: the waiter gets an error.
-  ASSERT_TRUE(Send(c.get(), {"BZPOPMIN", "z", "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(c.get(), {"BZPOPMIN", "z", "0"}, 1));
   EXPECT_THAT(Command(admin_, {"CLIENT", "UNBLOCK", ids, "ERROR"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsError("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
   EXPECT_TRUE(WaitBlocked(0));
@@ -391,9 +413,9 @@ TEST_P(BlockingTest, ClientKillOfAWaiter) {
   RedisConn victim = server_->Connect();
   ASSERT_TRUE(victim);
   int64_t id = ClientId(victim.get());
-  ASSERT_TRUE(Send(victim.get(), {"BLPOP", "list", "0"}));
-  ASSERT_TRUE(WaitBlocked(1));
+  ASSERT_TRUE(SendAndBlock(victim.get(), {"BLPOP", "list", "0"}, 1));
   RedisConn other = BlockOn({"BLPOP", "list", "0"}, 2);
+  ASSERT_TRUE(other);
   EXPECT_THAT(Command(admin_, {"CLIENT", "KILL", "ID", std::to_string(id)}), IsInt(1));
   EXPECT_TRUE(WaitBlocked(1));
   // The killed client's connection is closed.
@@ -408,7 +430,9 @@ TEST_P(BlockingTest, ClientKillOfAWaiter) {
 TEST_P(BlockingTest, AWaiterThatDisconnectsLosesNoLaterPush) {
   {
     RedisConn gone = BlockOn({"BLPOP", "list", "0"}, 1);
+    ASSERT_TRUE(gone);
     RedisConn gone_too = BlockOn({"BLMOVE", "list", "dst", "LEFT", "LEFT", "0"}, 2);
+    ASSERT_TRUE(gone_too);
   }  // both close their sockets
   EXPECT_TRUE(WaitBlocked(0));
   EXPECT_THAT(Command(admin_, {"RPUSH", "list", "kept"}), IsInt(1));
@@ -417,6 +441,7 @@ TEST_P(BlockingTest, AWaiterThatDisconnectsLosesNoLaterPush) {
   // A live waiter is still served afterwards.
   ASSERT_THAT(Command(admin_, {"DEL", "list"}), IsInt(1));
   RedisConn c = BlockOn({"BLPOP", "list", "0"}, 1);
+  ASSERT_TRUE(c);
   EXPECT_THAT(Command(admin_, {"RPUSH", "list", "next"}), IsInt(1));
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre("list", "next")));
 }
@@ -427,6 +452,7 @@ TEST_P(BlockingTest, APipelinedPushServesBeforeTheNextCommand) {
   std::string k0 = KeyOnShard("ka", 0, shards());
   std::string k1 = KeyOnShard("kb", shards() - 1, shards());
   RedisConn c = BlockOn({"BLPOP", k0, k1, "0"}, 1);
+  ASSERT_TRUE(c);
   AppendCommand(admin_.get(), {"RPUSH", k1, "first"});
   AppendCommand(admin_.get(), {"RPUSH", k0, "second"});
   AppendCommand(admin_.get(), {"LLEN", k1});
@@ -532,6 +558,7 @@ TEST_P(BlockingTest, StopsCleanlyWithWaitersAndQueuedMultiShardCommands) {
     } else {
       waiters.push_back(BlockOn({"BLMOVE", key, "dst", "LEFT", "RIGHT", "0"}, i + 1));
     }
+    ASSERT_TRUE(waiters.back());
   }
   // Busy clients: pipelines of MSET / MGET / transactions over every shard, not read.
   std::vector<RedisConn> busy;

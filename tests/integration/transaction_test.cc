@@ -475,6 +475,61 @@ TEST_P(TransactionTest, PipelinedTransactionsOverSeveralShardsAreIsolated) {
   }
 }
 
+// A big transaction (thousands of queued commands over every shard, sent as one pipeline)
+// runs whole: a reader polling all its keys sees either none or all of its writes.
+TEST_P(TransactionTest, BigTransactionIsAppliedAtOnce) {
+  constexpr int kKeys = 50;
+  constexpr int kCommands = 5000;
+  std::vector<std::string> keys = KeysOverAllShards("big", kKeys, shards());
+  std::vector<std::string_view> mget = {"MGET"};
+  for (const auto& k : keys) mget.push_back(k);
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0}, reads{0};
+  std::string first_torn;
+  std::thread reader([&] {
+    RedisConn c = server_->Connect();
+    if (!c) return;
+    while (!done.load()) {
+      Reply r = Command(c, mget);
+      auto values = StringsOf(r.get());
+      if (!values) break;
+      ++reads;
+      for (const auto& v : *values) {
+        if (v != values->front()) {
+          if (++torn == 1) first_torn = Describe(r);
+          break;
+        }
+      }
+    }
+  });
+  AppendCommand(watcher_.get(), {"MULTI"});
+  for (int i = 0; i < kCommands; ++i) {
+    if (i % 2 == 0) {
+      AppendCommand(watcher_.get(), {"INCR", keys[static_cast<size_t>(i / 2 % kKeys)]});
+    } else {
+      AppendCommand(watcher_.get(), {"RPUSH", "biglog", std::to_string(i)});
+    }
+  }
+  AppendCommand(watcher_.get(), {"EXEC"});
+  EXPECT_THAT(GetReply(watcher_.get()), IsStatus("OK"));
+  int queued = 0;
+  for (int i = 0; i < kCommands; ++i) {
+    if (::testing::Matches(IsStatus("QUEUED"))(GetReply(watcher_.get()))) ++queued;
+  }
+  EXPECT_EQ(queued, kCommands);
+  Reply exec = GetReply(watcher_.get());
+  done = true;
+  reader.join();
+  ASSERT_TRUE(exec && exec->type == REDIS_REPLY_ARRAY) << Describe(exec);
+  ASSERT_EQ(exec->elements, static_cast<size_t>(kCommands));
+  EXPECT_THAT(exec->element[kCommands - 2], IsInt(kCommands / 2 / kKeys));
+  EXPECT_THAT(exec->element[kCommands - 1], IsInt(kCommands / 2));
+  EXPECT_EQ(torn.load(), 0) << "a reader saw part of the transaction: " << first_torn;
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_THAT(Command(other_, mget),
+              IsArray(::testing::Each(std::to_string(kCommands / 2 / kKeys))));
+}
+
 // A client that disconnects in the middle of queueing leaves nothing behind, and one that
 // disconnects with a pipelined EXEC in flight gets the whole transaction applied or none.
 TEST_P(TransactionTest, DisconnectWhileQueueingAppliesNothing) {

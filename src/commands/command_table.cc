@@ -10,8 +10,9 @@
 namespace omnibus {
 
 CommandTable::CommandTable() {
-  for (auto family : {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily,
-                      ListFamily, HashFamily, SetFamily, ZSetFamily, SortFamily}) {
+  for (auto family :
+       {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily, ListFamily,
+        HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily}) {
     for (CommandSpec& spec : family()) specs_.push_back(spec);
   }
   for (size_t i = 0; i < specs_.size(); ++i) {
@@ -67,6 +68,20 @@ CommandSpec ReactorCommand(std::string_view name, int arity, uint32_t flags,
   CommandSpec s{name, arity, flags, acl_categories};
   s.reactor = handler;
   s.doc = doc;
+  return s;
+}
+
+CommandSpec BlockingCommand(std::string_view name, int arity, uint32_t flags,
+                            std::string_view acl_categories, int first_key, int last_key,
+                            ShardHandler handler, int timeout_arg, CommandDoc doc,
+                            KeysHandler keys_fn) {
+  CommandSpec s{name, arity, flags, acl_categories, first_key, last_key, first_key > 0 ? 1 : 0};
+  s.route = Route::kTask;
+  s.task = ReactorTask::kBlockingPop;
+  s.shard = handler;
+  s.timeout_arg = timeout_arg;
+  s.doc = doc;
+  s.keys_fn = keys_fn;
   return s;
 }
 

@@ -27,6 +27,10 @@ void Reset(ReactorContext& ctx) {
   s.resp = 2;
   s.name.clear();
   if (ctx.server->RequiresAuth()) s.authenticated = false;
+  s.in_multi = false;
+  s.multi_dirty = false;
+  s.queued.clear();
+  ctx.server->Unwatch(s);
   ctx.reply->SimpleString("RESET");
 }
 
@@ -217,6 +221,22 @@ void ClientKill(ReactorContext& ctx) {
   ctx.reply->Integer(ctx.server->KillClients(addr, laddr, id, skipme, *ctx.session));
 }
 
+void ClientUnblock(ReactorContext& ctx) {
+  int64_t id;
+  if (!ArgToInt64(ctx.args[2], &id, ctx.reply)) return;
+  bool with_error = false;
+  if (ctx.args.size() == 4) {
+    if (EqualsIgnoreCase(ctx.args[3], "error")) {
+      with_error = true;
+    } else if (!EqualsIgnoreCase(ctx.args[3], "timeout")) {
+      return ctx.reply->Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
+  } else if (ctx.args.size() > 4) {
+    return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  }
+  ctx.reply->Integer(ctx.server->UnblockClient(static_cast<uint64_t>(id), with_error) ? 1 : 0);
+}
+
 CommandDoc ConnDoc(std::string_view summary, std::string_view since, std::string_view args) {
   return CommandDoc{summary, since, "connection", "O(1)", args};
 }
@@ -237,9 +257,9 @@ std::vector<CommandSpec> ConnectionFamily() {
               ConnDoc("Ping the server", "1.0.0", "[message:string]")),
       reactor("echo", 2, kCmdFast | kLoadingStale, "@fast @connection", Echo,
               ConnDoc("Echo the given string", "1.0.0", "message:string")),
-      reactor("quit", -1, kHandshake, "@fast @connection", Quit,
+      reactor("quit", -1, kHandshake | kCmdNotQueued, "@fast @connection", Quit,
               ConnDoc("Close the connection", "1.0.0", "")),
-      reactor("reset", 1, kHandshake, "@fast @connection", Reset,
+      reactor("reset", 1, kHandshake | kCmdNotQueued, "@fast @connection", Reset,
               ConnDoc("Reset the connection", "6.2.0", "")),
       reactor("select", 2, kCmdFast | kLoadingStale, "@fast @connection", Select,
               ConnDoc("Change the selected database for the current connection", "1.0.0",
@@ -269,6 +289,14 @@ std::vector<CommandSpec> ConnectionFamily() {
                   "[normal_master_replica_pubsub:oneof(normal:pure-token:NORMAL|master:pure-token:M"
                   "ASTER|replica:pure-token:REPLICA|pubsub:pure-token:PUBSUB):TYPE{since=5.0.0}] [i"
                   "d:block(client-id:integer...):ID{since=6.2.0}]")),
+      reactor(
+          "client|unblock", -3, kCmdAdmin | kClientFlags, "@admin @slow @dangerous @connection",
+          ClientUnblock,
+          CommandDoc{"Unblock a client blocked in a blocking command from a different "
+                     "connection",
+                     "5.0.0", "connection", "O(log N) where N is the number of client connections",
+                     "client-id:integer [timeout_error:oneof(timeout:pure-token:TIMEOUT|error:p"
+                     "ure-token:ERROR)]"}),
       reactor(
           "client|kill", -3, kCmdAdmin | kClientFlags, "@admin @slow @dangerous @connection",
           ClientKill,

@@ -57,6 +57,20 @@ void PopRangeReply(KeyWrite& w, ListEnd end, int64_t count, const ListNodeLimit&
   w.set_obj(obj);
 }
 
+// A blocking pop that took elements and left some: the next blocked client may be served.
+void SignalIfLeft(ExecContext& ctx, KeyWrite& w) {
+  if (ListLength(w.obj()) > 0) ctx.DbFor(w.key()).SignalReady(w.key());
+}
+
+// Nothing to pop: a command that may block registers its keys and waits (§10.5); inside
+// MULTI/EXEC it answers null instead (false).
+bool BlockOn(ExecContext& ctx, std::span<const std::string_view> keys) {
+  if (!ctx.may_block) return false;
+  for (std::string_view key : keys) ctx.DbFor(key).AddBlockingKey(key);
+  ctx.would_block = true;
+  return true;
+}
+
 size_t DecimalDigits(size_t v) {
   size_t n = 1;
   while (v >= 10) {
@@ -312,14 +326,15 @@ void LMPopKeys(std::span<const std::string_view> args, std::vector<int>* out) {
   KeysAfterCount(args, 1, /*dest_first=*/false, out);
 }
 
-void LMPop(ExecContext& ctx) {
+// LMPOP numkeys key... (at = 1) and BLMPOP timeout numkeys key... (at = 2).
+void LMPopAt(ExecContext& ctx, size_t at) {
   Args a = ctx.args;
   int64_t numkeys;
-  if (!ArgInRange(a[1], 1, &numkeys, "ERR numkeys should be greater than 0", ctx.reply)) return;
-  if (numkeys > static_cast<int64_t>(a.size()) - 3) {
+  if (!ArgInRange(a[at], 1, &numkeys, "ERR numkeys should be greater than 0", ctx.reply)) return;
+  if (numkeys > static_cast<int64_t>(a.size()) - static_cast<int64_t>(at) - 2) {
     return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);  // no room for LEFT|RIGHT
   }
-  size_t where_at = 2 + static_cast<size_t>(numkeys);
+  size_t where_at = at + 1 + static_cast<size_t>(numkeys);
   ListEnd end;
   if (!ParseWhere(a[where_at], &end, ctx.reply)) return;
   int64_t count = -1;
@@ -332,17 +347,27 @@ void LMPop(ExecContext& ctx) {
   }
   if (count == -1) count = 1;
   ListNodeLimit limit = Limit(ctx);
-  for (size_t k = 2; k < where_at; ++k) {
+  for (size_t k = at + 1; k < where_at; ++k) {
     auto w = ctx.DbFor(a[k]).Write(a[k], ValueType::kList, /*create=*/false);
     if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
     if (!*w) continue;
     ctx.reply->Array(2);
     ctx.reply->Bulk(a[k]);
     PopRangeReply(*w, end, count, limit, ctx.reply);
+    if (ctx.may_block) SignalIfLeft(ctx, *w);
     return;
   }
+  if (BlockOn(ctx, a.subspan(at + 1, where_at - at - 1))) return;
   ctx.reply->NullArray();
 }
+
+void LMPop(ExecContext& ctx) { LMPopAt(ctx, 1); }
+
+void BLMPopKeys(std::span<const std::string_view> args, std::vector<int>* out) {
+  KeysAfterCount(args, 2, /*dest_first=*/false, out);
+}
+
+void BLMPop(ExecContext& ctx) { LMPopAt(ctx, 2); }
 
 void MoveGeneric(ExecContext& ctx, ListEnd from, ListEnd to) {
   Args a = ctx.args;
@@ -385,6 +410,52 @@ void LMove(ExecContext& ctx) {
   if (!ParseWhere(ctx.args[3], &from, ctx.reply) || !ParseWhere(ctx.args[4], &to, ctx.reply))
     return;
   MoveGeneric(ctx, from, to);
+}
+
+// BLPOP/BRPOP key [key ...] timeout: the first non-empty key in argument order gives one
+// element; the timeout was checked by the reactor.
+template <ListEnd kEnd>
+void BlockingPop(ExecContext& ctx) {
+  Args keys = ctx.args.subspan(1, ctx.args.size() - 2);
+  ListNodeLimit limit = Limit(ctx);
+  for (std::string_view key : keys) {
+    auto w = ctx.DbFor(key).Write(key, ValueType::kList, /*create=*/false);
+    if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
+    if (!*w) continue;
+    ObjectRef obj = w->obj();
+    char buf[ListNodePack::kIntBuf];
+    ctx.reply->Array(2);
+    ctx.reply->Bulk(key);
+    ctx.reply->Bulk(ListPeek(obj, kEnd, buf));
+    ListPop(&obj, kEnd, limit);
+    w->set_obj(obj);
+    if (ctx.may_block) SignalIfLeft(ctx, *w);
+    return;
+  }
+  if (BlockOn(ctx, keys)) return;
+  ctx.reply->NullArray();
+}
+
+// BLMOVE src dst LEFT|RIGHT LEFT|RIGHT timeout, BRPOPLPUSH src dst timeout.
+void BlockingMove(ExecContext& ctx, ListEnd from, ListEnd to) {
+  std::string_view src = ctx.args[1];
+  auto found = ctx.DbFor(src).FindTyped(src, ValueType::kList);
+  if (!found.ok()) return ReplyStatus(ctx.reply, found.status());
+  if (!*found) {
+    if (BlockOn(ctx, ctx.args.subspan(1, 1))) return;
+    return ctx.reply->Null();
+  }
+  MoveGeneric(ctx, from, to);
+  if (ctx.may_block && ctx.DbFor(src).Peek(src)) ctx.DbFor(src).SignalReady(src);
+}
+
+void BRPopLPush(ExecContext& ctx) { BlockingMove(ctx, ListEnd::kTail, ListEnd::kHead); }
+
+void BLMove(ExecContext& ctx) {
+  ListEnd from, to;
+  if (!ParseWhere(ctx.args[3], &from, ctx.reply) || !ParseWhere(ctx.args[4], &to, ctx.reply))
+    return;
+  BlockingMove(ctx, from, to);
 }
 
 constexpr uint32_t kWriteOom = kCmdWrite | kCmdDenyOom;
@@ -504,6 +575,44 @@ std::vector<CommandSpec> ListFamily() {
            "source:key{key_flags=RW+access+delete} destination:key{key_flags=RW+insert} "
            "wherefrom:oneof(left:pure-token:LEFT|right:pure-token:RIGHT) whereto:oneof(left:pu"
            "re-token:LEFT|right:pure-token:RIGHT)")},
+      BlockingCommand("blpop", -3, kCmdWrite | kCmdNoScript | kCmdBlocking,
+                      "@write @list @slow @blocking", 1, -2, BlockingPop<ListEnd::kHead>, -1,
+                      Doc("Remove and get the first element in a list, or block until one is "
+                          "available",
+                          "2.0.0", "O(N) where N is the number of provided keys.",
+                          "key:key{key_flags=RW+access+delete}... timeout:double")),
+      BlockingCommand("brpop", -3, kCmdWrite | kCmdNoScript | kCmdBlocking,
+                      "@write @list @slow @blocking", 1, -2, BlockingPop<ListEnd::kTail>, -1,
+                      Doc("Remove and get the last element in a list, or block until one is "
+                          "available",
+                          "2.0.0", "O(N) where N is the number of provided keys.",
+                          "key:key{key_flags=RW+access+delete}... timeout:double")),
+      BlockingCommand("brpoplpush", 4, kWriteOom | kCmdNoScript | kCmdBlocking,
+                      "@write @list @slow @blocking", 1, 2, BRPopLPush, -1,
+                      Doc("Pop an element from a list, push it to another list and return it; "
+                          "or block until one is available",
+                          "2.2.0", "O(1)",
+                          "source:key{key_flags=RW+access+delete} "
+                          "destination:key{key_flags=RW+insert} timeout:double")),
+      BlockingCommand("blmove", 6, kWriteOom | kCmdNoScript | kCmdBlocking,
+                      "@write @list @slow @blocking", 1, 2, BLMove, -1,
+                      Doc("Pop an element from a list, push it to another list and return it; "
+                          "or block until one is available",
+                          "6.2.0", "O(1)",
+                          "source:key{key_flags=RW+access+delete} "
+                          "destination:key{key_flags=RW+insert} "
+                          "wherefrom:oneof(left:pure-token:LEFT|right:pure-token:RIGHT) "
+                          "whereto:oneof(left:pure-token:LEFT|right:pure-token:RIGHT) "
+                          "timeout:double")),
+      BlockingCommand("blmpop", -5, kCmdWrite | kCmdBlocking, "@write @list @slow @blocking", 0, 0,
+                      BLMPop, 1,
+                      Doc("Pop elements from a list, or block until one is available", "7.0.0",
+                          "O(N+M) where N is the number of provided keys and M is the number of "
+                          "elements returned.",
+                          "timeout:double numkeys:integer key:key{key_flags=RW+access+delete}... "
+                          "where:oneof(left:pure-token:LEFT|right:pure-token:RIGHT) "
+                          "[count:integer:COUNT]"),
+                      BLMPopKeys),
   };
 }
 

@@ -598,14 +598,29 @@ bool ArgPositive(std::string_view arg, int64_t* out, std::string_view msg, Reply
   return true;
 }
 
-void ZMPop(ExecContext& ctx) {
+// Nothing to pop: a command that may block registers its keys and waits (§10.5); inside
+// MULTI/EXEC it answers null instead (false).
+bool BlockOn(ExecContext& ctx, std::span<const std::string_view> keys) {
+  if (!ctx.may_block) return false;
+  for (std::string_view key : keys) ctx.DbFor(key).AddBlockingKey(key);
+  ctx.would_block = true;
+  return true;
+}
+
+// A blocking pop that took members and left some: the next blocked client may be served.
+void SignalIfLeft(ExecContext& ctx, std::string_view key) {
+  if (ctx.may_block && ctx.DbFor(key).Peek(key)) ctx.DbFor(key).SignalReady(key);
+}
+
+// ZMPOP numkeys key... (at = 1) and BZMPOP timeout numkeys key... (at = 2).
+void ZMPopAt(ExecContext& ctx, size_t at) {
   Args a = ctx.args;
   int64_t numkeys;
-  if (!ArgPositive(a[1], &numkeys, "numkeys should be greater than 0", ctx.reply)) return;
-  if (numkeys > static_cast<int64_t>(a.size()) - 3) {
+  if (!ArgPositive(a[at], &numkeys, "numkeys should be greater than 0", ctx.reply)) return;
+  if (numkeys > static_cast<int64_t>(a.size()) - static_cast<int64_t>(at) - 2) {
     return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   }
-  size_t where_idx = 2 + static_cast<size_t>(numkeys);
+  size_t where_idx = at + 1 + static_cast<size_t>(numkeys);
   bool max;
   if (IsOpt(a[where_idx], "min")) {
     max = false;
@@ -624,7 +639,7 @@ void ZMPop(ExecContext& ctx) {
     }
   }
   if (count == -1) count = 1;
-  for (size_t i = 2; i < where_idx; ++i) {
+  for (size_t i = at + 1; i < where_idx; ++i) {
     auto w = ctx.DbFor(a[i]).Write(a[i], ValueType::kZSet, false);
     if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
     if (!*w) continue;
@@ -637,8 +652,39 @@ void ZMPop(ExecContext& ctx) {
       ctx.reply->Bulk(m);
       ctx.reply->Double(s);
     }
+    w->Finish();
+    SignalIfLeft(ctx, a[i]);
     return;
   }
+  if (BlockOn(ctx, a.subspan(at + 1, where_idx - at - 1))) return;
+  ctx.reply->NullArray();
+}
+
+void ZMPop(ExecContext& ctx) { ZMPopAt(ctx, 1); }
+void BZMPop(ExecContext& ctx) { ZMPopAt(ctx, 2); }
+
+void BZMPopKeys(std::span<const std::string_view> args, std::vector<int>* out) {
+  KeysAfterCount(args, 2, /*dest_first=*/false, out);
+}
+
+// BZPOPMIN/BZPOPMAX key [key ...] timeout: [key, member, score] from the first non-empty key.
+template <bool kMax>
+void BZPop(ExecContext& ctx) {
+  Args keys = ctx.args.subspan(1, ctx.args.size() - 2);
+  for (std::string_view key : keys) {
+    auto w = ctx.DbFor(key).Write(key, ValueType::kZSet, false);
+    if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
+    if (!*w) continue;
+    std::vector<ZEntry> got = PopFrom(*w, kMax, 1);
+    ctx.reply->Array(3);
+    ctx.reply->Bulk(key);
+    ctx.reply->Bulk(got[0].first);
+    ctx.reply->Double(got[0].second);
+    w->Finish();
+    SignalIfLeft(ctx, key);
+    return;
+  }
+  if (BlockOn(ctx, keys)) return;
   ctx.reply->NullArray();
 }
 
@@ -1128,6 +1174,32 @@ std::vector<CommandSpec> ZSetFamily() {
            "numkeys:integer key:key{key_flags=RW+access+delete}... where:oneof(min:pure-token:"
            "MIN|max:pure-token:MAX) [count:integer:COUNT]"),
        KeysNumkeys1},
+      BlockingCommand(
+          "bzpopmin", -3, kCmdWrite | kCmdNoScript | kCmdBlocking | kCmdFast,
+          "@write @sortedset @fast @blocking", 1, -2, BZPop<false>, -1,
+          doc("Remove and return the member with the lowest score from one or more "
+              "sorted sets, or block until one is available",
+              "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
+              "key:key{key_flags=RW+access+delete}... timeout:double")),
+      BlockingCommand(
+          "bzpopmax", -3, kCmdWrite | kCmdNoScript | kCmdBlocking | kCmdFast,
+          "@write @sortedset @fast @blocking", 1, -2, BZPop<true>, -1,
+          doc("Remove and return the member with the highest score from one or more "
+              "sorted sets, or block until one is available",
+              "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
+              "key:key{key_flags=RW+access+delete}... timeout:double")),
+      BlockingCommand("bzmpop", -5, kCmdWrite | kCmdBlocking, "@write @sortedset @slow @blocking",
+                      0, 0, BZMPop, 1,
+                      doc("Remove and return members with scores in a sorted set or block until "
+                          "one is available",
+                          "7.0.0",
+                          "O(K) + O(M*log(N)) where K is the number of provided keys, N being the "
+                          "number of elements in the sorted set, and M being the number of "
+                          "elements popped.",
+                          "timeout:double numkeys:integer key:key{key_flags=RW+access+delete}... "
+                          "where:oneof(min:pure-token:MIN|max:pure-token:MAX) "
+                          "[count:integer:COUNT]"),
+                      BZMPopKeys),
       {"zrandmember", -2, kRead, "@read @sortedset @slow", 1, 1, 1, Route::kKey, ZRandMember,
        nullptr, nullptr, nullptr,
        doc("Get one or multiple random elements from a sorted set", "6.2.0",

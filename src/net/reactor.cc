@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "omnibus/base/clock.h"
 #include "omnibus/base/logging.h"
@@ -58,6 +59,7 @@ Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
       poller_(std::move(poller)),
       batches_(shards_.size()),
       in_flight_(shards_.size(), 0) {
+  for (Shard* sh : shards_) keyspaces_.push_back(sh->keyspace());
   stats_.commands.resize(table_->all().size());
   stats_.max_shard_in_flight.resize(shards_.size());
   stats_.shard_queue_full.resize(shards_.size());
@@ -67,7 +69,30 @@ Reactor::~Reactor() {
   for (int fd : listeners_) close(fd);
   for (auto& [c, owned] : conns_) {
     if (c->fd >= 0) close(c->fd);
+    // Frames first: their selects hand parts still in shards back (they are leaked then, as
+    // the shards may still hold them; the process is exiting).
+    c->tasks.clear();
   }
+  for (Work* w : free_works_) delete w;
+}
+
+Work* Reactor::NewWork() {
+  if (free_works_.empty()) return new Work;
+  Work* w = free_works_.back();
+  free_works_.pop_back();
+  return w;
+}
+
+void Reactor::FreeWork(Work* w) {
+  if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
+  if (w->storage.capacity() > 64 * 1024) std::string().swap(w->storage);
+  w->result = ReplyValue{};
+  w->owner = nullptr;
+  if (free_works_.size() >= 1024) {
+    delete w;
+    return;
+  }
+  free_works_.push_back(w);
 }
 
 bool Reactor::Listen(const std::vector<std::string>& binds, int port, int backlog,
@@ -113,6 +138,10 @@ void Reactor::Run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     ++stats_.loop_iterations;
     int timeout = 100;
+    int64_t due = timers_.NextDue();
+    if (due != std::numeric_limits<int64_t>::max()) {
+      timeout = static_cast<int>(std::clamp<int64_t>(due - MonotonicMs(), 0, 100));
+    }
     sleeping_.store(true, std::memory_order_seq_cst);
     bool busy = !ready_.empty();
     for (Shard* s : shards_) busy |= s->HasCompletions();
@@ -140,6 +169,7 @@ void Reactor::Run() {
     ready.swap(ready_);
     for (Connection* c : ready) TryProcess(c);
     DrainCompletions();
+    timers_.RunDue(MonotonicMs());  // blocking timeouts, wake-ups, select deadlines
     PostBatches();
     std::vector<Connection*> flush;
     flush.swap(flush_);
@@ -294,17 +324,7 @@ bool Reactor::ParseGroup(Connection* c) {
     if (c->parser.inline_command()) {
       // Inline arguments live in the parser and are overwritten by the next parse: copy them
       // into the slot's own storage.
-      w->reply.clear();
-      size_t total = 0;
-      for (auto a : args) total += a.size();
-      w->inline_storage.clear();
-      w->inline_storage.reserve(total);
-      for (auto a : args) w->inline_storage.append(a);
-      size_t pos = 0;
-      for (auto a : args) {
-        w->args.emplace_back(w->inline_storage.data() + pos, a.size());
-        pos += a.size();
-      }
+      w->OwnArgs(args);
     } else {
       w->args.assign(args.begin(), args.end());
     }
@@ -340,13 +360,19 @@ void Reactor::DispatchGroup(Connection* c) {
   // One extra count holds the group open while dispatching, so a command answered on the
   // reactor never completes the group from inside this loop.
   c->pending = c->group + 1;
-  for (size_t i = 0; i < c->group; ++i) {
+  c->dispatch_next = 0;
+  DispatchRest(c);
+}
+
+void Reactor::DispatchRest(Connection* c) {
+  while (c->dispatch_next < c->group) {
+    size_t i = c->dispatch_next++;
     Work* w = c->works[i].get();
     if (w->args.empty()) {  // a protocol-error slot, already answered
       --c->pending;
       continue;
     }
-    Dispatch(c, w);
+    bool barrier = Dispatch(c, w);
     if (c->session.close_after_reply) {
       // QUIT, SHUTDOWN or CLIENT KILL of itself: like Redis, nothing after it runs.
       for (size_t j = i + 1; j < c->group; ++j) {
@@ -354,7 +380,12 @@ void Reactor::DispatchGroup(Connection* c) {
         c->works[j]->command_id = kNoStats;
         --c->pending;
       }
+      c->dispatch_next = c->group;
       break;
+    }
+    if (barrier) {
+      c->barrier = w;  // the rest waits for it; the hold stays
+      return;
     }
   }
   --c->pending;
@@ -367,13 +398,9 @@ void Reactor::Reject(Work* w, std::string_view error, const CommandSpec* spec) {
   ++stats_.errors[std::string(error.substr(0, error.find(' ')))];
 }
 
-void Reactor::Dispatch(Connection* c, Work* w) {
-  Session& s = c->session;
-  w->db = static_cast<uint8_t>(s.db);
-  w->resp = static_cast<uint8_t>(s.resp);
+const CommandSpec* Reactor::Resolve(Work* w, const Session& s) {
   const auto& args = w->args;
   const CommandSpec* spec = table_->Find(args[0]);
-  auto done = [c] { --c->pending; };  // answered here; DispatchGroup holds the group open
   if (spec == nullptr || spec->name.find('|') != std::string_view::npos) {
     std::string rest;
     for (size_t i = 1; i < args.size() && rest.size() < 128; ++i) {
@@ -383,12 +410,12 @@ void Reactor::Dispatch(Connection* c, Work* w) {
            StrCat("ERR unknown command '", args[0].substr(0, 128),
                   "', with args beginning with: ", rest),
            nullptr);
-    return done();
+    return nullptr;
   }
   if (spec->container && (args.size() >= 2 || spec->reactor == nullptr)) {
     if (args.size() < 2) {
       Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
-      return done();
+      return nullptr;
     }
     std::string sub = StrCat(spec->name, "|", args[1]);
     AsciiToLower(&sub);
@@ -409,7 +436,7 @@ void Reactor::Dispatch(Connection* c, Work* w) {
       }
       rb.SimpleString("HELP");
       rb.SimpleString("    Prints this help.");
-      return done();
+      return nullptr;
     }
     if (sub_spec == nullptr) {
       std::string upper(spec->name);
@@ -417,55 +444,188 @@ void Reactor::Dispatch(Connection* c, Work* w) {
       Reject(w,
              StrCat("ERR unknown subcommand '", args[1].substr(0, 128), "'. Try ", upper, " HELP."),
              spec);
-      return done();
+      return nullptr;
     }
     spec = sub_spec;
   }
   int argc = static_cast<int>(args.size());
   if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
     Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
-    return done();
+    return nullptr;
   }
   // Redis checks, in order: unknown command, arity, then authentication.
   if (!s.authenticated && !(spec->flags & kCmdNoAuth)) {
     Reject(w, "NOAUTH Authentication required.", spec);
-    return done();
+    return nullptr;
+  }
+  if (spec->key_step > 1 && (argc - spec->first_key) % spec->key_step != 0) {
+    Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
+    return nullptr;
+  }
+  return spec;
+}
+
+bool Reactor::Dispatch(Connection* c, Work* w) {
+  Session& s = c->session;
+  w->db = static_cast<uint8_t>(s.db);
+  w->resp = static_cast<uint8_t>(s.resp);
+  const CommandSpec* spec = Resolve(w, s);
+  if (spec == nullptr) {
+    if (s.in_multi && !w->reply.empty() && w->reply[0] == '-') s.multi_dirty = true;
+    --c->pending;  // answered here; DispatchGroup holds the group open
+    return false;
+  }
+  if (s.in_multi && !(spec->flags & kCmdNotQueued)) {
+    Queue(c, w, spec);
+    --c->pending;
+    return false;
   }
   w->command_id = spec->id;
   s.last_command = spec->name.data();
+  return Run(c, w, spec);
+}
+
+void Reactor::Queue(Connection* c, Work* w, const CommandSpec* spec) {
+  Session& s = c->session;
+  if (spec->flags & kCmdNoMulti) {
+    Reject(w, "ERR Command not allowed inside a transaction", spec);
+    s.multi_dirty = true;
+    return;
+  }
+  // The queued command owns its arguments (§10.3): the input buffer moves on.
+  QueuedCommand& q = s.queued.emplace_back();
+  q.spec = spec;
+  size_t total = 0;
+  for (auto a : w->args) total += a.size();
+  q.storage.reserve(total);
+  for (auto a : w->args) q.storage.append(a);
+  size_t pos = 0;
+  for (auto a : w->args) {
+    q.args.emplace_back(q.storage.data() + pos, a.size());
+    pos += a.size();
+  }
+  w->command_id = kNoStats;
+  ReplyBuilder(&w->reply, w->resp).SimpleString("QUEUED");
+}
+
+bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
+  const auto& args = w->args;
+  const int n = static_cast<int>(shards_.size());
   switch (spec->route) {
     case Route::kReactor: {
       int64_t start = MonotonicNs();
       ReplyBuilder rb(&w->reply, w->resp);
-      ReactorContext ctx{w->args, &rb, &s, api_};
+      ReactorContext ctx{w->args, &rb, &c->session, api_};
       spec->reactor(ctx);
       w->exec_ns = MonotonicNs() - start;
-      return done();
+      --c->pending;
+      return false;
     }
     case Route::kKey:
       w->handler = spec->shard;
-      StageToShard(
-          ShardForKey(args[static_cast<size_t>(spec->first_key)], static_cast<int>(shards_.size())),
-          w);
-      return;
+      StageToShard(ShardForKey(args[static_cast<size_t>(spec->first_key)], n), w);
+      return false;
     case Route::kCustom: {
       ReplyBuilder rb(&w->reply, w->resp);
-      int shard = spec->route_fn(w->args, static_cast<int>(shards_.size()), &rb);
-      if (shard < 0) return done();
+      int shard = spec->route_fn(w->args, n, &rb);
+      if (shard < 0) {
+        --c->pending;
+        return false;
+      }
       w->handler = spec->shard;
       StageToShard(shard, w);
-      return;
+      return false;
     }
+    case Route::kTask:
+      switch (spec->task) {
+        case ReactorTask::kExec:
+          return StartTask(c, w, Exec(c, w), /*barrier=*/true);
+        case ReactorTask::kWatch:
+          return StartTask(c, w, Watch(c, w), /*barrier=*/true);
+        case ReactorTask::kBlockingPop:
+          return StartTask(c, w, BlockingPop(c, w, spec), /*barrier=*/true);
+        case ReactorTask::kNone:
+          break;
+      }
+      Reject(w, "ERR internal error: command without a task", spec);
+      --c->pending;
+      return false;
     case Route::kScatter:
     case Route::kParked:
     case Route::kAllShards:
-      if (spec->key_step > 1 && (argc - spec->first_key) % spec->key_step != 0) {
-        Reject(w, StrCat("ERR wrong number of arguments for '", spec->name, "' command"), spec);
-        return done();
-      }
-      w->handler = spec->shard;
-      return DispatchFanOut(c, w, spec);
+      break;
   }
+  // Keyed commands whose keys may span shards, and all-shard commands: on one shard when
+  // they can be, else a fan-out coroutine over a select (§6).
+  w->handler = spec->shard;
+  std::vector<int>& shard_of = scratch_shard_of_;
+  std::vector<int>& key_at = scratch_key_at_;
+  shard_of.clear();
+  key_at.clear();
+  if (spec->route == Route::kAllShards) {
+    // Always merged, even from one shard: the merge writes the reply (INFO's text, ...).
+    for (int sh = 0; sh < n; ++sh) shard_of.push_back(sh);
+  } else {
+    KeyPositions(*spec, args, &key_at);
+    // A malformed key count (ZUNIONSTORE d 0 ...): no keys, so any shard answers the error.
+    if (key_at.empty()) {
+      StageToShard(0, w);
+      return false;
+    }
+    int first = -1;
+    bool single = true;
+    if (spec->keys_fn != nullptr &&
+        std::find(key_at.begin(), key_at.end(), kAllShardsKey) != key_at.end()) {
+      // Any key may be read (SORT ... BY/GET patterns): every shard takes part.
+      key_at.clear();
+      for (int sh = 0; sh < n; ++sh) shard_of.push_back(sh);
+      single = n == 1;
+      first = 0;
+    }
+    for (int i : key_at) {
+      int sh = ShardForKey(args[static_cast<size_t>(i)], n);
+      shard_of.push_back(sh);
+      if (first < 0) first = sh;
+      single &= sh == first;
+    }
+    if (single) {  // the common case: no fan-out at all
+      StageToShard(first, w);
+      return false;
+    }
+  }
+  ++stats_.fanouts;
+  return StartTask(c, w, FanOut(c, w, spec, shard_of, key_at), /*barrier=*/false);
+}
+
+bool Reactor::StartTask(Connection* c, Work* w, Task task, bool barrier) {
+  if (task.done()) {  // answered without waiting
+    --c->pending;
+    return false;
+  }
+  task.OnDone(&Reactor::TaskDone, this, w);
+  c->tasks.emplace_back(w, std::move(task));
+  return barrier;
+}
+
+void Reactor::TaskDone(void* reactor, void* slot) {
+  auto* r = static_cast<Reactor*>(reactor);
+  auto* w = static_cast<Work*>(slot);
+  auto* c = static_cast<Connection*>(w->owner);
+  // Drop the finished frame. We are inside its final suspension, which allows destroying it
+  // (Task's final awaiter touches nothing after calling us).
+  for (size_t i = 0; i < c->tasks.size(); ++i) {
+    if (c->tasks[i].first == w) {
+      std::pair<Work*, Task> done = std::move(c->tasks[i]);
+      c->tasks[i] = std::move(c->tasks.back());
+      c->tasks.pop_back();
+      break;
+    }
+  }
+  if (c->barrier == w) {
+    c->barrier = nullptr;
+    if (!c->closing) r->DispatchRest(c);
+  }
+  r->OnSlotDone(c);
 }
 
 void Reactor::StageToShard(int shard, Work* w) {
@@ -503,7 +663,13 @@ void Reactor::DrainCompletions() {
 }
 
 void Reactor::OnWorkDone(Work* w) {
-  if (w->is_part) return OnFanOutPartDone(w);
+  // Keys that gained elements for blocked clients (§10.5), reported with the work that made
+  // them so.
+  if (!w->ready.empty()) {
+    for (const auto& [db, key] : w->ready) OnKeyReady(db, key);
+    w->ready.clear();
+  }
+  if (w->is_part) return Select::PartReturned(this, w);
   OnSlotDone(static_cast<Connection*>(w->owner));
 }
 
@@ -635,6 +801,23 @@ void Reactor::Close(Connection* c) {
   poller_->Remove(c->fd);
   close(c->fd);
   c->fd = -1;
+  // Its coroutines end now (§10.3): a blocked pop leaves its waiter lists, a select closes
+  // (reads not started are cancelled, writes complete; parts own their arguments), and the
+  // commands a barrier held back are never dispatched.
+  if (c->barrier != nullptr) {
+    c->pending -= (c->group - c->dispatch_next) + 1;  // the undispatched ones and the hold
+    c->dispatch_next = c->group;
+    c->barrier = nullptr;
+  }
+  while (!c->tasks.empty()) {
+    std::pair<Work*, Task> t = std::move(c->tasks.back());
+    c->tasks.pop_back();
+    t.second.Reset();
+    --c->pending;
+  }
+  Unwatch(c->session);
+  c->session.queued.clear();
+  c->session.in_multi = false;
   if (c->pending == 0) Free(c);
   RetryPausedAccepts();  // a descriptor was just freed
   // Otherwise Free() runs when the last in-flight command of its group returns: shards may

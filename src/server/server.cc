@@ -48,6 +48,9 @@ Server::Server(Config config) : config_(std::move(config)), start_ms_(UnixTimeMs
 }
 
 Server::~Server() {
+  // Every shard first, then join each: a shard parked at a fence is released even when the
+  // sibling it waits for has already stopped.
+  for (auto& s : shards_) s->RequestStop();
   for (auto& s : shards_) s->Stop();
 }
 
@@ -210,7 +213,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("maxclients", config_.net.maxclients);
     line("client_recent_max_input_buffer", reactor_->max_input_buffer());
     line("client_recent_max_output_buffer", reactor_->max_output_buffer());
-    line("blocked_clients", 0);
+    line("blocked_clients", reactor_->blocked_clients());
     line("tracking_clients", 0);
     line("clients_in_timeout_table", 0);
     return true;

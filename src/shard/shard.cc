@@ -23,43 +23,139 @@ void Shard::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
+void Shard::RequestStop() {
+  stop_.store(true);
+  // A part parked at a fence whose sibling never arrives (that shard stopped first) would
+  // wait forever: release it. The runner, if one is running, finishes on its own thread; the
+  // keyspaces it touches live until every shard thread has been joined.
+  if (ParkGroup* g = parked_on_.load()) {
+    uint32_t expected = 0;
+    g->released.compare_exchange_strong(expected, 2, std::memory_order_acq_rel);
+    g->released.notify_all();
+  }
+  parker_.Unpark();
+}
+
 void Shard::Stop() {
   if (!thread_.joinable()) return;
-  stop_.store(true);
-  parker_.Unpark();
+  RequestStop();
   thread_.join();
 }
 
 void Shard::Execute(Work* w) {
   w->reply.clear();
+  if (w->is_part && w->cancelled.load(std::memory_order_relaxed)) return;  // never started
   if (w->park != nullptr) {
     RunParked(w);
-  } else if (w->is_part) {
-    ReplyBuilder rb(&w->result, w->resp);
-    ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
-    w->handler(ctx);
+  } else if (w->tx != nullptr) {
+    ExecContext base{&keyspace_, nullptr, num_shards_, index_, w->db, {}, nullptr};
+    Keyspace* self = &keyspace_;
+    RunTransaction(base, &self, w->tx.get());
   } else {
-    ReplyBuilder rb(&w->reply, w->resp);
+    ReplyBuilder rb =
+        w->capture ? ReplyBuilder(&w->result, w->resp) : ReplyBuilder(&w->reply, w->resp);
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
+    ctx.may_block = w->may_block;
     w->handler(ctx);
+    w->would_block = ctx.would_block;
   }
+  // Keys that gained elements for blocked clients travel with this completion (§10.5): after
+  // the reply of any pop that registered them, so the reactor never misses a wake-up.
+  if (keyspace_.has_ready()) w->ready = keyspace_.TakeReady();
 }
 
 void Shard::RunParked(Work* w) {
   ParkGroup* g = w->park;
   if (g->waiting.fetch_sub(1, std::memory_order_acq_rel) != 1) {
-    // Not the last one here: stay parked (touching nothing) until the runner is done.
-    g->released.wait(0, std::memory_order_acquire);
+    // Not the last one here: stay parked (touching nothing) until the runner is done, or
+    // until the server stops.
+    parked_on_.store(g);  // seq_cst, paired with RequestStop's stop_ store
+    if (!stop_.load()) g->released.wait(0, std::memory_order_acquire);
+    parked_on_.store(nullptr);
     return;
   }
   // Every involved shard is parked at this fence, so this thread may touch their keyspaces
   // (the exception to invariant 1 that DESIGN §6 allows). Their clocks are read, not set.
   Work* cmd = g->work;
-  ReplyBuilder rb(&cmd->reply, cmd->resp);
-  ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
-  cmd->handler(ctx);
-  g->released.store(1, std::memory_order_release);
+  if (cmd->tx != nullptr) {
+    ExecContext base{&keyspace_, g->all, g->num_shards, index_, cmd->db, {}, nullptr};
+    RunTransaction(base, g->all, cmd->tx.get());
+  } else {
+    ReplyBuilder rb =
+        cmd->capture ? ReplyBuilder(&cmd->result, cmd->resp) : ReplyBuilder(&cmd->reply, cmd->resp);
+    ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
+    ctx.may_block = cmd->may_block;
+    cmd->handler(ctx);
+    cmd->would_block = ctx.would_block;
+  }
+  uint32_t expected = 0;
+  g->released.compare_exchange_strong(expected, 1, std::memory_order_acq_rel);
   g->released.notify_all();
+}
+
+void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transaction* tx) {
+  // WATCH: a key whose version moved (any write, expiry, flush, rename) aborts the whole
+  // transaction. Looking the key up first expires it if its time has come, which counts.
+  for (const WatchedKey& wk : tx->watches) {
+    ExecContext at = base;
+    at.db_index = wk.db;
+    Db& db = at.DbFor(wk.key);
+    db.Peek(wk.key);
+    if (db.KeyVersion(wk.key) != wk.version) tx->aborted = true;
+  }
+  // EXEC always unwatches.
+  for (const WatchedKey& wk : tx->watches) {
+    ExecContext at = base;
+    at.db_index = wk.db;
+    at.DbFor(wk.key).UnwatchKey(wk.key);
+  }
+  if (tx->aborted) return;
+  const bool parked = base.all != nullptr;
+  int64_t clock = MonotonicNs();
+  for (TxStep& step : tx->steps) {
+    ExecContext ctx = base;
+    ctx.db_index = step.db;
+    ctx.args = step.args;
+    ctx.may_block = false;  // blocking commands inside MULTI do not block
+    switch (step.mode) {
+      case TxStep::Mode::kReactor:
+      case TxStep::Mode::kAnswered:
+        continue;
+      case TxStep::Mode::kOnKeys: {
+        ReplyBuilder rb(&step.reply, tx->resp);
+        ctx.reply = &rb;
+        step.handler(ctx);
+        break;
+      }
+      case TxStep::Mode::kOnShard: {
+        ReplyBuilder rb(&step.reply, tx->resp);
+        ctx.reply = &rb;
+        if (parked) {
+          ctx.local = all[step.shard];
+          ctx.shard_index = step.shard;
+        }
+        step.handler(ctx);
+        break;
+      }
+      case TxStep::Mode::kEachShard: {
+        int n = parked ? base.num_shards : 1;
+        step.parts.assign(static_cast<size_t>(n), ReplyValue{});
+        for (int i = 0; i < n; ++i) {
+          ReplyBuilder rb(&step.parts[static_cast<size_t>(i)], tx->resp);
+          ctx.reply = &rb;
+          if (parked) {
+            ctx.local = all[i];
+            ctx.shard_index = i;
+          }
+          step.handler(ctx);
+        }
+        break;
+      }
+    }
+    int64_t end = MonotonicNs();
+    step.exec_ns = end - clock;
+    clock = end;
+  }
 }
 
 void Shard::Run() {

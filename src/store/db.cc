@@ -57,12 +57,16 @@ void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
       it->second.version = ++version_clock_;
     }
   }
-  if (!blocking_.empty()) {
+  if (!blocking_.empty() && ready_ != nullptr) {
     if (event == KeyEvent::kFlushed) {
       // SWAPDB may bring keys in: let the reactor re-check every blocked key.
-      for (const std::string& k : blocking_) ready_.push_back(k);
-    } else if (gained && blocking_.contains(AbslView(key))) {
-      ready_.emplace_back(key);
+      for (const std::string& k : blocking_) ready_->emplace_back(index_, k);
+      blocking_.clear();
+    } else if (gained) {
+      if (auto it = blocking_.find(AbslView(key)); it != blocking_.end()) {
+        ready_->emplace_back(index_, std::string(*it));
+        blocking_.erase(it);
+      }
     }
   }
   if (TEST_on_event) TEST_on_event(key, event);

@@ -22,6 +22,7 @@ namespace omnibus {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::UnorderedElementsAre;
 using ::testing::Pair;
 
 std::vector<std::string> Contents(const Listpack& lp) {
@@ -161,7 +162,9 @@ class KeyEventsTest : public ::testing::Test {
   }
 
   int64_t now_ = 1'000'000;
-  Db db_{&now_};
+  std::vector<std::pair<int, std::string>> ready_;
+  Db db_{&now_, 5, &ready_};
+  std::vector<std::pair<int, std::string>> TakeReady() { return std::exchange(ready_, {}); }
   std::vector<std::pair<std::string, KeyEvent>> events_;
 };
 
@@ -276,17 +279,32 @@ TEST_F(KeyEventsTest, WatchedVersionsAndReadyKeys) {
   db_.UnwatchKey("w");
   EXPECT_EQ(db_.KeyVersion("w"), 0u);
 
+  // Registrations are one-shot: the first gain reports the key and drops it.
   db_.AddBlockingKey("q");
   HashAdd("other", "f");
-  EXPECT_TRUE(db_.TakeReadyKeys().empty());
+  EXPECT_TRUE(TakeReady().empty());
+  {
+    auto w = db_.Write("q", ValueType::kHash, true);  // created, then left empty: nothing
+  }
+  EXPECT_TRUE(TakeReady().empty());
   HashAdd("q", "f");  // created: gained elements
-  EXPECT_THAT(db_.TakeReadyKeys(), ElementsAre("q"));
+  EXPECT_THAT(TakeReady(), ElementsAre(Pair(5, "q")));
+  HashAdd("q", "g");  // no longer registered
+  EXPECT_TRUE(TakeReady().empty());
+  db_.AddBlockingKey("q");
   {
     auto w = db_.Write("q", ValueType::kHash, false);  // changed, but gained nothing
   }
-  EXPECT_TRUE(db_.TakeReadyKeys().empty());
-  HashAdd("q", "g");
-  EXPECT_THAT(db_.TakeReadyKeys(), ElementsAre("q"));
+  EXPECT_TRUE(TakeReady().empty());
+  HashAdd("q", "h");
+  EXPECT_THAT(TakeReady(), ElementsAre(Pair(5, "q")));
+  // A flush (SWAPDB may bring keys in) reports every registered key.
+  db_.AddBlockingKey("a");
+  db_.AddBlockingKey("b");
+  db_.Clear();
+  EXPECT_THAT(TakeReady(), UnorderedElementsAre(Pair(5, "a"), Pair(5, "b")));
+  db_.SignalReady("z");
+  EXPECT_THAT(TakeReady(), ElementsAre(Pair(5, "z")));
 }
 
 TEST(CountedMemoryTest, RecordsAndContainersAreCountedAndReturned) {

@@ -31,6 +31,8 @@ enum CommandFlag : uint32_t {
   kCmdNoMulti = 1 << 15,
   // Ours: GET-like pure reads whose identical in-flight lookups may share one execution (§5).
   kCmdCoalescable = 1 << 20,
+  // Ours: runs at once even inside MULTI (MULTI EXEC DISCARD WATCH QUIT RESET), never queued.
+  kCmdNotQueued = 1 << 21,
 };
 
 // Where a command runs (DESIGN §2, §6).
@@ -41,6 +43,26 @@ enum class Route : uint8_t {
   kParked,     // keys on several shards: park them all and run on one thread (atomic)
   kAllShards,  // runs on every shard; merged (DBSIZE, KEYS, FLUSHALL, INFO keyspace)
   kCustom,     // a route function picks the shard (SCAN's cursor names its shard)
+  kTask,       // a coroutine on the reactor (CommandSpec::task): EXEC, WATCH, blocking pops
+};
+
+// The reactor coroutines a kTask command runs (net/transaction.cc, net/blocking.cc).
+enum class ReactorTask : uint8_t {
+  kNone,
+  kExec,
+  kWatch,
+  // BLPOP & co: the shard handler pops like the non-blocking command, or sets
+  // ExecContext::would_block; the reactor then files the client as a waiter (§10.5).
+  kBlockingPop,
+};
+
+struct CommandSpec;
+
+// A command queued by MULTI: it owns its arguments (§10.3).
+struct QueuedCommand {
+  const CommandSpec* spec = nullptr;
+  std::string storage;
+  std::vector<std::string_view> args;
 };
 
 // Per-connection state that commands may read and change. Lives on the reactor.
@@ -59,6 +81,12 @@ struct Session {
   int64_t created_ms = 0;
   int64_t last_interaction_ms = 0;
   const char* last_command = "NULL";
+  // MULTI/EXEC: the queue, whether a queuing error doomed it (EXECABORT), WATCHed keys.
+  bool in_multi = false;
+  bool multi_dirty = false;
+  std::vector<QueuedCommand> queued;
+  std::vector<WatchedKey> watched;
+  bool blocked = false;  // waiting in a blocking pop (CLIENT LIST flag b)
 };
 
 class CommandTable;
@@ -98,6 +126,12 @@ class ServerApi {
   virtual bool AppendInfoSection(std::string_view section, const ShardTotals& totals,
                                  std::string* out) = 0;
   virtual void RequestShutdown() = 0;
+  // Forgets every key the session WATCHes (UNWATCH, DISCARD, RESET; EXEC does it itself).
+  virtual void Unwatch(Session& s) = 0;
+  // CLIENT UNBLOCK: true if the client was blocked and is now unblocked (with a null reply,
+  // or with an -UNBLOCKED error).
+  virtual bool UnblockClient(uint64_t id, bool with_error) = 0;
+  virtual size_t blocked_clients() const = 0;
 };
 
 struct ReactorContext {
@@ -155,9 +189,11 @@ struct CommandSpec {
   MergeHandler merge = nullptr;
   RouteHandler route_fn = nullptr;
   CommandDoc doc;
-  KeysHandler keys_fn = nullptr;  // when set, overrides first_key/last_key/key_step
-  uint16_t id = 0;                // index in the table, set by CommandTable
-  bool container = false;         // has subcommands ("config|get"), set by CommandTable
+  KeysHandler keys_fn = nullptr;          // when set, overrides first_key/last_key/key_step
+  ReactorTask task = ReactorTask::kNone;  // Route::kTask
+  int timeout_arg = 0;     // blocking pops: the timeout's argument index (negative: from the end)
+  uint16_t id = 0;         // index in the table, set by CommandTable
+  bool container = false;  // has subcommands ("config|get"), set by CommandTable
 };
 
 }  // namespace omnibus

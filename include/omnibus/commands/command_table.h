@@ -39,6 +39,12 @@ std::vector<CommandSpec> ListFamily();
 std::vector<CommandSpec> HashFamily();
 std::vector<CommandSpec> SetFamily();
 std::vector<CommandSpec> ZSetFamily();
+std::vector<CommandSpec> TransactionFamily();
+
+// Shard handlers of WATCH (args: name key...; replies each key's version) and of the
+// reactor's unwatch (args: name (db key)...), in transaction_family.cc.
+void WatchKeysOnShard(ExecContext& ctx);
+void UnwatchKeysOnShard(ExecContext& ctx);
 
 // A key position meaning "any key, on any shard" (SORT's BY/GET patterns): the command parks
 // every shard.
@@ -56,6 +62,14 @@ void KeysAfterCount(std::span<const std::string_view> args, int numkeys_at, bool
 // A table entry for a command answered on the reactor.
 CommandSpec ReactorCommand(std::string_view name, int arity, uint32_t flags,
                            std::string_view acl_categories, ReactorHandler handler, CommandDoc doc);
+
+// A blocking pop (Route::kTask, ReactorTask::kBlockingPop): `handler` pops like the
+// non-blocking command or sets ExecContext::would_block; `timeout_arg` is the timeout's
+// argument index (negative counts from the end).
+CommandSpec BlockingCommand(std::string_view name, int arity, uint32_t flags,
+                            std::string_view acl_categories, int first_key, int last_key,
+                            ShardHandler handler, int timeout_arg, CommandDoc doc,
+                            KeysHandler keys_fn = nullptr);
 
 // Shared reply helpers for handlers.
 void ReplyStatus(ReplyBuilder* rb, OpStatus status);

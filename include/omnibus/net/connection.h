@@ -7,10 +7,13 @@
 
 #include "omnibus/commands/command.h"
 #include "omnibus/net/io_buffer.h"
+#include "omnibus/net/task.h"
 #include "omnibus/resp/parser.h"
 #include "omnibus/shard/work.h"
 
 namespace omnibus {
+
+struct BlockedClient;  // net/blocking.h
 
 // One client connection. Its group of in-flight commands (invariant 3) is `works[0..group)`;
 // the Work objects and their buffers are reused from group to group.
@@ -27,7 +30,14 @@ struct Connection {
 
   std::vector<std::unique_ptr<Work>> works;
   size_t group = 0;    // commands in the current group
-  size_t pending = 0;  // of those, not yet complete
+  size_t pending = 0;  // of those, not yet complete (+1 while the group is being dispatched)
+  // Dispatch stops after a command whose effect the next ones depend on and that completes
+  // later (EXEC, WATCH, a blocking pop: a barrier); it resumes from here when that completes.
+  size_t dispatch_next = 0;
+  Work* barrier = nullptr;
+  // Slots answered by a reactor coroutine still running (fan-outs, EXEC, WATCH, blocking pops).
+  std::vector<std::pair<Work*, Task>> tasks;
+  BlockedClient* waiter = nullptr;  // set while in a blocking pop
   // Most commands the next group may hold: starts small and doubles while replies are small,
   // shrinks when they are big (see CompleteGroup), so a pipeline of GETs of a huge value
   // never has more than about pipeline_pause_output_bytes of replies in flight.

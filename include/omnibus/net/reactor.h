@@ -11,6 +11,9 @@
 #include "omnibus/commands/command_table.h"
 #include "omnibus/io/poller.h"
 #include "omnibus/net/connection.h"
+#include "omnibus/net/select.h"
+#include "omnibus/net/task.h"
+#include "omnibus/net/timer_queue.h"
 #include "omnibus/shard/shard.h"
 
 namespace omnibus {
@@ -73,7 +76,7 @@ struct ReactorStats {
 // dispatches commands to shards in per-loop batches, assembles replies in request order and
 // writes them.
 // Runs on: reactor thread (Notify and Stop from any thread).
-class Reactor final : public Notifier {
+class Reactor final : public Notifier, public SelectHost {
  public:
   Reactor(NetOptions* options, CommandTable* table, ServerApi* api, std::vector<Shard*> shards,
           std::unique_ptr<Poller> poller);
@@ -100,22 +103,50 @@ class Reactor final : public Notifier {
   size_t max_input_buffer() const;
   size_t max_output_buffer() const;
   size_t shard_in_flight(size_t shard) const { return in_flight_[shard] + batches_[shard].size(); }
+  // Transactions and blocking pops (ServerApi).
+  void Unwatch(Session& s);
+  bool UnblockClient(uint64_t id, bool with_error);
+  size_t blocked_clients() const { return blocked_clients_; }
+
+  // SelectHost
+  int num_shards() const override { return static_cast<int>(shards_.size()); }
+  void StageWork(int shard, Work* w) override { StageToShard(shard, w); }
+  Work* NewWork() override;
+  void FreeWork(Work* w) override;
+  TimerQueue& timers() override { return timers_; }
+  Keyspace* const* keyspaces() override { return keyspaces_.data(); }
 
  private:
-  struct FanOut;
+  friend struct BlockedClient;
 
   void Accept(int listen_fd);
   void TryProcess(Connection* c);
   bool ReadSome(Connection* c);
   bool ParseGroup(Connection* c);
   void DispatchGroup(Connection* c);
-  void Dispatch(Connection* c, Work* w);
+  void DispatchRest(Connection* c);
+  // Returns true when the command is a barrier still running (see Connection::barrier).
+  bool Dispatch(Connection* c, Work* w);
+  // Looks the command up and checks arity and authentication; on failure replies the error
+  // and returns null.
+  const CommandSpec* Resolve(Work* w, const Session& s);
+  // The one way to run a resolved command (§10.4), wherever it is routed.
+  bool Run(Connection* c, Work* w, const CommandSpec* spec);
+  void Queue(Connection* c, Work* w, const CommandSpec* spec);
   void Reject(Work* w, std::string_view error, const CommandSpec* spec);
   void StageToShard(int shard, Work* w);
-  void DispatchFanOut(Connection* c, Work* w, const CommandSpec* spec);
+  bool StartTask(Connection* c, Work* w, Task task, bool barrier);
+  static void TaskDone(void* reactor, void* slot);
   void OnWorkDone(Work* w);
-  void OnFanOutPartDone(Work* w);
   void OnSlotDone(Connection* c);
+  // Coroutines (net/fanout.cc, net/transaction.cc, net/blocking.cc).
+  Task FanOut(Connection* c, Work* w, const CommandSpec* spec, std::vector<int> shard_of,
+              std::vector<int> key_at);
+  Task Exec(Connection* c, Work* w);
+  Task Watch(Connection* c, Work* w);
+  Task BlockingPop(Connection* c, Work* w, const CommandSpec* spec);
+  void SendUnwatch(const std::vector<WatchedKey>& keys);
+  void OnKeyReady(int db, const std::string& key);
   void CompleteGroup(Connection* c);
   void Flush(Connection* c);
   void Close(Connection* c);
@@ -143,12 +174,16 @@ class Reactor final : public Notifier {
   std::vector<Connection*> flush_;           // connections with replies to write
   std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
   std::vector<size_t> in_flight_;            // per shard, staged but not drained
-  std::vector<std::unique_ptr<FanOut>> live_fanouts_;   // parts still in shards
-  std::vector<std::unique_ptr<FanOut>> free_fanouts_;   // reusable
-  std::vector<int> scratch_shard_of_;                   // DispatchFanOut's per-key shards
-  std::vector<int> scratch_part_of_shard_;              // DispatchFanOut's shard -> part index
-  std::vector<int> scratch_key_at_;                     // DispatchFanOut's key positions
+  std::vector<int> scratch_shard_of_;        // Run's per-key shards
+  std::vector<int> scratch_key_at_;          // Run's key positions
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
+  std::vector<Work*> free_works_;                       // parts for reuse
+  std::vector<Keyspace*> keyspaces_;                    // every shard's, for parked groups
+  TimerQueue timers_;
+  // Blocked clients per (db, key) in the order they blocked (§10.5); the key is
+  // "<db>\0<key>".
+  absl::flat_hash_map<std::string, std::vector<BlockedClient*>> waiters_;
+  size_t blocked_clients_ = 0;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

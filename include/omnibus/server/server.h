@@ -44,6 +44,11 @@ class Server final : public ServerApi {
   bool AppendInfoSection(std::string_view section, const ShardTotals& totals,
                          std::string* out) override;
   void RequestShutdown() override { Stop(); }
+  void Unwatch(Session& s) override { reactor_->Unwatch(s); }
+  bool UnblockClient(uint64_t id, bool with_error) override {
+    return reactor_->UnblockClient(id, with_error);
+  }
+  size_t blocked_clients() const override { return reactor_->blocked_clients(); }
 
  private:
   struct ReactorNotifier final : Notifier {

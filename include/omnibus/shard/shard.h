@@ -31,7 +31,8 @@ class Shard {
   ~Shard();
 
   void Start();
-  void Stop();  // blocks until the thread has exited
+  void Stop();         // blocks until the thread has exited
+  void RequestStop();  // Stop without the wait (stop every shard, then join each)
 
   int index() const { return index_; }
   Keyspace* keyspace() { return &keyspace_; }
@@ -55,6 +56,8 @@ class Shard {
   void Run();
   void Execute(Work* w);
   void RunParked(Work* w);
+  // EXEC on this thread: in one shard step (`all` is this keyspace alone) or parked.
+  void RunTransaction(const ExecContext& base, Keyspace* const* all, Transaction* tx);
 
   const int index_;
   const int num_shards_;
@@ -65,6 +68,7 @@ class Shard {
   SpscRing<Work*> completions_;
   Parker parker_;
   std::atomic<bool> stop_{false};
+  std::atomic<ParkGroup*> parked_on_{nullptr};  // the fence this shard waits at, if any
   std::atomic<uint64_t> processed_{0};
   std::thread thread_;
 };

@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "omnibus/resp/reply_builder.h"
@@ -26,6 +28,10 @@ struct ExecContext {
   int db_index = 0;
   std::span<const std::string_view> args;
   ReplyBuilder* reply;
+  // Blocking pops (§10.5): may this command wait for data (false inside MULTI/EXEC)? A
+  // handler that would wait sets would_block instead of replying.
+  bool may_block = false;
+  bool would_block = false;
 
   Db& DbFor(std::string_view key) const {
     if (all == nullptr) return local->db(db_index);
@@ -43,36 +49,107 @@ struct ExecContext {
 
 using ShardHandler = void (*)(ExecContext& ctx);
 
+// One command of a transaction (EXEC), resolved by the reactor: what to run, where, and the
+// reply it produced.
+struct TxStep {
+  enum class Mode : uint8_t {
+    kOnKeys,     // a keyed command: runs once, reaching each key through DbFor
+    kOnShard,    // runs on one given shard (SCAN's cursor names it)
+    kEachShard,  // runs on every shard; its replies are captured for the reactor's merge
+    kReactor,    // answered on the reactor when EXEC's reply is assembled
+    kAnswered,   // `reply` was decided when the transaction was built (a routing error)
+  };
+  Mode mode = Mode::kOnKeys;
+  ShardHandler handler = nullptr;
+  uint16_t command_id = 0;
+  uint8_t db = 0;
+  int shard = 0;                       // kOnShard
+  std::string storage;                 // the queued command's arguments (§10.3)
+  std::vector<std::string_view> args;  // views into `storage`
+  std::string reply;                   // kOnKeys, kOnShard
+  std::vector<ReplyValue> parts;       // kEachShard, one per shard
+  int64_t exec_ns = 0;
+};
+
+// A key WATCHed by a connection: EXEC runs only if its version is still this one.
+struct WatchedKey {
+  int db = 0;
+  std::string key;
+  uint64_t version = 0;
+};
+
+// EXEC's work: check the watched keys, unwatch them, and (unless one changed) run every step
+// in order, in one shard step or parked over every shard involved (§6).
+struct Transaction {
+  std::vector<TxStep> steps;
+  std::vector<WatchedKey> watches;
+  uint8_t resp = 2;
+  bool aborted = false;  // out: a watched key changed; nothing ran
+};
+
 // One unit of work sent from the reactor to a shard, and back with its reply. The reactor
-// owns it; a shard only touches it between popping it and pushing its completion.
+// owns it; a shard only touches it between popping it and pushing its completion (and reads
+// `cancelled`, which the reactor may set meanwhile).
 struct Work {
   ShardHandler handler = nullptr;
   uint16_t command_id = 0;
   uint8_t db = 0;
   uint8_t resp = 2;
-  // Views into the connection's input buffer, which the reactor keeps unchanged while the
-  // command is in flight (invariant 3).
+  // The arguments: views into the connection's input buffer for a client's own slot (the
+  // reactor keeps it unchanged while the command is in flight, invariant 3), or into
+  // `storage` for work that owns its arguments (§10.3: inline commands, fan-out parts,
+  // queued and blocked commands).
   std::vector<std::string_view> args;
   std::string reply;
-  // A fan-out part's reply, typed for its merge (capture mode, §10.4): parts never write RESP.
+  // A part whose reply is wanted typed (capture mode, §10.4) rather than as RESP bytes.
+  bool capture = false;
   ReplyValue result;
-  std::string inline_storage;  // arguments of an inline command (parsed, not in the buffer)
+  std::string storage;
   ParkGroup* park = nullptr;
-  // Reactor bookkeeping, opaque to shards.
+  std::unique_ptr<Transaction> tx;  // EXEC: run this transaction instead of `handler`
+  bool may_block = false;           // see ExecContext
+  bool would_block = false;         // out: the handler found nothing and may wait (§10.5)
+  // A read part that has not started when its select closes is skipped (§6).
+  std::atomic<bool> cancelled{false};
+  // Out: keys of this shard that gained elements while clients block on them, as
+  // (db, key), reported in the completion batch that follows the change (§10.5).
+  std::vector<std::pair<int, std::string>> ready;
+  // Reactor bookkeeping, opaque to shards: a Connection (a client's slot), a Select (a
+  // part), or null (a part whose select has closed).
   void* owner = nullptr;
-  bool is_part = false;  // a fan-out part (owner is the fan-out) rather than a client's slot
+  bool is_part = false;
+  bool returned = false;  // a part back from its shard
+  bool keep = false;      // a part that completes even if its select closes (writes, fences)
   int64_t exec_ns = 0;
+
+  // Makes `args` views into `storage`, a copy of `from`.
+  void OwnArgs(std::span<const std::string_view> from) {
+    size_t total = 0;
+    for (auto a : from) total += a.size();
+    storage.clear();
+    storage.reserve(total);
+    for (auto a : from) storage.append(a);
+    args.clear();
+    size_t pos = 0;
+    for (auto a : from) {
+      args.emplace_back(storage.data() + pos, a.size());
+      pos += a.size();
+    }
+  }
 };
 
 // Several shards stopped at the same fence so one thread can run a command over all their
-// keys (MSETNX across shards; RENAME etc. later). Every involved shard gets one Work pointing
+// keys (MSETNX across shards, RENAME, EXEC, ...). Every involved shard gets one Work pointing
 // here; the last to arrive runs `work`, then releases the others.
 struct ParkGroup {
   Work* work = nullptr;  // the command to run (its reply receives the result)
   Keyspace* const* all = nullptr;
   int num_shards = 0;
   std::atomic<int> waiting{0};
+  // 0 while parked; 1 once the runner is done; 2 if the server stopped first (shutdown
+  // releases parked shards even when a sibling part never arrives).
   std::atomic<uint32_t> released{0};
+  int parts_out = 0;  // reactor bookkeeping: parts not back yet
 };
 
 }  // namespace omnibus

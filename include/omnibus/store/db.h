@@ -80,7 +80,11 @@ class Db {
  public:
   // `now_ms` is the shard's clock for the command being executed (Unix ms); tests point it at
   // a fake clock.
-  explicit Db(const int64_t* now_ms) : now_ms_(now_ms) {}
+  // Keys that gain elements while clients block on them are appended to `ready` as
+  // (index, key) (null: nobody listens).
+  explicit Db(const int64_t* now_ms, int index = 0,
+              std::vector<std::pair<int, std::string>>* ready = nullptr)
+      : now_ms_(now_ms), index_(index), ready_(ready) {}
 
   // A found key: valid until the next call on this Db.
   struct Entry {
@@ -157,11 +161,16 @@ class Db {
   // The version of a watched key (0 if it is not watched).
   uint64_t KeyVersion(std::string_view key) const;
 
-  // --- Blocked keys (blocking pops). Keys with waiters, and those of them that gained
-  // elements since the last TakeReadyKeys. ------------------------------------------------
+  // --- Blocked keys (blocking pops, §10.5). A pop that finds nothing registers its keys;
+  // the first event that gives a registered key elements (or a flush/SWAPDB, which may) files
+  // it as ready and drops the registration: the reactor re-tries its oldest waiter, which
+  // registers again if it still finds nothing. One-shot registrations need no unregistering
+  // when a waiter leaves.
   void AddBlockingKey(std::string_view key) { blocking_.emplace(std::string(key)); }
-  void RemoveBlockingKey(std::string_view key) { blocking_.erase(std::string(key)); }
-  std::vector<std::string> TakeReadyKeys() { return std::exchange(ready_, {}); }
+  // A blocking pop that took elements and left some: the next waiter may be served too.
+  void SignalReady(std::string_view key) {
+    if (ready_ != nullptr) ready_->emplace_back(index_, std::string(key));
+  }
 
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
@@ -191,8 +200,9 @@ class Db {
   };
   absl::flat_hash_map<std::string, Watch> watched_;
   uint64_t version_clock_ = 0;
+  const int index_;
   absl::flat_hash_set<std::string> blocking_;
-  std::vector<std::string> ready_;
+  std::vector<std::pair<int, std::string>>* ready_;
 };
 
 }  // namespace omnibus

@@ -1,0 +1,241 @@
+// MULTI/EXEC and WATCH on the reactor (DESIGN §6, §10.3-10.4). EXEC turns the queued commands
+// into one Transaction that runs in one shard step, or parked over every shard it touches,
+// after checking the WATCHed keys' versions in that same step; replies of keyless commands
+// and merges of all-shard ones are made on the reactor when the reply is assembled.
+#include <algorithm>
+
+#include "omnibus/base/str_cat.h"
+#include "omnibus/base/strings.h"
+#include "omnibus/commands/command_table.h"
+#include "omnibus/net/reactor.h"
+#include "src/net/fanout.h"
+
+namespace omnibus {
+
+Task Reactor::Exec(Connection* c, Work* slot) {
+  Session& s = c->session;
+  if (!s.in_multi) {
+    ReplyBuilder(&slot->reply, slot->resp).Error("ERR EXEC without MULTI");
+    co_return;
+  }
+  s.in_multi = false;
+  std::vector<QueuedCommand> queued = std::move(s.queued);
+  s.queued.clear();
+  auto tx = std::make_unique<Transaction>();
+  tx->watches = std::move(s.watched);
+  s.watched.clear();
+  if (s.multi_dirty) {
+    s.multi_dirty = false;
+    SendUnwatch(tx->watches);
+    ReplyBuilder(&slot->reply, slot->resp)
+        .Error("EXECABORT Transaction discarded because of previous errors.");
+    co_return;
+  }
+  tx->resp = slot->resp;
+  const int n = static_cast<int>(shards_.size());
+  std::vector<bool> involved(static_cast<size_t>(n), false);
+  auto involve = [&](int sh) { involved[static_cast<size_t>(sh)] = true; };
+  int db = s.db;
+  std::vector<int> key_at;
+  tx->steps.resize(queued.size());
+  for (size_t i = 0; i < queued.size(); ++i) {
+    QueuedCommand& q = queued[i];
+    const CommandSpec* spec = q.spec;
+    TxStep& st = tx->steps[i];
+    st.storage = std::move(q.storage);
+    size_t pos = 0;
+    for (auto a : q.args) {
+      st.args.emplace_back(st.storage.data() + pos, a.size());
+      pos += a.size();
+    }
+    st.db = static_cast<uint8_t>(db);
+    st.command_id = spec->id;
+    st.handler = spec->shard;
+    switch (spec->route) {
+      case Route::kReactor: {
+        st.mode = TxStep::Mode::kReactor;
+        // SELECT runs when the reply is assembled, but the commands after it use its DB.
+        int64_t to;
+        if (spec->name == "select" && ParseInt64(st.args[1], &to) && to >= 0 &&
+            to < keyspaces_[0]->num_dbs()) {
+          db = static_cast<int>(to);
+        }
+        break;
+      }
+      case Route::kKey:
+        st.mode = TxStep::Mode::kOnKeys;
+        involve(ShardForKey(st.args[static_cast<size_t>(spec->first_key)], n));
+        break;
+      case Route::kCustom: {
+        ReplyBuilder rb(&st.reply, tx->resp);
+        int sh = spec->route_fn(st.args, n, &rb);
+        if (sh < 0) {
+          st.mode = TxStep::Mode::kAnswered;
+        } else {
+          st.mode = TxStep::Mode::kOnShard;
+          st.shard = sh;
+          involve(sh);
+        }
+        break;
+      }
+      case Route::kAllShards:
+        st.mode = TxStep::Mode::kEachShard;
+        for (int sh = 0; sh < n; ++sh) involve(sh);
+        break;
+      case Route::kScatter:
+      case Route::kParked:
+      case Route::kTask:  // blocking pops: inside MULTI they do not block
+        st.mode = TxStep::Mode::kOnKeys;
+        key_at.clear();
+        KeyPositions(*spec, st.args, &key_at);
+        if (key_at.empty()) involve(0);  // a malformed key count: any shard replies the error
+        for (int k : key_at) {
+          if (k == kAllShardsKey) {
+            for (int sh = 0; sh < n; ++sh) involve(sh);
+          } else {
+            involve(ShardForKey(st.args[static_cast<size_t>(k)], n));
+          }
+        }
+        break;
+    }
+  }
+  for (const WatchedKey& wk : tx->watches) involve(ShardForKey(wk.key, n));
+  std::vector<int> shards;
+  for (int sh = 0; sh < n; ++sh) {
+    if (involved[static_cast<size_t>(sh)]) shards.push_back(sh);
+  }
+  Transaction* t = tx.get();
+  Select sel(this);
+  if (!shards.empty()) {
+    // One shard step, or every involved shard parked at one fence (§6): nobody sees the
+    // transaction half-applied, and the watch check is atomic with it. Writes always run
+    // to the end, even if this client goes away meanwhile (invariant 4).
+    Work* w = sel.NewPart();
+    w->db = static_cast<uint8_t>(s.db);
+    w->resp = slot->resp;
+    w->keep = true;
+    w->tx = std::move(tx);
+    sel.AddPrepared(shards, w);
+    co_await sel.Next();
+  }
+  ReplyBuilder rb(&slot->reply, slot->resp);
+  if (t->aborted) {
+    rb.NullArray();
+    co_return;
+  }
+  rb.Array(t->steps.size());
+  std::string out;
+  for (TxStep& st : t->steps) {
+    const CommandSpec* spec = &table_->all()[st.command_id];
+    switch (st.mode) {
+      case TxStep::Mode::kReactor: {
+        out.clear();
+        ReplyBuilder srb(&out, s.resp);
+        ReactorContext ctx{st.args, &srb, &s, api_};
+        spec->reactor(ctx);
+        CountReply(spec, out, 0);
+        slot->reply += out;
+        break;
+      }
+      case TxStep::Mode::kEachShard: {
+        out.clear();
+        ReplyBuilder srb(&out, t->resp);
+        std::vector<SubReply> parts;
+        for (const ReplyValue& v : st.parts) parts.push_back(SubReply{&v, {}});
+        MergeContext ctx{st.args, parts, &srb, &s, api_};
+        spec->merge(ctx);
+        CountReply(spec, out, st.exec_ns);
+        slot->reply += out;
+        break;
+      }
+      case TxStep::Mode::kOnKeys:
+      case TxStep::Mode::kOnShard:
+      case TxStep::Mode::kAnswered:
+        CountReply(spec, st.reply, st.exec_ns);
+        slot->reply += st.reply;
+        break;
+    }
+  }
+}
+
+Task Reactor::Watch(Connection* c, Work* slot) {
+  Session& s = c->session;
+  if (s.in_multi) {
+    ReplyBuilder(&slot->reply, slot->resp).Error("ERR WATCH inside MULTI is not allowed");
+    co_return;
+  }
+  const size_t n = shards_.size();
+  std::vector<std::vector<std::string_view>> args(n);
+  for (size_t i = 1; i < slot->args.size(); ++i) {
+    auto sh = static_cast<size_t>(ShardForKey(slot->args[i], static_cast<int>(n)));
+    if (args[sh].empty()) args[sh].push_back("watch");
+    args[sh].push_back(slot->args[i]);
+  }
+  Select sel(this);
+  Select::PartOptions options;
+  options.db = slot->db;
+  options.resp = slot->resp;
+  options.write = true;  // registrations: never cancelled (undone below instead)
+  options.capture = true;
+  std::vector<Work*> parts(n, nullptr);
+  for (size_t sh = 0; sh < n; ++sh) {
+    if (!args[sh].empty())
+      parts[sh] = sel.Add(static_cast<int>(sh), WatchKeysOnShard, args[sh], options);
+  }
+  // If the client goes away before the versions arrive, the registrations still happen on
+  // the shards: undo them (sent after them, so applied after them).
+  struct Undo {
+    Reactor* reactor;
+    std::vector<WatchedKey> keys;
+    ~Undo() {
+      if (!keys.empty()) reactor->SendUnwatch(keys);
+    }
+  } undo{this, {}};
+  for (size_t i = 1; i < slot->args.size(); ++i) {
+    undo.keys.push_back(WatchedKey{slot->db, std::string(slot->args[i]), 0});
+  }
+  while (co_await sel.Next() != nullptr) {
+  }
+  undo.keys.clear();
+  for (size_t sh = 0; sh < n; ++sh) {
+    if (parts[sh] == nullptr) continue;
+    const ReplyValue& versions = parts[sh]->result;
+    for (size_t j = 1; j < args[sh].size(); ++j) {
+      uint64_t v = j - 1 < versions.elements.size()
+                       ? static_cast<uint64_t>(versions.elements[j - 1].integer)
+                       : 0;
+      s.watched.push_back(WatchedKey{slot->db, std::string(args[sh][j]), v});
+    }
+  }
+  ReplyBuilder(&slot->reply, slot->resp).Ok();
+}
+
+void Reactor::SendUnwatch(const std::vector<WatchedKey>& keys) {
+  if (keys.empty()) return;
+  const size_t n = shards_.size();
+  std::vector<std::string> dbs;
+  dbs.reserve(keys.size());
+  for (const WatchedKey& k : keys) dbs.push_back(std::to_string(k.db));
+  std::vector<std::vector<std::string_view>> args(n);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto sh = static_cast<size_t>(ShardForKey(keys[i].key, static_cast<int>(n)));
+    if (args[sh].empty()) args[sh].push_back("unwatch");
+    args[sh].push_back(dbs[i]);
+    args[sh].push_back(keys[i].key);
+  }
+  // Fire and forget: the select closes at once and its write parts still run.
+  Select sel(this);
+  Select::PartOptions options;
+  options.write = true;
+  for (size_t sh = 0; sh < n; ++sh) {
+    if (!args[sh].empty()) sel.Add(static_cast<int>(sh), UnwatchKeysOnShard, args[sh], options);
+  }
+  sel.Send();
+}
+
+void Reactor::Unwatch(Session& s) {
+  SendUnwatch(s.watched);
+  s.watched.clear();
+}
+
+}  // namespace omnibus

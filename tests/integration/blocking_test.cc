@@ -47,6 +47,12 @@ bool Send(redisContext* c, const std::vector<std::string_view>& args) {
   return true;
 }
 
+// True once `c` has a reply to read (or its connection closed) within `deadline`.
+bool Readable(redisContext* c, milliseconds deadline) {
+  pollfd p = {c->fd, POLLIN, 0};
+  return poll(&p, 1, static_cast<int>(deadline.count())) > 0;
+}
+
 int64_t ClientId(redisContext* c) {
   Reply r = Command(c, {"CLIENT", "ID"});
   return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
@@ -287,13 +293,41 @@ TEST_P(BlockingTest, WaitersOnOneKeyAreServedInTheOrderTheyBlocked) {
   }
   RedisConn pusher = server_->Connect();
   ASSERT_TRUE(pusher);
+  // In Redis each push serves the oldest waiter before the pusher's next command runs, so
+  // every push finds the list empty.
   for (int i = 0; i < kWaiters; ++i) {
-    ASSERT_THAT(Command(pusher, {"RPUSH", "list", StrCat("f", i)}), IsInt(1));
+    EXPECT_THAT(Command(pusher, {"RPUSH", "list", StrCat("f", i)}), IsInt(1)) << "push " << i;
   }
   for (int i = 0; i < kWaiters; ++i) {
-    EXPECT_THAT(GetReply(waiters[static_cast<size_t>(i)].get()),
-                IsArray(ElementsAre("list", StrCat("f", i))));
+    redisContext* w = waiters[static_cast<size_t>(i)].get();
+    ASSERT_TRUE(Readable(w, milliseconds(3000)))
+        << "waiter " << i << " was never served; the list holds "
+        << Describe(Command(admin_, {"LRANGE", "list", "0", "-1"}));
+    EXPECT_THAT(GetReply(w), IsArray(ElementsAre("list", StrCat("f", i))));
   }
+}
+
+// Several waiters on one key, one push at a time: each push wakes the next waiter (the
+// first wake-up must not use up the key's registration for the others).
+TEST_P(BlockingTest, EachPushWakesTheNextWaiter) {
+  constexpr int kWaiters = 3;
+  std::vector<RedisConn> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.push_back(BlockOn({"BLPOP", "list", "0"}, i + 1));
+    ASSERT_TRUE(waiters.back());
+  }
+  for (int i = 0; i < kWaiters; ++i) {
+    SCOPED_TRACE(StrCat("push ", i));
+    ASSERT_THAT(Command(admin_, {"RPUSH", "list", StrCat("v", i)}), IsInt(1));
+    redisContext* w = waiters[static_cast<size_t>(i)].get();
+    ASSERT_TRUE(Readable(w, milliseconds(3000)))
+        << "waiter " << i << " was not woken; the list holds "
+        << Describe(Command(admin_, {"LRANGE", "list", "0", "-1"})) << " and blocked_clients is "
+        << Blocked().value_or(-1);
+    EXPECT_THAT(GetReply(w), IsArray(ElementsAre("list", StrCat("v", i))));
+    EXPECT_TRUE(WaitBlocked(kWaiters - i - 1));
+  }
+  EXPECT_THAT(Command(admin_, {"EXISTS", "list"}), IsInt(0));
 }
 
 TEST_P(BlockingTest, BlpopOnKeysOfTwoShards) {

@@ -2,7 +2,9 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
@@ -114,6 +116,31 @@ bool ParseScanCursor(std::string_view arg, uint64_t* out) {
   if (*end != '\0' || errno == ERANGE) return false;
   *out = v;
   return true;
+}
+
+bool ParseBlockingTimeout(std::string_view arg, int64_t* ms, std::string_view* error) {
+  long double seconds;
+  if (!ParseLongDouble(arg, &seconds)) {
+    *error = "ERR timeout is not a float or out of range";
+    return false;
+  }
+  long double v = ceill(seconds * 1000.0L);  // 0.0001 s waits 1 ms, -0.0001 s forever
+  int64_t t = std::numeric_limits<int64_t>::min();  // what C's conversion gives out of range
+  if (v > -9.2e18L && v < 9.2e18L) t = static_cast<int64_t>(v);
+  if (t < 0) {
+    *error = "ERR timeout is negative";
+    return false;
+  }
+  *ms = t;
+  return true;
+}
+
+bool CheckBlockingTimeout(std::string_view arg, ReplyBuilder* rb) {
+  int64_t ms;
+  std::string_view error;
+  if (ParseBlockingTimeout(arg, &ms, &error)) return true;
+  rb->Error(error);
+  return false;
 }
 
 void ReplyStatus(ReplyBuilder* rb, OpStatus status) { rb->Error(ErrorText(status)); }

@@ -346,6 +346,7 @@ void LMPopAt(ExecContext& ctx, size_t at) {
     }
   }
   if (count == -1) count = 1;
+  if (at == 2 && !CheckBlockingTimeout(a[1], ctx.reply)) return;  // BLMPOP
   ListNodeLimit limit = Limit(ctx);
   for (size_t k = at + 1; k < where_at; ++k) {
     auto w = ctx.DbFor(a[k]).Write(a[k], ValueType::kList, /*create=*/false);
@@ -416,6 +417,7 @@ void LMove(ExecContext& ctx) {
 // element; the timeout was checked by the reactor.
 template <ListEnd kEnd>
 void BlockingPop(ExecContext& ctx) {
+  if (!CheckBlockingTimeout(ctx.args.back(), ctx.reply)) return;
   Args keys = ctx.args.subspan(1, ctx.args.size() - 2);
   ListNodeLimit limit = Limit(ctx);
   for (std::string_view key : keys) {
@@ -438,6 +440,7 @@ void BlockingPop(ExecContext& ctx) {
 
 // BLMOVE src dst LEFT|RIGHT LEFT|RIGHT timeout, BRPOPLPUSH src dst timeout.
 void BlockingMove(ExecContext& ctx, ListEnd from, ListEnd to) {
+  if (!CheckBlockingTimeout(ctx.args.back(), ctx.reply)) return;
   std::string_view src = ctx.args[1];
   auto found = ctx.DbFor(src).FindTyped(src, ValueType::kList);
   if (!found.ok()) return ReplyStatus(ctx.reply, found.status());

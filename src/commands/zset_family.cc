@@ -639,6 +639,7 @@ void ZMPopAt(ExecContext& ctx, size_t at) {
     }
   }
   if (count == -1) count = 1;
+  if (at == 2 && !CheckBlockingTimeout(a[1], ctx.reply)) return;  // BZMPOP
   for (size_t i = at + 1; i < where_idx; ++i) {
     auto w = ctx.DbFor(a[i]).Write(a[i], ValueType::kZSet, false);
     if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
@@ -670,6 +671,7 @@ void BZMPopKeys(std::span<const std::string_view> args, std::vector<int>* out) {
 // BZPOPMIN/BZPOPMAX key [key ...] timeout: [key, member, score] from the first non-empty key.
 template <bool kMax>
 void BZPop(ExecContext& ctx) {
+  if (!CheckBlockingTimeout(ctx.args.back(), ctx.reply)) return;
   Args keys = ctx.args.subspan(1, ctx.args.size() - 2);
   for (std::string_view key : keys) {
     auto w = ctx.DbFor(key).Write(key, ValueType::kZSet, false);

@@ -6,7 +6,6 @@
 // in sequencer order. So the first blocked client is served first, an element is popped once
 // (the pop is one shard step or one parked step), and a waiting client costs nothing.
 #include <algorithm>
-#include <cmath>
 #include <coroutine>
 #include <limits>
 
@@ -23,25 +22,6 @@ std::string WaiterKey(int db, std::string_view key) {
   k.push_back('\0');
   k.append(key);
   return k;
-}
-
-// Redis's getTimeoutFromObjectOrReply(UNIT_SECONDS): a long double of seconds, converted to
-// whole milliseconds as C converts (anything out of range becomes negative).
-bool ParseTimeout(std::string_view arg, int64_t* ms, std::string* error) {
-  long double seconds;
-  if (!ParseLongDouble(arg, &seconds)) {
-    *error = "ERR timeout is not a float or out of range";
-    return false;
-  }
-  long double v = seconds * 1000.0L;
-  int64_t t = std::numeric_limits<int64_t>::min();
-  if (v > -9.2e18L && v < 9.2e18L) t = static_cast<int64_t>(v);
-  if (t < 0) {
-    *error = "ERR timeout is negative";
-    return false;
-  }
-  *ms = t;
-  return true;
 }
 
 }  // namespace
@@ -155,11 +135,10 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
   size_t ti = spec->timeout_arg < 0 ? slot->args.size() - static_cast<size_t>(-spec->timeout_arg)
                                     : static_cast<size_t>(spec->timeout_arg);
   int64_t timeout_ms = 0;
-  std::string error;
-  if (!ParseTimeout(slot->args[ti], &timeout_ms, &error)) {
-    ReplyBuilder(&slot->reply, slot->resp).Error(error);
-    co_return;
-  }
+  std::string_view error;
+  // A bad timeout is answered by the handler, where Redis checks it among the command's
+  // other arguments; the attempt then never blocks.
+  const bool may_block = ParseBlockingTimeout(slot->args[ti], &timeout_ms, &error);
   const int64_t start_ms = MonotonicMs();
   // A blocked command owns its arguments (§10.3).
   std::string storage;
@@ -204,7 +183,7 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
       options.write = true;
       Work* w = shards.size() == 1 ? sel.Add(shards[0], spec->shard, args, options)
                                    : sel.AddParked(shards, spec->shard, args, options);
-      w->may_block = true;
+      w->may_block = may_block;
       waiter.signaled = false;
       co_await sel.Next();
       slot->exec_ns += w->exec_ns;

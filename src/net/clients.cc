@@ -70,7 +70,7 @@ int Reactor::KillClients(std::string_view addr, std::string_view laddr, uint64_t
 
 size_t Reactor::blocked_on_write_clients() const {
   size_t n = 0;
-  for (auto& [c, owned] : conns_) n += c->blocked_on_write;
+  for (Connection* c : write_blocked_) n += !c->closing;
   return n;
 }
 

@@ -87,6 +87,8 @@ void Reactor::FreeWork(Work* w) {
   if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
   if (w->storage.capacity() > 64 * 1024) std::string().swap(w->storage);
   w->result = ReplyValue{};
+  w->tx.reset();
+  w->ready.clear();
   w->owner = nullptr;
   if (free_works_.size() >= 1024) {
     delete w;
@@ -471,7 +473,16 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   w->resp = static_cast<uint8_t>(s.resp);
   const CommandSpec* spec = Resolve(w, s);
   if (spec == nullptr) {
-    if (s.in_multi && !w->reply.empty() && w->reply[0] == '-') s.multi_dirty = true;
+    if (s.in_multi && !w->reply.empty()) {
+      if (w->reply[0] == '-') {
+        s.multi_dirty = true;  // a queuing error: EXEC will abort
+      } else {
+        // A container's HELP, made from the table: its reply is EXEC's to give.
+        s.queued.emplace_back().reply = std::move(w->reply);
+        w->reply.clear();
+        ReplyBuilder(&w->reply, w->resp).SimpleString("QUEUED");
+      }
+    }
     --c->pending;  // answered here; DispatchGroup holds the group open
     return false;
   }
@@ -741,12 +752,14 @@ void Reactor::Flush(Connection* c) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!c->blocked_on_write) write_blocked_.insert(c);
       c->blocked_on_write = true;
       return;
     }
     Close(c);
     return;
   }
+  if (c->blocked_on_write) write_blocked_.erase(c);
   c->blocked_on_write = false;
   c->out.clear();
   c->out_sent = 0;
@@ -830,6 +843,7 @@ void Reactor::Free(Connection* c) {
     close(c->fd);
     c->fd = -1;
   }
+  write_blocked_.erase(c);
   // It may still sit in ready_/flush_ for this iteration: those skip closing connections,
   // so defer the delete to the timer pass.
   c->closing = true;
@@ -852,8 +866,10 @@ void Reactor::Timers() {
   next_timer_ms_ = now + 100;
   RetryPausedAccepts();
   // The soft output limit is a duration: clients that stopped reading must be re-checked.
+  // Only those the kernel stopped taking output from can be over it (the rest were flushed
+  // whole), so this costs O(such clients), not O(clients).
   std::vector<Connection*> over;
-  for (auto& [c, owned] : conns_) {
+  for (Connection* c : write_blocked_) {
     if (!c->closing && c->out.size() > c->out_sent) over.push_back(c);
   }
   for (Connection* c : over) OverOutputLimit(c, now);

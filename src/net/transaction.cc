@@ -42,6 +42,12 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     QueuedCommand& q = queued[i];
     const CommandSpec* spec = q.spec;
     TxStep& st = tx->steps[i];
+    if (spec == nullptr) {
+      st.mode = TxStep::Mode::kAnswered;
+      st.command_id = kNoStats;
+      st.reply = std::move(q.reply);
+      continue;
+    }
     st.storage = std::move(q.storage);
     size_t pos = 0;
     for (auto a : q.args) {
@@ -126,6 +132,10 @@ Task Reactor::Exec(Connection* c, Work* slot) {
   rb.Array(t->steps.size());
   std::string out;
   for (TxStep& st : t->steps) {
+    if (st.command_id == kNoStats) {
+      slot->reply += st.reply;
+      continue;
+    }
     const CommandSpec* spec = &table_->all()[st.command_id];
     switch (st.mode) {
       case TxStep::Mode::kReactor: {

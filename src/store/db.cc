@@ -50,10 +50,10 @@ void Db::FinishWrite(KeyWrite& w) {
 }
 
 void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
-  if (!watched_.empty()) {
-    if (event == KeyEvent::kFlushed) {
-      for (auto& [k, w] : watched_) w.version = ++version_clock_;
-    } else if (auto it = watched_.find(AbslView(key)); it != watched_.end()) {
+  // A flush's watched keys were touched before it (TouchWatchedPresent): only those that held
+  // a value.
+  if (!watched_.empty() && event != KeyEvent::kFlushed) {
+    if (auto it = watched_.find(AbslView(key)); it != watched_.end()) {
       it->second.version = ++version_clock_;
     }
   }
@@ -258,8 +258,24 @@ Db::Entry Db::SetExpire(Entry e, int64_t expire_at_ms) {
   return e;
 }
 
+bool Db::LiveIn(const Table& table, std::string_view key) const {
+  Record* const* link = const_cast<Table&>(table).Find(key);
+  return link != nullptr && !IsExpired(*link);
+}
+
+void Db::TouchWatchedPresent(const Table* a, const Table* b) {
+  // Redis's touchAllWatchedKeysInDb: a flush or swap changes a watched key only if it held a
+  // value on one side of it.
+  for (auto& [key, w] : watched_) {
+    if ((a != nullptr && LiveIn(*a, key)) || (b != nullptr && LiveIn(*b, key))) {
+      w.version = ++version_clock_;
+    }
+  }
+}
+
 void Db::Clear() {
   bool had_keys = table_.size() > 0;
+  if (had_keys && !watched_.empty()) TouchWatchedPresent(&table_, nullptr);
   table_.Clear();
   volatile_ = 0;
   expire_cursor_ = 0;
@@ -267,6 +283,8 @@ void Db::Clear() {
 }
 
 void Db::SwapContents(Db& other) {
+  if (!watched_.empty()) TouchWatchedPresent(&table_, &other.table_);
+  if (!other.watched_.empty()) other.TouchWatchedPresent(&other.table_, &table_);
   table_.Swap(other.table_);
   std::swap(volatile_, other.volatile_);
   std::swap(expire_cursor_, other.expire_cursor_);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -276,6 +277,23 @@ const std::vector<Template> kTemplates = {
      "AGGREGATE_MAX|AGGREGATE_x"},
     {"zintercard Q +K ?LIMIT_N"},
     {"zscan K C ?MATCH_G ?COUNT_N"},
+    // Transactions: queued commands of any kind, EXEC over several shards, WATCH (this
+    // connection's own writes invalidate it).
+    {"multi"},
+    {"exec"},
+    {"discard"},
+    {"watch +K"},
+    {"unwatch"},
+    // Blocking pops: served at once when there is data, else a 10 ms timeout (the same on
+    // both servers), and never blocking inside MULTI.
+    {"!blpop|brpop +K 0.01"},
+    {"!blpop|brpop K !-1|x|0x0.01|inf|1e400"},
+    {"!bzpopmin|bzpopmax +K 0.01"},
+    {"blmove K K !LEFT|RIGHT|x !LEFT|RIGHT 0.01"},
+    {"brpoplpush K K 0.01"},
+    {"blmpop 0.01 Q +K !LEFT|RIGHT|x ?COUNT_N"},
+    {"bzmpop 0.01 Q +K !MIN|MAX|x ?COUNT_N"},
+    {"client unblock N ?TIMEOUT|ERROR|x"},
     // Server.
     {"info *I"},
     {"config get W ?W"},
@@ -579,15 +597,62 @@ bool SplitWords(std::string_view line, std::vector<std::string>* out) {
   }
 }
 
+// A blocking pop waits as long as its timeout says; scripts may have drawn or appended
+// anything there. Keep the errors (not a number, negative, out of range) and make every
+// timeout that would block longer than 50 ms (or forever) a 10 ms one.
+void BoundBlockingTimeout(Command& c) {
+  std::string name = Lower(c.args[0]);
+  size_t at;
+  if (name == "blpop" || name == "brpop" || name == "bzpopmin" || name == "bzpopmax" ||
+      name == "blmove" || name == "brpoplpush") {
+    at = c.args.size() - 1;
+  } else if (name == "blmpop" || name == "bzmpop") {
+    at = 1;
+  } else {
+    return;
+  }
+  if (at == 0 || at >= c.args.size()) return;
+  const std::string& t = c.args[at];
+  if (t.empty() || isspace(static_cast<unsigned char>(t[0]))) return;
+  char* end = nullptr;
+  long double v = strtold(t.c_str(), &end);
+  if (end != t.c_str() + t.size() || std::isnan(v)) return;
+  long double ms = v * 1000;
+  if (ms > -1 && ms < 9.2e18L && !(ms >= 1 && ms <= 50)) c.args[at] = "0.01";
+}
+
 // Fills in what follows from the commands: wire bytes and how replies compare. Makes the
 // last command wait (so batches end with a read).
 void Finish(Script* script) {
+  // Inside MULTI a command's reply is +QUEUED (or an error), both exact; its real reply comes
+  // in EXEC's array, which is compared exactly only if every queued command's reply would be.
+  bool in_multi = false;
+  Compare exec_compare = Compare::kExact;
   for (Command& c : script->commands) {
     switch (c.kind) {
-      case Command::kCommand:
+      case Command::kCommand: {
+        BoundBlockingTimeout(c);
         c.wire = c.inline_command ? EncodeInline(c.args) : EncodeMultibulk(c.args);
         c.compare = CompareFor(c.args);
+        std::string name = Lower(c.args[0]);
+        if (c.args.size() != 1 &&
+            (name == "multi" || name == "exec" || name == "discard" || name == "reset")) {
+          name = "";  // an arity error: changes nothing
+        }
+        if (name == "multi") {
+          if (!in_multi) exec_compare = Compare::kExact;
+          in_multi = true;
+        } else if (name == "exec") {
+          if (in_multi) c.compare = exec_compare;
+          in_multi = false;
+        } else if (name == "discard" || name == "reset") {
+          in_multi = false;
+        } else if (in_multi && name != "watch" && name != "quit") {
+          if (c.compare != Compare::kExact) exec_compare = Compare::kType;
+          c.compare = Compare::kExact;
+        }
         break;
+      }
       case Command::kEmpty:
       case Command::kProtocolError:
         c.wire = c.args[0];

@@ -278,6 +278,19 @@ TEST_F(KeyEventsTest, WatchedVersionsAndReadyKeys) {
   EXPECT_NE(db_.KeyVersion("w"), v1);
   db_.UnwatchKey("w");
   EXPECT_EQ(db_.KeyVersion("w"), 0u);
+  // Like Redis, a flush or SWAPDB changes only watched keys that held a value on one side.
+  uint64_t absent = db_.WatchKey("absent");
+  db_.SetString("present", "x");
+  uint64_t present = db_.WatchKey("present");
+  db_.Clear();
+  EXPECT_EQ(db_.KeyVersion("absent"), absent);
+  EXPECT_NE(db_.KeyVersion("present"), present);
+  int64_t now2 = 0;
+  Db other(&now2);
+  other.SetString("absent", "y");
+  absent = db_.KeyVersion("absent");
+  db_.SwapContents(other);
+  EXPECT_NE(db_.KeyVersion("absent"), absent);
 
   // Registrations are one-shot: the first gain reports the key and drops it.
   db_.AddBlockingKey("q");

@@ -262,5 +262,39 @@ TEST(ShardTest, ParkGroupRunsOnceWhileAllShardsAreParked) {
   }
 }
 
+TEST(ShardTest, StopReleasesAShardParkedForASiblingThatNeverArrives) {
+  // Shard 0 reaches a fence whose other part (for shard 1) was never sent: it waits there.
+  // Stopping the server must still end its thread (DESIGN §6, issue 9's shutdown rule).
+  CountingNotifier notifier;
+  std::vector<std::unique_ptr<Shard>> shards;
+  for (int i = 0; i < 2; ++i)
+    shards.push_back(std::make_unique<Shard>(i, 2, SmallOptions(), &notifier));
+  for (auto& s : shards) s->Start();
+  Keyspace* all[] = {shards[0]->keyspace(), shards[1]->keyspace()};
+  Work cmd;
+  cmd.handler = SetHandler;
+  std::string key = "k", value = "v";
+  cmd.args = {key, value};
+  ParkGroup group;
+  group.work = &cmd;
+  group.all = all;
+  group.num_shards = 2;
+  group.waiting.store(2);
+  Work part;
+  part.park = &group;
+  ASSERT_TRUE(shards[0]->Stage(&part));
+  shards[0]->PostToShard();
+  // Wait until shard 0 has taken the part (it is then parked at the fence).
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (group.waiting.load() == 2 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(group.waiting.load(), 1);
+  for (auto& s : shards) s->RequestStop();
+  for (auto& s : shards) s->Stop();                      // returns: the parked shard was released
+  EXPECT_EQ(group.released.load(), 2u);                  // released by the stop, not by a runner
+  EXPECT_FALSE(shards[0]->keyspace()->db(0).Find("k"));  // the command never ran
+}
+
 }  // namespace
 }  // namespace omnibus

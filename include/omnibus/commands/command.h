@@ -60,7 +60,8 @@ struct CommandSpec;
 
 // A command queued by MULTI: it owns its arguments (§10.3).
 struct QueuedCommand {
-  const CommandSpec* spec = nullptr;
+  const CommandSpec* spec = nullptr;  // null: `reply` was made when queued (CONFIG HELP)
+  std::string reply;
   std::string storage;
   std::vector<std::string_view> args;
 };

@@ -71,6 +71,14 @@ CommandSpec BlockingCommand(std::string_view name, int arity, uint32_t flags,
                             ShardHandler handler, int timeout_arg, CommandDoc doc,
                             KeysHandler keys_fn = nullptr);
 
+// Redis's getTimeoutFromObjectOrReply(UNIT_SECONDS): a long double of seconds, rounded up to
+// whole milliseconds and converted as C converts (out of range becomes negative); 0 means
+// forever.
+bool ParseBlockingTimeout(std::string_view arg, int64_t* ms, std::string_view* error);
+// The same inside a blocking pop's handler, where Redis checks it (after the command's own
+// syntax for BLMOVE/BLMPOP/BZMPOP, first for the others); replies the error.
+bool CheckBlockingTimeout(std::string_view arg, ReplyBuilder* rb);
+
 // Shared reply helpers for handlers.
 void ReplyStatus(ReplyBuilder* rb, OpStatus status);
 // Redis's "ERR wrong number of arguments for 'get' command".

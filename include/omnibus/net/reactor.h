@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "omnibus/base/parker.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/io/poller.h"
@@ -172,6 +173,7 @@ class Reactor final : public Notifier, public SelectHost {
   uint64_t next_client_id_ = 1;
   std::vector<Connection*> ready_;           // connections to process again this iteration
   std::vector<Connection*> flush_;           // connections with replies to write
+  absl::flat_hash_set<Connection*> write_blocked_;  // the kernel took only part of their output
   std::vector<std::vector<Work*>> batches_;  // per shard, not yet staged
   std::vector<size_t> in_flight_;            // per shard, staged but not drained
   std::vector<int> scratch_shard_of_;        // Run's per-key shards

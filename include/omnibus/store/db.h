@@ -182,6 +182,8 @@ class Db {
   // The choke point (§10.1). `gained`: the key now holds elements it did not before.
   void OnKeyEvent(std::string_view key, KeyEvent event, bool gained);
   void FinishWrite(KeyWrite& w);
+  bool LiveIn(const Table& table, std::string_view key) const;
+  void TouchWatchedPresent(const Table* a, const Table* b);
   // Replaces the record at `e` by a copy with another expiry; the value bytes (and so a
   // container's ownership) move to the new record.
   Record* Rebuild(Entry e, int64_t expire_at_ms);

@@ -217,6 +217,21 @@ TEST_P(BlockingTest, ServedOnlyAfterATransactionThatPushes) {
   EXPECT_THAT(Command(admin_, {"LRANGE", "list", "0", "-1"}), IsArray(ElementsAre("b", "c")));
 }
 
+// After a transaction, Redis serves a waiter from the key the transaction made ready first,
+// not from the first key in the waiter's argument order.
+TEST_P(BlockingTest, AfterATransactionTheKeyReadyFirstServes) {
+  std::string k0 = KeyOnShard("ka", 0, shards());
+  std::string k1 = KeyOnShard("kb", shards() - 1, shards());
+  RedisConn c = BlockOn({"BLPOP", k0, k1, "0"}, 1);
+  ASSERT_TRUE(c);
+  ASSERT_THAT(Command(admin_, {"MULTI"}), IsStatus("OK"));
+  ASSERT_THAT(Command(admin_, {"RPUSH", k1, "x"}), IsStatus("QUEUED"));
+  ASSERT_THAT(Command(admin_, {"RPUSH", k0, "y"}), IsStatus("QUEUED"));
+  EXPECT_THAT(Command(admin_, {"EXEC"}), IsArray(ElementsAre("1", "1")));
+  EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(k1, "x")));
+  EXPECT_THAT(Command(admin_, {"LRANGE", k0, "0", "-1"}), IsArray(ElementsAre("y")));
+}
+
 TEST_P(BlockingTest, RenameCopyMoveAndSwapdbWakeWaiters) {
   std::string src = KeyOnShard("src", 0, shards());
   std::string target = KeyOnShard("target", shards() - 1, shards());

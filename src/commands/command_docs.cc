@@ -582,7 +582,15 @@ void ReplyCommandDocs(const CommandSpec& spec, const CommandTable& table, ReplyB
   bool has_summary = !spec.doc.summary.empty();
   bool has_since = !spec.doc.since.empty();
   bool has_complexity = !spec.doc.complexity.empty();
-  rb->Map(1 + has_summary + has_since + has_complexity + !args.empty() + !subs.empty());
+  bool deprecated = !spec.doc.deprecated_since.empty();
+  std::vector<std::string_view> history;
+  for (std::string_view h = spec.doc.history; !h.empty();) {
+    size_t nl = h.find('\n');
+    history.push_back(h.substr(0, nl));
+    h = nl == std::string_view::npos ? std::string_view() : h.substr(nl + 1);
+  }
+  rb->Map(1 + has_summary + has_since + has_complexity + 3 * deprecated + !history.empty() +
+          !args.empty() + !subs.empty());
   if (has_summary) {
     rb->Bulk("summary");
     rb->Bulk(spec.doc.summary);
@@ -596,6 +604,25 @@ void ReplyCommandDocs(const CommandSpec& spec, const CommandTable& table, ReplyB
   if (has_complexity) {
     rb->Bulk("complexity");
     rb->Bulk(spec.doc.complexity);
+  }
+  if (deprecated) {
+    rb->Bulk("doc_flags");
+    rb->Set(1);
+    rb->SimpleString("deprecated");
+    rb->Bulk("deprecated_since");
+    rb->Bulk(spec.doc.deprecated_since);
+    rb->Bulk("replaced_by");
+    rb->Bulk(spec.doc.replaced_by);
+  }
+  if (!history.empty()) {
+    rb->Bulk("history");
+    rb->Set(history.size());
+    for (std::string_view h : history) {
+      size_t sp = h.find(' ');
+      rb->Array(2);
+      rb->Bulk(h.substr(0, sp));
+      rb->Bulk(sp == std::string_view::npos ? std::string_view() : h.substr(sp + 1));
+    }
   }
   if (!args.empty()) {
     rb->Bulk("arguments");

@@ -124,7 +124,7 @@ bool ParseBlockingTimeout(std::string_view arg, int64_t* ms, std::string_view* e
     *error = "ERR timeout is not a float or out of range";
     return false;
   }
-  long double v = ceill(seconds * 1000.0L);  // 0.0001 s waits 1 ms, -0.0001 s forever
+  long double v = ceill(seconds * 1000.0L);         // 0.0001 s waits 1 ms, -0.0001 s forever
   int64_t t = std::numeric_limits<int64_t>::min();  // what C's conversion gives out of range
   if (v > -9.2e18L && v < 9.2e18L) t = static_cast<int64_t>(v);
   if (t < 0) {

@@ -222,6 +222,10 @@ void ClientKill(ReactorContext& ctx) {
 }
 
 void ClientUnblock(ReactorContext& ctx) {
+  if (ctx.args.size() > 4) {
+    return ctx.reply->Error(StrCat("ERR unknown subcommand or wrong number of arguments for '",
+                                   ctx.args[1], "'. Try CLIENT HELP."));
+  }
   int64_t id;
   if (!ArgToInt64(ctx.args[2], &id, ctx.reply)) return;
   bool with_error = false;
@@ -231,8 +235,6 @@ void ClientUnblock(ReactorContext& ctx) {
     } else if (!EqualsIgnoreCase(ctx.args[3], "timeout")) {
       return ctx.reply->Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
     }
-  } else if (ctx.args.size() > 4) {
-    return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   }
   ctx.reply->Integer(ctx.server->UnblockClient(static_cast<uint64_t>(id), with_error) ? 1 : 0);
 }

@@ -57,9 +57,16 @@ void PopRangeReply(KeyWrite& w, ListEnd end, int64_t count, const ListNodeLimit&
   w.set_obj(obj);
 }
 
-// A blocking pop that took elements and left some: the next blocked client may be served.
+// After a blocking pop took elements: if it left some, the next blocked client may be served
+// now; if it emptied the key, other clients may still wait on it, so the key stays registered
+// (a registration nobody needs costs one ignored report later).
 void SignalIfLeft(ExecContext& ctx, KeyWrite& w) {
-  if (ListLength(w.obj()) > 0) ctx.DbFor(w.key()).SignalReady(w.key());
+  Db& db = ctx.DbFor(w.key());
+  if (ListLength(w.obj()) > 0) {
+    db.SignalReady(w.key());
+  } else {
+    db.AddBlockingKey(w.key());
+  }
 }
 
 // Nothing to pop: a command that may block registers its keys and waits (§10.5); inside
@@ -449,7 +456,14 @@ void BlockingMove(ExecContext& ctx, ListEnd from, ListEnd to) {
     return ctx.reply->Null();
   }
   MoveGeneric(ctx, from, to);
-  if (ctx.may_block && ctx.DbFor(src).Peek(src)) ctx.DbFor(src).SignalReady(src);
+  if (ctx.may_block) {
+    Db& db = ctx.DbFor(src);
+    if (db.Peek(src)) {
+      db.SignalReady(src);
+    } else {
+      db.AddBlockingKey(src);
+    }
+  }
 }
 
 void BRPopLPush(ExecContext& ctx) { BlockingMove(ctx, ListEnd::kTail, ListEnd::kHead); }
@@ -568,35 +582,46 @@ std::vector<CommandSpec> ListFamily() {
            "key:key element:string [rank:integer:RANK] [num-matches:integer:COUNT] "
            "[len:integer:MAXLEN]")},
       lmpop,
-      {"rpoplpush", 3, kWriteOom, "@write @list @slow", 1, 2, 1, Route::kParked, RPopLPush, nullptr,
-       nullptr, nullptr,
-       Doc("Remove the last element in a list, prepend it to another list and return it", "1.2.0",
-           "O(1)", "source:key{key_flags=RW+access+delete} destination:key{key_flags=RW+insert}")},
+      Deprecated(
+          {"rpoplpush", 3, kWriteOom, "@write @list @slow", 1, 2, 1, Route::kParked, RPopLPush,
+           nullptr, nullptr, nullptr,
+           Doc("Remove the last element in a list, prepend it to another list and return it",
+               "1.2.0", "O(1)",
+               "source:key{key_flags=RW+access+delete} destination:key{key_flags=RW+insert}")},
+          "6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments"),
       {"lmove", 5, kWriteOom, "@write @list @slow", 1, 2, 1, Route::kParked, LMove, nullptr,
        nullptr, nullptr,
        Doc("Pop an element from a list, push it to another list and return it", "6.2.0", "O(1)",
            "source:key{key_flags=RW+access+delete} destination:key{key_flags=RW+insert} "
            "wherefrom:oneof(left:pure-token:LEFT|right:pure-token:RIGHT) whereto:oneof(left:pu"
            "re-token:LEFT|right:pure-token:RIGHT)")},
-      BlockingCommand("blpop", -3, kCmdWrite | kCmdNoScript | kCmdBlocking,
-                      "@write @list @slow @blocking", 1, -2, BlockingPop<ListEnd::kHead>, -1,
-                      Doc("Remove and get the first element in a list, or block until one is "
-                          "available",
-                          "2.0.0", "O(N) where N is the number of provided keys.",
-                          "key:key{key_flags=RW+access+delete}... timeout:double")),
-      BlockingCommand("brpop", -3, kCmdWrite | kCmdNoScript | kCmdBlocking,
-                      "@write @list @slow @blocking", 1, -2, BlockingPop<ListEnd::kTail>, -1,
-                      Doc("Remove and get the last element in a list, or block until one is "
-                          "available",
-                          "2.0.0", "O(N) where N is the number of provided keys.",
-                          "key:key{key_flags=RW+access+delete}... timeout:double")),
-      BlockingCommand("brpoplpush", 4, kWriteOom | kCmdNoScript | kCmdBlocking,
-                      "@write @list @slow @blocking", 1, 2, BRPopLPush, -1,
-                      Doc("Pop an element from a list, push it to another list and return it; "
-                          "or block until one is available",
-                          "2.2.0", "O(1)",
-                          "source:key{key_flags=RW+access+delete} "
-                          "destination:key{key_flags=RW+insert} timeout:double")),
+      WithHistory(
+          BlockingCommand("blpop", -3, kCmdWrite | kCmdNoScript | kCmdBlocking,
+                          "@write @list @slow @blocking", 1, -2, BlockingPop<ListEnd::kHead>, -1,
+                          Doc("Remove and get the first element in a list, or block until one is "
+                              "available",
+                              "2.0.0", "O(N) where N is the number of provided keys.",
+                              "key:key{key_flags=RW+access+delete}... timeout:double")),
+          kTimeoutIsDoubleHistory),
+      WithHistory(
+          BlockingCommand("brpop", -3, kCmdWrite | kCmdNoScript | kCmdBlocking,
+                          "@write @list @slow @blocking", 1, -2, BlockingPop<ListEnd::kTail>, -1,
+                          Doc("Remove and get the last element in a list, or block until one is "
+                              "available",
+                              "2.0.0", "O(N) where N is the number of provided keys.",
+                              "key:key{key_flags=RW+access+delete}... timeout:double")),
+          kTimeoutIsDoubleHistory),
+      Deprecated(
+          WithHistory(BlockingCommand(
+                          "brpoplpush", 4, kWriteOom | kCmdNoScript | kCmdBlocking,
+                          "@write @list @slow @blocking", 1, 2, BRPopLPush, -1,
+                          Doc("Pop an element from a list, push it to another list and return it; "
+                              "or block until one is available",
+                              "2.2.0", "O(1)",
+                              "source:key{key_flags=RW+access+delete} "
+                              "destination:key{key_flags=RW+insert} timeout:double")),
+                      kTimeoutIsDoubleHistory),
+          "6.2.0", "`BLMOVE` with the `RIGHT` and `LEFT` arguments"),
       BlockingCommand("blmove", 6, kWriteOom | kCmdNoScript | kCmdBlocking,
                       "@write @list @slow @blocking", 1, 2, BLMove, -1,
                       Doc("Pop an element from a list, push it to another list and return it; "

@@ -607,9 +607,16 @@ bool BlockOn(ExecContext& ctx, std::span<const std::string_view> keys) {
   return true;
 }
 
-// A blocking pop that took members and left some: the next blocked client may be served.
+// After a blocking pop took members: if it left some, the next blocked client may be served
+// now; if it emptied the key, other clients may still wait on it, so it stays registered.
 void SignalIfLeft(ExecContext& ctx, std::string_view key) {
-  if (ctx.may_block && ctx.DbFor(key).Peek(key)) ctx.DbFor(key).SignalReady(key);
+  if (!ctx.may_block) return;
+  Db& db = ctx.DbFor(key);
+  if (db.Peek(key)) {
+    db.SignalReady(key);
+  } else {
+    db.AddBlockingKey(key);
+  }
 }
 
 // ZMPOP numkeys key... (at = 1) and BZMPOP timeout numkeys key... (at = 2).
@@ -1176,20 +1183,24 @@ std::vector<CommandSpec> ZSetFamily() {
            "numkeys:integer key:key{key_flags=RW+access+delete}... where:oneof(min:pure-token:"
            "MIN|max:pure-token:MAX) [count:integer:COUNT]"),
        KeysNumkeys1},
-      BlockingCommand(
-          "bzpopmin", -3, kCmdWrite | kCmdNoScript | kCmdBlocking | kCmdFast,
-          "@write @sortedset @fast @blocking", 1, -2, BZPop<false>, -1,
-          doc("Remove and return the member with the lowest score from one or more "
-              "sorted sets, or block until one is available",
-              "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
-              "key:key{key_flags=RW+access+delete}... timeout:double")),
-      BlockingCommand(
-          "bzpopmax", -3, kCmdWrite | kCmdNoScript | kCmdBlocking | kCmdFast,
-          "@write @sortedset @fast @blocking", 1, -2, BZPop<true>, -1,
-          doc("Remove and return the member with the highest score from one or more "
-              "sorted sets, or block until one is available",
-              "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
-              "key:key{key_flags=RW+access+delete}... timeout:double")),
+      WithHistory(
+          BlockingCommand(
+              "bzpopmin", -3, kCmdWrite | kCmdNoScript | kCmdBlocking | kCmdFast,
+              "@write @sortedset @fast @blocking", 1, -2, BZPop<false>, -1,
+              doc("Remove and return the member with the lowest score from one or more "
+                  "sorted sets, or block until one is available",
+                  "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
+                  "key:key{key_flags=RW+access+delete}... timeout:double")),
+          kTimeoutIsDoubleHistory),
+      WithHistory(
+          BlockingCommand(
+              "bzpopmax", -3, kCmdWrite | kCmdNoScript | kCmdBlocking | kCmdFast,
+              "@write @sortedset @fast @blocking", 1, -2, BZPop<true>, -1,
+              doc("Remove and return the member with the highest score from one or more "
+                  "sorted sets, or block until one is available",
+                  "5.0.0", "O(log(N)) with N being the number of elements in the sorted set.",
+                  "key:key{key_flags=RW+access+delete}... timeout:double")),
+          kTimeoutIsDoubleHistory),
       BlockingCommand("bzmpop", -5, kCmdWrite | kCmdBlocking, "@write @sortedset @slow @blocking",
                       0, 0, BZMPop, 1,
                       doc("Remove and return members with scores in a sorted set or block until "

@@ -37,6 +37,7 @@ struct BlockedClient {
   bool sleeping = false;
   bool signaled = false;  // a key became ready while a pop was in flight: try again at once
   bool counted = false;   // in blocked_clients (after the first pop found nothing)
+  std::string woken_by;   // the key whose readiness woke it: its next pop tries it first
   Reason reason = Reason::kNone;
   TimerQueue::Id timeout;
   TimerQueue::Id wake;
@@ -115,6 +116,8 @@ void Reactor::OnKeyReady(int db, const std::string& key) {
   for (BlockedClient* b : it->second) {
     if (b->sleeping) {
       if (b->wake) continue;  // already woken by another key this iteration
+      // Like Redis, a client is served from the key that became ready, not its first key.
+      b->woken_by = key;
       b->ScheduleWake();
       return;
     }
@@ -183,8 +186,17 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
       options.db = slot->db;
       options.resp = slot->resp;
       options.write = true;
-      Work* w = shards.size() == 1 ? sel.Add(shards[0], spec->shard, args, options)
-                                   : sel.AddParked(shards, spec->shard, args, options);
+      // Woken by one of its keys: that key goes first (the others keep their order).
+      std::vector<std::string_view> attempt = args;
+      if (!waiter.woken_by.empty() && !key_at.empty()) {
+        auto first = attempt.begin() + key_at.front();
+        auto last = attempt.begin() + key_at.back() + 1;
+        auto at = std::find(first, last, std::string_view(waiter.woken_by));
+        if (at != last && !moves) std::rotate(first, at, at + 1);
+        waiter.woken_by.clear();
+      }
+      Work* w = shards.size() == 1 ? sel.Add(shards[0], spec->shard, attempt, options)
+                                   : sel.AddParked(shards, spec->shard, attempt, options);
       w->may_block = may_block;
       waiter.signaled = false;
       co_await sel.Next();
@@ -203,10 +215,8 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
   ReplyBuilder rb(&slot->reply, slot->resp);
   if (waiter.reason == BlockedClient::Reason::kUnblockedError) {
     rb.Error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-  } else if (moves) {
-    rb.Null();
   } else {
-    rb.NullArray();
+    rb.NullArray();  // BLMOVE/BRPOPLPUSH too (Redis 7.0's replyToBlockedClientTimedOut)
   }
 }
 

@@ -482,6 +482,19 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   w->db = static_cast<uint8_t>(s.db);
   w->resp = static_cast<uint8_t>(s.resp);
   const CommandSpec* spec = Resolve(w, s);
+  if (spec == nullptr && EqualsIgnoreCase(w->args[0], "exec") && w->reply.starts_with("-ERR ")) {
+    // Redis's execCommandAbort: a rejected EXEC discards the transaction, in or out of MULTI.
+    std::string why = w->reply.substr(5, w->reply.size() - 7);
+    w->reply.clear();
+    ReplyBuilder(&w->reply, w->resp)
+        .Error(StrCat("EXECABORT Transaction discarded because of: ", why));
+    s.in_multi = false;
+    s.multi_dirty = false;
+    s.queued.clear();
+    Unwatch(s);
+    --c->pending;
+    return false;
+  }
   if (spec == nullptr) {
     if (s.in_multi && !w->reply.empty()) {
       if (w->reply[0] == '-') {
@@ -707,13 +720,31 @@ void Reactor::DrainCompletions() {
     size_t n = shards_[i]->DrainCompletions([this](Work* w) { OnWorkDone(w); });
     in_flight_[i] -= n;
   }
+  if (ready_keys_.empty()) return;
+  // Rings are drained shard by shard; a parked step reports keys on several of them. Like
+  // Redis, wake waiters in the order their keys became ready.
+  std::sort(ready_keys_.begin(), ready_keys_.end(),
+            [](const ReadyKey& a, const ReadyKey& b) { return a.seq < b.seq; });
+  std::vector<ReadyKey> keys;
+  keys.swap(ready_keys_);
+  for (const ReadyKey& r : keys) OnKeyReady(r.db, r.key);
 }
 
 void Reactor::OnWorkDone(Work* w) {
   // Keys that gained elements for blocked clients (§10.5), reported with the work that made
   // them so.
-  if (!w->ready.empty()) {
-    for (const auto& [db, key] : w->ready) OnKeyReady(db, key);
+  // Handled once the whole drain is done, in the order the keys became ready; a parked
+  // group's keys (each shard reports its own) once every part of it is back.
+  if (w->park != nullptr) {
+    Work* cmd = w->park->work;
+    for (ReadyKey& r : w->ready) cmd->ready.push_back(std::move(r));
+    w->ready.clear();
+    if (w->park->parts_out == 1) {
+      for (ReadyKey& r : cmd->ready) ready_keys_.push_back(std::move(r));
+      cmd->ready.clear();
+    }
+  } else if (!w->ready.empty()) {
+    for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
     w->ready.clear();
   }
   if (w->is_part) return Select::PartReturned(this, w);

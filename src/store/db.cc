@@ -4,6 +4,9 @@
 #include <vector>
 
 namespace omnibus {
+
+std::atomic<uint64_t> Db::ready_seq_{0};
+
 namespace {
 
 // Debian's abseil has its own string_view type; heterogeneous lookups need that one.
@@ -60,11 +63,11 @@ void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
   if (!blocking_.empty() && ready_ != nullptr) {
     if (event == KeyEvent::kFlushed) {
       // SWAPDB may bring keys in: let the reactor re-check every blocked key.
-      for (const std::string& k : blocking_) ready_->emplace_back(index_, k);
+      for (const std::string& k : blocking_) ready_->push_back(ReadyKey{index_, k, NextReadySeq()});
       blocking_.clear();
     } else if (gained) {
       if (auto it = blocking_.find(AbslView(key)); it != blocking_.end()) {
-        ready_->emplace_back(index_, std::string(*it));
+        ready_->push_back(ReadyKey{index_, std::string(*it), NextReadySeq()});
         blocking_.erase(it);
       }
     }

@@ -635,9 +635,8 @@ void Finish(Script* script) {
         c.wire = c.inline_command ? EncodeInline(c.args) : EncodeMultibulk(c.args);
         c.compare = CompareFor(c.args);
         std::string name = Lower(c.args[0]);
-        if (c.args.size() != 1 &&
-            (name == "multi" || name == "exec" || name == "discard" || name == "reset")) {
-          name = "";  // an arity error: changes nothing
+        if (c.args.size() != 1 && (name == "multi" || name == "discard" || name == "reset")) {
+          name = "";  // an arity error: changes nothing (EXEC's discards the transaction)
         }
         if (name == "multi") {
           if (!in_multi) exec_compare = Compare::kExact;

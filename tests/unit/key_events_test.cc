@@ -162,9 +162,14 @@ class KeyEventsTest : public ::testing::Test {
   }
 
   int64_t now_ = 1'000'000;
-  std::vector<std::pair<int, std::string>> ready_;
+  std::vector<ReadyKey> ready_;
   Db db_{&now_, 5, &ready_};
-  std::vector<std::pair<int, std::string>> TakeReady() { return std::exchange(ready_, {}); }
+  std::vector<std::pair<int, std::string>> TakeReady() {
+    std::vector<std::pair<int, std::string>> out;
+    for (const ReadyKey& r : ready_) out.emplace_back(r.db, r.key);
+    ready_.clear();
+    return out;
+  }
   std::vector<std::pair<std::string, KeyEvent>> events_;
 };
 

@@ -174,6 +174,11 @@ struct CommandDoc {
   // Argument grammar in a compact form, e.g. "key:key value:string [NX|XX] [GET]"; see
   // command_docs.cc for the syntax. Feeds COMMAND DOCS, which redis-cli turns into hints.
   std::string_view arguments;
+  // COMMAND DOCS' history: entries "VERSION TEXT", one per line.
+  std::string_view history = {};
+  // A deprecated command: since which version, and what replaces it.
+  std::string_view deprecated_since = {};
+  std::string_view replaced_by = {};
 };
 
 struct CommandSpec {

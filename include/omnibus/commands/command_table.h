@@ -79,6 +79,20 @@ bool ParseBlockingTimeout(std::string_view arg, int64_t* ms, std::string_view* e
 // syntax for BLMOVE/BLMPOP/BZMPOP, first for the others); replies the error.
 bool CheckBlockingTimeout(std::string_view arg, ReplyBuilder* rb);
 
+// COMMAND DOCS extras on a table entry.
+inline CommandSpec WithHistory(CommandSpec s, std::string_view history) {
+  s.doc.history = history;
+  return s;
+}
+inline CommandSpec Deprecated(CommandSpec s, std::string_view since, std::string_view by) {
+  s.doc.deprecated_since = since;
+  s.doc.replaced_by = by;
+  return s;
+}
+// The history line every blocking pop with a timeout has in Redis 7.0.
+inline constexpr std::string_view kTimeoutIsDoubleHistory =
+    "6.0.0 `timeout` is interpreted as a double instead of an integer.";
+
 // Shared reply helpers for handlers.
 void ReplyStatus(ReplyBuilder* rb, OpStatus status);
 // Redis's "ERR wrong number of arguments for 'get' command".

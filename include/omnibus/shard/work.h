@@ -113,7 +113,7 @@ struct Work {
   std::atomic<bool> cancelled{false};
   // Out: keys of this shard that gained elements while clients block on them, as
   // (db, key), reported in the completion batch that follows the change (§10.5).
-  std::vector<std::pair<int, std::string>> ready;
+  std::vector<ReadyKey> ready;
   // Reactor bookkeeping, opaque to shards: a Connection (a client's slot), a Select (a
   // part), or null (a part whose select has closed).
   void* owner = nullptr;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -25,6 +26,14 @@ enum class KeyEvent : uint8_t {
 };
 
 class Db;
+
+// A key that gained elements while clients block on it (§10.5), with its place in the order
+// such events happened across every shard (a parked step fills several shards' lists).
+struct ReadyKey {
+  int db = 0;
+  std::string key;
+  uint64_t seq = 0;
+};
 
 // Write access to one container key: the only way a handler changes a list, hash, set or
 // zset (§10.1). When it ends (destructor or Finish) it reports the change to the Db's choke
@@ -83,7 +92,7 @@ class Db {
   // Keys that gain elements while clients block on them are appended to `ready` as
   // (index, key) (null: nobody listens).
   explicit Db(const int64_t* now_ms, int index = 0,
-              std::vector<std::pair<int, std::string>>* ready = nullptr)
+              std::vector<ReadyKey>* ready = nullptr)
       : now_ms_(now_ms), index_(index), ready_(ready) {}
 
   // A found key: valid until the next call on this Db.
@@ -169,8 +178,10 @@ class Db {
   void AddBlockingKey(std::string_view key) { blocking_.emplace(std::string(key)); }
   // A blocking pop that took elements and left some: the next waiter may be served too.
   void SignalReady(std::string_view key) {
-    if (ready_ != nullptr) ready_->emplace_back(index_, std::string(key));
+    if (ready_ != nullptr) ready_->push_back(ReadyKey{index_, std::string(key), NextReadySeq()});
   }
+
+  static uint64_t NextReadySeq() { return ready_seq_.fetch_add(1, std::memory_order_relaxed); }
 
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
@@ -204,7 +215,8 @@ class Db {
   uint64_t version_clock_ = 0;
   const int index_;
   absl::flat_hash_set<std::string> blocking_;
-  std::vector<std::pair<int, std::string>>* ready_;
+  std::vector<ReadyKey>* ready_;
+  static std::atomic<uint64_t> ready_seq_;
 };
 
 }  // namespace omnibus

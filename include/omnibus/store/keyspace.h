@@ -33,7 +33,7 @@ class Keyspace {
   // Keys that gained elements while clients block on them (§10.5), as (db, key), since the
   // last take. The shard hands them to the reactor with the work that caused them.
   bool has_ready() const { return !ready_.empty(); }
-  std::vector<std::pair<int, std::string>> TakeReady() { return std::exchange(ready_, {}); }
+  std::vector<ReadyKey> TakeReady() { return std::exchange(ready_, {}); }
 
   void set_now_ms(int64_t ms) { now_ms_ = ms; }
   int64_t now_ms() const { return now_ms_; }
@@ -46,7 +46,7 @@ class Keyspace {
 
  private:
   int64_t now_ms_ = 0;
-  std::vector<std::pair<int, std::string>> ready_;
+  std::vector<ReadyKey> ready_;
   std::vector<std::unique_ptr<Db>> dbs_;
   std::mt19937_64 rng_{0x6f6d6e69627573};
   size_t next_db_ = 0;

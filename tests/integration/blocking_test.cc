@@ -514,8 +514,20 @@ TEST_P(BlockingTest, APipelinedPushServesFromTheKeyReadyFirst) {
   Reply llen = GetReply(admin_.get());
   ASSERT_TRUE(llen && llen->type == REDIS_REPLY_INTEGER) << Describe(llen);
   EXPECT_TRUE(llen->integer == 0 || llen->integer == 1) << Describe(llen);
-  EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(k1, "first")));
-  EXPECT_THAT(Command(admin_, {"LRANGE", k0, "0", "-1"}), IsArray(ElementsAre("second")));
+  if (shards() == 1) {
+    EXPECT_THAT(GetReply(c.get()), IsArray(ElementsAre(k1, "first")));
+    EXPECT_THAT(Command(admin_, {"LRANGE", k0, "0", "-1"}), IsArray(ElementsAre("second")));
+    return;
+  }
+  // On two shards the pushes run at the same time; which key's readiness the reactor sees
+  // first is not the pipeline's order (a documented difference). Still exactly one element
+  // is taken and the other stays.
+  Reply got = GetReply(c.get());
+  auto strings = StringsOf(got.get());
+  ASSERT_TRUE(strings && strings->size() == 2) << Describe(got);
+  std::string other = (*strings)[0] == k1 ? k0 : k1;
+  EXPECT_EQ((*strings)[1], (*strings)[0] == k1 ? "first" : "second");
+  EXPECT_THAT(Command(admin_, {"LLEN", other}), IsInt(1));
 }
 
 // 50 producers and 50 blocked consumers over 5 lists on different shards: every element is

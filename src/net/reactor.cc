@@ -69,9 +69,21 @@ Reactor::~Reactor() {
   for (int fd : listeners_) close(fd);
   for (auto& [c, owned] : conns_) {
     if (c->fd >= 0) close(c->fd);
-    // Frames first: their selects hand parts still in shards back (they are leaked then, as
-    // the shards may still hold them; the process is exiting).
-    c->tasks.clear();
+    c->tasks.clear();  // their selects close: parts not back are orphaned
+  }
+  // The server stops every shard before it destroys the reactor: each part still in a batch,
+  // a shard's queue or its completion ring comes back now and is freed like any part whose
+  // select closed (a parked group with its last part).
+  auto back = [this](Work* w) {
+    if (w->is_part) Select::PartReturned(this, w);
+  };
+  for (auto& batch : batches_) {
+    for (Work* w : batch) back(w);
+    batch.clear();
+  }
+  for (Shard* s : shards_) {
+    s->DrainCompletions(back);
+    s->DrainUnexecuted(back);
   }
   for (Work* w : free_works_) delete w;
 }

@@ -47,6 +47,12 @@ class Shard {
     return completions_.ConsumeAll(fn);
   }
   bool HasCompletions() const { return !completions_.Empty(); }
+  // After Stop(): hands back the work its thread never took (the reactor frees it).
+  template <typename F>
+  size_t DrainUnexecuted(F&& fn) {
+    if (thread_.joinable()) return 0;  // still running: the queue is not ours to read
+    return inbound_.ConsumeAll(fn);
+  }
   size_t queue_depth() const { return inbound_.SizeApprox(); }
   size_t queue_capacity() const { return inbound_.capacity(); }
 

@@ -148,17 +148,7 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
   // A blocked command owns its arguments (§10.3).
   std::string storage;
   std::vector<std::string_view> args;
-  {
-    size_t total = 0;
-    for (auto a : slot->args) total += a.size();
-    storage.reserve(total);
-    for (auto a : slot->args) storage.append(a);
-    size_t pos = 0;
-    for (auto a : slot->args) {
-      args.emplace_back(storage.data() + pos, a.size());
-      pos += a.size();
-    }
-  }
+  CopyArgs(slot->args, &storage, &args);
   const int n = static_cast<int>(shards_.size());
   const int db = slot->db;
   std::vector<int> key_at;

@@ -541,15 +541,7 @@ void Reactor::Queue(Connection* c, Work* w, const CommandSpec* spec) {
   // The queued command owns its arguments (§10.3): the input buffer moves on.
   QueuedCommand& q = s.queued.emplace_back();
   q.spec = spec;
-  size_t total = 0;
-  for (auto a : w->args) total += a.size();
-  q.storage.reserve(total);
-  for (auto a : w->args) q.storage.append(a);
-  size_t pos = 0;
-  for (auto a : w->args) {
-    q.args.emplace_back(q.storage.data() + pos, a.size());
-    pos += a.size();
-  }
+  CopyArgs(w->args, &q.storage, &q.args);
   w->command_id = kNoStats;
   ReplyBuilder(&w->reply, w->resp).SimpleString("QUEUED");
 }

@@ -49,28 +49,27 @@ Work* Select::NewPart() {
   return w;
 }
 
-Work* Select::Add(int shard, ShardHandler handler, std::span<const std::string_view> args,
-                  const PartOptions& options) {
+Work* Select::NewCommandPart(ShardHandler handler, std::span<const std::string_view> args,
+                            const PartOptions& options) {
   Work* w = NewPart();
   w->handler = handler;
   w->db = options.db;
   w->resp = options.resp;
   w->capture = options.capture;
-  w->OwnArgs(args);
   w->keep = options.write;
+  w->OwnArgs(args);
+  return w;
+}
+
+Work* Select::Add(int shard, ShardHandler handler, std::span<const std::string_view> args,
+                  const PartOptions& options) {
   int shards[1] = {shard};
-  return AddPrepared(shards, w);
+  return AddPrepared(shards, NewCommandPart(handler, args, options));
 }
 
 Work* Select::AddParked(std::span<const int> shards, ShardHandler handler,
                         std::span<const std::string_view> args, const PartOptions& options) {
-  Work* w = NewPart();
-  w->handler = handler;
-  w->db = options.db;
-  w->resp = options.resp;
-  w->capture = options.capture;
-  w->OwnArgs(args);
-  return AddPrepared(shards, w);
+  return AddPrepared(shards, NewCommandPart(handler, args, options));
 }
 
 Work* Select::AddPrepared(std::span<const int> shards, Work* w) {

@@ -18,22 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// `count` keys named prefix0, prefix1, ... that together cover every shard (when count
-// allows), so a command over all of them must fan out.
-std::vector<std::string> KeysOverAllShards(const std::string& prefix, int count, int shards) {
-  std::vector<std::string> keys;
-  std::set<int> covered;
-  for (int i = 0; static_cast<int>(keys.size()) < count; ++i) {
-    std::string key = StrCat(prefix, i);
-    int shard = KeyShard(key, shards);
-    // Take a key on a new shard first; fill up with any keys once all shards are covered.
-    if (covered.count(shard) == 0 || static_cast<int>(covered.size()) == shards || i > 10000) {
-      covered.insert(shard);
-      keys.push_back(key);
-    }
-  }
-  return keys;
-}
 
 int64_t FanoutCommands(redisContext* c) {
   Reply r = Command(c, {"INFO", "stats"});

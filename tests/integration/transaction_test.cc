@@ -19,21 +19,6 @@ namespace {
 
 using ::testing::ElementsAre;
 
-// `count` keys named prefix0, prefix1, ... that together cover every shard (when count
-// allows), so a transaction over all of them spans every shard.
-std::vector<std::string> KeysOverAllShards(const std::string& prefix, int count, int shards) {
-  std::vector<std::string> keys;
-  std::set<int> covered;
-  for (int i = 0; static_cast<int>(keys.size()) < count; ++i) {
-    std::string key = StrCat(prefix, i);
-    int shard = KeyShard(key, shards);
-    if (covered.count(shard) == 0 || static_cast<int>(covered.size()) == shards || i > 10000) {
-      covered.insert(shard);
-      keys.push_back(key);
-    }
-  }
-  return keys;
-}
 
 // A key named prefix<i> on a shard other than `key`'s (when there is more than one shard).
 std::string KeyOnAnotherShard(const std::string& prefix, const std::string& key, int shards) {

@@ -473,6 +473,23 @@ RedisConn Bystander::Open() const {
   return ::testing::AssertionSuccess();
 }
 
+std::vector<std::string> KeysOverAllShards(const std::string& prefix, int count, int shards) {
+  std::vector<std::string> keys;
+  std::vector<bool> covered(static_cast<size_t>(shards), false);
+  int covered_count = 0;
+  for (int i = 0; static_cast<int>(keys.size()) < count; ++i) {
+    std::string key = prefix + std::to_string(i);
+    auto shard = static_cast<size_t>(KeyShard(key, shards));
+    // A key on a new shard first; any keys once every shard is covered.
+    if (!covered[shard] || covered_count == shards || i > 10000) {
+      if (!covered[shard]) ++covered_count;
+      covered[shard] = true;
+      keys.push_back(key);
+    }
+  }
+  return keys;
+}
+
 int KeyShard(std::string_view key, int num_shards) {
   size_t open = key.find('{');
   if (open != std::string_view::npos) {

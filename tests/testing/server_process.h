@@ -257,6 +257,10 @@ class Bystander {
 // to make sure a multi-key command really spans several shards.
 int KeyShard(std::string_view key, int num_shards);
 
+// `count` keys named prefix0, prefix1, ... that together cover every shard (when count
+// allows), so a command over all of them must span every shard.
+std::vector<std::string> KeysOverAllShards(const std::string& prefix, int count, int shards);
+
 // A test parameterized by shard count; starts a server with `--shards N` in SetUp.
 class ShardedServerTest : public ::testing::TestWithParam<int> {
  protected:

@@ -87,6 +87,8 @@ class Select {
   static void PartReturned(SelectHost* host, Work* w);
 
  private:
+  Work* NewCommandPart(ShardHandler handler, std::span<const std::string_view> args,
+                       const PartOptions& options);
   void Arrive(Work* w);
   static void OnDeadline(void* arg);
 

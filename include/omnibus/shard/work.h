@@ -49,6 +49,23 @@ struct ExecContext {
 
 using ShardHandler = void (*)(ExecContext& ctx);
 
+// Copies `from` into `storage` and points `args` at the copy: what a command that outlives
+// its input buffer does (§10.3).
+inline void CopyArgs(std::span<const std::string_view> from, std::string* storage,
+                     std::vector<std::string_view>* args) {
+  size_t total = 0;
+  for (auto a : from) total += a.size();
+  storage->clear();
+  storage->reserve(total);
+  for (auto a : from) storage->append(a);
+  args->clear();
+  size_t pos = 0;
+  for (auto a : from) {
+    args->emplace_back(storage->data() + pos, a.size());
+    pos += a.size();
+  }
+}
+
 // One command of a transaction (EXEC), resolved by the reactor: what to run, where, and the
 // reply it produced.
 struct TxStep {
@@ -123,19 +140,7 @@ struct Work {
   int64_t exec_ns = 0;
 
   // Makes `args` views into `storage`, a copy of `from`.
-  void OwnArgs(std::span<const std::string_view> from) {
-    size_t total = 0;
-    for (auto a : from) total += a.size();
-    storage.clear();
-    storage.reserve(total);
-    for (auto a : from) storage.append(a);
-    args.clear();
-    size_t pos = 0;
-    for (auto a : from) {
-      args.emplace_back(storage.data() + pos, a.size());
-      pos += a.size();
-    }
-  }
+  void OwnArgs(std::span<const std::string_view> from) { CopyArgs(from, &storage, &args); }
 };
 
 // Several shards stopped at the same fence so one thread can run a command over all their

@@ -16,11 +16,12 @@ constexpr std::string_view kDbOutOfRange = "ERR DB index is out of range";
 void RenameGeneric(ExecContext& ctx, bool nx) {
   std::string_view from = ctx.args[1], to = ctx.args[2];
   Db& src = ctx.DbFor(from);
-  Db::Entry e = src.Find(from);
-  if (!e) return ctx.reply->Error("ERR no such key");
+  if (!src.Find(from)) return ctx.reply->Error("ERR no such key");
   if (from == to) return nx ? ctx.reply->Integer(0) : ctx.reply->Ok();
   Db& dst = ctx.DbFor(to);
   if (nx && dst.Find(to)) return ctx.reply->Integer(0);
+  // Found again: an Entry is valid only until the next call on its Db, and `dst` may be it.
+  Db::Entry e = src.Find(from);
   int64_t expire = e->expire_at_ms();
   // The value itself (a container's whole structure) moves; only the record is rebuilt.
   dst.Attach(to, src.Detach(e), expire);
@@ -55,10 +56,13 @@ void Copy(ExecContext& ctx) {
   }
   if (db == ctx.db_index && from == to) return ctx.reply->Error(kSameObject);
   Db& src = ctx.DbFor(from);
+  Db& dst = ctx.DbFor(to, static_cast<int>(db));
+  // The destination first: an Entry is valid only until the next call on its Db, and `dst`
+  // may be `src` (both checks answer 0, so their order does not show).
+  bool dst_exists = static_cast<bool>(dst.Find(to));
   Db::Entry e = src.Find(from);
   if (!e) return ctx.reply->Integer(0);
-  Db& dst = ctx.DbFor(to, static_cast<int>(db));
-  if (dst.Find(to) && !replace) return ctx.reply->Integer(0);
+  if (dst_exists && !replace) return ctx.reply->Integer(0);
   int64_t expire = e->expire_at_ms();
   if (e->is_container()) {
     dst.StoreObject(to, CopyObject(e->object()));

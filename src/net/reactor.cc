@@ -693,6 +693,12 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 }
 
 void Reactor::StageToShard(int shard, Work* w) {
+  if (w->park == nullptr) {
+    w->dispatch_seq = ++dispatch_seq_;
+  } else {
+    if (w->park->dispatch_seq == 0) w->park->dispatch_seq = ++dispatch_seq_;
+    w->dispatch_seq = w->park->dispatch_seq;
+  }
   batches_[static_cast<size_t>(shard)].push_back(w);
 }
 
@@ -725,10 +731,12 @@ void Reactor::DrainCompletions() {
     in_flight_[i] -= n;
   }
   if (ready_keys_.empty()) return;
-  // Rings are drained shard by shard; a parked step reports keys on several of them. Like
-  // Redis, wake waiters in the order their keys became ready.
-  std::sort(ready_keys_.begin(), ready_keys_.end(),
-            [](const ReadyKey& a, const ReadyKey& b) { return a.seq < b.seq; });
+  // Rings are drained shard by shard, and shards run at the same time. Like Redis, wake
+  // waiters in the order their keys became ready in the sequencer's order: by the dispatch of
+  // the work that made them ready, then within it (a parked step, a transaction).
+  std::sort(ready_keys_.begin(), ready_keys_.end(), [](const ReadyKey& a, const ReadyKey& b) {
+    return a.dispatch != b.dispatch ? a.dispatch < b.dispatch : a.seq < b.seq;
+  });
   std::vector<ReadyKey> keys;
   keys.swap(ready_keys_);
   for (const ReadyKey& r : keys) OnKeyReady(r.db, r.key);
@@ -739,6 +747,7 @@ void Reactor::OnWorkDone(Work* w) {
   // them so.
   // Handled once the whole drain is done, in the order the keys became ready; a parked
   // group's keys (each shard reports its own) once every part of it is back.
+  for (ReadyKey& r : w->ready) r.dispatch = w->dispatch_seq;
   if (w->park != nullptr) {
     Work* cmd = w->park->work;
     for (ReadyKey& r : w->ready) cmd->ready.push_back(std::move(r));

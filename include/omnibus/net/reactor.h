@@ -189,8 +189,9 @@ class Reactor final : public Notifier, public SelectHost {
   // "<db>\0<key>".
   absl::flat_hash_map<std::string, std::vector<BlockedClient*>> waiters_;
   size_t blocked_clients_ = 0;
-  std::vector<Connection*> gone_blocked_;
-  std::vector<ReadyKey> ready_keys_;  // reported during this drain  // blocked after their FIN was seen: close them
+  std::vector<Connection*> gone_blocked_;  // blocked after their FIN was seen: close them
+  std::vector<ReadyKey> ready_keys_;       // reported during this drain
+  uint64_t dispatch_seq_ = 0;              // Work::dispatch_seq
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

@@ -135,8 +135,9 @@ struct Work {
   // part), or null (a part whose select has closed).
   void* owner = nullptr;
   bool is_part = false;
-  bool returned = false;  // a part back from its shard
-  bool keep = false;      // a part that completes even if its select closes (writes, fences)
+  uint64_t dispatch_seq = 0;  // the sequencer's order (a parked group's parts share one)
+  bool returned = false;      // a part back from its shard
+  bool keep = false;          // a part that completes even if its select closes (writes, fences)
   int64_t exec_ns = 0;
 
   // Makes `args` views into `storage`, a copy of `from`.
@@ -154,7 +155,8 @@ struct ParkGroup {
   // 0 while parked; 1 once the runner is done; 2 if the server stopped first (shutdown
   // releases parked shards even when a sibling part never arrives).
   std::atomic<uint32_t> released{0};
-  int parts_out = 0;  // reactor bookkeeping: parts not back yet
+  int parts_out = 0;          // reactor bookkeeping: parts not back yet
+  uint64_t dispatch_seq = 0;  // reactor bookkeeping: when its first part was dispatched
 };
 
 }  // namespace omnibus

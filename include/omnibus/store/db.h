@@ -32,7 +32,8 @@ class Db;
 struct ReadyKey {
   int db = 0;
   std::string key;
-  uint64_t seq = 0;
+  uint64_t seq = 0;       // when it became ready (a process-wide counter)
+  uint64_t dispatch = 0;  // the reactor's: when the work that made it ready was dispatched
 };
 
 // Write access to one container key: the only way a handler changes a list, hash, set or
@@ -91,8 +92,7 @@ class Db {
   // a fake clock.
   // Keys that gain elements while clients block on them are appended to `ready` as
   // (index, key) (null: nobody listens).
-  explicit Db(const int64_t* now_ms, int index = 0,
-              std::vector<ReadyKey>* ready = nullptr)
+  explicit Db(const int64_t* now_ms, int index = 0, std::vector<ReadyKey>* ready = nullptr)
       : now_ms_(now_ms), index_(index), ready_(ready) {}
 
   // A found key: valid until the next call on this Db.

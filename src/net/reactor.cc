@@ -331,6 +331,7 @@ bool Reactor::ParseGroup(Connection* c) {
     w->args.clear();
     w->park = nullptr;
     w->handler = nullptr;
+    w->dispatch_seq = 0;
     w->command_id = kNoStats;
     if (st == RespParser::Status::kError) {
       // Invariant: a protocol error is answered after the commands before it, then the
@@ -694,7 +695,7 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 
 void Reactor::StageToShard(int shard, Work* w) {
   if (w->park == nullptr) {
-    w->dispatch_seq = ++dispatch_seq_;
+    if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC
   } else {
     if (w->park->dispatch_seq == 0) w->park->dispatch_seq = ++dispatch_seq_;
     w->dispatch_seq = w->park->dispatch_seq;
@@ -748,7 +749,10 @@ void Reactor::OnWorkDone(Work* w) {
   // Handled once the whole drain is done, in the order the keys became ready; a parked
   // group's keys (each shard reports its own) once every part of it is back.
   for (ReadyKey& r : w->ready) r.dispatch = w->dispatch_seq;
-  if (w->park != nullptr) {
+  if (w->is_part && w->owner != nullptr && w->tx != nullptr && w->tx->split) {
+    // One shard's share of a split EXEC: its coroutine hands every share's keys over at once
+    // when the last is back, so they are woken in the transaction's order.
+  } else if (w->park != nullptr) {
     Work* cmd = w->park->work;
     for (ReadyKey& r : w->ready) cmd->ready.push_back(std::move(r));
     w->ready.clear();

@@ -45,12 +45,13 @@ Work* Select::NewPart() {
   w->ready.clear();
   w->args.clear();
   w->exec_ns = 0;
+  w->dispatch_seq = 0;
   owned_.push_back(w);
   return w;
 }
 
 Work* Select::NewCommandPart(ShardHandler handler, std::span<const std::string_view> args,
-                            const PartOptions& options) {
+                             const PartOptions& options) {
   Work* w = NewPart();
   w->handler = handler;
   w->db = options.db;

@@ -38,12 +38,16 @@ Task Reactor::Exec(Connection* c, Work* slot) {
   int db = s.db;
   std::vector<int> key_at;
   tx->steps.resize(queued.size());
+  // The one shard each step touches: kNoShard for steps answered on the reactor, kSpans for
+  // steps over several shards (or all of them).
+  constexpr int kNoShard = -2, kSpans = -1;
+  std::vector<int> step_shard(queued.size(), kNoShard);
   for (size_t i = 0; i < queued.size(); ++i) {
     QueuedCommand& q = queued[i];
     const CommandSpec* spec = q.spec;
     TxStep& st = tx->steps[i];
     if (spec == nullptr) {
-      st.mode = TxStep::Mode::kAnswered;
+      st.mode = TxStep::Mode::kAnswered;  // step_shard stays kNoShard
       st.command_id = kNoStats;
       st.reply = std::move(q.reply);
       continue;
@@ -55,6 +59,7 @@ Task Reactor::Exec(Connection* c, Work* slot) {
       pos += a.size();
     }
     st.db = static_cast<uint8_t>(db);
+    st.order = static_cast<uint32_t>(i);
     st.command_id = spec->id;
     st.handler = spec->shard;
     switch (spec->route) {
@@ -70,7 +75,8 @@ Task Reactor::Exec(Connection* c, Work* slot) {
       }
       case Route::kKey:
         st.mode = TxStep::Mode::kOnKeys;
-        involve(ShardForKey(st.args[static_cast<size_t>(spec->first_key)], n));
+        step_shard[i] = ShardForKey(st.args[static_cast<size_t>(spec->first_key)], n);
+        involve(step_shard[i]);
         break;
       case Route::kCustom: {
         ReplyBuilder rb(&st.reply, tx->resp);
@@ -80,12 +86,14 @@ Task Reactor::Exec(Connection* c, Work* slot) {
         } else {
           st.mode = TxStep::Mode::kOnShard;
           st.shard = sh;
+          step_shard[i] = sh;
           involve(sh);
         }
         break;
       }
       case Route::kAllShards:
         st.mode = TxStep::Mode::kEachShard;
+        step_shard[i] = kSpans;
         for (int sh = 0; sh < n; ++sh) involve(sh);
         break;
       case Route::kScatter:
@@ -94,13 +102,18 @@ Task Reactor::Exec(Connection* c, Work* slot) {
         st.mode = TxStep::Mode::kOnKeys;
         key_at.clear();
         KeyPositions(*spec, st.args, &key_at);
-        if (key_at.empty()) involve(0);  // a malformed key count: any shard replies the error
+        if (key_at.empty()) {  // a malformed key count: any shard replies the error
+          step_shard[i] = 0;
+          involve(0);
+        }
         for (int k : key_at) {
-          if (k == kAllShardsKey) {
-            for (int sh = 0; sh < n; ++sh) involve(sh);
+          int sh = k == kAllShardsKey ? kSpans : ShardForKey(st.args[static_cast<size_t>(k)], n);
+          if (sh == kSpans) {
+            for (int all = 0; all < n; ++all) involve(all);
           } else {
-            involve(ShardForKey(st.args[static_cast<size_t>(k)], n));
+            involve(sh);
           }
+          step_shard[i] = step_shard[i] == kNoShard || step_shard[i] == sh ? sh : kSpans;
         }
         break;
     }
@@ -111,8 +124,60 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     if (involved[static_cast<size_t>(sh)]) shards.push_back(sh);
   }
   Transaction* t = tx.get();
+  // Where each step's reply ends up: (shard's transaction, index) when split by shard.
+  std::vector<std::pair<Transaction*, size_t>> where(t->steps.size(), {t, 0});
+  for (size_t i = 0; i < where.size(); ++i) where[i].second = i;
   Select sel(this);
-  if (!shards.empty()) {
+  const bool split = shards.size() > 1 && t->watches.empty() &&
+                     std::find(step_shard.begin(), step_shard.end(), kSpans) == step_shard.end();
+  if (split) {
+    // Every step stays on one shard and nothing is watched: each shard runs its own steps in
+    // one step of its queue, all sent in one batch. Like MSET's scatter, the sequencer's
+    // global order of fences keeps it atomic for every reader (invariant 2), and no shard
+    // waits for another (no parking).
+    std::vector<std::unique_ptr<Transaction>> per(static_cast<size_t>(n));
+    std::vector<size_t> count(static_cast<size_t>(n), 0);
+    for (int sh : step_shard) {
+      if (sh >= 0) ++count[static_cast<size_t>(sh)];
+    }
+    for (int sh : shards) {
+      auto& p = per[static_cast<size_t>(sh)];
+      p = std::make_unique<Transaction>();
+      p->resp = t->resp;
+      p->steps.reserve(count[static_cast<size_t>(sh)]);
+    }
+    for (size_t i = 0; i < t->steps.size(); ++i) {
+      if (step_shard[i] < 0) continue;
+      Transaction* p = per[static_cast<size_t>(step_shard[i])].get();
+      where[i] = {p, p->steps.size()};
+      TxStep& moved = p->steps.emplace_back(std::move(t->steps[i]));
+      // A short argument string moves by copy: point the views at the step's own copy.
+      size_t pos = 0;
+      for (std::string_view& a : moved.args) {
+        a = std::string_view(moved.storage.data() + pos, a.size());
+        pos += a.size();
+      }
+    }
+    const uint64_t dispatch = NextDispatchSeq();  // one place in the sequencer for all parts
+    std::vector<Work*> parts;
+    for (int sh : shards) {
+      Work* w = sel.NewPart();
+      w->db = static_cast<uint8_t>(s.db);
+      w->resp = slot->resp;
+      w->keep = true;
+      w->dispatch_seq = dispatch;
+      w->tx = std::move(per[static_cast<size_t>(sh)]);
+      w->tx->split = true;
+      int one[1] = {sh};
+      sel.AddPrepared(one, w);
+      parts.push_back(w);
+    }
+    while (co_await sel.Next() != nullptr) {
+    }
+    // Keys the shares made ready, woken together in the transaction's order (this runs
+    // inside the reactor's drain, which wakes them when it ends).
+    for (Work* part : parts) HoldReady(part);
+  } else if (!shards.empty()) {
     // One shard step, or every involved shard parked at one fence (§6): nobody sees the
     // transaction half-applied, and the watch check is atomic with it. Writes always run
     // to the end, even if this client goes away meanwhile (invariant 4).
@@ -129,9 +194,10 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     rb.NullArray();
     co_return;
   }
-  rb.Array(t->steps.size());
+  rb.Array(where.size());
   std::string out;
-  for (TxStep& st : t->steps) {
+  for (auto [owner, index] : where) {
+    TxStep& st = owner->steps[index];
     if (st.command_id == kNoStats) {
       slot->reply += st.reply;
       continue;

@@ -113,6 +113,9 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
   const bool parked = base.all != nullptr;
   int64_t clock = MonotonicNs();
   for (TxStep& step : tx->steps) {
+    // One shard's share of a split transaction runs beside the others: its ready keys are
+    // ordered by their step's place in the whole transaction, not by the clock.
+    size_t ready_before = tx->split ? base.local->ready_list().size() : 0;
     ExecContext ctx = base;
     ctx.db_index = step.db;
     ctx.args = step.args;
@@ -151,6 +154,10 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
         }
         break;
       }
+    }
+    if (tx->split) {
+      auto& ready = base.local->ready_list();
+      for (size_t i = ready_before; i < ready.size(); ++i) ready[i].seq = step.order;
     }
     int64_t end = MonotonicNs();
     step.exec_ns = end - clock;

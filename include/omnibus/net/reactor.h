@@ -149,6 +149,12 @@ class Reactor final : public Notifier, public SelectHost {
   void SendUnwatch(const std::vector<WatchedKey>& keys);
   void OnKeyReady(int db, const std::string& key);
   void CloseGoneBlockedClients();
+  uint64_t NextDispatchSeq() { return ++dispatch_seq_; }
+  // Queues a part's ready keys for the end of the current drain.
+  void HoldReady(Work* w) {
+    for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
+    w->ready.clear();
+  }
   // A blocked pop's earlier replies in its group leave before it waits (as Redis sends them).
   void EmitBeforeBarrier(Connection* c);
   void CompleteGroup(Connection* c);

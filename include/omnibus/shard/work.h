@@ -86,6 +86,7 @@ struct TxStep {
   std::string reply;                   // kOnKeys, kOnShard
   std::vector<ReplyValue> parts;       // kEachShard, one per shard
   int64_t exec_ns = 0;
+  uint32_t order = 0;  // its place in the transaction (a split EXEC orders ready keys by it)
 };
 
 // A key WATCHed by a connection: EXEC runs only if its version is still this one.
@@ -102,6 +103,7 @@ struct Transaction {
   std::vector<WatchedKey> watches;
   uint8_t resp = 2;
   bool aborted = false;  // out: a watched key changed; nothing ran
+  bool split = false;    // one shard's share of a transaction split by shard
 };
 
 // One unit of work sent from the reactor to a shard, and back with its reply. The reactor

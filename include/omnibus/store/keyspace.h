@@ -33,6 +33,7 @@ class Keyspace {
   // Keys that gained elements while clients block on them (§10.5), as (db, key), since the
   // last take. The shard hands them to the reactor with the work that caused them.
   bool has_ready() const { return !ready_.empty(); }
+  std::vector<ReadyKey>& ready_list() { return ready_; }
   std::vector<ReadyKey> TakeReady() { return std::exchange(ready_, {}); }
 
   void set_now_ms(int64_t ms) { now_ms_ = ms; }

@@ -1,0 +1,855 @@
+#include "omnibus/script/lua_engine.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lua_internal.h"
+#include "sha1.h"
+
+extern "C" {
+#include <lua-bitop.h>
+#include <lua-cjson.h>
+}
+
+namespace omnibus {
+
+using script_internal::PushErrorTable;
+
+// What a running script can reach from the C functions of the redis table.
+struct LuaEngine::RunContext {
+  const ScriptRunArgs* args = nullptr;
+  int resp = 2;  // redis.setresp
+};
+
+namespace {
+
+// Redis 7.0's version as scripts see it (redis.REDIS_VERSION). It must equal kRedisVersion
+// (commands/version.h, a layer above this one); lua_engine_test checks that it does.
+constexpr char kRedisVersion[] = "7.0.15";
+constexpr int kRedisVersionNum = 0x07000f;
+
+// Registry keys.
+constexpr char kEngineKey[] = "omnibus.engine";
+constexpr char kRealGlobalsKey[] = "omnibus.globals";
+constexpr char kProtectedKey[] = "omnibus.protected";  // proxy -> real table (weak keys)
+constexpr char kErrHandlerKey[] = "omnibus.err_handler";
+
+constexpr char kReadonlyError[] = "Attempt to modify a readonly table";
+
+// The globals Redis 7.0.15 leaves to scripts (pairs(_G) on redis-server, less KEYS/ARGV,
+// which each run sets). Everything else the libraries registered is removed.
+constexpr const char* kGlobalsAllowed[] = {
+    "_G",       "_VERSION", "__redis__err__handler", "assert",     "bit",
+    "cjson",    "cmsgpack", "collectgarbage",        "coroutine",  "error",
+    "gcinfo",   "getmetatable", "ipairs",            "load",       "loadstring",
+    "math",     "next",     "pairs",                 "pcall",      "rawequal",
+    "rawget",   "rawset",   "redis",                 "select",     "setmetatable",
+    "string",   "struct",   "table",                 "tonumber",   "tostring",
+    "type",     "unpack",   "xpcall",
+};
+
+// Redis's error handler (eval.c, 7.0), run by lua_pcall on any error: it turns the error
+// into a table and records where the script was (the caller of a C function such as
+// redis.call, not the C function). `debug` is reachable only through the upvalue.
+constexpr char kErrHandlerSource[] =
+    "local dbg = debug\n"
+    "return function(err)\n"
+    "  local i = dbg.getinfo(2,'nSl')\n"
+    "  if i and i.what == 'C' then\n"
+    "    i = dbg.getinfo(3,'nSl')\n"
+    "  end\n"
+    "  if type(err) ~= 'table' then\n"
+    "    err = {err='ERR ' .. tostring(err)}\n"
+    "  end\n"
+    "  if i then\n"
+    "    err['source'] = i.source\n"
+    "    err['line'] = i.currentline\n"
+    "  end\n"
+    "  return err\n"
+    "end\n";
+
+}  // namespace
+
+// The C side of the redis table and the sandbox. A friend, so it can reach the engine.
+struct LuaEngineAccess {
+  static LuaEngine* Engine(lua_State* lua) {
+    lua_getfield(lua, LUA_REGISTRYINDEX, kEngineKey);
+    auto* engine = static_cast<LuaEngine*>(lua_touserdata(lua, -1));
+    lua_pop(lua, 1);
+    return engine;
+  }
+  static LuaEngine::RunContext* Run(lua_State* lua) { return Engine(lua)->run_; }
+  static uint64_t* RandState(lua_State* lua) { return &Engine(lua)->rand_state_; }
+  static const LuaEngine::LogFn& Log(lua_State* lua) { return Engine(lua)->log_; }
+};
+
+namespace {
+
+// Raises {err = "ERR <text>"} as Redis's luaPushError + luaError. No C++ object may be alive
+// in the caller's frame: lua_error longjmps.
+int RaiseErrorTable(lua_State* lua, const char* text) {
+  PushErrorTable(lua, text);
+  return lua_error(lua);
+}
+
+// ---- redis.call / redis.pcall ----
+
+int RedisCommand(lua_State* lua, bool raise) {
+  LuaEngine::RunContext* run = LuaEngineAccess::Run(lua);
+  if (run == nullptr) {
+    return RaiseErrorTable(lua, "redis.call/pcall can only be called inside a script invocation");
+  }
+  int argc = lua_gettop(lua);
+  if (argc == 0) {
+    PushErrorTable(lua, "Please specify at least one argument for this redis lib call");
+    return raise ? lua_error(lua) : 1;
+  }
+  bool bad_args = false;
+  bool is_error = false;
+  {
+    // C++ objects live only in this scope; no Lua call in it can raise except on memory
+    // exhaustion (then Lua longjmps past them and they leak, as any C library would).
+    std::vector<std::string> owned;
+    owned.reserve(static_cast<size_t>(argc));
+    for (int j = 1; j <= argc; ++j) {
+      if (lua_type(lua, j) == LUA_TNUMBER) {
+        // Not lua_tolstring: Lua's "%.14g" loses precision.
+        char buf[64];
+        int n = script_internal::FormatArgNumber(lua_tonumber(lua, j), buf, sizeof(buf));
+        owned.emplace_back(buf, static_cast<size_t>(n));
+        continue;
+      }
+      size_t len = 0;
+      const char* s = lua_tolstring(lua, j, &len);
+      if (s == nullptr) {
+        bad_args = true;
+        break;
+      }
+      owned.emplace_back(s, len);
+    }
+    lua_settop(lua, 0);
+    if (!bad_args) {
+      std::vector<std::string_view> argv(owned.begin(), owned.end());
+      ReplyValue reply;
+      if (run->args->call) {
+        reply = run->args->call(argv, run->resp);
+      } else {
+        reply.kind = ReplyValue::Kind::kError;
+        reply.str = "ERR Unknown Redis command called from script";
+      }
+      is_error = reply.kind == ReplyValue::Kind::kError;
+      script_internal::PushReplyValue(lua, reply, run->resp);
+    }
+  }
+  if (bad_args) {
+    PushErrorTable(lua, "Lua redis lib command arguments must be strings or integers");
+    is_error = true;
+  }
+  if (raise && is_error) return lua_error(lua);
+  return 1;
+}
+
+int RedisCall(lua_State* lua) { return RedisCommand(lua, true); }
+int RedisPcall(lua_State* lua) { return RedisCommand(lua, false); }
+
+// ---- the rest of the redis table ----
+
+int RedisSha1hex(lua_State* lua) {
+  if (lua_gettop(lua) != 1) return RaiseErrorTable(lua, "wrong number of arguments");
+  size_t len = 0;
+  const char* s = lua_tolstring(lua, 1, &len);
+  // Redis hashes whatever lua_tolstring gives; nil and tables give nothing, hashed as "".
+  char digest[41];
+  {
+    std::string hex = script_internal::Sha1Hex(s == nullptr ? std::string_view()
+                                                             : std::string_view(s, len));
+    hex.copy(digest, 40);
+  }
+  lua_pushlstring(lua, digest, 40);
+  return 1;
+}
+
+bool OneStringArg(lua_State* lua) {
+  return lua_gettop(lua) == 1 && lua_type(lua, -1) == LUA_TSTRING;
+}
+
+int RedisErrorReply(lua_State* lua) {
+  if (!OneStringArg(lua)) {
+    PushErrorTable(lua, "wrong number or type of arguments");
+    return 1;
+  }
+  size_t len = 0;
+  const char* s = lua_tolstring(lua, 1, &len);
+  std::string_view text(s, len);
+  if (!text.empty() && text[0] == '-') {
+    PushErrorTable(lua, text);
+  } else {
+    lua_pushliteral(lua, "-");
+    lua_pushvalue(lua, 1);
+    lua_concat(lua, 2);
+    size_t dlen = 0;
+    const char* d = lua_tolstring(lua, -1, &dlen);
+    PushErrorTable(lua, std::string_view(d, dlen));
+  }
+  return 1;
+}
+
+int RedisStatusReply(lua_State* lua) {
+  if (!OneStringArg(lua)) {
+    PushErrorTable(lua, "wrong number or type of arguments");
+    return 1;
+  }
+  lua_createtable(lua, 0, 1);
+  lua_pushvalue(lua, 1);
+  lua_setfield(lua, -2, "ok");
+  return 1;
+}
+
+int RedisLog(lua_State* lua) {
+  int argc = lua_gettop(lua);
+  if (argc < 2) return RaiseErrorTable(lua, "redis.log() requires two arguments or more.");
+  if (!lua_isnumber(lua, 1)) {
+    return RaiseErrorTable(lua, "First argument must be a number (log level).");
+  }
+  int level = static_cast<int>(lua_tonumber(lua, 1));
+  if (level < 0 || level > 3) return RaiseErrorTable(lua, "Invalid debug level.");
+  // Glue the arguments with spaces (non-strings are skipped, as Redis does).
+  luaL_Buffer b;
+  luaL_buffinit(lua, &b);
+  for (int j = 2; j <= argc; ++j) {
+    size_t len = 0;
+    const char* s = lua_tolstring(lua, j, &len);
+    if (s == nullptr) continue;
+    if (j != 2) luaL_addchar(&b, ' ');
+    luaL_addlstring(&b, s, len);
+  }
+  luaL_pushresult(&b);
+  size_t len = 0;
+  const char* line = lua_tolstring(lua, -1, &len);
+  const LuaEngine::LogFn& log = LuaEngineAccess::Log(lua);
+  if (log) {
+    log(static_cast<LogLevel>(level), std::string_view(line, len));
+  } else if (LogEnabled(static_cast<LogLevel>(level))) {
+    LogLine(static_cast<LogLevel>(level), std::string_view(line, len));
+  }
+  return 0;
+}
+
+int RedisSetResp(lua_State* lua) {
+  LuaEngine::RunContext* run = LuaEngineAccess::Run(lua);
+  if (run == nullptr) {
+    return RaiseErrorTable(lua, "redis.setresp can only be called inside a script invocation");
+  }
+  if (lua_gettop(lua) != 1) return RaiseErrorTable(lua, "redis.setresp() requires one argument.");
+  int resp = static_cast<int>(lua_tonumber(lua, 1));
+  if (resp != 2 && resp != 3) return RaiseErrorTable(lua, "RESP version must be 2 or 3.");
+  run->resp = resp;
+  return 0;
+}
+
+// Accepted and ignored: effects replication is the only kind Omnibus has.
+int RedisSetRepl(lua_State* lua) {
+  if (LuaEngineAccess::Run(lua) == nullptr) {
+    return RaiseErrorTable(lua, "redis.set_repl can only be called inside a script invocation");
+  }
+  if (lua_gettop(lua) != 1) return RaiseErrorTable(lua, "redis.set_repl() requires two arguments.");
+  int flags = static_cast<int>(lua_tonumber(lua, 1));
+  if ((flags & ~3) != 0) {
+    return RaiseErrorTable(
+        lua, "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.");
+  }
+  return 0;
+}
+
+int RedisReplicateCommands(lua_State* lua) {
+  lua_pushboolean(lua, 1);
+  return 1;
+}
+
+// Outside the (not implemented) script debugger both are no-ops; breakpoint returns false.
+int RedisBreakpoint(lua_State* lua) {
+  lua_pushboolean(lua, 0);
+  return 1;
+}
+int RedisDebug(lua_State*) { return 0; }
+
+// ---- math.random, Redis's redisLrand48 (the drand48 generator, same on every platform) ----
+
+constexpr uint64_t kRandMask = (uint64_t{1} << 48) - 1;
+constexpr int32_t kRandMax = INT32_MAX;
+
+int32_t Lrand48(uint64_t* x) {
+  *x = (*x * 0x5DEECE66DULL + 0xB) & kRandMask;
+  return static_cast<int32_t>(*x >> 17);
+}
+
+uint64_t Srand48(int32_t seed) {
+  return (uint64_t{static_cast<uint32_t>(seed)} << 16) | 0x330E;
+}
+
+int MathRandom(lua_State* lua) {
+  if (LuaEngineAccess::Run(lua) == nullptr) {
+    return luaL_error(lua, "math.random can only be called inside a script invocation");
+  }
+  lua_Number r = static_cast<lua_Number>(Lrand48(LuaEngineAccess::RandState(lua)) % kRandMax) /
+                 static_cast<lua_Number>(kRandMax);
+  switch (lua_gettop(lua)) {
+    case 0:
+      lua_pushnumber(lua, r);
+      break;
+    case 1: {
+      int u = luaL_checkint(lua, 1);
+      luaL_argcheck(lua, 1 <= u, 1, "interval is empty");
+      lua_pushnumber(lua, std::floor(r * u) + 1);
+      break;
+    }
+    case 2: {
+      int l = luaL_checkint(lua, 1);
+      int u = luaL_checkint(lua, 2);
+      luaL_argcheck(lua, l <= u, 2, "interval is empty");
+      lua_pushnumber(lua, std::floor(r * (u - l + 1)) + l);
+      break;
+    }
+    default:
+      return luaL_error(lua, "wrong number of arguments");
+  }
+  return 1;
+}
+
+int MathRandomseed(lua_State* lua) {
+  if (LuaEngineAccess::Run(lua) == nullptr) {
+    return luaL_error(lua, "math.randomseed can only be called inside a script invocation");
+  }
+  *LuaEngineAccess::RandState(lua) = Srand48(luaL_checkint(lua, 1));
+  return 0;
+}
+
+// pcall as Redis 7.0 replaces it: an error that is a {err=...} table (what redis.call raises)
+// comes back as its message string, as it did before Redis 7.
+int LuaPcall(lua_State* lua) {
+  int argc = lua_gettop(lua);
+  luaL_checkany(lua, 1);
+  lua_pushboolean(lua, 1);
+  lua_insert(lua, 1);
+  if (lua_pcall(lua, argc - 1, LUA_MULTRET, 0) != 0) {
+    lua_remove(lua, 1);
+    if (lua_istable(lua, -1)) {
+      lua_getfield(lua, -1, "err");
+      if (lua_isstring(lua, -1)) {
+        lua_replace(lua, -2);
+      } else {
+        lua_pop(lua, 1);
+      }
+    }
+    lua_pushboolean(lua, 0);
+    lua_insert(lua, 1);
+  }
+  return lua_gettop(lua);
+}
+
+// ---- the sandbox ----
+//
+// Redis 7.0 patches its Lua so a table can be flagged read-only. Debian's Lua has no such
+// flag, and a metatable's __newindex only sees keys that are absent. So each protected table
+// is replaced by an empty proxy whose metatable reads through to the real table and refuses
+// writes; the real tables are reachable only from C. The functions that bypass metatables
+// (rawset, setmetatable, table.insert/remove/sort) refuse proxies, and those that would see
+// the empty proxy (next, pairs, ipairs, rawget) look through it.
+
+// Pushes the real table behind the value at `idx` if it is a proxy; returns false (pushing
+// nothing) otherwise.
+bool PushRealTable(lua_State* lua, int idx) {
+  if (!lua_istable(lua, idx)) return false;
+  lua_getfield(lua, LUA_REGISTRYINDEX, kProtectedKey);
+  lua_pushvalue(lua, idx > 0 || idx <= LUA_REGISTRYINDEX ? idx : idx - 1);
+  lua_rawget(lua, -2);
+  lua_remove(lua, -2);
+  if (lua_isnil(lua, -1)) {
+    lua_pop(lua, 1);
+    return false;
+  }
+  return true;
+}
+
+// Redis's VM raises this from inside the C function, so it carries no "user_script:N:"
+// prefix; the error handler still records the script line.
+int RaiseReadonly(lua_State* lua) {
+  lua_pushstring(lua, kReadonlyError);
+  return lua_error(lua);
+}
+
+// __newindex of every proxy: like Redis's VM check, raised at the script's line.
+int ProxyNewIndex(lua_State* lua) { return luaL_error(lua, kReadonlyError); }
+
+// __index of the globals proxy: a missing global is an error (Redis's luaProtectedTableError).
+int GlobalsIndex(lua_State* lua) {
+  lua_pushvalue(lua, 2);
+  lua_rawget(lua, lua_upvalueindex(1));
+  if (!lua_isnil(lua, -1)) return 1;
+  const char* name = lua_tostring(lua, 2);
+  return luaL_error(lua, "Script attempted to access nonexistent global variable '%s'",
+                    name != nullptr ? name : "?");
+}
+
+// A wrapper that refuses a proxy as first argument and otherwise calls upvalue 1.
+int RefuseProxyThenCall(lua_State* lua) {
+  if (PushRealTable(lua, 1)) return RaiseReadonly(lua);
+  int argc = lua_gettop(lua);
+  lua_pushvalue(lua, lua_upvalueindex(1));
+  lua_insert(lua, 1);
+  lua_call(lua, argc, LUA_MULTRET);
+  return lua_gettop(lua);
+}
+
+// A wrapper that replaces a proxy first argument by its real table, then calls upvalue 1.
+int SeeThroughProxyThenCall(lua_State* lua) {
+  if (PushRealTable(lua, 1)) lua_replace(lua, 1);
+  int argc = lua_gettop(lua);
+  lua_pushvalue(lua, lua_upvalueindex(1));
+  lua_insert(lua, 1);
+  lua_call(lua, argc, LUA_MULTRET);
+  return lua_gettop(lua);
+}
+
+// Wraps table[name] (a C function) with `wrapper`, the original as its upvalue.
+void WrapFunction(lua_State* lua, int table, const char* name, lua_CFunction wrapper) {
+  lua_getfield(lua, table, name);
+  lua_pushcclosure(lua, wrapper, 1);
+  lua_setfield(lua, table, name);
+}
+
+// Replaces the table at the top of the stack by its proxy (creating it once per table:
+// `seen` maps real -> proxy at stack index `seen`). Tables inside it are protected first.
+void ProtectTop(lua_State* lua, int seen, int protected_map, int metatable_sentinel) {
+  lua_pushvalue(lua, -1);
+  lua_rawget(lua, protected_map);
+  bool is_proxy = !lua_isnil(lua, -1);
+  lua_pop(lua, 1);
+  if (is_proxy) return;
+  lua_pushvalue(lua, -1);
+  lua_rawget(lua, seen);
+  if (!lua_isnil(lua, -1)) {  // already a proxy
+    lua_replace(lua, -2);
+    return;
+  }
+  lua_pop(lua, 1);
+  int real = lua_gettop(lua);
+  lua_newtable(lua);  // the proxy
+  int proxy = lua_gettop(lua);
+  lua_pushvalue(lua, real);
+  lua_pushvalue(lua, proxy);
+  lua_rawset(lua, seen);
+  lua_pushvalue(lua, proxy);
+  lua_pushvalue(lua, real);
+  lua_rawset(lua, protected_map);
+  // Protect nested tables, replacing them in the real table by their proxies. Changing
+  // values of existing keys during lua_next is allowed.
+  lua_pushnil(lua);
+  while (lua_next(lua, real)) {
+    if (lua_istable(lua, -1)) {
+      ProtectTop(lua, seen, protected_map, metatable_sentinel);
+      lua_pushvalue(lua, -2);
+      lua_insert(lua, -2);
+      lua_rawset(lua, real);
+    } else {
+      lua_pop(lua, 1);
+    }
+  }
+  lua_newtable(lua);  // the proxy's metatable
+  lua_pushvalue(lua, real);
+  lua_setfield(lua, -2, "__index");
+  lua_pushcfunction(lua, ProxyNewIndex);
+  lua_setfield(lua, -2, "__newindex");
+  if (metatable_sentinel != 0) {
+    // getmetatable(proxy) gives a read-only table, not this metatable (which leads to the
+    // real table).
+    lua_pushvalue(lua, metatable_sentinel);
+    lua_setfield(lua, -2, "__metatable");
+  }
+  lua_setmetatable(lua, proxy);
+  lua_replace(lua, real);  // leave the proxy where the real table was
+}
+
+}  // namespace
+
+LuaEngine::LuaEngine() : rand_state_(0x1234ABCD330EULL) {
+  // Redis's rand.c starts from this state (no srand48 call at start-up): the first
+  // math.random() of a fresh redis-server is 0.39646477363839.
+  CreateState();
+}
+
+LuaEngine::~LuaEngine() { CloseState(); }
+
+void LuaEngine::CloseState() {
+  if (lua_ != nullptr) lua_close(lua_);
+  lua_ = nullptr;
+  script_count_ = 0;
+}
+
+void LuaEngine::Flush() {
+  CloseState();
+  CreateState();
+}
+
+void LuaEngine::CreateState() {
+  lua_State* lua = luaL_newstate();
+  lua_ = lua;
+  lua_pushlightuserdata(lua, this);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kEngineKey);
+
+  // The libraries Redis 7.0 loads (debug only until the error handler holds it).
+  struct Lib {
+    const char* name;
+    lua_CFunction open;
+  };
+  const Lib libs[] = {
+      {"", luaopen_base},
+      {LUA_TABLIBNAME, luaopen_table},
+      {LUA_STRLIBNAME, luaopen_string},
+      {LUA_MATHLIBNAME, luaopen_math},
+      {LUA_DBLIBNAME, luaopen_debug},
+      {"cjson", luaopen_cjson},
+      {"struct", script_internal::OpenStruct},
+      {"cmsgpack", script_internal::OpenCmsgpack},
+      {"bit", luaopen_bit},
+  };
+  for (const Lib& lib : libs) {
+    lua_pushcfunction(lua, lib.open);
+    lua_pushstring(lua, lib.name);
+    lua_call(lua, 1, 1);
+    // Debian's cjson does not set its global, struct and cmsgpack are ours: set them all.
+    if (lib.name[0] != '\0' && lua_istable(lua, -1)) {
+      lua_setglobal(lua, lib.name);
+    } else {
+      lua_pop(lua, 1);
+    }
+  }
+
+  // The error handler keeps `debug` as an upvalue; then debug leaves the globals.
+  luaL_loadbuffer(lua, kErrHandlerSource, sizeof(kErrHandlerSource) - 1, "@err_handler_def");
+  lua_call(lua, 0, 1);
+  lua_pushvalue(lua, -1);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kErrHandlerKey);
+  lua_setglobal(lua, "__redis__err__handler");
+
+  lua_pushcfunction(lua, LuaPcall);
+  lua_setglobal(lua, "pcall");
+
+  // The redis table.
+  lua_newtable(lua);
+  const luaL_Reg redis_functions[] = {
+      {"call", RedisCall},
+      {"pcall", RedisPcall},
+      {"log", RedisLog},
+      {"setresp", RedisSetResp},
+      {"sha1hex", RedisSha1hex},
+      {"error_reply", RedisErrorReply},
+      {"status_reply", RedisStatusReply},
+      {"set_repl", RedisSetRepl},
+      {"replicate_commands", RedisReplicateCommands},
+      {"breakpoint", RedisBreakpoint},
+      {"debug", RedisDebug},
+  };
+  for (const luaL_Reg& f : redis_functions) {
+    lua_pushcfunction(lua, f.func);
+    lua_setfield(lua, -2, f.name);
+  }
+  const std::pair<const char*, int> constants[] = {
+      {"LOG_DEBUG", 0},   {"LOG_VERBOSE", 1}, {"LOG_NOTICE", 2},  {"LOG_WARNING", 3},
+      {"REPL_NONE", 0},   {"REPL_AOF", 1},    {"REPL_SLAVE", 2},  {"REPL_REPLICA", 2},
+      {"REPL_ALL", 3},    {"REDIS_VERSION_NUM", kRedisVersionNum},
+  };
+  for (const auto& [name, value] : constants) {
+    lua_pushnumber(lua, value);
+    lua_setfield(lua, -2, name);
+  }
+  lua_pushstring(lua, kRedisVersion);
+  lua_setfield(lua, -2, "REDIS_VERSION");
+  lua_setglobal(lua, "redis");
+
+  // math.random and math.randomseed on Redis's generator.
+  lua_getglobal(lua, "math");
+  lua_pushcfunction(lua, MathRandom);
+  lua_setfield(lua, -2, "random");
+  lua_pushcfunction(lua, MathRandomseed);
+  lua_setfield(lua, -2, "randomseed");
+  lua_pop(lua, 1);
+
+  // Keep only the globals Redis keeps.
+  lua_pushvalue(lua, LUA_GLOBALSINDEX);
+  int globals = lua_gettop(lua);
+  lua_newtable(lua);
+  int keep = lua_gettop(lua);
+  for (const char* name : kGlobalsAllowed) {
+    lua_getfield(lua, globals, name);
+    lua_setfield(lua, keep, name);
+  }
+  // Clear the real globals table and refill it (it stays the same table object, which the
+  // library functions hold as their environment).
+  for (;;) {
+    lua_pushnil(lua);
+    if (!lua_next(lua, globals)) break;
+    lua_pop(lua, 1);
+    lua_pushnil(lua);
+    lua_rawset(lua, globals);
+  }
+  lua_pushnil(lua);
+  while (lua_next(lua, keep)) {
+    lua_pushvalue(lua, -2);
+    lua_insert(lua, -2);
+    lua_rawset(lua, globals);
+  }
+  lua_pop(lua, 1);  // keep
+
+  // The functions that bypass or would be fooled by proxies.
+  WrapFunction(lua, globals, "rawset", RefuseProxyThenCall);
+  WrapFunction(lua, globals, "setmetatable", RefuseProxyThenCall);
+  WrapFunction(lua, globals, "rawget", SeeThroughProxyThenCall);
+  WrapFunction(lua, globals, "next", SeeThroughProxyThenCall);
+  WrapFunction(lua, globals, "pairs", SeeThroughProxyThenCall);
+  WrapFunction(lua, globals, "ipairs", SeeThroughProxyThenCall);
+  lua_getfield(lua, globals, "table");
+  int table_lib = lua_gettop(lua);
+  WrapFunction(lua, table_lib, "insert", RefuseProxyThenCall);
+  WrapFunction(lua, table_lib, "remove", RefuseProxyThenCall);
+  WrapFunction(lua, table_lib, "sort", RefuseProxyThenCall);
+  lua_pop(lua, 1);
+
+  lua_pushvalue(lua, globals);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kRealGlobalsKey);
+
+  // Protect: every table reachable from the globals becomes a proxy.
+  lua_newtable(lua);  // proxy -> real, weak keys
+  int protected_map = lua_gettop(lua);
+  lua_newtable(lua);
+  lua_pushliteral(lua, "k");
+  lua_setfield(lua, -2, "__mode");
+  lua_setmetatable(lua, protected_map);
+  lua_pushvalue(lua, protected_map);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kProtectedKey);
+  lua_newtable(lua);  // real -> proxy, for cycles (_G._G)
+  int seen = lua_gettop(lua);
+
+  // What getmetatable() of a proxy returns: an empty read-only table.
+  lua_newtable(lua);
+  ProtectTop(lua, seen, protected_map, 0);
+  int sentinel = lua_gettop(lua);
+  lua_getmetatable(lua, sentinel);
+  lua_pushvalue(lua, sentinel);
+  lua_setfield(lua, -2, "__metatable");
+  lua_pop(lua, 1);
+
+  lua_pushvalue(lua, globals);
+  ProtectTop(lua, seen, protected_map, sentinel);
+  int globals_proxy = lua_gettop(lua);
+  // A missing global is an error, not nil.
+  lua_getmetatable(lua, globals_proxy);
+  lua_pushvalue(lua, globals);
+  lua_pushcclosure(lua, GlobalsIndex, 1);
+  lua_setfield(lua, -2, "__index");
+  lua_pop(lua, 1);
+
+  // Strings' metatable: its __index is the string library; getmetatable("") gives a
+  // read-only view of it, so neither can be changed through it.
+  lua_pushliteral(lua, "");
+  lua_getmetatable(lua, -1);
+  int string_mt = lua_gettop(lua);
+  lua_getfield(lua, globals, "string");  // already the proxy
+  lua_setfield(lua, string_mt, "__index");
+  lua_pushvalue(lua, string_mt);
+  ProtectTop(lua, seen, protected_map, sentinel);
+  lua_setfield(lua, string_mt, "__metatable");
+  lua_pop(lua, 2);  // metatable, ""
+
+  // Scripts and the functions they load (loadstring) see the proxy as their globals.
+  lua_pushvalue(lua, globals_proxy);
+  lua_replace(lua, LUA_GLOBALSINDEX);
+  lua_settop(lua, 0);
+  lua_gc(lua, LUA_GCCOLLECT, 0);
+}
+
+std::string LuaEngine::Sha1Hex(std::string_view data) { return script_internal::Sha1Hex(data); }
+
+namespace {
+
+std::string FunctionName(std::string_view sha) {
+  std::string name = "f_";
+  for (char c : sha) name.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  return name;
+}
+
+}  // namespace
+
+bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error) {
+  *sha = Sha1Hex(body);
+  std::string name = FunctionName(*sha);
+  lua_getfield(lua_, LUA_REGISTRYINDEX, name.c_str());
+  bool cached = !lua_isnil(lua_, -1);
+  lua_pop(lua_, 1);
+  if (cached) return true;
+  if (luaL_loadbuffer(lua_, body.data(), body.size(), "@user_script") != 0) {
+    *error = "ERR Error compiling script (new function): ";
+    size_t len = 0;
+    const char* msg = lua_tolstring(lua_, -1, &len);
+    if (msg != nullptr) error->append(msg, len);
+    lua_pop(lua_, 1);
+    return false;
+  }
+  lua_setfield(lua_, LUA_REGISTRYINDEX, name.c_str());
+  ++script_count_;
+  return true;
+}
+
+bool LuaEngine::Exists(std::string_view sha) const {
+  if (sha.size() != 40) return false;
+  std::string name = FunctionName(sha);
+  lua_getfield(lua_, LUA_REGISTRYINDEX, name.c_str());
+  bool cached = lua_isfunction(lua_, -1);
+  lua_pop(lua_, 1);
+  return cached;
+}
+
+namespace {
+
+struct ReplyJob {
+  ReplyBuilder* out;
+  int script_resp;
+};
+
+// lua_pcall target: (value, job) -> writes value as the reply.
+int WriteReplyProtected(lua_State* lua) {
+  auto* job = static_cast<ReplyJob*>(lua_touserdata(lua, 2));
+  lua_settop(lua, 1);
+  script_internal::WriteLuaReply(lua, job->out, job->script_resp);
+  return 0;
+}
+
+void SetGlobalArray(lua_State* lua, int real_globals, const char* name,
+                    std::span<const std::string_view> values) {
+  lua_createtable(lua, static_cast<int>(values.size()), 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    lua_pushlstring(lua, values[i].data(), values[i].size());
+    lua_rawseti(lua, -2, static_cast<int>(i + 1));
+  }
+  lua_setfield(lua, real_globals, name);
+}
+
+// Redis's error reply for a failed run: the {err, source, line} table from the handler.
+std::string ErrorReplyText(lua_State* lua, std::string_view sha) {
+  if (!lua_istable(lua, -1)) {
+    const char* msg = lua_tostring(lua, -1);
+    std::string text = "ERR Error running script ";
+    text.append(sha);
+    text.append(", ");
+    text.append(msg != nullptr ? std::string_view(msg).substr(0, 100) : "execution failure");
+    return text;
+  }
+  std::string text;
+  lua_getfield(lua, -1, "err");
+  if (lua_isstring(lua, -1)) {
+    text = lua_tostring(lua, -1);
+  } else {
+    // error({}) with no err field: redis-server 7.0.15 crashes (NULL message); answer
+    // something instead.
+    text = "ERR unknown error";
+  }
+  lua_pop(lua, 1);
+  lua_getfield(lua, -1, "source");
+  lua_getfield(lua, -2, "line");
+  if (lua_isstring(lua, -2) && lua_isstring(lua, -1)) {
+    text.append(" script: ");
+    text.append(sha);
+    text.append(", on ");
+    text.append(lua_tostring(lua, -2));
+    text.push_back(':');
+    text.append(lua_tostring(lua, -1));
+    text.push_back('.');
+  }
+  lua_pop(lua, 2);
+  return text;
+}
+
+}  // namespace
+
+void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& args,
+                    ReplyBuilder* reply) {
+  std::string sha;
+  if (is_sha) {
+    if (!Exists(body_or_sha)) {
+      reply->Error("NOSCRIPT No matching script. Please use EVAL.");
+      return;
+    }
+    sha = FunctionName(body_or_sha).substr(2);
+  } else {
+    std::string error;
+    if (!Load(body_or_sha, &sha, &error)) {
+      reply->Error(error);
+      return;
+    }
+  }
+  lua_State* lua = lua_;
+  int base = lua_gettop(lua);
+  lua_getfield(lua, LUA_REGISTRYINDEX, kErrHandlerKey);
+  int handler = lua_gettop(lua);
+  std::string name = "f_" + sha;
+  lua_getfield(lua, LUA_REGISTRYINDEX, name.c_str());
+
+  lua_getfield(lua, LUA_REGISTRYINDEX, kRealGlobalsKey);
+  int real_globals = lua_gettop(lua);
+  SetGlobalArray(lua, real_globals, "KEYS", args.keys);
+  SetGlobalArray(lua, real_globals, "ARGV", args.args);
+  lua_pop(lua, 1);
+
+  RunContext run;
+  run.args = &args;
+  run_ = &run;
+  int status = lua_pcall(lua, 0, 1, handler);
+  // Lua's incremental collector would run whole cycles inside some later script; a small
+  // step every 50 runs keeps its work out of the scripts, as Redis does.
+  if (++runs_since_gc_ == 50) {
+    lua_gc(lua, LUA_GCSTEP, 50);
+    runs_since_gc_ = 0;
+  }
+  if (status != 0) {
+    std::string text = ErrorReplyText(lua, sha);
+    reply->Error(text);
+  } else {
+    // The conversion may meet a metamethod that raises; it runs protected, into a scratch
+    // reply, so a half-written reply never reaches the client.
+    ReplyValue captured;
+    std::string scratch;
+    ReplyBuilder staged = reply->out() != nullptr ? ReplyBuilder(&scratch, reply->resp3() ? 3 : 2)
+                                                  : ReplyBuilder(&captured, reply->resp3() ? 3 : 2);
+    ReplyJob job{&staged, run.resp};
+    lua_pushcfunction(lua, WriteReplyProtected);
+    lua_insert(lua, -2);
+    lua_pushlightuserdata(lua, &job);
+    if (lua_pcall(lua, 2, 0, 0) != 0) {
+      const char* msg = lua_tostring(lua, -1);
+      std::string text = "ERR Error running script ";
+      text.append(sha);
+      text.append(", ");
+      text.append(msg != nullptr ? msg : "reply conversion failed");
+      reply->Error(text);
+    } else if (reply->out() != nullptr) {
+      reply->out()->append(scratch);
+    } else {
+      reply->Value(captured);
+    }
+  }
+  run_ = nullptr;
+  lua_settop(lua, base);
+}
+
+size_t LuaEngine::MemoryBytes() const {
+  return static_cast<size_t>(lua_gc(lua_, LUA_GCCOUNT, 0)) * 1024 +
+         static_cast<size_t>(lua_gc(lua_, LUA_GCCOUNTB, 0));
+}
+
+void LuaEngine::CollectGarbage() { lua_gc(lua_, LUA_GCCOLLECT, 0); }
+
+int LuaEngine::TEST_StackTop() const { return lua_gettop(lua_); }
+
+}  // namespace omnibus

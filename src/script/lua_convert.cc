@@ -168,11 +168,12 @@ void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) {
 
 namespace {
 
-// Looks up t[key] (honouring metatables, as Redis's lua_gettable) for the table on top.
-// Leaves the value on the stack and returns its type.
+// Looks up t[key] for the table on top, leaving the value on the stack; returns its type.
+// Raw: redis-server 7.0.15 ignores metatables here (a returned table whose __index gives
+// 'ok' or raises is still an empty array), and raw access cannot run script code.
 int GetField(lua_State* lua, const char* key) {
   lua_pushstring(lua, key);
-  lua_gettable(lua, -2);
+  lua_rawget(lua, -2);
   return lua_type(lua, -1);
 }
 
@@ -187,8 +188,8 @@ void AppendLine(std::string* out, const char* s, size_t len) {
 
 }  // namespace
 
-// Only trivially destructible locals here: a Lua error (from a metamethod) longjmps out.
-// The std::string temporaries below live in scopes no Lua call interrupts.
+// Only raw accesses, so no script code runs and nothing raises but memory exhaustion (a
+// longjmp: the std::string temporaries below live in scopes no Lua call interrupts).
 void WriteLuaReply(lua_State* lua, ReplyBuilder* out, int script_resp) {
   if (!lua_checkstack(lua, 4)) {
     out->Error("ERR reached lua stack limit");
@@ -267,7 +268,7 @@ void WriteLuaReply(lua_State* lua, ReplyBuilder* out, int script_resp) {
       if (GetField(lua, "verbatim_string") == LUA_TTABLE) {
         if (GetField(lua, "format") == LUA_TSTRING) {
           lua_pushliteral(lua, "string");
-          lua_gettable(lua, -3);  // from the verbatim table, below the format
+          lua_rawget(lua, -3);  // from the verbatim table, below the format
           if (lua_type(lua, -1) == LUA_TSTRING) {
             size_t flen = 0, slen = 0;
             const char* f = lua_tolstring(lua, -2, &flen);
@@ -323,8 +324,7 @@ void WriteLuaReply(lua_State* lua, ReplyBuilder* out, int script_resp) {
       // An array: elements 1, 2, ... up to the first nil (a hole ends it).
       size_t n = 0;
       for (;;) {
-        lua_pushnumber(lua, static_cast<lua_Number>(n + 1));
-        lua_gettable(lua, -2);
+        lua_rawgeti(lua, -1, static_cast<int>(n + 1));
         bool nil = lua_isnil(lua, -1);
         lua_pop(lua, 1);
         if (nil) break;
@@ -332,8 +332,7 @@ void WriteLuaReply(lua_State* lua, ReplyBuilder* out, int script_resp) {
       }
       out->Array(n);
       for (size_t j = 1; j <= n; ++j) {
-        lua_pushnumber(lua, static_cast<lua_Number>(j));
-        lua_gettable(lua, -2);
+        lua_rawgeti(lua, -1, static_cast<int>(j));
         WriteLuaReply(lua, out, script_resp);
       }
       break;

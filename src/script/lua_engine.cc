@@ -816,8 +816,8 @@ void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
     std::string text = ErrorReplyText(lua, sha);
     reply->Error(text);
   } else {
-    // The conversion may meet a metamethod that raises; it runs protected, into a scratch
-    // reply, so a half-written reply never reaches the client.
+    // The conversion runs protected (only memory exhaustion can raise there) and into a
+    // scratch reply, so a half-written reply never reaches the client.
     ReplyValue captured;
     std::string scratch;
     ReplyBuilder staged = reply->out() != nullptr ? ReplyBuilder(&scratch, reply->resp3() ? 3 : 2)

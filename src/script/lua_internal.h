@@ -26,8 +26,8 @@ void PushReplyValue(lua_State* lua, const ReplyValue& value, int resp);
 
 // Writes the value on top of the stack as the script's reply and pops it. `script_resp`
 // (the script's redis.setresp) decides how booleans come out; the builder's own protocol
-// decides everything else. May raise a Lua error (a metamethod on a returned table), so it
-// is called only inside a protected call (see WriteReplyProtected in lua_engine.cc).
+// decides everything else. Reads tables raw (metatables ignored, as redis-server 7.0.15);
+// it still runs inside a protected call, for memory errors (WriteReplyProtected).
 void WriteLuaReply(lua_State* lua, ReplyBuilder* out, int script_resp);
 
 // Redis's "%.17g" for a number passed to redis.call (Lua's own tostring loses precision).

@@ -273,7 +273,10 @@ void WriteLuaReply(lua_State* lua, ReplyBuilder* out, int script_resp) {
             size_t flen = 0, slen = 0;
             const char* f = lua_tolstring(lua, -2, &flen);
             const char* s = lua_tolstring(lua, -1, &slen);
-            out->Verbatim(std::string_view(f, flen), std::string_view(s, slen));
+            // Redis writes exactly three format bytes: cut or padded with spaces.
+            char format[3] = {' ', ' ', ' '};
+            for (size_t i = 0; i < flen && i < 3; ++i) format[i] = f[i];
+            out->Verbatim(std::string_view(format, 3), std::string_view(s, slen));
             lua_pop(lua, 4);
             return;
           }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,49 @@ int RedisCommand(lua_State* lua, bool raise) {
 }
 
 int RedisCall(lua_State* lua) { return RedisCommand(lua, true); }
+
+int RedisAclCheckCmd(lua_State* lua) {
+  LuaEngine::RunContext* run = LuaEngineAccess::Run(lua);
+  if (run == nullptr) {
+    return RaiseErrorTable(lua, "redis.acl_check_cmd can only be called inside a script invocation");
+  }
+  int argc = lua_gettop(lua);
+  if (argc == 0) {
+    return RaiseErrorTable(lua, "Please specify at least one argument for this redis lib call");
+  }
+  bool bad_args = false;
+  std::optional<bool> permitted = true;
+  {
+    std::vector<std::string> owned;  // see RedisCommand: no raising Lua call in this scope
+    for (int j = 1; j <= argc && !bad_args; ++j) {
+      if (lua_type(lua, j) == LUA_TNUMBER) {
+        char buf[64];
+        int n = script_internal::FormatArgNumber(lua_tonumber(lua, j), buf, sizeof(buf));
+        owned.emplace_back(buf, static_cast<size_t>(n));
+        continue;
+      }
+      size_t len = 0;
+      const char* s = lua_tolstring(lua, j, &len);
+      if (s == nullptr) {
+        bad_args = true;
+      } else {
+        owned.emplace_back(s, len);
+      }
+    }
+    if (!bad_args && run->args->acl_check) {
+      std::vector<std::string_view> argv(owned.begin(), owned.end());
+      permitted = run->args->acl_check(argv);
+    }
+  }
+  if (bad_args) {
+    return RaiseErrorTable(lua, "Lua redis lib command arguments must be strings or integers");
+  }
+  if (!permitted.has_value()) {
+    return RaiseErrorTable(lua, "Invalid command passed to redis.acl_check_cmd()");
+  }
+  lua_pushboolean(lua, *permitted ? 1 : 0);
+  return 1;
+}
 int RedisPcall(lua_State* lua) { return RedisCommand(lua, false); }
 
 // ---- the rest of the redis table ----
@@ -330,7 +374,12 @@ int MathRandomseed(lua_State* lua) {
 // comes back as its message string, as it did before Redis 7.
 int LuaPcall(lua_State* lua) {
   int argc = lua_gettop(lua);
-  luaL_checkany(lua, 1);
+  if (argc == 0) {
+    // Redis's version calls its own placeholder here; keep its answer.
+    lua_pushboolean(lua, 0);
+    lua_pushliteral(lua, "attempt to call a boolean value");
+    return 2;
+  }
   lua_pushboolean(lua, 1);
   lua_insert(lua, 1);
   if (lua_pcall(lua, argc - 1, LUA_MULTRET, 0) != 0) {
@@ -356,7 +405,7 @@ int LuaPcall(lua_State* lua) {
 // is replaced by an empty proxy whose metatable reads through to the real table and refuses
 // writes; the real tables are reachable only from C. The functions that bypass metatables
 // (rawset, setmetatable, table.insert/remove/sort) refuse proxies, and those that would see
-// the empty proxy (next, pairs, ipairs, rawget) look through it.
+// the empty proxy (next, pairs, ipairs, rawget, getmetatable) look through it.
 
 // Pushes the real table behind the value at `idx` if it is a proxy; returns false (pushing
 // nothing) otherwise.
@@ -411,6 +460,86 @@ int SeeThroughProxyThenCall(lua_State* lua) {
   lua_insert(lua, 1);
   lua_call(lua, argc, LUA_MULTRET);
   return lua_gettop(lua);
+}
+
+// getmetatable through a proxy: the real table's (none for a library table, as Redis) —
+// except for the globals, which have one in Redis (the allow-list guard): upvalue 1 stands
+// for it, a read-only empty table.
+int Getmetatable(lua_State* lua) {
+  luaL_checkany(lua, 1);
+  if (PushRealTable(lua, 1)) {
+    lua_getfield(lua, LUA_REGISTRYINDEX, kRealGlobalsKey);
+    bool globals = lua_rawequal(lua, -1, -2) != 0;
+    lua_pop(lua, 2);
+    if (globals) {
+      lua_pushvalue(lua, lua_upvalueindex(1));
+    } else {
+      lua_pushnil(lua);  // library tables have no metatable of their own
+    }
+    return 1;
+  }
+  if (!lua_getmetatable(lua, 1)) {
+    lua_pushnil(lua);
+    return 1;
+  }
+  luaL_getmetafield(lua, 1, "__metatable");
+  return 1;
+}
+
+// Redis's Lua parses every chunk as text (no precompiled bytecode, which could escape the
+// sandbox): a binary chunk fails in the lexer at its ESC byte. Debian's Lua would load it,
+// so a chunk starting with ESC gets a space in front: same error, same line, and the chunk
+// name is still the original text.
+int LoadChunk(lua_State* lua, const char* s, size_t len, const char* name) {
+  int status;
+  if (len > 0 && s[0] == '\033') {
+    lua_pushliteral(lua, " ");
+    lua_pushlstring(lua, s, len);
+    lua_concat(lua, 2);
+    size_t padded_len = 0;
+    const char* padded = lua_tolstring(lua, -1, &padded_len);
+    status = luaL_loadbuffer(lua, padded, padded_len, name);
+  } else {
+    status = luaL_loadbuffer(lua, s, len, name);
+  }
+  if (status == 0) return 1;
+  lua_pushnil(lua);
+  lua_insert(lua, -2);  // nil, message
+  return 2;
+}
+
+int LuaLoadstring(lua_State* lua) {
+  size_t len = 0;
+  const char* s = luaL_checklstring(lua, 1, &len);
+  const char* name = luaL_optstring(lua, 2, s);
+  return LoadChunk(lua, s, len, name);
+}
+
+// load(reader [, name]): the pieces are joined first, then loaded as loadstring does.
+int LuaLoad(lua_State* lua) {
+  luaL_checktype(lua, 1, LUA_TFUNCTION);
+  const char* name = luaL_optstring(lua, 2, "=(load)");
+  lua_settop(lua, 2);
+  luaL_Buffer b;
+  luaL_buffinit(lua, &b);
+  for (;;) {
+    lua_pushvalue(lua, 1);
+    lua_call(lua, 0, 1);
+    if (lua_isnil(lua, -1)) {
+      lua_pop(lua, 1);
+      break;
+    }
+    if (!lua_isstring(lua, -1)) return luaL_error(lua, "reader function must return a string");
+    if (lua_objlen(lua, -1) == 0) {
+      lua_pop(lua, 1);
+      break;
+    }
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
+  size_t len = 0;
+  const char* s = lua_tolstring(lua, -1, &len);
+  return LoadChunk(lua, s, len, name);
 }
 
 // Wraps table[name] (a C function) with `wrapper`, the original as its upvalue.
@@ -551,6 +680,7 @@ void LuaEngine::CreateState() {
       {"replicate_commands", RedisReplicateCommands},
       {"breakpoint", RedisBreakpoint},
       {"debug", RedisDebug},
+      {"acl_check_cmd", RedisAclCheckCmd},
   };
   for (const luaL_Reg& f : redis_functions) {
     lua_pushcfunction(lua, f.func);
@@ -612,10 +742,14 @@ void LuaEngine::CreateState() {
   WrapFunction(lua, globals, "ipairs", SeeThroughProxyThenCall);
   lua_getfield(lua, globals, "table");
   int table_lib = lua_gettop(lua);
+  // Only insert writes into an empty table; sort and remove leave a proxy (always empty)
+  // alone, and Redis lets them return quietly too.
   WrapFunction(lua, table_lib, "insert", RefuseProxyThenCall);
-  WrapFunction(lua, table_lib, "remove", RefuseProxyThenCall);
-  WrapFunction(lua, table_lib, "sort", RefuseProxyThenCall);
   lua_pop(lua, 1);
+  lua_pushcfunction(lua, LuaLoadstring);
+  lua_setfield(lua, globals, "loadstring");
+  lua_pushcfunction(lua, LuaLoad);
+  lua_setfield(lua, globals, "load");
 
   lua_pushvalue(lua, globals);
   lua_setfield(lua, LUA_REGISTRYINDEX, kRealGlobalsKey);
@@ -640,6 +774,10 @@ void LuaEngine::CreateState() {
   lua_pushvalue(lua, sentinel);
   lua_setfield(lua, -2, "__metatable");
   lua_pop(lua, 1);
+
+  lua_pushvalue(lua, sentinel);
+  lua_pushcclosure(lua, Getmetatable, 1);
+  lua_setfield(lua, globals, "getmetatable");
 
   lua_pushvalue(lua, globals);
   ProtectTop(lua, seen, protected_map, sentinel);

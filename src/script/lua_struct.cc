@@ -109,7 +109,7 @@ void ControlOptions(lua_State* lua, char opt, const char** fmt, Header* h) {
       return;
     }
     default:
-      luaL_error(lua, "invalid format option '%c'", opt);
+      luaL_argerror(lua, 1, lua_pushfstring(lua, "invalid format option '%c'", opt));
   }
 }
 
@@ -148,6 +148,9 @@ int Pack(lua_State* lua) {
   int arg = 2;
   size_t total = 0;
   DefaultOptions(&h);
+  // struct.c's mark between the arguments and the buffer: it also makes a missing argument
+  // right after them read as nil ("number expected, got nil"), as in Redis.
+  lua_pushnil(lua);
   luaL_Buffer b;
   luaL_buffinit(lua, &b);
   while (*fmt != '\0') {
@@ -317,7 +320,7 @@ int Size(lua_State* lua) {
     size_t size = OptSize(lua, opt, &fmt);
     pos += ToAlign(pos, &h, opt, size);
     if (opt == 's') {
-      luaL_argerror(lua, 1, "options 's' has no fixed size");
+      luaL_argerror(lua, 1, "option 's' has no fixed size");
     } else if (opt == 'c' && size == 0) {
       luaL_argerror(lua, 1, "option 'c0' has no fixed size");
     }

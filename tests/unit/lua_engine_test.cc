@@ -77,6 +77,10 @@ class FakeServer {
 
 class LuaEngineTest : public ::testing::Test {
  protected:
+  LuaEngineTest() {
+    engine_.SetLogSink([](LogLevel, std::string_view) {});  // scripts' redis.log lines
+  }
+
   // EVAL body with KEYS/ARGV from a client speaking `resp`; returns the RESP bytes.
   std::string Eval(std::string_view body, int resp = 2, std::vector<std::string_view> keys = {},
                    std::vector<std::string_view> args = {}) {
@@ -500,6 +504,51 @@ TEST_F(LuaEngineTest, Bit) {
   EXPECT_EQ(Eval("return bit.tohex(255)"), "$8\r\n000000ff\r\n");
   EXPECT_EQ(Eval("return bit.bxor(5,3)"), ":6\r\n");
   EXPECT_EQ(Eval("return tostring(bit.lshift(1,31))"), "$11\r\n-2147483648\r\n");
+}
+
+// ---- a few hundred scripts, replies recorded from redis-server ----
+
+struct RedisCase {
+  int resp;
+  std::string_view body;
+  std::string_view reply;
+};
+
+constexpr RedisCase kRedisCases[] = {
+#include "lua_engine_redis_cases.inc"
+};
+
+TEST_F(LuaEngineTest, RedisCases) {
+  ASSERT_GT(std::size(kRedisCases), 700u);
+  for (const RedisCase& c : kRedisCases) {
+    EXPECT_EQ(Eval(c.body, c.resp), c.reply) << "RESP" << c.resp << ": " << c.body;
+  }
+}
+
+TEST_F(LuaEngineTest, AclCheckCmd) {
+  EXPECT_EQ(Eval("return redis.acl_check_cmd('get','k')"), ":1\r\n");
+  ScriptRunArgs run;
+  run.acl_check = [](std::span<const std::string_view> argv) -> std::optional<bool> {
+    if (argv[0] == "nosuch") return std::nullopt;
+    return argv[0] != "flushall";
+  };
+  auto eval = [&](std::string_view body) {
+    std::string out;
+    ReplyBuilder rb(&out, 2);
+    engine_.Run(body, false, run, &rb);
+    return out;
+  };
+  EXPECT_EQ(eval("return redis.acl_check_cmd('get','k')"), ":1\r\n");
+  EXPECT_EQ(eval("return redis.acl_check_cmd('flushall')"), "$-1\r\n");
+  EXPECT_EQ(eval("return redis.acl_check_cmd('nosuch')"),
+            "-ERR Invalid command passed to redis.acl_check_cmd() script: "
+            "d2491587bab5149c93be0dce4426f7a06ba9e1a1, on @user_script:1.\r\n");
+  EXPECT_EQ(eval("return redis.acl_check_cmd()"),
+            "-ERR Please specify at least one argument for this redis lib call script: "
+            "1124f33ad66e7866b4e0c1499a4c20fb5eb9c180, on @user_script:1.\r\n");
+  EXPECT_EQ(eval("return redis.acl_check_cmd({})"),
+            "-ERR Lua redis lib command arguments must be strings or integers script: "
+            "8b3d233cc233d15538b743edd3bc4603509e4325, on @user_script:1.\r\n");
 }
 
 // ---- recovery ----

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,12 +26,18 @@ namespace omnibus {
 // Runs on: the engine's shard thread, synchronously inside Run.
 using ScriptCallFn = std::function<ReplyValue(std::span<const std::string_view> argv, int resp)>;
 
+// redis.acl_check_cmd: whether the calling user may run `argv`; nullopt when the command
+// does not exist ("ERR Invalid command passed to redis.acl_check_cmd()").
+using ScriptAclCheckFn = std::function<std::optional<bool>(std::span<const std::string_view> argv)>;
+
 // One script invocation's inputs (EVAL's KEYS and ARGV, and the way to run commands).
 struct ScriptRunArgs {
   std::span<const std::string_view> keys;
   std::span<const std::string_view> args;
   // Empty: redis.call / redis.pcall reply "ERR Unknown Redis command called from script".
   ScriptCallFn call;
+  // Empty: every command is taken as existing and permitted (Omnibus has no ACL users yet).
+  ScriptAclCheckFn acl_check;
 };
 
 // A sandboxed Lua 5.1 interpreter set up as Redis 7.0's: base, table, string, math, cjson,

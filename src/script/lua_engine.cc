@@ -860,6 +860,11 @@ struct ReplyJob {
 int WriteReplyProtected(lua_State* lua) {
   auto* job = static_cast<ReplyJob*>(lua_touserdata(lua, 2));
   lua_settop(lua, 1);
+  // Redis converts with its error handler still below the result. One slot in its place
+  // makes a reply nested past Lua's stack limit stop at the same depth
+  // ("reached lua stack limit" after as many levels as redis-server).
+  lua_pushnil(lua);
+  lua_insert(lua, 1);
   script_internal::WriteLuaReply(lua, job->out, job->script_resp);
   return 0;
 }

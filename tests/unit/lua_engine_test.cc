@@ -525,6 +525,20 @@ TEST_F(LuaEngineTest, RedisCases) {
   }
 }
 
+// A table that contains itself: Redis recurses until Lua's stack is full and then replies
+// an error in place of the element (sizes and SHA1 of redis-server's replies).
+TEST_F(LuaEngineTest, SelfContainingTablesStopAtTheStackLimit) {
+  std::string array = Eval("local t = {} t[1] = t return t");
+  EXPECT_EQ(array.size(), 32010u);
+  EXPECT_EQ(LuaEngine::Sha1Hex(array), "02049e2f9c331373327bac8af7b1d66668ab9287");
+  EXPECT_THAT(array, ::testing::EndsWith("*1\r\n-ERR reached lua stack limit\r\n"));
+  std::string map2 = Eval("local t = {} t.map = t return t");
+  EXPECT_EQ(map2.size(), 34696u);
+  EXPECT_EQ(LuaEngine::Sha1Hex(map2), "366c56c3a2a5b8da7a1abe77aaba6b618c38022e");
+  EXPECT_EQ(LuaEngine::Sha1Hex(Eval("local t = {} t.map = t return t", 3)),
+            "4c6fa0e449e5848c978531714d52eae4da1e6585");
+}
+
 TEST_F(LuaEngineTest, AclCheckCmd) {
   EXPECT_EQ(Eval("return redis.acl_check_cmd('get','k')"), ":1\r\n");
   ScriptRunArgs run;

@@ -22,6 +22,7 @@ using script_internal::PushErrorTable;
 struct LuaEngine::RunContext {
   const ScriptRunArgs* args = nullptr;
   int resp = 2;  // redis.setresp
+  bool killed = false;
 };
 
 namespace {
@@ -368,6 +369,20 @@ int MathRandomseed(lua_State* lua) {
   }
   *LuaEngineAccess::RandState(lua) = Srand48(luaL_checkint(lua, 1));
   return 0;
+}
+
+// The count hook (should_stop). Raising from a hook is allowed in Lua 5.1.
+void StopHook(lua_State* lua, lua_Debug*) {
+  LuaEngine::RunContext* run = LuaEngineAccess::Run(lua);
+  if (run == nullptr || !run->args->should_stop) return;
+  if (!run->killed) {
+    if (!run->args->should_stop()) return;
+    run->killed = true;
+    // Every line from now on, so an error caught by pcall is raised again right away.
+    lua_sethook(lua, StopHook, LUA_MASKLINE, 0);
+  }
+  PushErrorTable(lua, "Script killed by user with SCRIPT KILL...");
+  lua_error(lua);
 }
 
 // pcall as Redis 7.0 replaces it: an error that is a {err=...} table (what redis.call raises)
@@ -948,7 +963,9 @@ void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
   RunContext run;
   run.args = &args;
   run_ = &run;
+  if (args.should_stop) lua_sethook(lua, StopHook, LUA_MASKCOUNT, 100000);
   int status = lua_pcall(lua, 0, 1, handler);
+  if (args.should_stop) lua_sethook(lua, nullptr, 0, 0);
   // Lua's incremental collector would run whole cycles inside some later script; a small
   // step every 50 runs keeps its work out of the scripts, as Redis does.
   if (++runs_since_gc_ == 50) {

@@ -565,6 +565,34 @@ TEST_F(LuaEngineTest, AclCheckCmd) {
             "8b3d233cc233d15538b743edd3bc4603509e4325, on @user_script:1.\r\n");
 }
 
+// ---- SCRIPT KILL's hook ----
+
+TEST_F(LuaEngineTest, ShouldStopKillsLoopingScripts) {
+  int asked = 0;
+  ScriptRunArgs run;
+  run.should_stop = [&] { return ++asked == 3; };
+  auto eval = [&](std::string_view body) {
+    asked = 0;
+    std::string out;
+    ReplyBuilder rb(&out, 2);
+    engine_.Run(body, false, run, &rb);
+    EXPECT_EQ(engine_.TEST_StackTop(), 0);
+    return out;
+  };
+  // Texts and lines from redis-server (busy-reply-threshold 100, then SCRIPT KILL).
+  EXPECT_EQ(eval("while true do pcall(function() while true do end end) end"),
+            "-ERR Script killed by user with SCRIPT KILL... script: "
+            "3d7b0cfd4124d0a72b8a39e531e7c806bc453d3e, on @user_script:1.\r\n");
+  EXPECT_EQ(eval("local x = 1\nwhile true do\n x = x + 1\nend"),
+            "-ERR Script killed by user with SCRIPT KILL... script: "
+            "3a6ffcd6fc77ade362bf8103bd7e673c3dd909c8, on @user_script:3.\r\n");
+  EXPECT_EQ(asked, 3);
+  // A short script is never asked; the hook is gone afterwards.
+  EXPECT_EQ(eval("return 1"), ":1\r\n");
+  EXPECT_EQ(asked, 0);
+  EXPECT_EQ(Eval("local n = 0 for i = 1, 300000 do n = n + 1 end return n"), ":300000\r\n");
+}
+
 // ---- recovery ----
 
 TEST_F(LuaEngineTest, ThousandFailingScriptsLeaveTheInterpreterUsable) {

@@ -38,6 +38,11 @@ struct ScriptRunArgs {
   ScriptCallFn call;
   // Empty: every command is taken as existing and permitted (Omnibus has no ACL users yet).
   ScriptAclCheckFn acl_check;
+  // Asked every 100,000 Lua instructions, as Redis's count hook (SCRIPT KILL, and where the
+  // caller can notice a busy script). Returning true stops the script with "ERR Script
+  // killed by user with SCRIPT KILL..."; from then on every line raises again, so a pcall
+  // inside the script cannot swallow it. Empty: never asked (no hook, no cost).
+  std::function<bool()> should_stop;
 };
 
 // A sandboxed Lua 5.1 interpreter set up as Redis 7.0's: base, table, string, math, cjson,

@@ -629,7 +629,7 @@ LuaEngine::~LuaEngine() { CloseState(); }
 void LuaEngine::CloseState() {
   if (lua_ != nullptr) lua_close(lua_);
   lua_ = nullptr;
-  script_count_ = 0;
+  scripts_.clear();
 }
 
 void LuaEngine::Flush() {
@@ -835,14 +835,86 @@ std::string FunctionName(std::string_view sha) {
 
 }  // namespace
 
-bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error) {
+bool LuaEngine::ParseShebang(std::string_view body, uint32_t* flags, size_t* shebang_len,
+                             std::string* error) {
+  *flags = kScriptEvalCompat;
+  *shebang_len = 0;
+  if (body.substr(0, 2) != "#!") return true;
+  size_t end = body.find('\n');
+  if (end == std::string_view::npos) {
+    *error = "ERR Invalid script shebang";
+    return false;
+  }
+  *shebang_len = end;
+  // Redis splits with sdssplitargs (quotes allowed); plain spaces are what scripts use.
+  std::vector<std::string_view> parts;
+  std::string_view line = body.substr(0, end);
+  size_t pos = 0;
+  while (pos < line.size()) {
+    while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' || line[pos] == '\r')) {
+      ++pos;
+    }
+    size_t start = pos;
+    while (pos < line.size() && line[pos] != ' ' && line[pos] != '\t' && line[pos] != '\r') {
+      ++pos;
+    }
+    if (pos > start) parts.push_back(line.substr(start, pos - start));
+  }
+  if (parts.empty()) {
+    *error = "ERR Invalid engine in script shebang";
+    return false;
+  }
+  if (parts[0] != "#!lua") {
+    *error = "ERR Unexpected engine in script shebang: " + std::string(parts[0]);
+    return false;
+  }
+  static constexpr std::pair<std::string_view, uint32_t> kFlagNames[] = {
+      {"no-writes", kScriptNoWrites},       {"allow-oom", kScriptAllowOom},
+      {"allow-stale", kScriptAllowStale},   {"no-cluster", kScriptNoCluster},
+      {"allow-cross-slot-keys", kScriptAllowCrossSlotKeys},
+  };
+  *flags = 0;
+  for (size_t j = 1; j < parts.size(); ++j) {
+    if (parts[j].substr(0, 6) != "flags=") {
+      *error = "ERR Unknown lua shebang option: " + std::string(parts[j]);
+      return false;
+    }
+    std::string_view list = parts[j].substr(6);
+    // sdssplitlen: "" has no flags, "a,,b" has an empty one (an unknown flag).
+    size_t p = 0;
+    while (!list.empty() && p <= list.size()) {
+      size_t comma = list.find(',', p);
+      if (comma == std::string_view::npos) comma = list.size();
+      std::string_view name = list.substr(p, comma - p);
+      uint32_t bit = 0;
+      for (const auto& [flag_name, flag_bit] : kFlagNames) {
+        if (name == flag_name) bit = flag_bit;
+      }
+      if (bit == 0) {
+        *error = "ERR Unexpected flag in script shebang: " + std::string(name);
+        return false;
+      }
+      *flags |= bit;
+      p = comma + 1;
+    }
+  }
+  return true;
+}
+
+bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error,
+                     uint32_t* flags) {
   *sha = Sha1Hex(body);
-  std::string name = FunctionName(*sha);
-  lua_getfield(lua_, LUA_REGISTRYINDEX, name.c_str());
-  bool cached = !lua_isnil(lua_, -1);
-  lua_pop(lua_, 1);
-  if (cached) return true;
-  if (luaL_loadbuffer(lua_, body.data(), body.size(), "@user_script") != 0) {
+  if (auto it = scripts_.find(*sha); it != scripts_.end()) {
+    if (flags != nullptr) *flags = it->second;
+    return true;
+  }
+  uint32_t script_flags = 0;
+  size_t shebang_len = 0;
+  if (!ParseShebang(body, &script_flags, &shebang_len, error)) return false;
+  // The shebang line is left out but its newline kept: errors still say line 2 for the line
+  // after it, as redis-server does.
+  std::string_view code = body.substr(shebang_len);
+  if (luaL_loadbuffer(lua_, code.data(), code.size(), "@user_script") != 0) {
     *error = "ERR Error compiling script (new function): ";
     size_t len = 0;
     const char* msg = lua_tolstring(lua_, -1, &len);
@@ -850,18 +922,19 @@ bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error
     lua_pop(lua_, 1);
     return false;
   }
-  lua_setfield(lua_, LUA_REGISTRYINDEX, name.c_str());
-  ++script_count_;
+  lua_setfield(lua_, LUA_REGISTRYINDEX, FunctionName(*sha).c_str());
+  scripts_.emplace(*sha, script_flags);
+  if (flags != nullptr) *flags = script_flags;
   return true;
 }
 
-bool LuaEngine::Exists(std::string_view sha) const {
-  if (sha.size() != 40) return false;
-  std::string name = FunctionName(sha);
-  lua_getfield(lua_, LUA_REGISTRYINDEX, name.c_str());
-  bool cached = lua_isfunction(lua_, -1);
-  lua_pop(lua_, 1);
-  return cached;
+bool LuaEngine::Exists(std::string_view sha) const { return Flags(sha).has_value(); }
+
+std::optional<uint32_t> LuaEngine::Flags(std::string_view sha) const {
+  if (sha.size() != 40) return std::nullopt;
+  auto it = scripts_.find(FunctionName(sha).substr(2));
+  if (it == scripts_.end()) return std::nullopt;
+  return it->second;
 }
 
 namespace {

@@ -161,6 +161,31 @@ TEST_F(LuaEngineTest, CompileErrorsAreNotCached) {
             "'1'\r\n");
 }
 
+TEST_F(LuaEngineTest, ShebangFlags) {
+  EXPECT_EQ(Eval("#!lua\nreturn 1"), ":1\r\n");
+  EXPECT_EQ(Eval("#!lua flags=no-writes,allow-oom\nreturn 2"), ":2\r\n");
+  EXPECT_EQ(engine_.Flags(LuaEngine::Sha1Hex("#!lua flags=no-writes,allow-oom\nreturn 2")),
+            kScriptNoWrites | kScriptAllowOom);
+  EXPECT_EQ(engine_.Flags(LuaEngine::Sha1Hex("#!lua\nreturn 1")), 0u);
+  EXPECT_EQ(Eval("return 1"), ":1\r\n");
+  EXPECT_EQ(engine_.Flags(LuaEngine::Sha1Hex("return 1")), kScriptEvalCompat);
+  EXPECT_EQ(engine_.Flags("0000000000000000000000000000000000000000"), std::nullopt);
+  EXPECT_EQ(Eval("#!lua flags=\nreturn 3"), ":3\r\n");
+  EXPECT_EQ(Eval("#!lua flags=bad\nreturn 2"), "-ERR Unexpected flag in script shebang: bad\r\n");
+  EXPECT_EQ(Eval("#!luax\nreturn 2"), "-ERR Unexpected engine in script shebang: #!luax\r\n");
+  EXPECT_EQ(Eval("#! lua\nreturn 3"), "-ERR Unexpected engine in script shebang: #!\r\n");
+  EXPECT_EQ(Eval("#!lua name=x\nreturn 2"), "-ERR Unknown lua shebang option: name=x\r\n");
+  EXPECT_EQ(Eval("#!lua"), "-ERR Invalid script shebang\r\n");
+  // The shebang still counts as line 1.
+  EXPECT_EQ(Eval("#!lua\nerror(\"x\")"),
+            "-ERR user_script:2: x script: 23ade40b599317f18975e8cce62f1fabc797480f, on "
+            "@user_script:2.\r\n");
+  std::string sha, error;
+  EXPECT_FALSE(engine_.Load("#!lua flags=bad\nreturn 2", &sha, &error));
+  EXPECT_EQ(error, "ERR Unexpected flag in script shebang: bad");
+  EXPECT_FALSE(engine_.Exists(sha));
+}
+
 // ---- the sandbox ----
 
 TEST_F(LuaEngineTest, GlobalsAsRedisHasThem) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "omnibus/base/logging.h"
 #include "omnibus/resp/reply_builder.h"
@@ -45,6 +46,18 @@ struct ScriptRunArgs {
   std::function<bool()> should_stop;
 };
 
+// Flags of an EVAL script, from its shebang line ("#!lua flags=no-writes,allow-oom"), as
+// Redis 7.0. A script without a shebang runs in Redis's compatibility mode (kEvalCompat):
+// no flags, and the caller applies Redis's pre-7.0 rules (e.g. it may write).
+enum ScriptFlag : uint32_t {
+  kScriptNoWrites = 1 << 0,
+  kScriptAllowOom = 1 << 1,
+  kScriptAllowStale = 1 << 2,
+  kScriptNoCluster = 1 << 3,
+  kScriptAllowCrossSlotKeys = 1 << 4,
+  kScriptEvalCompat = 1 << 5,
+};
+
 // A sandboxed Lua 5.1 interpreter set up as Redis 7.0's: base, table, string, math, cjson,
 // bit, struct and cmsgpack; the `redis` table; read-only globals and library tables; the
 // script cache (SHA1 of the body, registry functions named f_<sha>).
@@ -66,13 +79,25 @@ class LuaEngine {
   // SCRIPT LOAD: compiles `body` and caches it under its SHA1 (lower-case hex), which it
   // stores in *sha. On a syntax error returns false with the Redis reply text in *error
   // ("ERR Error compiling script (new function): user_script:1: ...") and caches nothing.
-  bool Load(std::string_view body, std::string* sha, std::string* error);
+  // A bad shebang fails the same way ("ERR Unexpected flag in script shebang: bad").
+  // `flags` (optional) receives the script's ScriptFlag bits.
+  bool Load(std::string_view body, std::string* sha, std::string* error,
+            uint32_t* flags = nullptr);
   // SCRIPT EXISTS (case-insensitive, as Redis's script dictionary).
   bool Exists(std::string_view sha) const;
+  // The cached script's ScriptFlag bits (EVALSHA checks no-writes etc. before running);
+  // nullopt when not cached.
+  std::optional<uint32_t> Flags(std::string_view sha) const;
+
+  // Redis 7.0's evalExtractShebangFlags: for a body starting with "#!", the flags and the
+  // length of the shebang line (which is then compiled as an empty line, so line numbers
+  // still count it). False with the reply text in *error for a bad shebang.
+  static bool ParseShebang(std::string_view body, uint32_t* flags, size_t* shebang_len,
+                           std::string* error);
   // SCRIPT FLUSH: drops every script by replacing the interpreter, as Redis does (a script
   // can leave garbage behind; a fresh state also returns its memory).
   void Flush();
-  size_t ScriptCount() const { return script_count_; }
+  size_t ScriptCount() const { return scripts_.size(); }
 
   // EVAL (is_sha false: `body_or_sha` is the body, cached on the way) or EVALSHA (true:
   // NOSCRIPT unless cached). Writes exactly one reply to `reply`; the reply's protocol is
@@ -101,7 +126,8 @@ class LuaEngine {
   void CloseState();
 
   lua_State* lua_ = nullptr;
-  size_t script_count_ = 0;
+  // Cached scripts: lower-case sha -> ScriptFlag bits (the function is in the registry).
+  std::unordered_map<std::string, uint32_t> scripts_;
   LogFn log_;
   // Redis's redisLrand48 state (math.random): seeded as Redis's at start-up, and not
   // re-seeded between runs (Redis 7.0 no longer does), so a sequence continues across calls.

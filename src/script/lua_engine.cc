@@ -85,6 +85,8 @@ struct LuaEngineAccess {
   static LuaEngine::RunContext* Run(lua_State* lua) { return Engine(lua)->run_; }
   static uint64_t* RandState(lua_State* lua) { return &Engine(lua)->rand_state_; }
   static const LuaEngine::LogFn& Log(lua_State* lua) { return Engine(lua)->log_; }
+  static std::string& ArgNumbers(lua_State* lua) { return Engine(lua)->call_numbers_; }
+  static std::vector<std::string_view>& ArgViews(lua_State* lua) { return Engine(lua)->call_argv_; }
 };
 
 namespace {
@@ -113,27 +115,38 @@ int RedisCommand(lua_State* lua, bool raise) {
   {
     // C++ objects live only in this scope; no Lua call in it can raise except on memory
     // exhaustion (then Lua longjmps past them and they leak, as any C library would).
-    std::vector<std::string> owned;
-    owned.reserve(static_cast<size_t>(argc));
+    // Strings are viewed where they are, on the Lua stack (popped only after the command);
+    // numbers are formatted into a buffer the engine reuses, so a call allocates nothing
+    // once warm.
+    std::string& numbers = LuaEngineAccess::ArgNumbers(lua);
+    std::vector<std::string_view>& argv = LuaEngineAccess::ArgViews(lua);
+    numbers.clear();
+    argv.clear();
     for (int j = 1; j <= argc; ++j) {
       if (lua_type(lua, j) == LUA_TNUMBER) {
         // Not lua_tolstring: Lua's "%.14g" loses precision.
         char buf[64];
         int n = script_internal::FormatArgNumber(lua_tonumber(lua, j), buf, sizeof(buf));
-        owned.emplace_back(buf, static_cast<size_t>(n));
-        continue;
-      }
-      size_t len = 0;
-      const char* s = lua_tolstring(lua, j, &len);
-      if (s == nullptr) {
+        numbers.append(buf, static_cast<size_t>(n));
+        numbers.push_back('\0');
+      } else if (lua_type(lua, j) != LUA_TSTRING) {
         bad_args = true;
         break;
       }
-      owned.emplace_back(s, len);
     }
-    lua_settop(lua, 0);
     if (!bad_args) {
-      std::vector<std::string_view> argv(owned.begin(), owned.end());
+      const char* next_number = numbers.data();
+      for (int j = 1; j <= argc; ++j) {
+        if (lua_type(lua, j) == LUA_TNUMBER) {
+          std::string_view v(next_number);
+          argv.push_back(v);
+          next_number += v.size() + 1;
+        } else {
+          size_t len = 0;
+          const char* str = lua_tolstring(lua, j, &len);
+          argv.emplace_back(str, len);
+        }
+      }
       ReplyValue reply;
       if (run->args->call) {
         reply = run->args->call(argv, run->resp);
@@ -141,8 +154,12 @@ int RedisCommand(lua_State* lua, bool raise) {
         reply.kind = ReplyValue::Kind::kError;
         reply.str = "ERR Unknown Redis command called from script";
       }
+      argv.clear();
+      lua_settop(lua, 0);
       is_error = reply.kind == ReplyValue::Kind::kError;
       script_internal::PushReplyValue(lua, reply, run->resp);
+    } else {
+      lua_settop(lua, 0);
     }
   }
   if (bad_args) {
@@ -675,7 +692,9 @@ void LuaEngine::CreateState() {
   luaL_loadbuffer(lua, kErrHandlerSource, sizeof(kErrHandlerSource) - 1, "@err_handler_def");
   lua_call(lua, 0, 1);
   lua_pushvalue(lua, -1);
+  lua_pushvalue(lua, -1);
   lua_setfield(lua, LUA_REGISTRYINDEX, kErrHandlerKey);
+  err_handler_ref_ = luaL_ref(lua, LUA_REGISTRYINDEX);
   lua_setglobal(lua, "__redis__err__handler");
 
   lua_pushcfunction(lua, LuaPcall);
@@ -768,6 +787,8 @@ void LuaEngine::CreateState() {
 
   lua_pushvalue(lua, globals);
   lua_setfield(lua, LUA_REGISTRYINDEX, kRealGlobalsKey);
+  lua_pushvalue(lua, globals);
+  globals_ref_ = luaL_ref(lua, LUA_REGISTRYINDEX);
 
   // Protect: every table reachable from the globals becomes a proxy.
   lua_newtable(lua);  // proxy -> real, weak keys
@@ -827,10 +848,14 @@ std::string LuaEngine::Sha1Hex(std::string_view data) { return script_internal::
 
 namespace {
 
-std::string FunctionName(std::string_view sha) {
-  std::string name = "f_";
-  for (char c : sha) name.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
-  return name;
+// The cache key of a sha as EVALSHA or SCRIPT EXISTS gives it: lower case (Redis's script
+// dictionary compares without case). `buf` holds 40 characters.
+std::string_view LowerSha(std::string_view sha, char* buf) {
+  for (size_t i = 0; i < 40; ++i) {
+    char c = sha[i];
+    buf[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return std::string_view(buf, 40);
 }
 
 }  // namespace
@@ -905,7 +930,7 @@ bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error
                      uint32_t* flags) {
   *sha = Sha1Hex(body);
   if (auto it = scripts_.find(*sha); it != scripts_.end()) {
-    if (flags != nullptr) *flags = it->second;
+    if (flags != nullptr) *flags = it->second.flags;
     return true;
   }
   uint32_t script_flags = 0;
@@ -922,8 +947,11 @@ bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error
     lua_pop(lua_, 1);
     return false;
   }
-  lua_setfield(lua_, LUA_REGISTRYINDEX, FunctionName(*sha).c_str());
-  scripts_.emplace(*sha, script_flags);
+  // Named as Redis names it (f_<sha>), and referenced by number for the runs.
+  lua_pushvalue(lua_, -1);
+  lua_setfield(lua_, LUA_REGISTRYINDEX, ("f_" + *sha).c_str());
+  int ref = luaL_ref(lua_, LUA_REGISTRYINDEX);
+  scripts_.emplace(*sha, CachedScript{script_flags, ref});
   if (flags != nullptr) *flags = script_flags;
   return true;
 }
@@ -932,9 +960,10 @@ bool LuaEngine::Exists(std::string_view sha) const { return Flags(sha).has_value
 
 std::optional<uint32_t> LuaEngine::Flags(std::string_view sha) const {
   if (sha.size() != 40) return std::nullopt;
-  auto it = scripts_.find(FunctionName(sha).substr(2));
+  char buf[40];
+  auto it = scripts_.find(LowerSha(sha, buf));
   if (it == scripts_.end()) return std::nullopt;
-  return it->second;
+  return it->second.flags;
 }
 
 namespace {
@@ -1006,28 +1035,35 @@ std::string ErrorReplyText(lua_State* lua, std::string_view sha) {
 
 void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& args,
                     ReplyBuilder* reply) {
-  std::string sha;
+  std::string loaded_sha;
+  char sha_buf[40];
+  std::string_view sha;
+  int function_ref = 0;
   if (is_sha) {
-    if (!Exists(body_or_sha)) {
+    auto it = body_or_sha.size() == 40 ? scripts_.find(LowerSha(body_or_sha, sha_buf))
+                                       : scripts_.end();
+    if (it == scripts_.end()) {
       reply->Error("NOSCRIPT No matching script. Please use EVAL.");
       return;
     }
-    sha = FunctionName(body_or_sha).substr(2);
+    sha = it->first;
+    function_ref = it->second.function_ref;
   } else {
     std::string error;
-    if (!Load(body_or_sha, &sha, &error)) {
+    if (!Load(body_or_sha, &loaded_sha, &error)) {
       reply->Error(error);
       return;
     }
+    sha = loaded_sha;
+    function_ref = scripts_.find(sha)->second.function_ref;
   }
   lua_State* lua = lua_;
   int base = lua_gettop(lua);
-  lua_getfield(lua, LUA_REGISTRYINDEX, kErrHandlerKey);
+  lua_rawgeti(lua, LUA_REGISTRYINDEX, err_handler_ref_);
   int handler = lua_gettop(lua);
-  std::string name = "f_" + sha;
-  lua_getfield(lua, LUA_REGISTRYINDEX, name.c_str());
+  lua_rawgeti(lua, LUA_REGISTRYINDEX, function_ref);
 
-  lua_getfield(lua, LUA_REGISTRYINDEX, kRealGlobalsKey);
+  lua_rawgeti(lua, LUA_REGISTRYINDEX, globals_ref_);
   int real_globals = lua_gettop(lua);
   SetGlobalArray(lua, real_globals, "KEYS", args.keys);
   SetGlobalArray(lua, real_globals, "ARGV", args.args);
@@ -1052,7 +1088,8 @@ void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
     // The conversion runs protected (only memory exhaustion can raise there) and into a
     // scratch reply, so a half-written reply never reaches the client.
     ReplyValue captured;
-    std::string scratch;
+    std::string& scratch = reply_scratch_;
+    scratch.clear();
     ReplyBuilder staged = reply->out() != nullptr ? ReplyBuilder(&scratch, reply->resp3() ? 3 : 2)
                                                   : ReplyBuilder(&captured, reply->resp3() ? 3 : 2);
     ReplyJob job{&staged, run.resp};

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "omnibus/base/logging.h"
 #include "omnibus/resp/reply_builder.h"
@@ -126,14 +127,30 @@ class LuaEngine {
   void CloseState();
 
   lua_State* lua_ = nullptr;
-  // Cached scripts: lower-case sha -> ScriptFlag bits (the function is in the registry).
-  std::unordered_map<std::string, uint32_t> scripts_;
+  struct CachedScript {
+    uint32_t flags;  // ScriptFlag bits
+    int function_ref;  // the compiled function in the registry (also named f_<sha> there)
+  };
+  // Lets EVALSHA look a string_view up without building a std::string.
+  struct ShaHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Cached scripts by lower-case sha.
+  std::unordered_map<std::string, CachedScript, ShaHash, std::equal_to<>> scripts_;
+  // Registry references taken once per interpreter (faster than named lookups per run).
+  int err_handler_ref_ = 0;
+  int globals_ref_ = 0;
+  std::string reply_scratch_;  // a script's reply before it is handed on, reused
   LogFn log_;
   // Redis's redisLrand48 state (math.random): seeded as Redis's at start-up, and not
   // re-seeded between runs (Redis 7.0 no longer does), so a sequence continues across calls.
   uint64_t rand_state_ = 0;
   RunContext* run_ = nullptr;  // set only while a script runs
   int runs_since_gc_ = 0;
+  // redis.call's argument views and formatted numbers, reused from call to call.
+  std::vector<std::string_view> call_argv_;
+  std::string call_numbers_;
 };
 
 }  // namespace omnibus

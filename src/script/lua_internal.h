@@ -3,7 +3,6 @@
 // Pieces of the script engine shared between its files (not a public header).
 
 #include <lua.hpp>
-
 #include <string_view>
 
 #include "omnibus/resp/reply_builder.h"
@@ -15,6 +14,14 @@ namespace omnibus::script_internal {
 // its module table, as a luaopen_* function does.
 int OpenStruct(lua_State* lua);
 int OpenCmsgpack(lua_State* lua);
+
+// Registry key of the real globals table (scripts see a read-only proxy of it).
+inline constexpr char kRealGlobalsKey[] = "omnibus.globals";
+
+// Keeps only the globals Redis 7.0 keeps, makes every table reachable from them read-only
+// (lua_sandbox.cc) and gives scripts the proxy as their globals. Runs once, after the
+// libraries and the redis table are in the globals. Leaves the stack empty.
+void InstallSandbox(lua_State* lua);
 
 // Pushes {err = "<CODE> <message>"} the way Redis's luaPushErrorBuff does: "-CODE msg" keeps
 // CODE, a text without a leading '-' gets "ERR", and CR/LF are trimmed from both ends.

@@ -115,8 +115,8 @@ void ControlOptions(lua_State* lua, char opt, const char** fmt, Header* h) {
 
 void PutInteger(lua_State* lua, luaL_Buffer* b, int arg, int endian, size_t size) {
   lua_Number n = luaL_checknumber(lua, arg);
-  uint64_t value = n < 0 ? static_cast<uint64_t>(static_cast<int64_t>(n))
-                         : static_cast<uint64_t>(n);
+  uint64_t value =
+      n < 0 ? static_cast<uint64_t>(static_cast<int64_t>(n)) : static_cast<uint64_t>(n);
   char buff[kMaxIntSize];
   for (size_t i = 0; i < size; ++i) {
     buff[i] = static_cast<char>(value & 0xff);
@@ -283,7 +283,8 @@ int Unpack(lua_State* lua) {
       }
       case 'c': {
         if (size == 0) {
-          if (n == 0 || !lua_isnumber(lua, -1)) luaL_error(lua, "format 'c0' needs a previous size");
+          if (n == 0 || !lua_isnumber(lua, -1))
+            luaL_error(lua, "format 'c0' needs a previous size");
           size = static_cast<size_t>(lua_tonumber(lua, -1));
           lua_pop(lua, 1);
           n--;
@@ -334,7 +335,8 @@ int Size(lua_State* lua) {
 }  // namespace
 
 int OpenStruct(lua_State* lua) {
-  const luaL_Reg functions[] = {{"pack", Pack}, {"unpack", Unpack}, {"size", Size}, {nullptr, nullptr}};
+  const luaL_Reg functions[] = {
+      {"pack", Pack}, {"unpack", Unpack}, {"size", Size}, {nullptr, nullptr}};
   lua_newtable(lua);
   luaL_register(lua, nullptr, functions);
   return 1;

@@ -116,11 +116,14 @@ class LuaEngineTest : public ::testing::Test {
 // ---- redis.sha1hex and the cache ----
 
 TEST_F(LuaEngineTest, Sha1HexMatchesRedis) {
-  EXPECT_EQ(Eval("return redis.sha1hex('x')"), "$40\r\n11f6ad8ec52a2984abaafd7c3b516503785c2072\r\n");
-  EXPECT_EQ(Eval("return redis.sha1hex('')"), "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n");
+  EXPECT_EQ(Eval("return redis.sha1hex('x')"),
+            "$40\r\n11f6ad8ec52a2984abaafd7c3b516503785c2072\r\n");
+  EXPECT_EQ(Eval("return redis.sha1hex('')"),
+            "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n");
   EXPECT_EQ(Eval("return redis.sha1hex(1)"), "$40\r\n356a192b7913b04c54574d18c28d46e6395428ab\r\n");
   // nil and tables hash as the empty string.
-  EXPECT_EQ(Eval("return redis.sha1hex({})"), "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n");
+  EXPECT_EQ(Eval("return redis.sha1hex({})"),
+            "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n");
   EXPECT_EQ(Eval("return redis.sha1hex()"),
             ScriptError("ERR wrong number of arguments", "return redis.sha1hex()"));
   // Block boundaries (55, 56, 64 bytes) and a long input, against Python's hashlib.
@@ -228,7 +231,8 @@ TEST_F(LuaEngineTest, ReadonlyTablesWithRedisTexts) {
             "46f9bf166bc7e1ab2ed3b9de7b99c4e1e7dc1f7d, on @user_script:1.\r\n");
   for (const char* body : {"string.len = 1", "_G.x = 1", "redis.call = nil", "redis.foo = 1",
                            "KEYS = 1", "getmetatable('').__index.foo = 1"}) {
-    EXPECT_EQ(Eval(body), ScriptError("ERR user_script:1: Attempt to modify a readonly table", body))
+    EXPECT_EQ(Eval(body),
+              ScriptError("ERR user_script:1: Attempt to modify a readonly table", body))
         << body;
   }
   // Raised inside a C function: no "user_script:1:" prefix, as Redis.
@@ -442,8 +446,9 @@ TEST_F(LuaEngineTest, RedisApiMisc) {
             ScriptError("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or "
                         "REPL_NONE.",
                         "redis.set_repl(9) return 1"));
-  EXPECT_EQ(Eval("redis.set_repl() return 1"),
-            ScriptError("ERR redis.set_repl() requires two arguments.", "redis.set_repl() return 1"));
+  EXPECT_EQ(
+      Eval("redis.set_repl() return 1"),
+      ScriptError("ERR redis.set_repl() requires two arguments.", "redis.set_repl() return 1"));
   EXPECT_EQ(Eval("return redis.replicate_commands()"), ":1\r\n");
   EXPECT_EQ(Eval("return redis.breakpoint()"), "$-1\r\n");
   EXPECT_EQ(Eval("return redis.debug('x')"), "$-1\r\n");
@@ -451,7 +456,8 @@ TEST_F(LuaEngineTest, RedisApiMisc) {
             ScriptError("ERR RESP version must be 2 or 3.", "return redis.setresp(4)"));
   EXPECT_EQ(Eval("return redis.setresp()"),
             ScriptError("ERR redis.setresp() requires one argument.", "return redis.setresp()"));
-  EXPECT_EQ(Eval("redis.log(9, 'x')"), ScriptError("ERR Invalid debug level.", "redis.log(9, 'x')"));
+  EXPECT_EQ(Eval("redis.log(9, 'x')"),
+            ScriptError("ERR Invalid debug level.", "redis.log(9, 'x')"));
   EXPECT_EQ(Eval("redis.log('a', 'x')"),
             ScriptError("ERR First argument must be a number (log level).", "redis.log('a', 'x')"));
   EXPECT_EQ(Eval("redis.log(1)"),

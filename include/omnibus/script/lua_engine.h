@@ -82,8 +82,7 @@ class LuaEngine {
   // ("ERR Error compiling script (new function): user_script:1: ...") and caches nothing.
   // A bad shebang fails the same way ("ERR Unexpected flag in script shebang: bad").
   // `flags` (optional) receives the script's ScriptFlag bits.
-  bool Load(std::string_view body, std::string* sha, std::string* error,
-            uint32_t* flags = nullptr);
+  bool Load(std::string_view body, std::string* sha, std::string* error, uint32_t* flags = nullptr);
   // SCRIPT EXISTS (case-insensitive, as Redis's script dictionary).
   bool Exists(std::string_view sha) const;
   // The cached script's ScriptFlag bits (EVALSHA checks no-writes etc. before running);
@@ -117,7 +116,7 @@ class LuaEngine {
   // For tests: the Lua stack depth between runs (0 when every run left it balanced).
   int TEST_StackTop() const;
 
- // The state of the script being run (opaque; defined in lua_engine.cc).
+  // The state of the script being run (opaque; defined in lua_engine.cc).
   struct RunContext;
 
  private:
@@ -128,7 +127,7 @@ class LuaEngine {
 
   lua_State* lua_ = nullptr;
   struct CachedScript {
-    uint32_t flags;  // ScriptFlag bits
+    uint32_t flags;    // ScriptFlag bits
     int function_ref;  // the compiled function in the registry (also named f_<sha> there)
   };
   // Lets EVALSHA look a string_view up without building a std::string.

@@ -722,6 +722,12 @@ std::string ErrorReplyText(lua_State* lua, std::string_view sha) {
 
 void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& args,
                     ReplyBuilder* reply) {
+  if (run_ != nullptr) {
+    // A script's command callback ran EVAL: Redis refuses it (EVAL is "noscript"), and one
+    // interpreter cannot run two scripts at once.
+    reply->Error("ERR This Redis command is not allowed from script");
+    return;
+  }
   std::string loaded_sha;
   char sha_buf[40];
   std::string_view sha;

@@ -624,6 +624,22 @@ TEST_F(LuaEngineTest, ShouldStopKillsLoopingScripts) {
   EXPECT_EQ(Eval("local n = 0 for i = 1, 300000 do n = n + 1 end return n"), ":300000\r\n");
 }
 
+TEST_F(LuaEngineTest, RunFromInsideAScriptIsRefused) {
+  ScriptRunArgs run;
+  run.call = [&](std::span<const std::string_view> argv, int) {
+    ReplyValue v;
+    ReplyBuilder rb(&v, 2);
+    ScriptRunArgs inner;
+    engine_.Run(argv[1], false, inner, &rb);
+    return v;
+  };
+  std::string out;
+  ReplyBuilder rb(&out, 2);
+  engine_.Run("return redis.pcall('eval', 'return 1')", false, run, &rb);
+  EXPECT_EQ(out, "-ERR This Redis command is not allowed from script\r\n");
+  EXPECT_EQ(engine_.TEST_StackTop(), 0);
+}
+
 // ---- recovery ----
 
 TEST_F(LuaEngineTest, ThousandFailingScriptsLeaveTheInterpreterUsable) {

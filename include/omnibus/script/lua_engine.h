@@ -95,14 +95,16 @@ class LuaEngine {
   static bool ParseShebang(std::string_view body, uint32_t* flags, size_t* shebang_len,
                            std::string* error);
   // SCRIPT FLUSH: drops every script by replacing the interpreter, as Redis does (a script
-  // can leave garbage behind; a fresh state also returns its memory).
+  // can leave garbage behind; a fresh state also returns its memory). Never from inside a
+  // script's command callback (SCRIPT is not allowed from scripts).
   void Flush();
   size_t ScriptCount() const { return scripts_.size(); }
 
   // EVAL (is_sha false: `body_or_sha` is the body, cached on the way) or EVALSHA (true:
   // NOSCRIPT unless cached). Writes exactly one reply to `reply`; the reply's protocol is
   // the client's, while the script's own redis.setresp (reset to 2 for each run) decides how
-  // booleans come out, as in Redis.
+  // booleans come out, as in Redis. Not re-entrant: called from inside a script's command
+  // callback it replies "ERR This Redis command is not allowed from script".
   void Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& run,
            ReplyBuilder* reply);
 

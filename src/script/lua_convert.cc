@@ -61,9 +61,27 @@ void PushErrorTable(lua_State* lua, std::string_view text) {
   SetField(lua, "err");
 }
 
-void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) {
+namespace {
+
+// Deeper than any command replies; keeps the pushes far below Lua's stack limit, so Room()
+// cannot fail and every call pushes exactly one value.
+constexpr int kMaxReplyDepth = 1000;
+
+void PushReply(lua_State* lua, const ReplyValue& v, int resp, int depth);
+
+}  // namespace
+
+void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) { PushReply(lua, v, resp, 0); }
+
+namespace {
+
+void PushReply(lua_State* lua, const ReplyValue& v, int resp, int depth) {
   using Kind = ReplyValue::Kind;
-  if (!Room(lua, 4)) return;
+  if (!Room(lua, 4)) return;  // cannot happen under kMaxReplyDepth (see there)
+  if (depth > kMaxReplyDepth) {
+    lua_pushboolean(lua, 0);
+    return;
+  }
   const bool resp3 = resp >= 3;
   switch (v.kind) {
     case Kind::kSimple:
@@ -126,8 +144,8 @@ void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) {
         lua_createtable(lua, 0, 1);
         lua_createtable(lua, 0, static_cast<int>(v.elements.size() / 2));
         for (size_t i = 0; i + 1 < v.elements.size(); i += 2) {
-          PushReplyValue(lua, v.elements[i], resp);
-          PushReplyValue(lua, v.elements[i + 1], resp);
+          PushReply(lua, v.elements[i], resp, depth + 1);
+          PushReply(lua, v.elements[i + 1], resp, depth + 1);
           // A nil key (a RESP3 null as a map key) cannot be stored; Redis would raise.
           if (lua_isnil(lua, -2)) {
             lua_pop(lua, 2);
@@ -142,7 +160,7 @@ void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) {
         lua_createtable(lua, 0, 1);
         lua_createtable(lua, 0, static_cast<int>(v.elements.size()));
         for (const ReplyValue& e : v.elements) {
-          PushReplyValue(lua, e, resp);
+          PushReply(lua, e, resp, depth + 1);
           if (lua_isnil(lua, -1)) {
             lua_pop(lua, 1);
             continue;
@@ -156,7 +174,7 @@ void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) {
       // Arrays, and maps and sets in RESP2 (flattened as the RESP2 reply is).
       lua_createtable(lua, static_cast<int>(v.elements.size()), 0);
       for (size_t i = 0; i < v.elements.size(); ++i) {
-        PushReplyValue(lua, v.elements[i], resp);
+        PushReply(lua, v.elements[i], resp, depth + 1);
         lua_rawseti(lua, -2, static_cast<int>(i + 1));
       }
       return;
@@ -165,8 +183,6 @@ void PushReplyValue(lua_State* lua, const ReplyValue& v, int resp) {
   }
   lua_pushboolean(lua, 0);
 }
-
-namespace {
 
 // Looks up t[key] for the table on top, leaving the value on the stack; returns its type.
 // Raw: redis-server 7.0.15 ignores metatables here (a returned table whose __index gives

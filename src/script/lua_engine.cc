@@ -59,14 +59,22 @@ constexpr char kErrHandlerSource[] =
 }  // namespace
 
 // The C side of the redis table and the sandbox. A friend, so it can reach the engine.
+// The C functions of the redis table and math.random carry the engine as upvalue 1 (no
+// registry lookup per redis.call); the count hook, not a closure, looks in the registry.
 struct LuaEngineAccess {
   static LuaEngine* Engine(lua_State* lua) {
+    return static_cast<LuaEngine*>(lua_touserdata(lua, lua_upvalueindex(1)));
+  }
+  static LuaEngine* EngineFromRegistry(lua_State* lua) {
     lua_getfield(lua, LUA_REGISTRYINDEX, kEngineKey);
     auto* engine = static_cast<LuaEngine*>(lua_touserdata(lua, -1));
     lua_pop(lua, 1);
     return engine;
   }
   static LuaEngine::RunContext* Run(lua_State* lua) { return Engine(lua)->run_; }
+  static LuaEngine::RunContext* RunFromRegistry(lua_State* lua) {
+    return EngineFromRegistry(lua)->run_;
+  }
   static uint64_t* RandState(lua_State* lua) { return &Engine(lua)->rand_state_; }
   static const LuaEngine::LogFn& Log(lua_State* lua) { return Engine(lua)->log_; }
   static std::string& ArgNumbers(lua_State* lua) { return Engine(lua)->call_numbers_; }
@@ -373,7 +381,7 @@ int MathRandomseed(lua_State* lua) {
 
 // The count hook (should_stop). Raising from a hook is allowed in Lua 5.1.
 void StopHook(lua_State* lua, lua_Debug*) {
-  LuaEngine::RunContext* run = LuaEngineAccess::Run(lua);
+  LuaEngine::RunContext* run = LuaEngineAccess::RunFromRegistry(lua);
   if (run == nullptr || !run->args->should_stop) return;
   if (!run->killed) {
     if (!run->args->should_stop()) return;
@@ -497,7 +505,8 @@ void LuaEngine::CreateState() {
       {"acl_check_cmd", RedisAclCheckCmd},
   };
   for (const luaL_Reg& f : redis_functions) {
-    lua_pushcfunction(lua, f.func);
+    lua_pushlightuserdata(lua, this);
+    lua_pushcclosure(lua, f.func, 1);
     lua_setfield(lua, -2, f.name);
   }
   const std::pair<const char*, int> constants[] = {
@@ -517,9 +526,11 @@ void LuaEngine::CreateState() {
 
   // math.random and math.randomseed on Redis's generator.
   lua_getglobal(lua, "math");
-  lua_pushcfunction(lua, MathRandom);
+  lua_pushlightuserdata(lua, this);
+  lua_pushcclosure(lua, MathRandom, 1);
   lua_setfield(lua, -2, "random");
-  lua_pushcfunction(lua, MathRandomseed);
+  lua_pushlightuserdata(lua, this);
+  lua_pushcclosure(lua, MathRandomseed, 1);
   lua_setfield(lua, -2, "randomseed");
   lua_pop(lua, 1);
 

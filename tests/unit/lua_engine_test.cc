@@ -59,6 +59,16 @@ class FakeServer {
       rb.Bool(true);
     } else if (name == "lpush") {
       rb.Error("WRONGTYPE Operation against a key holding the wrong kind of value");
+    } else if (name == "deep") {
+      // 2000 nested one-element arrays around an integer.
+      ReplyValue* cur = &v;
+      for (int i = 0; i < 2000; ++i) {
+        cur->kind = ReplyValue::Kind::kArray;
+        cur->elements.resize(1);
+        cur = &cur->elements[0];
+      }
+      cur->kind = ReplyValue::Kind::kInteger;
+      cur->integer = 7;
     } else if (name == "mixed") {
       rb.Array(4);
       rb.Integer(7);
@@ -347,6 +357,13 @@ TEST_F(LuaEngineTest, RepliesAsLuaSeesThemInResp3) {
   // The commands saw the protocol the script chose.
   EXPECT_EQ(Eval("redis.setresp(3) return redis.call('smembers','s')", 3),
             "~2\r\n$1\r\na\r\n$1\r\nb\r\n");
+}
+
+TEST_F(LuaEngineTest, RepliesNestedBeyondAnyCommandBecomeFalse) {
+  EXPECT_EQ(Eval("local r = redis.call('deep') local d = 0\n"
+                 "while type(r) == 'table' do r = r[1] d = d + 1 end\n"
+                 "return {d, type(r)}"),
+            "*2\r\n:1001\r\n$7\r\nboolean\r\n");
 }
 
 // ---- Lua -> reply ----

@@ -58,9 +58,9 @@ constexpr char kErrHandlerSource[] =
 
 }  // namespace
 
-// The C side of the redis table and the sandbox. A friend, so it can reach the engine.
-// The C functions of the redis table and math.random carry the engine as upvalue 1 (no
-// registry lookup per redis.call); the count hook, not a closure, looks in the registry.
+// How the C functions reach the engine (a friend of it). The C functions of the redis table and
+// math.random carry the engine as upvalue 1 (no registry lookup per redis.call); the count hook,
+// not a closure, looks in the registry.
 struct LuaEngineAccess {
   static LuaEngine* Engine(lua_State* lua) {
     return static_cast<LuaEngine*>(lua_touserdata(lua, lua_upvalueindex(1)));

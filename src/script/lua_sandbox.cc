@@ -84,9 +84,11 @@ int GlobalsIndex(lua_State* lua) {
   lua_pushvalue(lua, 2);
   lua_rawget(lua, lua_upvalueindex(1));
   if (!lua_isnil(lua, -1)) return 1;
-  const char* name = lua_tostring(lua, 2);
+  if (!lua_isstring(lua, 2)) {  // Redis's text names its C function
+    return luaL_error(lua, "Second argument to luaProtectedTableError must be a string or number");
+  }
   return luaL_error(lua, "Script attempted to access nonexistent global variable '%s'",
-                    name != nullptr ? name : "?");
+                    lua_tostring(lua, 2));
 }
 
 // A wrapper that refuses a proxy as first argument and otherwise calls upvalue 1.

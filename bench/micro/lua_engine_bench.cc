@@ -58,5 +58,21 @@ void BM_EvalShaReturnOne(benchmark::State& state) {
 }
 BENCHMARK(BM_EvalShaReturnOne);
 
+// Global lookups go through the read-only proxy of the globals (lua_sandbox.cc).
+void BM_GlobalLookups(benchmark::State& state) {
+  LuaEngine engine;
+  std::string sha, error;
+  engine.Load("local n = 0 for i = 1, 1000 do n = n + tonumber('1') end return n", &sha, &error);
+  ScriptRunArgs run;
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    ReplyBuilder rb(&out, 2);
+    engine.Run(sha, true, run, &rb);
+    benchmark::DoNotOptimize(out);
+  }
+}
+BENCHMARK(BM_GlobalLookups);
+
 }  // namespace
 }  // namespace omnibus

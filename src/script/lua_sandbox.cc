@@ -79,11 +79,10 @@ int RaiseReadonly(lua_State* lua) {
 // __newindex of every proxy: like Redis's VM check, raised at the script's line.
 int ProxyNewIndex(lua_State* lua) { return luaL_error(lua, kReadonlyError); }
 
-// __index of the globals proxy: a missing global is an error (Redis's luaProtectedTableError).
-int GlobalsIndex(lua_State* lua) {
-  lua_pushvalue(lua, 2);
-  lua_rawget(lua, lua_upvalueindex(1));
-  if (!lua_isnil(lua, -1)) return 1;
+// __index of the real globals, reached only for a global that does not exist: an error, not
+// nil (Redis's luaProtectedTableError). The proxy's __index is the real table itself, so a
+// global that exists costs no C call.
+int MissingGlobal(lua_State* lua) {
   if (!lua_isstring(lua, 2)) {  // Redis's text names its C function
     return luaL_error(lua, "Second argument to luaProtectedTableError must be a string or number");
   }
@@ -328,12 +327,12 @@ void InstallSandbox(lua_State* lua) {
   lua_pushvalue(lua, globals);
   ProtectTop(lua, seen, protected_map, sentinel);
   int globals_proxy = lua_gettop(lua);
-  // A missing global is an error, not nil.
-  lua_getmetatable(lua, globals_proxy);
-  lua_pushvalue(lua, globals);
-  lua_pushcclosure(lua, GlobalsIndex, 1);
+  // A missing global is an error, not nil: the real globals' own metatable says so. (Only
+  // lookups through the proxy get there; rawget and C code see nil.)
+  lua_newtable(lua);
+  lua_pushcfunction(lua, MissingGlobal);
   lua_setfield(lua, -2, "__index");
-  lua_pop(lua, 1);
+  lua_setmetatable(lua, globals);
 
   // Strings' metatable: its __index is the string library; getmetatable("") gives a
   // read-only view of it, so neither can be changed through it.

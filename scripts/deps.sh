@@ -3,7 +3,8 @@
 set -euo pipefail
 
 OMNIBUS_PACKAGES=(cmake ninja-build pkg-config g++ ccache liburing-dev libabsl-dev libgtest-dev
-  libgmock-dev libbenchmark-dev libhiredis-dev libmimalloc-dev redis-server redis-tools python3 python3-redis)
+  libgmock-dev libbenchmark-dev libhiredis-dev libmimalloc-dev redis-server redis-tools python3 python3-redis
+  liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
 
 omnibus_missing_packages() {
   local p missing=()

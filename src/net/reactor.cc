@@ -96,6 +96,9 @@ Work* Reactor::NewWork() {
 }
 
 void Reactor::FreeWork(Work* w) {
+  // A split EXEC's share whose coroutine ended before handing its ready keys over: they
+  // still wake their waiters (at the end of this or the next drain).
+  HoldReady(w);
   if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
   if (w->storage.capacity() > 64 * 1024) std::string().swap(w->storage);
   w->result = ReplyValue{};
@@ -745,8 +748,7 @@ void Reactor::DrainCompletions() {
 
 void Reactor::OnWorkDone(Work* w) {
   // Keys that gained elements for blocked clients (§10.5), reported with the work that made
-  // them so.
-  // Handled once the whole drain is done, in the order the keys became ready; a parked
+  // them so; handled once the whole drain is done, in the order they became ready. A parked
   // group's keys (each shard reports its own) once every part of it is back.
   for (ReadyKey& r : w->ready) r.dispatch = w->dispatch_seq;
   if (w->is_part && w->owner != nullptr && w->tx != nullptr && w->tx->split) {

@@ -189,7 +189,12 @@ void LRange(ExecContext& ctx) {
   }
   int64_t n = end - start + 1;
   ctx.reply->Array(static_cast<size_t>(n));
-  AppendBulks(ListSeek(obj, start), static_cast<size_t>(n), ctx.reply->out());
+  if (ctx.reply->out() != nullptr) {
+    return AppendBulks(ListSeek(obj, start), static_cast<size_t>(n), ctx.reply->out());
+  }
+  // Capture mode (a script's redis.call): element by element.
+  ListCursor c = ListSeek(obj, start);
+  for (int64_t i = 0; i < n; ++i, c.Next()) ctx.reply->Bulk(c.value());
 }
 
 void LIndex(ExecContext& ctx) {

@@ -70,6 +70,9 @@ bool Server::Start(std::string* error) {
   PublishLimits();
   so.limits = &limits_;
   so.TEST_clock_ms = config_.TEST_clock_ms;
+  script_ = std::make_unique<LuaEngine>();
+  so.script = script_.get();
+  so.commands = &table_;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
   so.queue_capacity = depth;

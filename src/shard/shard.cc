@@ -49,6 +49,8 @@ void Shard::Execute(Work* w) {
     RunParked(w);
   } else if (w->tx != nullptr) {
     ExecContext base{&keyspace_, nullptr, num_shards_, index_, w->db, {}, nullptr};
+    base.script = options_.script;
+    base.commands = options_.commands;
     Keyspace* self = &keyspace_;
     RunTransaction(base, &self, w->tx.get());
   } else {
@@ -56,6 +58,8 @@ void Shard::Execute(Work* w) {
         w->capture ? ReplyBuilder(&w->result, w->resp) : ReplyBuilder(&w->reply, w->resp);
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
+    ctx.script = options_.script;
+    ctx.commands = options_.commands;
     w->handler(ctx);
     w->would_block = ctx.would_block;
   }
@@ -79,12 +83,16 @@ void Shard::RunParked(Work* w) {
   Work* cmd = g->work;
   if (cmd->tx != nullptr) {
     ExecContext base{&keyspace_, g->all, g->num_shards, index_, cmd->db, {}, nullptr};
+    base.script = options_.script;
+    base.commands = options_.commands;
     RunTransaction(base, g->all, cmd->tx.get());
   } else {
     ReplyBuilder rb =
         cmd->capture ? ReplyBuilder(&cmd->result, cmd->resp) : ReplyBuilder(&cmd->reply, cmd->resp);
     ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
     ctx.may_block = cmd->may_block;
+    ctx.script = options_.script;
+    ctx.commands = options_.commands;
     cmd->handler(ctx);
     cmd->would_block = ctx.would_block;
   }

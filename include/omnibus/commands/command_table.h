@@ -40,6 +40,7 @@ std::vector<CommandSpec> HashFamily();
 std::vector<CommandSpec> SetFamily();
 std::vector<CommandSpec> ZSetFamily();
 std::vector<CommandSpec> TransactionFamily();
+std::vector<CommandSpec> ScriptFamily();
 
 // Shard handlers of WATCH (args: name key...; replies each key's version) and of the
 // reactor's unwatch (args: name (db key)...), in transaction_family.cc.

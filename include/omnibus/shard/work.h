@@ -16,6 +16,8 @@
 namespace omnibus {
 
 struct ParkGroup;
+class CommandTable;
+class LuaEngine;
 
 // What a handler sees while it runs on a shard: the arguments, the reply being built, and
 // the keyspace. Handlers reach keys only through DbFor(key), which is the local DB normally
@@ -32,6 +34,10 @@ struct ExecContext {
   // handler that would wait sets would_block instead of replying.
   bool may_block = false;
   bool would_block = false;
+  // Scripting (EVAL): the interpreter scripts use and the table redis.call resolves
+  // commands in.
+  LuaEngine* script = nullptr;
+  const CommandTable* commands = nullptr;
 
   Db& DbFor(std::string_view key) const {
     if (all == nullptr) return local->db(db_index);

@@ -1,0 +1,116 @@
+// Scripts (EVAL/EVALSHA) run atomically over every shard: concurrent transfer scripts between
+// counters on different shards keep the sum, and readers never see a half-applied script;
+// EVALSHA after SCRIPT LOAD (or after an EVAL of the same body) works whichever shard the
+// keys live on, as client libraries' script objects expect.
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/server_process.h"
+
+namespace omnibus::testing {
+namespace {
+
+constexpr std::string_view kTransfer =
+    "local a = tonumber(redis.call('get', KEYS[1])) "
+    "if a < tonumber(ARGV[1]) then return 0 end "
+    "redis.call('decrby', KEYS[1], ARGV[1]) "
+    "redis.call('incrby', KEYS[2], ARGV[1]) "
+    "return 1";
+
+constexpr std::string_view kSum =
+    "local s = 0 for i, k in ipairs(KEYS) do s = s + tonumber(redis.call('get', k)) end "
+    "return s";
+
+class ScriptingTest : public ShardedServerTest {};
+
+TEST_P(ScriptingTest, ConcurrentTransferScriptsKeepTheSum) {
+  constexpr int kCounters = 8;
+  constexpr int kWriters = 6;
+  constexpr int kTransfers = 300;
+  std::vector<std::string> keys = KeysOverAllShards("acct", kCounters, shards());
+  RedisConn admin = server_->Connect();
+  ASSERT_TRUE(admin);
+  for (const std::string& k : keys) ASSERT_THAT(Command(admin, {"SET", k, "100"}), IsStatus("OK"));
+  Reply loaded = Command(admin, {"SCRIPT", "LOAD", kTransfer});
+  auto sha = StringOf(loaded.get());
+  ASSERT_TRUE(sha && sha->size() == 40) << Describe(loaded);
+
+  std::atomic<int> errors{0}, moved{0}, sums{0}, torn{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      RedisConn c = server_->Connect();
+      if (!c) return void(++errors);
+      std::mt19937 rng(static_cast<unsigned>(w) + 11u);
+      for (int t = 0; t < kTransfers; ++t) {
+        size_t from = rng() % kCounters;
+        size_t to = (from + 1 + rng() % (kCounters - 1)) % kCounters;
+        std::string amount = std::to_string(1 + rng() % 10);
+        // Half by EVALSHA of the loaded script, half by EVAL of the body.
+        Reply r = t % 2 == 0 ? Command(c, {"EVALSHA", *sha, "2", keys[from], keys[to], amount})
+                             : Command(c, {"EVAL", kTransfer, "2", keys[from], keys[to], amount});
+        if (!r || r->type != REDIS_REPLY_INTEGER) return void(++errors);
+        moved += static_cast<int>(r->integer);
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    RedisConn c = server_->Connect();
+    if (!c) return void(++errors);
+    std::string n = std::to_string(kCounters);
+    std::vector<std::string_view> args = {"EVAL", kSum, n};
+    for (const std::string& k : keys) args.push_back(k);
+    while (!done.load()) {
+      Reply r = Command(c, args);
+      if (!r || r->type != REDIS_REPLY_INTEGER) return void(++errors);
+      ++sums;
+      if (r->integer != 100 * kCounters) ++torn;
+    }
+  });
+  for (int w = 0; w < kWriters; ++w) threads[static_cast<size_t>(w)].join();
+  done = true;
+  threads.back().join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(torn.load(), 0) << "of " << sums.load() << " sums read by a script";
+  EXPECT_GT(moved.load(), 0);
+  int64_t total = 0;
+  for (const std::string& k : keys) {
+    Reply r = Command(admin, {"GET", k});
+    auto s = StringOf(r.get());
+    ASSERT_TRUE(s);
+    total += std::stoll(*s);
+  }
+  EXPECT_EQ(total, 100 * kCounters);
+}
+
+TEST_P(ScriptingTest, EvalCachesTheScriptForEvalsha) {
+  RedisConn c = server_->Connect();
+  ASSERT_TRUE(c);
+  std::string body = "return redis.call('incr', KEYS[1])";
+  Reply sha1 = Command(c, {"EVAL", "return redis.sha1hex(ARGV[1])", "0", body});
+  auto sha = StringOf(sha1.get());
+  ASSERT_TRUE(sha);
+  EXPECT_THAT(Command(c, {"EVALSHA", *sha, "1", "x"}),
+              IsErrorStartingWith("NOSCRIPT No matching script"));
+  std::vector<std::string> keys = KeysOverAllShards("ctr", shards(), shards());
+  for (const std::string& k : keys) EXPECT_THAT(Command(c, {"EVAL", body, "1", k}), IsInt(1));
+  for (const std::string& k : keys) EXPECT_THAT(Command(c, {"EVALSHA", *sha, "1", k}), IsInt(2));
+  Reply exists = Command(c, {"SCRIPT", "EXISTS", *sha});
+  ASSERT_TRUE(exists && exists->type == REDIS_REPLY_ARRAY && exists->elements == 1)
+      << Describe(exists);
+  EXPECT_THAT(exists->element[0], IsInt(1));
+  EXPECT_THAT(Command(c, {"SCRIPT", "FLUSH"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"EVALSHA", *sha, "1", keys[0]}),
+              IsErrorStartingWith("NOSCRIPT No matching script"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Shards, ScriptingTest, ::testing::Values(1, 3), ShardsName);
+
+}  // namespace
+}  // namespace omnibus::testing

@@ -41,9 +41,7 @@ ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read
     AsciiToLower(&sub);
     spec = table.Find(sub);
   }
-  if (spec == nullptr || spec->name.find('|') != std::string_view::npos && spec->container) {
-    return ErrorValue("ERR Unknown Redis command called from script");
-  }
+  if (spec == nullptr) return ErrorValue("ERR Unknown Redis command called from script");
   int argc = static_cast<int>(argv.size());
   if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
     return ErrorValue("ERR Wrong number of args calling Redis command from script");

@@ -118,6 +118,23 @@ bool ParseScanCursor(std::string_view arg, uint64_t* out) {
   return true;
 }
 
+bool BlockOnKeys(ExecContext& ctx, std::span<const std::string_view> keys) {
+  if (!ctx.may_block) return false;
+  for (std::string_view key : keys) ctx.DbFor(key).AddBlockingKey(key);
+  ctx.would_block = true;
+  return true;
+}
+
+void AfterBlockingPop(ExecContext& ctx, std::string_view key) {
+  if (!ctx.may_block) return;
+  Db& db = ctx.DbFor(key);
+  if (db.Peek(key)) {
+    db.SignalReady(key);
+  } else {
+    db.AddBlockingKey(key);
+  }
+}
+
 bool ParseBlockingTimeout(std::string_view arg, int64_t* ms, std::string_view* error) {
   long double seconds;
   if (!ParseLongDouble(arg, &seconds)) {

@@ -57,27 +57,6 @@ void PopRangeReply(KeyWrite& w, ListEnd end, int64_t count, const ListNodeLimit&
   w.set_obj(obj);
 }
 
-// After a blocking pop took elements: if it left some, the next blocked client may be served
-// now; if it emptied the key, other clients may still wait on it, so the key stays registered
-// (a registration nobody needs costs one ignored report later).
-void SignalIfLeft(ExecContext& ctx, KeyWrite& w) {
-  Db& db = ctx.DbFor(w.key());
-  if (ListLength(w.obj()) > 0) {
-    db.SignalReady(w.key());
-  } else {
-    db.AddBlockingKey(w.key());
-  }
-}
-
-// Nothing to pop: a command that may block registers its keys and waits (§10.5); inside
-// MULTI/EXEC it answers null instead (false).
-bool BlockOn(ExecContext& ctx, std::span<const std::string_view> keys) {
-  if (!ctx.may_block) return false;
-  for (std::string_view key : keys) ctx.DbFor(key).AddBlockingKey(key);
-  ctx.would_block = true;
-  return true;
-}
-
 size_t DecimalDigits(size_t v) {
   size_t n = 1;
   while (v >= 10) {
@@ -367,10 +346,11 @@ void LMPopAt(ExecContext& ctx, size_t at) {
     ctx.reply->Array(2);
     ctx.reply->Bulk(a[k]);
     PopRangeReply(*w, end, count, limit, ctx.reply);
-    if (ctx.may_block) SignalIfLeft(ctx, *w);
+    w->Finish();
+    AfterBlockingPop(ctx, a[k]);
     return;
   }
-  if (BlockOn(ctx, a.subspan(at + 1, where_at - at - 1))) return;
+  if (BlockOnKeys(ctx, a.subspan(at + 1, where_at - at - 1))) return;
   ctx.reply->NullArray();
 }
 
@@ -443,10 +423,11 @@ void BlockingPop(ExecContext& ctx) {
     ctx.reply->Bulk(ListPeek(obj, kEnd, buf));
     ListPop(&obj, kEnd, limit);
     w->set_obj(obj);
-    if (ctx.may_block) SignalIfLeft(ctx, *w);
+    w->Finish();
+    AfterBlockingPop(ctx, key);
     return;
   }
-  if (BlockOn(ctx, keys)) return;
+  if (BlockOnKeys(ctx, keys)) return;
   ctx.reply->NullArray();
 }
 
@@ -457,18 +438,11 @@ void BlockingMove(ExecContext& ctx, ListEnd from, ListEnd to) {
   auto found = ctx.DbFor(src).FindTyped(src, ValueType::kList);
   if (!found.ok()) return ReplyStatus(ctx.reply, found.status());
   if (!*found) {
-    if (BlockOn(ctx, ctx.args.subspan(1, 1))) return;
+    if (BlockOnKeys(ctx, ctx.args.subspan(1, 1))) return;
     return ctx.reply->Null();
   }
   MoveGeneric(ctx, from, to);
-  if (ctx.may_block) {
-    Db& db = ctx.DbFor(src);
-    if (db.Peek(src)) {
-      db.SignalReady(src);
-    } else {
-      db.AddBlockingKey(src);
-    }
-  }
+  AfterBlockingPop(ctx, src);
 }
 
 void BRPopLPush(ExecContext& ctx) { BlockingMove(ctx, ListEnd::kTail, ListEnd::kHead); }

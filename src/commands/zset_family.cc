@@ -598,27 +598,6 @@ bool ArgPositive(std::string_view arg, int64_t* out, std::string_view msg, Reply
   return true;
 }
 
-// Nothing to pop: a command that may block registers its keys and waits (§10.5); inside
-// MULTI/EXEC it answers null instead (false).
-bool BlockOn(ExecContext& ctx, std::span<const std::string_view> keys) {
-  if (!ctx.may_block) return false;
-  for (std::string_view key : keys) ctx.DbFor(key).AddBlockingKey(key);
-  ctx.would_block = true;
-  return true;
-}
-
-// After a blocking pop took members: if it left some, the next blocked client may be served
-// now; if it emptied the key, other clients may still wait on it, so it stays registered.
-void SignalIfLeft(ExecContext& ctx, std::string_view key) {
-  if (!ctx.may_block) return;
-  Db& db = ctx.DbFor(key);
-  if (db.Peek(key)) {
-    db.SignalReady(key);
-  } else {
-    db.AddBlockingKey(key);
-  }
-}
-
 // ZMPOP numkeys key... (at = 1) and BZMPOP timeout numkeys key... (at = 2).
 void ZMPopAt(ExecContext& ctx, size_t at) {
   Args a = ctx.args;
@@ -661,10 +640,10 @@ void ZMPopAt(ExecContext& ctx, size_t at) {
       ctx.reply->Double(s);
     }
     w->Finish();
-    SignalIfLeft(ctx, a[i]);
+    AfterBlockingPop(ctx, a[i]);
     return;
   }
-  if (BlockOn(ctx, a.subspan(at + 1, where_idx - at - 1))) return;
+  if (BlockOnKeys(ctx, a.subspan(at + 1, where_idx - at - 1))) return;
   ctx.reply->NullArray();
 }
 
@@ -690,10 +669,10 @@ void BZPop(ExecContext& ctx) {
     ctx.reply->Bulk(got[0].first);
     ctx.reply->Double(got[0].second);
     w->Finish();
-    SignalIfLeft(ctx, key);
+    AfterBlockingPop(ctx, key);
     return;
   }
-  if (BlockOn(ctx, keys)) return;
+  if (BlockOnKeys(ctx, keys)) return;
   ctx.reply->NullArray();
 }
 

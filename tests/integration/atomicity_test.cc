@@ -18,7 +18,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-
 int64_t FanoutCommands(redisContext* c) {
   Reply r = Command(c, {"INFO", "stats"});
   auto text = StringOf(r.get());

@@ -19,7 +19,6 @@ namespace {
 
 using ::testing::ElementsAre;
 
-
 // A key named prefix<i> on a shard other than `key`'s (when there is more than one shard).
 std::string KeyOnAnotherShard(const std::string& prefix, const std::string& key, int shards) {
   for (int i = 0;; ++i) {

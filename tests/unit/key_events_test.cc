@@ -22,8 +22,8 @@ namespace omnibus {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::UnorderedElementsAre;
 using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
 
 std::vector<std::string> Contents(const Listpack& lp) {
   std::vector<std::string> out;

@@ -72,6 +72,15 @@ CommandSpec BlockingCommand(std::string_view name, int arity, uint32_t flags,
                             ShardHandler handler, int timeout_arg, CommandDoc doc,
                             KeysHandler keys_fn = nullptr);
 
+// Blocking pops' shard side (DESIGN §10.5), shared by the list and zset families.
+// Nothing to pop: registers the keys and says "would block" (true); inside MULTI/EXEC or a
+// script (may_block false) it does nothing and the caller replies null (false).
+bool BlockOnKeys(ExecContext& ctx, std::span<const std::string_view> keys);
+// After a blocking pop took elements from `key` (its write finished): if some are left the
+// next blocked client may be served now; if the key is gone other clients may still wait on
+// it, so it stays registered (an unneeded registration costs one ignored report later).
+void AfterBlockingPop(ExecContext& ctx, std::string_view key);
+
 // Redis's getTimeoutFromObjectOrReply(UNIT_SECONDS): a long double of seconds, rounded up to
 // whole milliseconds and converted as C converts (out of range becomes negative); 0 means
 // forever.

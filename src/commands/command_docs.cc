@@ -292,8 +292,9 @@ std::vector<std::string_view> FlagNames(uint32_t flags) {
       {kCmdSkipSlowlog, "skip_slowlog"},
       {kCmdFast, "fast"},
       {kCmdNoAuth, "no_auth"},
-      {kCmdAllowBusy, "allow_busy"},
+      {kCmdNoMandatoryKeys, "no_mandatory_keys"},
       {kCmdNoMulti, "no_multi"},
+      {kCmdAllowBusy, "allow_busy"},
   };
   std::vector<std::string_view> out;
   for (auto [bit, name] : kNames) {

@@ -191,15 +191,15 @@ CommandSpec EvalCommand(std::string_view name, uint32_t flags, std::string_view 
   return s;
 }
 
-CommandSpec ScriptSub(std::string_view name, int arity, std::string_view acl, ShardHandler handler,
-                      CommandDoc doc) {
-  CommandSpec s{name, arity, kCmdNoScript, acl, 0, 0, 0, Route::kCustom, handler};
+CommandSpec ScriptSub(std::string_view name, int arity, uint32_t flags, std::string_view acl,
+                      ShardHandler handler, CommandDoc doc) {
+  CommandSpec s{name, arity, kCmdNoScript | flags, acl, 0, 0, 0, Route::kCustom, handler};
   s.route_fn = OnShardZero;
   s.doc = doc;
   return s;
 }
 
-constexpr uint32_t kEvalFlags = kCmdNoScript | kCmdSkipMonitor | kCmdStale;
+constexpr uint32_t kEvalFlags = kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCmdNoMandatoryKeys;
 constexpr std::string_view kEvalComplexity = "Depends on the script that is executed.";
 
 }  // namespace
@@ -222,15 +222,15 @@ std::vector<CommandSpec> ScriptFamily() {
                      ScriptDoc("A container for Lua scripts management commands", "2.6.0",
                                "Depends on subcommand.", "")),
       ScriptSub(
-          "script|load", 3, "@slow @scripting", ScriptLoad,
+          "script|load", 3, kCmdStale, "@slow @scripting", ScriptLoad,
           ScriptDoc("Load the specified Lua script into the script cache.", "2.6.0",
                     "O(N) with N being the length in bytes of the script body.", "script:string")),
-      ScriptSub("script|exists", -3, "@slow @scripting", ScriptExists,
+      ScriptSub("script|exists", -3, 0, "@slow @scripting", ScriptExists,
                 ScriptDoc("Check existence of scripts in the script cache.", "2.6.0",
                           "O(N) with N being the number of scripts to check (so checking a "
                           "single script is an O(1) operation).",
                           "sha1:string...")),
-      ScriptSub("script|flush", -2, "@slow @scripting", ScriptFlush,
+      ScriptSub("script|flush", -2, 0, "@slow @scripting", ScriptFlush,
                 ScriptDoc("Remove all the scripts from the script cache.", "2.6.0",
                           "O(N) with N being the number of scripts in cache",
                           "[async:oneof(async:pure-token:ASYNC{since=6.2.0}|sync:pure-token:"

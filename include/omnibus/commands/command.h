@@ -29,6 +29,7 @@ enum CommandFlag : uint32_t {
   kCmdSkipSlowlog = 1 << 13,
   kCmdAllowBusy = 1 << 14,
   kCmdNoMulti = 1 << 15,
+  kCmdNoMandatoryKeys = 1 << 16,
   // Ours: GET-like pure reads whose identical in-flight lookups may share one execution (§5).
   kCmdCoalescable = 1 << 20,
   // Ours: runs at once even inside MULTI (MULTI EXEC DISCARD WATCH QUIT RESET), never queued.

@@ -1,21 +1,29 @@
-// Scripting: EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH. A script may touch
-// any key, so it parks every shard (DESIGN §6) and runs on the thread that arrives last, in
-// the one interpreter (include/omnibus/script/lua_engine.h); redis.call runs commands through
-// the command table with direct access to every shard's keys. SCRIPT subcommands run on shard
-// 0, where no script can run at the same time.
+// Scripting: EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH (DESIGN §6).
+//
+// Every shard has its own interpreter (include/omnibus/script/lua_engine.h) over one shared
+// script cache (script_store.h). A script whose declared keys are all on one shard runs
+// there in one shard step, like any keyed command; one that declares keys on several
+// shards runs parked over every shard. A script may also reach keys it did not declare
+// (Redis allows it outside cluster mode): on its own shard that simply works; when it
+// reaches another shard's key the run stops, anything it changed is put back from an undo
+// log, and the reactor runs it again parked over every shard (and remembers to run that
+// script parked from then on). redis.call runs commands through the command table.
+// SCRIPT subcommands run on shard 0; the cache they change is every shard's.
 #include <cctype>
 
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/script/lua_engine.h"
+#include "omnibus/store/object.h"
 
 namespace omnibus {
 namespace {
 
 using Args = std::span<const std::string_view>;
 
-// EVAL script numkeys key... arg...: the declared keys, then "any key" (parks every shard).
+// EVAL script numkeys key... arg...: the declared keys, then "any key" (inside MULTI a
+// script parks every shard; outside, net/script.cc decides).
 void EvalKeys(Args args, std::vector<int>* out) {
   int64_t n;
   if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
@@ -32,8 +40,126 @@ ReplyValue ErrorValue(std::string_view text) {
   return v;
 }
 
-// redis.call / redis.pcall: one command, run here with direct access to every shard's keys.
-ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read_only) {
+// What a script run on one shard changed, to put back if it must run again parked: each key
+// as it was before the script's first write to it. Values too big to copy cheaply are not
+// kept; after such a write the run can no longer be undone (`irreversible`).
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() {
+    for (Saved& s : saved_) {
+      if (s.obj.ptr != nullptr) FreeObject(s.obj);
+    }
+  }
+
+  bool irreversible() const { return irreversible_; }
+  void MarkIrreversible() { irreversible_ = true; }
+
+  // Before a write to `key` in `db`.
+  void Save(Db& db, int db_index, std::string_view key) {
+    if (irreversible_) return;
+    for (const Saved& s : saved_) {
+      if (s.db == db_index && s.key == key) return;
+    }
+    Saved s;
+    s.db = db_index;
+    s.key = std::string(key);
+    Db::Entry e = db.Find(key);
+    if (e) {
+      s.existed = true;
+      s.expire_at_ms = e->expire_at_ms();
+      if (e->is_container()) {
+        if (ObjectLength(e->object()) > kMaxElements) {
+          irreversible_ = true;
+          return;
+        }
+        s.obj = CopyObject(e->object());
+      } else {
+        if (e->value().size() > kMaxBytes) {
+          irreversible_ = true;
+          return;
+        }
+        s.value = std::string(e->value());
+      }
+    }
+    saved_.push_back(std::move(s));
+  }
+
+  // Puts every saved key back as it was (the script's changes to it are lost).
+  void Rollback(Keyspace* keyspace) {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      Db& db = keyspace->db(it->db);
+      if (!it->existed) {
+        db.Delete(it->key);
+      } else if (it->obj.ptr != nullptr) {
+        db.StoreObject(it->key, it->obj);
+        it->obj = ObjectRef{};
+        if (it->expire_at_ms >= 0) db.SetExpire(db.Find(it->key), it->expire_at_ms);
+      } else {
+        db.SetString(it->key, it->value, it->expire_at_ms);
+      }
+    }
+    saved_.clear();
+  }
+
+ private:
+  // A container with more elements, or a string longer, is not copied.
+  static constexpr size_t kMaxElements = 512;
+  static constexpr size_t kMaxBytes = 64 * 1024;
+  struct Saved {
+    int db = 0;
+    std::string key;
+    bool existed = false;
+    int64_t expire_at_ms = -1;
+    std::string value;
+    ObjectRef obj{};
+  };
+  std::vector<Saved> saved_;
+  bool irreversible_ = false;
+};
+
+// Whether a command a script calls while it runs on one shard stays on that shard; if it is
+// a write, the keys it changes are saved first.
+bool StaysLocal(const ExecContext& ctx, const CommandSpec& spec, Args argv, UndoLog* undo) {
+  switch (spec.route) {
+    case Route::kReactor:
+      return true;
+    case Route::kAllShards:
+      return false;
+    case Route::kCustom: {
+      std::string ignored;
+      ReplyBuilder rb(&ignored, 2);
+      int shard = spec.route_fn(argv, ctx.num_shards, &rb);
+      return shard < 0 || shard == ctx.shard_index;
+    }
+    case Route::kKey:
+    case Route::kScatter:
+    case Route::kParked:
+    case Route::kTask:
+      break;
+  }
+  std::vector<int> key_at;
+  KeyPositions(spec, argv, &key_at);
+  for (int k : key_at) {
+    if (k == kAllShardsKey) return false;
+    if (ShardForKey(argv[static_cast<size_t>(k)], ctx.num_shards) != ctx.shard_index) return false;
+  }
+  if (spec.flags & kCmdWrite) {
+    // MOVE and COPY ... DB write a DB other than the script's: not undone.
+    if (spec.name == "move" || spec.name == "copy") undo->MarkIrreversible();
+    for (int k : key_at) {
+      undo->Save(ctx.LocalDb(), ctx.db_index, argv[static_cast<size_t>(k)]);
+    }
+  }
+  return true;
+}
+
+// redis.call / redis.pcall: one command. Parked (ctx.all set) or with one shard, every key
+// is reachable; on one shard of several, `undo` is the run's undo log and a command that
+// leaves the shard stops the run (or, past an irreversible write, fails).
+ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only, UndoLog* undo) {
   const CommandTable& table = *ctx.commands;
   const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
   if (spec != nullptr && spec->container && argv.size() >= 2) {
@@ -51,6 +177,17 @@ ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read
   }
   if (read_only && (spec->flags & kCmdWrite)) {
     return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
+  }
+  if (undo != nullptr && !StaysLocal(ctx, *spec, argv, undo)) {
+    if (undo->irreversible()) {
+      ctx.reached_out = true;
+      return ErrorValue(
+          "ERR Script reached a key of another shard after a change that cannot be undone; "
+          "declare every key the script uses in KEYS");
+    }
+    ctx.escalate = true;
+    ctx.script->AbortRun();
+    return ErrorValue("ERR script aborted");
   }
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
@@ -142,10 +279,13 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
   ScriptRunArgs run;
   run.keys = a.subspan(3, static_cast<size_t>(numkeys));
   run.args = a.subspan(3 + static_cast<size_t>(numkeys));
-  run.call = [&ctx, read_only](Args argv, int resp) {
-    return CallFromScript(ctx, argv, resp, read_only);
+  // On one shard of several (not parked): keys elsewhere stop the run (see the top).
+  UndoLog undo;
+  UndoLog* local = ctx.all == nullptr && ctx.num_shards > 1 ? &undo : nullptr;
+  run.call = [&ctx, read_only, local](Args argv, int resp) {
+    return CallFromScript(ctx, argv, resp, read_only, local);
   };
-  engine.Run(a[1], is_sha, run, ctx.reply);
+  if (!engine.Run(a[1], is_sha, run, ctx.reply)) undo.Rollback(ctx.local);
 }
 
 void Eval(ExecContext& ctx) { EvalGeneric(ctx, false, false); }
@@ -185,7 +325,8 @@ CommandDoc ScriptDoc(std::string_view summary, std::string_view since, std::stri
 
 CommandSpec EvalCommand(std::string_view name, uint32_t flags, std::string_view acl,
                         ShardHandler handler, CommandDoc doc) {
-  CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kParked, handler};
+  CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kTask, handler};
+  s.task = ReactorTask::kScript;
   s.keys_fn = EvalKeys;
   s.doc = doc;
   return s;

@@ -586,6 +586,8 @@ bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
           return StartTask(c, w, Watch(c, w), /*barrier=*/true);
         case ReactorTask::kBlockingPop:
           return StartTask(c, w, BlockingPop(c, w, spec), /*barrier=*/true);
+        case ReactorTask::kScript:
+          return StartTask(c, w, Script(c, w, spec), /*barrier=*/true);
         case ReactorTask::kNone:
           break;
       }

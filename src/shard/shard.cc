@@ -62,6 +62,8 @@ void Shard::Execute(Work* w) {
     ctx.commands = options_.commands;
     w->handler(ctx);
     w->would_block = ctx.would_block;
+    w->escalate = ctx.escalate;
+    w->reached_out = ctx.reached_out;
   }
   // Keys that gained elements for blocked clients travel with this completion (§10.5): after
   // the reply of any pop that registered them, so the reactor never misses a wake-up.

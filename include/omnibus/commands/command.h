@@ -55,6 +55,9 @@ enum class ReactorTask : uint8_t {
   // BLPOP & co: the shard handler pops like the non-blocking command, or sets
   // ExecContext::would_block; the reactor then files the client as a waiter (§10.5).
   kBlockingPop,
+  // EVAL & co: on the declared keys' shard, again parked over every shard if the script
+  // reaches another one (net/script.cc).
+  kScript,
 };
 
 struct CommandSpec;

@@ -146,6 +146,7 @@ class Reactor final : public Notifier, public SelectHost {
   Task Exec(Connection* c, Work* w);
   Task Watch(Connection* c, Work* w);
   Task BlockingPop(Connection* c, Work* w, const CommandSpec* spec);
+  Task Script(Connection* c, Work* w, const CommandSpec* spec);
   void SendUnwatch(const std::vector<WatchedKey>& keys);
   void OnKeyReady(int db, const std::string& key);
   void CloseGoneBlockedClients();
@@ -198,6 +199,9 @@ class Reactor final : public Notifier, public SelectHost {
   std::vector<Connection*> gone_blocked_;  // blocked after their FIN was seen: close them
   std::vector<ReadyKey> ready_keys_;       // reported during this drain
   uint64_t dispatch_seq_ = 0;              // Work::dispatch_seq
+  // Scripts (hashes of the body or sha argument) that reached beyond their declared keys'
+  // shard: run parked over every shard at once from then on (net/script.cc).
+  absl::flat_hash_set<uint64_t> scripts_reaching_out_;
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

@@ -7,6 +7,7 @@
 #include "omnibus/commands/command_table.h"
 #include "omnibus/net/reactor.h"
 #include "omnibus/script/lua_engine.h"
+#include "omnibus/script/script_store.h"
 #include "omnibus/server/config.h"
 #include "omnibus/shard/shard.h"
 #include "omnibus/store/container_limits.h"
@@ -65,7 +66,9 @@ class Server final : public ServerApi {
   ReactorNotifier notifier_;
   // The script interpreter, used by the shard thread that runs a script (DESIGN §6: a script
   // parks every shard). Destroyed after the shards (declared before them).
-  std::unique_ptr<LuaEngine> script_;
+  // One interpreter per shard (never shared between threads) over one shared script cache.
+  ScriptStore script_store_;
+  std::vector<std::unique_ptr<LuaEngine>> scripts_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Reactor> reactor_;
   int64_t start_ms_;

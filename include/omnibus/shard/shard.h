@@ -16,8 +16,8 @@ struct ShardOptions {
   size_t queue_capacity = 64 * 1024;        // shard-queue-depth (a power of two)
   int hz = 10;                              // active expire cycles per second
   const ContainerLimits* limits = nullptr;  // owned by the server; null: Redis's defaults
-  // Scripting: the interpreter every script runs in (shard 0's: a script parks every shard,
-  // so whichever thread runs it owns it meanwhile), and the command table for redis.call.
+  // Scripting: this shard's own interpreter (a parked script runs in the engine of the
+  // thread that runs it), and the command table for redis.call.
   LuaEngine* script = nullptr;
   const CommandTable* commands = nullptr;
   // Test seam: the keyspace clock (Unix ms) read before each batch instead of the real time,

@@ -11,6 +11,7 @@
 // SCRIPT subcommands run on shard 0; the cache they change is every shard's.
 #include <cctype>
 
+#include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
@@ -178,6 +179,10 @@ ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only,
   if (read_only && (spec->flags & kCmdWrite)) {
     return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
   }
+  if ((spec->flags & kCmdWrite) && ctx.activity != nullptr && !ctx.activity->MarkWrite()) {
+    ctx.script->KillRun();  // SCRIPT KILL came first: the script never writes
+    return ErrorValue("ERR Script killed by user with SCRIPT KILL...");
+  }
   if (undo != nullptr && !StaysLocal(ctx, *spec, argv, undo)) {
     if (undo->irreversible()) {
       ctx.reached_out = true;
@@ -250,6 +255,11 @@ ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only,
         rb.Bulk(argv[1]);
         return v;
       }
+      if (spec->name == "time") {  // pure: no session or server needed
+        ReactorContext pure{argv, &rb, nullptr, nullptr};
+        spec->reactor(pure);
+        return v;
+      }
       break;
   }
   return ErrorValue("ERR This Redis command is not allowed from script");
@@ -285,7 +295,13 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
   run.call = [&ctx, read_only, local](Args argv, int resp) {
     return CallFromScript(ctx, argv, resp, read_only, local);
   };
+  ScriptActivity* activity = ctx.activity;
+  if (activity != nullptr) {
+    activity->Begin(MonotonicMs(), ctx.all != nullptr, /*is_function=*/false);
+    run.should_stop = [activity] { return activity->ShouldStop(); };
+  }
   if (!engine.Run(a[1], is_sha, run, ctx.reply)) undo.Rollback(ctx.local);
+  if (activity != nullptr) activity->End();
 }
 
 void Eval(ExecContext& ctx) { EvalGeneric(ctx, false, false); }
@@ -316,6 +332,13 @@ void ScriptFlush(ExecContext& ctx) {
   }
   ctx.script->Flush();
   ctx.reply->Ok();
+}
+
+// SCRIPT KILL, on the reactor: a busy script's shard is not reachable through its queue.
+void ScriptKill(ReactorContext& ctx) {
+  std::string error = ctx.server->KillScripts(/*function=*/false);
+  if (error.empty()) return ctx.reply->Ok();
+  ctx.reply->Error(error);
 }
 
 CommandDoc ScriptDoc(std::string_view summary, std::string_view since, std::string_view complexity,
@@ -371,6 +394,8 @@ std::vector<CommandSpec> ScriptFamily() {
                           "O(N) with N being the number of scripts to check (so checking a "
                           "single script is an O(1) operation).",
                           "sha1:string...")),
+      ReactorCommand("script|kill", 2, kCmdNoScript | kCmdAllowBusy, "@slow @scripting", ScriptKill,
+                     ScriptDoc("Kill the script currently in execution.", "2.6.0", "O(1)", "")),
       ScriptSub("script|flush", -2, 0, "@slow @scripting", ScriptFlush,
                 ScriptDoc("Remove all the scripts from the script cache.", "2.6.0",
                           "O(N) with N being the number of scripts in cache",

@@ -34,6 +34,8 @@ namespace {
 constexpr char kRedisVersion[] = "7.0.15";
 constexpr int kRedisVersionNum = 0x07000f;
 
+constexpr char kKilledText[] = "Script killed by user with SCRIPT KILL...";
+
 // Registry keys.
 constexpr char kEngineKey[] = "omnibus.engine";
 constexpr char kErrHandlerKey[] = "omnibus.err_handler";
@@ -165,9 +167,13 @@ int RedisCommand(lua_State* lua, bool raise) {
     PushErrorTable(lua, "Lua redis lib command arguments must be strings or integers");
     is_error = true;
   }
-  if (run->aborted) {
+  if (run->aborted || run->killed) {
     // Uncatchable from here on: every line raises again, as after SCRIPT KILL.
     lua_sethook(lua, StopHook, LUA_MASKLINE, 0);
+    if (run->killed) {
+      lua_settop(lua, 0);
+      PushErrorTable(lua, kKilledText);
+    }
     return lua_error(lua);
   }
   if (raise && is_error) return lua_error(lua);
@@ -709,6 +715,10 @@ std::optional<uint32_t> LuaEngine::Flags(std::string_view sha) {
 
 void LuaEngine::AbortRun() {
   if (run_ != nullptr) run_->aborted = true;
+}
+
+void LuaEngine::KillRun() {
+  if (run_ != nullptr) run_->killed = true;
 }
 
 namespace {

@@ -220,6 +220,81 @@ TEST_P(ScriptingTest, UndeclaredTransfersKeepTheSum) {
   EXPECT_EQ(total, 50 * kCounters);
 }
 
+// SCRIPT KILL stops a script that runs past busy-reply-threshold and has not written, with
+// Redis's texts. SCRIPT KILL is answered by the reactor, so polling it never waits behind
+// the looping script (a command queued on that shard before the threshold would: see
+// docs/architecture.md, busy scripts).
+TEST_P(ScriptingTest, BusyScriptIsKilled) {
+  RedisConn admin = server_->Connect();
+  ASSERT_TRUE(admin);
+  ASSERT_THAT(Command(admin, {"CONFIG", "SET", "busy-reply-threshold", "50"}), IsStatus("OK"));
+  EXPECT_THAT(Command(admin, {"CONFIG", "GET", "lua-time-limit"}),
+              ::testing::Truly([](const Reply& r) {
+                return r && r->elements == 2 && std::string(r->element[1]->str) == "50";
+              }));
+  EXPECT_THAT(Command(admin, {"SCRIPT", "KILL"}),
+              IsError("NOTBUSY No scripts in execution right now."));
+  Reply looped;
+  std::thread runner([&] {
+    RedisConn c = server_->Connect();
+    if (c) looped = Command(c, {"EVAL", "local i = 0 while true do i = i + 1 end", "1", "k"});
+  });
+  Reply kill;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        kill = Command(admin, {"SCRIPT", "KILL"});
+        return !kill || kill->type != REDIS_REPLY_ERROR;
+      },
+      milliseconds(10000)));
+  EXPECT_THAT(kill, IsStatus("OK"));
+  runner.join();
+  EXPECT_THAT(looped, IsErrorStartingWith("ERR Script killed by user with SCRIPT KILL..."));
+  EXPECT_THAT(Command(admin, {"SET", "k", "after"}), IsStatus("OK"));
+}
+
+// A busy script that wrote cannot be killed (UNKILLABLE); meanwhile commands that need its
+// shard get -BUSY, commands of other shards and those the reactor answers (PING) are
+// served; it ends on its own.
+TEST_P(ScriptingTest, BusyScriptThatWroteIsUnkillableAndOtherShardsAreServed) {
+  RedisConn admin = server_->Connect();
+  ASSERT_TRUE(admin);
+  ASSERT_THAT(Command(admin, {"CONFIG", "SET", "busy-reply-threshold", "50"}), IsStatus("OK"));
+  std::vector<std::string> keys = KeysOverAllShards("busy", std::max(2, shards()), shards());
+  // Writes, then spins for 3 s of its own clock.
+  constexpr std::string_view kScript =
+      "redis.call('set', KEYS[1], 'written') "
+      "local t = redis.call('time') local start = t[1] * 1000000 + t[2] "
+      "while true do t = redis.call('time') "
+      "if t[1] * 1000000 + t[2] - start > 3000000 then break end end "
+      "return 'done'";
+  Reply ran;
+  std::thread runner([&] {
+    RedisConn c = server_->Connect();
+    if (c) ran = Command(c, {"EVAL", kScript, "1", keys[0]});
+  });
+  Reply kill;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        kill = Command(admin, {"SCRIPT", "KILL"});
+        return !kill || kill->type != REDIS_REPLY_ERROR ||
+               std::string(kill->str) != "NOTBUSY No scripts in execution right now.";
+      },
+      milliseconds(10000)));
+  EXPECT_THAT(kill, IsErrorStartingWith("UNKILLABLE Sorry the script already executed write "
+                                        "commands against the dataset."));
+  EXPECT_THAT(Command(admin, {"GET", keys[0]}),
+              IsError("BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
+                      "SHUTDOWN NOSAVE."));
+  EXPECT_THAT(Command(admin, {"PING"}), IsStatus("PONG"));
+  if (shards() > 1) {
+    EXPECT_THAT(Command(admin, {"SET", keys[1], "v"}), IsStatus("OK"));  // another shard
+    EXPECT_THAT(Command(admin, {"GET", keys[1]}), IsBulk("v"));
+  }
+  runner.join();
+  EXPECT_THAT(ran, IsBulk("done"));
+  EXPECT_THAT(Command(admin, {"GET", keys[0]}), IsBulk("written"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Shards, ScriptingTest, ::testing::Values(1, 3), ShardsName);
 
 }  // namespace

@@ -137,6 +137,8 @@ class ServerApi {
   // or with an -UNBLOCKED error).
   virtual bool UnblockClient(uint64_t id, bool with_error) = 0;
   virtual size_t blocked_clients() const = 0;
+  // SCRIPT KILL / FUNCTION KILL: "" when a busy script was stopped, else the error text.
+  virtual std::string KillScripts(bool function) = 0;
 };
 
 struct ReactorContext {

@@ -120,6 +120,9 @@ class LuaEngine {
   // the callback is answering raises, and so does every line after it (pcall cannot catch
   // it); the caller of Run then retries the script elsewhere (a shard it could not reach).
   void AbortRun();
+  // From inside the command callback: the script was killed (SCRIPT KILL won the race with
+  // its first write). The command raises the killed error, uncatchable, as after should_stop.
+  void KillRun();
 
   // redis.sha1hex and the script cache's key: SHA1 as 40 lower-case hex digits.
   static std::string Sha1Hex(std::string_view data);

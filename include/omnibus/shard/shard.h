@@ -61,6 +61,8 @@ class Shard {
   size_t queue_capacity() const { return inbound_.capacity(); }
 
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
+  // The script this shard runs, if any (read by the reactor: busy scripts, SCRIPT KILL).
+  ScriptActivity& script_activity() { return activity_; }
 
  private:
   void Run();
@@ -78,6 +80,7 @@ class Shard {
   SpscRing<Work*> completions_;
   Parker parker_;
   std::atomic<bool> stop_{false};
+  ScriptActivity activity_;
   std::atomic<ParkGroup*> parked_on_{nullptr};  // the fence this shard waits at, if any
   std::atomic<uint64_t> processed_{0};
   std::thread thread_;

@@ -11,6 +11,7 @@
 
 #include "omnibus/resp/reply_builder.h"
 #include "omnibus/shard/router.h"
+#include "omnibus/shard/script_activity.h"
 #include "omnibus/store/keyspace.h"
 
 namespace omnibus {
@@ -38,6 +39,7 @@ struct ExecContext {
   // commands in.
   LuaEngine* script = nullptr;
   const CommandTable* commands = nullptr;
+  ScriptActivity* activity = nullptr;  // the running shard's (busy scripts, SCRIPT KILL)
   // Out, scripts run on one shard (§6): the script reached a key of another shard and was
   // stopped with nothing changed (escalate: run it again parked over every shard), or after
   // a change it could not undo (reached_out: it failed there; run it parked next time).

@@ -298,7 +298,10 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
   ScriptActivity* activity = ctx.activity;
   if (activity != nullptr) {
     activity->Begin(MonotonicMs(), ctx.all != nullptr, /*is_function=*/false);
-    run.should_stop = [activity] { return activity->ShouldStop(); };
+    run.should_stop = [activity] {
+      activity->WhileRunning();
+      return activity->ShouldStop();
+    };
   }
   if (!engine.Run(a[1], is_sha, run, ctx.reply)) undo.Rollback(ctx.local);
   if (activity != nullptr) activity->End();

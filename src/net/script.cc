@@ -63,13 +63,15 @@ void Reactor::RefreshBusyShards() {
   busy_any_ = busy_all_ = busy_function_ = false;
   int64_t now = -1;
   for (size_t i = 0; i < shards_.size(); ++i) {
-    const ScriptActivity& a = shards_[i]->script_activity();
+    ScriptActivity& a = shards_[i]->script_activity();
+    uint64_t run = a.run.load(std::memory_order_acquire);
     int64_t started = a.started_ms.load(std::memory_order_acquire);
-    if (started == 0) continue;
+    if (started == 0 || a.run.load(std::memory_order_acquire) != run) continue;
     if (now < 0) now = MonotonicMs();
     if (now - started < options_->busy_reply_threshold) continue;
     busy_[i] = 1;
     busy_any_ = true;
+    a.busy_run.store(run, std::memory_order_relaxed);
     busy_all_ |= a.parked.load(std::memory_order_relaxed);
     busy_function_ |= a.function.load(std::memory_order_relaxed);
   }

@@ -15,7 +15,33 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
       inbound_(options.queue_capacity),
       // Completions can never outnumber work in flight, which the reactor bounds by the
       // inbound capacity, so this ring never fills.
-      completions_(options.queue_capacity) {}
+      completions_(options.queue_capacity) {
+  activity_.hand_over = &Shard::HandOver;
+  activity_.shard = this;
+}
+
+void Shard::HandOver(void* shard, bool busy) {
+  auto* self = static_cast<Shard*>(shard);
+  if (busy) {
+    // Counted in processed_ by the ConsumeAll they are taken from.
+    self->inbound_.ConsumeNextWhile(
+        [](Work* w) { return !w->is_part && w->park == nullptr && w->tx == nullptr; },
+        [self](Work* w) {
+          w->reply.clear();
+          const bool function = self->activity_.function.load(std::memory_order_relaxed);
+          ReplyBuilder(&w->reply, w->resp)
+              .Error(function ? "BUSY Redis is busy running a script. You can only call FUNCTION "
+                                "KILL or SHUTDOWN NOSAVE."
+                              : "BUSY Redis is busy running a script. You can only call SCRIPT "
+                                "KILL or SHUTDOWN NOSAVE.");
+          w->exec_ns = 0;
+          self->completions_.Stage(w);
+        });
+  }
+  // The replies of commands that ran before the script in its batch would otherwise wait
+  // for the script to end.
+  if (self->completions_.Publish()) self->reactor_->Notify();
+}
 
 Shard::~Shard() { Stop(); }
 

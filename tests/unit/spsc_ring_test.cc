@@ -124,5 +124,30 @@ TEST(SpscRingTest, TwoThreadsMillionItems) {
   EXPECT_TRUE(ring.Empty());
 }
 
+// A visit may take the items after it (a busy script answering what waits behind it): they
+// are not visited again, and their space is free at once.
+TEST(SpscRingTest, ConsumeNextWhileTakesItemsAfterTheVisitedOne) {
+  SpscRing<int> ring(8);
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(ring.Stage(i));
+  ring.Publish();
+  std::vector<int> visited, taken;
+  size_t n = ring.ConsumeAll([&](int v) {
+    visited.push_back(v);
+    if (v == 1) {
+      ring.ConsumeNextWhile([](int x) { return x < 4; }, [&](int x) { taken.push_back(x); });
+      // Items 1-3 are free already: the producer can fill the ring past them.
+      for (int i = 6; i <= 8; ++i) EXPECT_TRUE(ring.Stage(i));
+      ring.Publish();
+      ring.ConsumeNextWhile([](int) { return false; }, [&](int x) { taken.push_back(x); });
+    }
+  });
+  EXPECT_EQ(visited, (std::vector<int>{1, 4, 5}));
+  EXPECT_EQ(taken, (std::vector<int>{2, 3}));
+  EXPECT_EQ(n, 5u);
+  std::vector<int> rest;
+  ring.ConsumeAll([&](int v) { rest.push_back(v); });
+  EXPECT_EQ(rest, (std::vector<int>{6, 7, 8}));
+}
+
 }  // namespace
 }  // namespace omnibus

@@ -19,14 +19,33 @@ struct ScriptActivity {
   std::atomic<bool> parked{false};    // running over every shard (all are busy)
   std::atomic<bool> function{false};  // FCALL (FUNCTION KILL) rather than EVAL (SCRIPT KILL)
   std::atomic<bool> stopping{false};  // the server stops: the script ends, written or not
+  // Which run this is (Begin counts), and the run the reactor found past
+  // busy-reply-threshold: from then on the shard answers the commands queued behind it -BUSY
+  // (answer_queued), as Redis does. Naming the run keeps a verdict about one script from
+  // reaching the next.
+  std::atomic<uint64_t> run{0};
+  std::atomic<uint64_t> busy_run{0};
+  // The shard's hand-over (set once by the shard; called on its thread): sends the replies
+  // of the commands that ran before the script, and (busy) answers those queued behind it.
+  void (*hand_over)(void* shard, bool busy) = nullptr;
+  void* shard = nullptr;
 
   void Begin(int64_t now_ms, bool over_all_shards, bool is_function) {
+    if (hand_over != nullptr) hand_over(shard, false);
     state.store(kRunning, std::memory_order_relaxed);
+    run.fetch_add(1, std::memory_order_acq_rel);
     parked.store(over_all_shards, std::memory_order_relaxed);
     function.store(is_function, std::memory_order_relaxed);
     started_ms.store(now_ms, std::memory_order_release);
   }
   void End() { started_ms.store(0, std::memory_order_release); }
+  // From the script's hook: past the threshold, answer what waits behind the script.
+  void WhileRunning() {
+    if (busy_run.load(std::memory_order_relaxed) == run.load(std::memory_order_relaxed) &&
+        hand_over != nullptr) {
+      hand_over(shard, true);
+    }
+  }
   // Before a write command: false if the script was killed first (it must not write).
   bool MarkWrite() {
     uint32_t s = kRunning;

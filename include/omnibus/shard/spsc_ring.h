@@ -41,9 +41,31 @@ class SpscRing {
   size_t ConsumeAll(F&& fn) {
     size_t head = head_.load(std::memory_order_relaxed);
     size_t tail = tail_.load(std::memory_order_acquire);
-    for (size_t i = head; i != tail; ++i) fn(items_[i & mask_]);
+    next_ = head;
+    while (next_ != tail) {
+      T item = items_[next_ & mask_];
+      ++next_;
+      fn(item);
+      if (next_ - head > tail - head) tail = next_;  // fn took more (ConsumeNextWhile)
+    }
     if (tail != head) head_.store(tail, std::memory_order_release);
     return tail - head;
+  }
+  // Consumer side, from inside ConsumeAll's fn: takes the items published after the one being
+  // visited, in order, while pred(item) holds, and frees their space (and the visited
+  // item's) at once. ConsumeAll then goes on after them.
+  template <typename P, typename F>
+  size_t ConsumeNextWhile(P&& pred, F&& fn) {
+    size_t tail = tail_.load(std::memory_order_acquire);
+    size_t n = 0;
+    while (next_ != tail && pred(items_[next_ & mask_])) {
+      T item = items_[next_ & mask_];
+      ++next_;
+      fn(item);
+      ++n;
+    }
+    if (n > 0) head_.store(next_, std::memory_order_release);
+    return n;
   }
   bool Empty() const {
     return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
@@ -61,6 +83,7 @@ class SpscRing {
   alignas(kLine) size_t staged_tail_ = 0;       // producer-only
   size_t published_tail_ = 0;
   size_t cached_head_ = 0;
+  size_t next_ = 0;  // consumer-only: the next item ConsumeAll visits
 };
 
 }  // namespace omnibus

@@ -72,6 +72,8 @@ bool Server::Start(std::string* error) {
   so.TEST_clock_ms = config_.TEST_clock_ms;
   script_ = std::make_unique<LuaEngine>();
   so.script = script_.get();
+  functions_ = std::make_unique<FunctionEngine>();
+  so.functions = functions_.get();
   so.commands = &table_;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;

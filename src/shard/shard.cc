@@ -50,6 +50,7 @@ void Shard::Execute(Work* w) {
   } else if (w->tx != nullptr) {
     ExecContext base{&keyspace_, nullptr, num_shards_, index_, w->db, {}, nullptr};
     base.script = options_.script;
+    base.functions = options_.functions;
     base.commands = options_.commands;
     Keyspace* self = &keyspace_;
     RunTransaction(base, &self, w->tx.get());
@@ -59,6 +60,7 @@ void Shard::Execute(Work* w) {
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
     ctx.script = options_.script;
+    ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     w->handler(ctx);
     w->would_block = ctx.would_block;
@@ -84,6 +86,7 @@ void Shard::RunParked(Work* w) {
   if (cmd->tx != nullptr) {
     ExecContext base{&keyspace_, g->all, g->num_shards, index_, cmd->db, {}, nullptr};
     base.script = options_.script;
+    base.functions = options_.functions;
     base.commands = options_.commands;
     RunTransaction(base, g->all, cmd->tx.get());
   } else {
@@ -92,6 +95,7 @@ void Shard::RunParked(Work* w) {
     ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
     ctx.may_block = cmd->may_block;
     ctx.script = options_.script;
+    ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     cmd->handler(ctx);
     cmd->would_block = ctx.would_block;

@@ -72,15 +72,19 @@ bool Server::Start(std::string* error) {
   so.TEST_clock_ms = config_.TEST_clock_ms;
   script_ = std::make_unique<LuaEngine>();
   so.script = script_.get();
-  functions_ = std::make_unique<FunctionEngine>();
-  so.functions = functions_.get();
   so.commands = &table_;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
   so.queue_capacity = depth;
   // Shards wake the reactor through notifier_, which points at the reactor once it exists;
   // no shard thread runs before then.
-  for (int i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
+  for (int i = 0; i < n; ++i) {
+    // Each shard has its own function libraries (FUNCTION LOAD & co run on every shard; FCALL
+    // uses the engine of the shard it runs on).
+    functions_.push_back(std::make_unique<FunctionEngine>());
+    so.functions = functions_.back().get();
+    shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
+  }
   std::vector<Shard*> raw;
   for (auto& s : shards_) raw.push_back(s.get());
   reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));

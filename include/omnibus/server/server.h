@@ -67,7 +67,7 @@ class Server final : public ServerApi {
   // The script interpreter, used by the shard thread that runs a script (DESIGN §6: a script
   // parks every shard). Destroyed after the shards (declared before them).
   std::unique_ptr<LuaEngine> script_;
-  std::unique_ptr<FunctionEngine> functions_;
+  std::vector<std::unique_ptr<FunctionEngine>> functions_;  // one per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Reactor> reactor_;
   int64_t start_ms_;

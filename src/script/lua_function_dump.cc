@@ -103,15 +103,16 @@ class Reader {
     }
     std::string_view raw;
     switch (len) {
-      case 0:  // int8
-      case 1:  // int16
+      case 0:    // int8
+      case 1:    // int16
       case 2: {  // int32
         size_t n = size_t{1} << len;
         if (!Bytes(n, &raw)) return false;
         uint32_t u = 0;
         for (size_t i = 0; i < n; ++i) u |= uint32_t{static_cast<uint8_t>(raw[i])} << (8 * i);
-        int64_t v = n == 1 ? static_cast<int8_t>(u) : n == 2 ? static_cast<int16_t>(u)
-                                                               : static_cast<int32_t>(u);
+        int64_t v = n == 1   ? static_cast<int8_t>(u)
+                    : n == 2 ? static_cast<int16_t>(u)
+                             : static_cast<int32_t>(u);
         *out = std::to_string(v);
         return true;
       }

@@ -66,7 +66,9 @@ bool EqualsNoCase(std::string_view a, std::string_view b) {
 // Redis's sdssplitargs, for the shebang line: false on unbalanced quotes.
 bool SplitArgs(std::string_view line, std::vector<std::string>* out) {
   size_t p = 0;
-  auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0'; };
+  auto is_space = [](char c) {
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0';
+  };
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -315,8 +317,9 @@ const char* ReadNamedArgs(lua_State* lua, int keep, RegisterArgs* out) {
       }
     } else if (EqualsNoCase(key, "flags")) {
       if (!lua_istable(lua, -2)) {
-        err = "flags argument to redis.register_function must be a table representing function "
-              "flags";
+        err =
+            "flags argument to redis.register_function must be a table representing function "
+            "flags";
       } else {
         lua_pushvalue(lua, -2);
         if (!ReadFlags(lua, &out->flags)) err = "unknown flag given";
@@ -371,8 +374,9 @@ int RegisterFunction(lua_State* lua) {
     if (!ValidName(name)) {
       err = kBadName;
     } else {
+      // Case-sensitive within a library (unlike FCALL's lookup), as Redis.
       for (const auto& f : ctx->lib->functions) {
-        if (EqualsNoCase(f->name, name)) err = "Function already exists in the library";
+        if (f->name == name) err = "Function already exists in the library";
       }
     }
   }
@@ -525,7 +529,9 @@ bool FunctionEngine::Register(Library* lib, std::string_view body, std::string* 
 }
 
 void FunctionEngine::Link(LibrarySet* set, std::unique_ptr<Library> lib) {
-  for (const auto& f : lib->functions) set->functions[Lower(f->name)] = f.get();
+  // A library may hold "g" and "G"; FCALL finds the first (Redis's dictAdd keeps the first).
+  for (const auto& f : lib->functions) set->functions.emplace(Lower(f->name), f.get());
+  set->function_count += lib->functions.size();
   std::string name = lib->name;
   set->libraries[name] = std::move(lib);
 }
@@ -536,7 +542,11 @@ std::unique_ptr<FunctionEngine::Library> FunctionEngine::Unlink(LibrarySet* set,
   if (it == set->libraries.end()) return nullptr;
   std::unique_ptr<Library> lib = std::move(it->second);
   set->libraries.erase(it);
-  for (const auto& f : lib->functions) set->functions.erase(Lower(f->name));
+  for (const auto& f : lib->functions) {
+    auto fit = set->functions.find(Lower(f->name));
+    if (fit != set->functions.end() && fit->second == f.get()) set->functions.erase(fit);
+  }
+  set->function_count -= lib->functions.size();
   return lib;
 }
 
@@ -549,6 +559,7 @@ void FunctionEngine::Clear(LibrarySet* set) {
   for (auto& [name, lib] : set->libraries) Free(std::move(lib));
   set->libraries.clear();
   set->functions.clear();
+  set->function_count = 0;
 }
 
 bool FunctionEngine::LoadInto(LibrarySet* set, std::string_view code, bool replace,

@@ -67,7 +67,7 @@ class FunctionEngine {
   // Libraries sorted by name (FUNCTION LIST; Redis lists them in its hash order).
   std::vector<const Library*> Libraries() const;
   size_t library_count() const { return live_.libraries.size(); }
-  size_t function_count() const { return live_.functions.size(); }
+  size_t function_count() const { return live_.function_count; }
 
   // Redis's crc64 (Jones polynomial, reflected), as DUMP payloads carry it.
   static uint64_t Crc64(uint64_t crc, std::string_view data);
@@ -86,6 +86,7 @@ class FunctionEngine {
   struct LibrarySet {
     std::map<std::string, std::unique_ptr<Library>, std::less<>> libraries;
     std::map<std::string, const Function*, std::less<>> functions;
+    size_t function_count = 0;  // in every library (FUNCTION STATS)
   };
   // FUNCTION LOAD into `set` (Redis's functionsCreateWithLibraryCtx).
   bool LoadInto(LibrarySet* set, std::string_view code, bool replace, std::string* name,

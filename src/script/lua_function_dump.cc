@@ -209,7 +209,27 @@ bool FunctionEngine::Restore(std::string_view payload, RestorePolicy policy, std
       *error = "ERR can not read data type";
       ok = false;
     } else if (type == kOpcodeFunctionPreGa) {
-      *error = "ERR Pre-GA function format not supported";
+      // Redis 7.0's release candidates wrote name, engine, description and body apart;
+      // Redis 7.0.15 still reads that and makes a library payload of it.
+      std::string engine, desc, blob;
+      uint64_t has_desc;
+      bool encoded;
+      if (!in.String(&name)) {
+        *error = "ERR Failed loading library name";
+      } else if (!in.String(&engine)) {
+        *error = "ERR Failed loading engine name";
+      } else if (!in.Length(&has_desc, &encoded)) {
+        *error = "ERR Failed loading library description indicator";
+      } else if (has_desc != 0 && !in.String(&desc)) {
+        *error = "ERR Failed loading library description";
+      } else if (!in.String(&blob)) {
+        *error = "ERR Failed loading library blob";
+      } else {
+        code = "#!" + std::string(engine.c_str()) + " name=" + std::string(name.c_str()) + "\n" +
+               std::string(blob.c_str());
+        ok = LoadInto(&restored, code, /*replace=*/false, &name, error);
+        continue;
+      }
       ok = false;
     } else if (type != kOpcodeFunction2) {
       *error = "ERR given type is not a function";

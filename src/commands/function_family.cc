@@ -15,7 +15,8 @@ namespace {
 
 using Args = std::span<const std::string_view>;
 
-// FCALL function numkeys key... arg...: the declared keys, then "any key" (as EVAL).
+// FCALL function numkeys key... arg...: the declared keys, then "any key" (as EVAL: how
+// MULTI/EXEC sees it).
 void FcallKeys(Args args, std::vector<int>* out) {
   int64_t n;
   if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
@@ -43,13 +44,10 @@ void FcallGeneric(ExecContext& ctx, bool read_only_command) {
     return ctx.reply->Error("ERR Can not execute a script with write flag using *_ro command.");
   }
   bool read_only = read_only_command || no_writes;
-  ScriptRunArgs run;
-  run.keys = a.subspan(3, static_cast<size_t>(numkeys));
-  run.args = a.subspan(3 + static_cast<size_t>(numkeys));
-  run.call = [&ctx, read_only](Args argv, int resp) {
-    return CallFromScript(ctx, argv, resp, read_only);
-  };
-  ctx.functions->Call(*f, run, ctx.reply);
+  FunctionEngine& functions = *ctx.functions;
+  RunScript(ctx, functions.lua(), a.subspan(3, static_cast<size_t>(numkeys)),
+            a.subspan(3 + static_cast<size_t>(numkeys)), read_only, /*is_function=*/true,
+            [&](const ScriptRunArgs& run) { return functions.Call(*f, run, ctx.reply); });
 }
 
 void Fcall(ExecContext& ctx) { FcallGeneric(ctx, false); }
@@ -270,7 +268,10 @@ CommandSpec OnShardZeroSub(std::string_view name, int arity, uint32_t flags, std
 
 CommandSpec FcallCommand(std::string_view name, uint32_t flags, ShardHandler handler,
                          std::string_view args) {
-  CommandSpec s{name, -3, flags, "@slow @scripting", 0, 0, 0, Route::kParked, handler};
+  // Routed as EVAL (net/script.cc): on the declared keys' shard, parked when they span
+  // shards or the function reaches another shard's key.
+  CommandSpec s{name, -3, flags, "@slow @scripting", 0, 0, 0, Route::kTask, handler};
+  s.task = ReactorTask::kScript;
   s.keys_fn = FcallKeys;
   s.doc = Doc(name == "fcall" ? "Invoke a function" : "Invoke a read-only function",
               "Depends on the function that is executed.", args);

@@ -1,14 +1,22 @@
-// Scripting: EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH. A script may touch
-// any key, so it parks every shard (DESIGN §6) and runs on the thread that arrives last, in
-// the one interpreter (include/omnibus/script/lua_engine.h); redis.call runs commands through
-// the command table with direct access to every shard's keys. SCRIPT subcommands run on shard
-// 0, where no script can run at the same time.
+// Scripting: EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH (DESIGN §6).
+//
+// Every shard has its own interpreter (include/omnibus/script/lua_engine.h) over one shared
+// script cache (script_store.h). A script whose declared keys are all on one shard runs
+// there in one shard step, like any keyed command; one that declares keys on several
+// shards runs parked over every shard. A script may also reach keys it did not declare
+// (Redis allows it outside cluster mode): on its own shard that simply works; when it
+// reaches another shard's key the run stops, anything it changed is put back from an undo
+// log, and the reactor runs it again parked over every shard (and remembers to run that
+// script parked from then on). redis.call runs commands through the command table.
+// SCRIPT subcommands run on shard 0; the cache they change is every shard's.
 #include <cctype>
 
+#include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/script/lua_engine.h"
+#include "omnibus/store/object.h"
 #include "script_call.h"
 
 namespace omnibus {
@@ -16,7 +24,8 @@ namespace {
 
 using Args = std::span<const std::string_view>;
 
-// EVAL script numkeys key... arg...: the declared keys, then "any key" (parks every shard).
+// EVAL script numkeys key... arg...: the declared keys, then "any key" (inside MULTI a
+// script parks every shard; outside, net/script.cc decides).
 void EvalKeys(Args args, std::vector<int>* out) {
   int64_t n;
   if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
@@ -24,6 +33,239 @@ void EvalKeys(Args args, std::vector<int>* out) {
     return;
   for (int64_t i = 0; i < n; ++i) out->push_back(3 + static_cast<int>(i));
   out->push_back(kAllShardsKey);
+}
+
+ReplyValue ErrorValue(std::string_view text) {
+  ReplyValue v;
+  v.kind = ReplyValue::Kind::kError;
+  v.str = std::string(text);
+  return v;
+}
+
+// What a script run on one shard changed, to put back if it must run again parked: each key
+// as it was before the script's first write to it. Values too big to copy cheaply are not
+// kept; after such a write the run can no longer be undone (`irreversible`).
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() {
+    for (Saved& s : saved_) {
+      if (s.obj.ptr != nullptr) FreeObject(s.obj);
+    }
+  }
+
+  bool irreversible() const { return irreversible_; }
+  void MarkIrreversible() { irreversible_ = true; }
+
+  // Before a write to `key` in `db`.
+  void Save(Db& db, int db_index, std::string_view key) {
+    if (irreversible_) return;
+    for (const Saved& s : saved_) {
+      if (s.db == db_index && s.key == key) return;
+    }
+    Saved s;
+    s.db = db_index;
+    s.key = std::string(key);
+    Db::Entry e = db.Find(key);
+    if (e) {
+      s.existed = true;
+      s.expire_at_ms = e->expire_at_ms();
+      if (e->is_container()) {
+        if (ObjectLength(e->object()) > kMaxElements) {
+          irreversible_ = true;
+          return;
+        }
+        s.obj = CopyObject(e->object());
+      } else {
+        if (e->value().size() > kMaxBytes) {
+          irreversible_ = true;
+          return;
+        }
+        s.value = std::string(e->value());
+      }
+    }
+    saved_.push_back(std::move(s));
+  }
+
+  // Puts every saved key back as it was (the script's changes to it are lost).
+  void Rollback(Keyspace* keyspace) {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      Db& db = keyspace->db(it->db);
+      if (!it->existed) {
+        db.Delete(it->key);
+      } else if (it->obj.ptr != nullptr) {
+        db.StoreObject(it->key, it->obj);
+        it->obj = ObjectRef{};
+        if (it->expire_at_ms >= 0) db.SetExpire(db.Find(it->key), it->expire_at_ms);
+      } else {
+        db.SetString(it->key, it->value, it->expire_at_ms);
+      }
+    }
+    saved_.clear();
+  }
+
+ private:
+  // A container with more elements, or a string longer, is not copied.
+  static constexpr size_t kMaxElements = 512;
+  static constexpr size_t kMaxBytes = 64 * 1024;
+  struct Saved {
+    int db = 0;
+    std::string key;
+    bool existed = false;
+    int64_t expire_at_ms = -1;
+    std::string value;
+    ObjectRef obj{};
+  };
+  std::vector<Saved> saved_;
+  bool irreversible_ = false;
+};
+
+// Whether a command a script calls while it runs on one shard stays on that shard; if it is
+// a write, the keys it changes are saved first.
+bool StaysLocal(const ExecContext& ctx, const CommandSpec& spec, Args argv, UndoLog* undo) {
+  switch (spec.route) {
+    case Route::kReactor:
+      return true;
+    case Route::kAllShards:
+      return false;
+    case Route::kCustom: {
+      std::string ignored;
+      ReplyBuilder rb(&ignored, 2);
+      int shard = spec.route_fn(argv, ctx.num_shards, &rb);
+      return shard < 0 || shard == ctx.shard_index;
+    }
+    case Route::kKey:
+    case Route::kScatter:
+    case Route::kParked:
+    case Route::kTask:
+      break;
+  }
+  std::vector<int> key_at;
+  KeyPositions(spec, argv, &key_at);
+  for (int k : key_at) {
+    if (k == kAllShardsKey) return false;
+    if (ShardForKey(argv[static_cast<size_t>(k)], ctx.num_shards) != ctx.shard_index) return false;
+  }
+  if (spec.flags & kCmdWrite) {
+    // MOVE and COPY ... DB write a DB other than the script's: not undone.
+    if (spec.name == "move" || spec.name == "copy") undo->MarkIrreversible();
+    for (int k : key_at) {
+      undo->Save(ctx.LocalDb(), ctx.db_index, argv[static_cast<size_t>(k)]);
+    }
+  }
+  return true;
+}
+
+// redis.call / redis.pcall: one command. Parked (ctx.all set) or with one shard, every key
+// is reachable; on one shard of several, `undo` is the run's undo log and a command that
+// leaves the shard stops the run (or, past an irreversible write, fails). `engine` runs the
+// script (EVAL's, or the function engine's own).
+ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int resp, bool read_only,
+                          UndoLog* undo) {
+  const CommandTable& table = *ctx.commands;
+  const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
+  if (spec != nullptr && spec->container && argv.size() >= 2) {
+    std::string sub = StrCat(spec->name, "|", argv[1]);
+    AsciiToLower(&sub);
+    spec = table.Find(sub);
+  }
+  if (spec == nullptr) return ErrorValue("ERR Unknown Redis command called from script");
+  int argc = static_cast<int>(argv.size());
+  if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
+    return ErrorValue("ERR Wrong number of args calling Redis command from script");
+  }
+  if (spec->flags & kCmdNoScript) {
+    return ErrorValue("ERR This Redis command is not allowed from script");
+  }
+  if (read_only && (spec->flags & kCmdWrite)) {
+    return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
+  }
+  if ((spec->flags & kCmdWrite) && ctx.activity != nullptr && !ctx.activity->MarkWrite()) {
+    engine->KillRun();  // SCRIPT KILL came first: the script never writes
+    return ErrorValue("ERR Script killed by user with SCRIPT KILL...");
+  }
+  if (undo != nullptr && !StaysLocal(ctx, *spec, argv, undo)) {
+    if (undo->irreversible()) {
+      ctx.reached_out = true;
+      return ErrorValue(
+          "ERR Script reached a key of another shard after a change that cannot be undone; "
+          "declare every key the script uses in KEYS");
+    }
+    ctx.escalate = true;
+    engine->AbortRun();
+    return ErrorValue("ERR script aborted");
+  }
+  ReplyValue v;
+  ReplyBuilder rb(&v, resp);
+  ExecContext sub = ctx;
+  sub.args = argv;
+  sub.reply = &rb;
+  sub.may_block = false;  // blocking commands do not block in scripts
+  switch (spec->route) {
+    case Route::kKey:
+    case Route::kScatter:
+    case Route::kParked:
+    case Route::kTask:
+      if (spec->shard == nullptr) break;
+      spec->shard(sub);
+      return v;
+    case Route::kCustom: {
+      int shard = spec->route_fn(argv, ctx.num_shards, &rb);
+      if (shard < 0) return v;
+      if (ctx.all != nullptr) {
+        sub.local = ctx.all[shard];
+        sub.shard_index = shard;
+      }
+      spec->shard(sub);
+      return v;
+    }
+    case Route::kAllShards: {
+      if (spec->merge == nullptr || spec->name == "info") break;  // INFO needs the reactor
+      int n = ctx.all != nullptr ? ctx.num_shards : 1;
+      std::vector<ReplyValue> parts(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        ReplyBuilder prb(&parts[static_cast<size_t>(i)], resp);
+        ExecContext each = sub;
+        each.reply = &prb;
+        if (ctx.all != nullptr) {
+          each.local = ctx.all[i];
+          each.shard_index = i;
+        }
+        spec->shard(each);
+      }
+      std::vector<SubReply> subs;
+      for (const ReplyValue& p : parts) subs.push_back(SubReply{&p, {}});
+      MergeContext merge{argv, subs, &rb, nullptr, nullptr};
+      spec->merge(merge);
+      return v;
+    }
+    case Route::kReactor:
+      // Connection state lives on the reactor: of the keyless commands only the pure ones
+      // run here.
+      if (spec->name == "ping") {
+        if (argc == 1) {
+          rb.SimpleString("PONG");
+        } else if (argc == 2) {
+          rb.Bulk(argv[1]);
+        } else {
+          return ErrorValue("ERR Wrong number of args calling Redis command from script");
+        }
+        return v;
+      }
+      if (spec->name == "echo") {
+        rb.Bulk(argv[1]);
+        return v;
+      }
+      if (spec->name == "time") {  // pure: no session or server needed
+        ReactorContext pure{argv, &rb, nullptr, nullptr};
+        spec->reactor(pure);
+        return v;
+      }
+      break;
+  }
+  return ErrorValue("ERR This Redis command is not allowed from script");
 }
 
 // EVAL/EVALSHA (and their _RO forms): numkeys, then the run.
@@ -47,13 +289,9 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
     }
   }
   bool read_only = read_only_command || (flags & kScriptNoWrites) != 0;
-  ScriptRunArgs run;
-  run.keys = a.subspan(3, static_cast<size_t>(numkeys));
-  run.args = a.subspan(3 + static_cast<size_t>(numkeys));
-  run.call = [&ctx, read_only](Args argv, int resp) {
-    return CallFromScript(ctx, argv, resp, read_only);
-  };
-  engine.Run(a[1], is_sha, run, ctx.reply);
+  RunScript(ctx, &engine, a.subspan(3, static_cast<size_t>(numkeys)),
+            a.subspan(3 + static_cast<size_t>(numkeys)), read_only, /*is_function=*/false,
+            [&](const ScriptRunArgs& run) { return engine.Run(a[1], is_sha, run, ctx.reply); });
 }
 
 void Eval(ExecContext& ctx) { EvalGeneric(ctx, false, false); }
@@ -86,6 +324,13 @@ void ScriptFlush(ExecContext& ctx) {
   ctx.reply->Ok();
 }
 
+// SCRIPT KILL, on the reactor: a busy script's shard is not reachable through its queue.
+void ScriptKill(ReactorContext& ctx) {
+  std::string error = ctx.server->KillScripts(/*function=*/false);
+  if (error.empty()) return ctx.reply->Ok();
+  ctx.reply->Error(error);
+}
+
 CommandDoc ScriptDoc(std::string_view summary, std::string_view since, std::string_view complexity,
                      std::string_view args) {
   return CommandDoc{summary, since, "scripting", complexity, args};
@@ -93,7 +338,8 @@ CommandDoc ScriptDoc(std::string_view summary, std::string_view since, std::stri
 
 CommandSpec EvalCommand(std::string_view name, uint32_t flags, std::string_view acl,
                         ShardHandler handler, CommandDoc doc) {
-  CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kParked, handler};
+  CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kTask, handler};
+  s.task = ReactorTask::kScript;
   s.keys_fn = EvalKeys;
   s.doc = doc;
   return s;
@@ -111,6 +357,26 @@ constexpr uint32_t kEvalFlags = kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCm
 constexpr std::string_view kEvalComplexity = "Depends on the script that is executed.";
 
 }  // namespace
+
+void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool read_only,
+               bool is_function, absl::FunctionRef<bool(const ScriptRunArgs&)> invoke) {
+  ScriptRunArgs run;
+  run.keys = keys;
+  run.args = args;
+  // On one shard of several (not parked): keys elsewhere stop the run (see the top).
+  UndoLog undo;
+  UndoLog* local = ctx.all == nullptr && ctx.num_shards > 1 ? &undo : nullptr;
+  run.call = [&ctx, engine, read_only, local](Args argv, int resp) {
+    return CallFromScript(ctx, engine, argv, resp, read_only, local);
+  };
+  ScriptActivity* activity = ctx.activity;
+  if (activity != nullptr) {
+    activity->Begin(MonotonicMs(), ctx.all != nullptr, is_function);
+    run.should_stop = [activity] { return activity->ShouldStop(); };
+  }
+  if (!invoke(run)) undo.Rollback(ctx.local);
+  if (activity != nullptr) activity->End();
+}
 
 std::vector<CommandSpec> ScriptFamily() {
   return {
@@ -138,6 +404,8 @@ std::vector<CommandSpec> ScriptFamily() {
                           "O(N) with N being the number of scripts to check (so checking a "
                           "single script is an O(1) operation).",
                           "sha1:string...")),
+      ReactorCommand("script|kill", 2, kCmdNoScript | kCmdAllowBusy, "@slow @scripting", ScriptKill,
+                     ScriptDoc("Kill the script currently in execution.", "2.6.0", "O(1)", "")),
       ScriptSub("script|flush", -2, 0, "@slow @scripting", ScriptFlush,
                 ScriptDoc("Remove all the scripts from the script cache.", "2.6.0",
                           "O(N) with N being the number of scripts in cache",

@@ -632,8 +632,8 @@ const FunctionEngine::Function* FunctionEngine::Find(std::string_view name) cons
   return it == live_.functions.end() ? nullptr : it->second;
 }
 
-void FunctionEngine::Call(const Function& f, const ScriptRunArgs& run, ReplyBuilder* reply) {
-  lua_.CallFunction(f.ref, f.name, run, reply);
+bool FunctionEngine::Call(const Function& f, const ScriptRunArgs& run, ReplyBuilder* reply) {
+  return lua_.CallFunction(f.ref, f.name, run, reply);
 }
 
 std::vector<const FunctionEngine::Library*> FunctionEngine::Libraries() const {

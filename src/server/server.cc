@@ -70,8 +70,6 @@ bool Server::Start(std::string* error) {
   PublishLimits();
   so.limits = &limits_;
   so.TEST_clock_ms = config_.TEST_clock_ms;
-  script_ = std::make_unique<LuaEngine>();
-  so.script = script_.get();
   so.commands = &table_;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
@@ -79,6 +77,9 @@ bool Server::Start(std::string* error) {
   // Shards wake the reactor through notifier_, which points at the reactor once it exists;
   // no shard thread runs before then.
   for (int i = 0; i < n; ++i) {
+    scripts_.push_back(std::make_unique<LuaEngine>());
+    scripts_.back()->SetStore(&script_store_);
+    so.script = scripts_.back().get();
     // Each shard has its own function libraries (FUNCTION LOAD & co run on every shard; FCALL
     // uses the engine of the shard it runs on).
     functions_.push_back(std::make_unique<FunctionEngine>());

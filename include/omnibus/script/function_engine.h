@@ -61,8 +61,11 @@ class FunctionEngine {
 
   // FCALL's lookup (function names are case-insensitive in Redis); null when unknown.
   const Function* Find(std::string_view name) const;
-  // Runs `f` with the keys and args as its parameters; exactly one reply.
-  void Call(const Function& f, const ScriptRunArgs& run, ReplyBuilder* reply);
+  // Runs `f` with the keys and args as its parameters; exactly one reply, unless the command
+  // callback stopped the run (LuaEngine::AbortRun): then false and no reply.
+  bool Call(const Function& f, const ScriptRunArgs& run, ReplyBuilder* reply);
+  // The interpreter functions run in (for AbortRun/KillRun from the command callback).
+  LuaEngine* lua() { return &lua_; }
 
   // Libraries sorted by name (FUNCTION LIST; Redis lists them in its hash order).
   std::vector<const Library*> Libraries() const;

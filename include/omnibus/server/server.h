@@ -8,6 +8,7 @@
 #include "omnibus/net/reactor.h"
 #include "omnibus/script/function_engine.h"
 #include "omnibus/script/lua_engine.h"
+#include "omnibus/script/script_store.h"
 #include "omnibus/server/config.h"
 #include "omnibus/shard/shard.h"
 #include "omnibus/store/container_limits.h"
@@ -47,6 +48,7 @@ class Server final : public ServerApi {
                          std::string* out) override;
   void RequestShutdown() override { Stop(); }
   void Unwatch(Session& s) override { reactor_->Unwatch(s); }
+  std::string KillScripts(bool function) override { return reactor_->KillScripts(function); }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }
@@ -66,7 +68,9 @@ class Server final : public ServerApi {
   ReactorNotifier notifier_;
   // The script interpreter, used by the shard thread that runs a script (DESIGN §6: a script
   // parks every shard). Destroyed after the shards (declared before them).
-  std::unique_ptr<LuaEngine> script_;
+  // One interpreter per shard (never shared between threads) over one shared script cache.
+  ScriptStore script_store_;
+  std::vector<std::unique_ptr<LuaEngine>> scripts_;
   std::vector<std::unique_ptr<FunctionEngine>> functions_;  // one per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Reactor> reactor_;

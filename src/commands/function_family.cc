@@ -316,7 +316,9 @@ std::vector<CommandSpec> FunctionFamily() {
       OnShardZeroSub("function|dump", 2, 0, "@slow @scripting", FunctionDump,
                      Doc("Dump all functions into a serialized binary payload",
                          "O(N) where N is the number of functions", "")),
-      OnShardZeroSub("function|stats", 2, kCmdAllowBusy, "@slow @scripting", FunctionStats,
+      // Not allow_busy (Redis's flag): shard 0 answers it, and a shard running a busy script
+      // cannot; -BUSY beats waiting for the script.
+      OnShardZeroSub("function|stats", 2, 0, "@slow @scripting", FunctionStats,
                      Doc("Return information about the function currently running (name, "
                          "description, duration)",
                          "O(1)", "")),

@@ -105,6 +105,38 @@ TEST_P(FunctionsTest, LibrariesAreOnEveryShard) {
             "[\"LUA\", [\"libraries_count\", (integer) 0, \"functions_count\", (integer) 0]]");
 }
 
+// A function that changes its declared key and then reaches a key of another shard is undone
+// and run again over every shard: its change happens once.
+TEST_P(FunctionsTest, ReachingAnUndeclaredKeyRunsOnce) {
+  RedisConn c = server_->Connect();
+  ASSERT_TRUE(c);
+  ASSERT_THAT(Command(c, {"FUNCTION", "LOAD",
+                          "#!lua name=reach\n"
+                          "redis.register_function('reach', function(keys, args)\n"
+                          "  local n = redis.call('incr', keys[1])\n"
+                          "  local other = redis.call('get', args[1])\n"
+                          "  return {n, other}\n"
+                          "end)"}),
+              IsBulk("reach"));
+  // For each shard: a declared key there and an undeclared one on the next shard.
+  auto key_on = [](int shard, int n, const std::string& prefix) {
+    for (int i = 0;; ++i) {
+      std::string k = prefix + std::to_string(i);
+      if (KeyShard(k, n) == shard) return k;
+    }
+  };
+  for (int sh = 0; sh < shards(); ++sh) {
+    std::string declared = key_on(sh, shards(), "declared");
+    std::string other = key_on((sh + 1) % shards(), shards(), "other");
+    ASSERT_THAT(Command(c, {"SET", other, "there"}), IsStatus("OK"));
+    for (int round = 1; round <= 3; ++round) {
+      EXPECT_THAT(Command(c, {"FCALL", "reach", "1", declared, other}),
+                  IsArray(::testing::ElementsAre(std::to_string(round), "there")));
+    }
+    EXPECT_THAT(Command(c, {"GET", declared}), IsBulk("3"));
+  }
+}
+
 TEST_P(FunctionsTest, DumpAndRestoreBothWaysWithRedis) {
   std::unique_ptr<ServerProcess> redis = StartRedis();
   if (redis == nullptr) GTEST_SKIP() << "no /usr/bin/redis-server";

@@ -331,9 +331,40 @@ void ScriptKill(ReactorContext& ctx) {
   ctx.reply->Error(error);
 }
 
+// Redis 7.0's text, without DEBUG (Omnibus has no Lua debugger).
+void ScriptHelp(ReactorContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "EXISTS <sha1> [<sha1> ...]",
+      "    Return information about the existence of the scripts in the script cache.",
+      "FLUSH [ASYNC|SYNC]",
+      "    Flush the Lua scripts cache. Very dangerous on replicas.",
+      "    When called without the optional mode argument, the behavior is determined by the",
+      "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+      "    * ASYNC: Asynchronously flush the scripts cache.",
+      "    * SYNC: Synchronously flush the scripts cache.",
+      "KILL",
+      "    Kill the currently executing Lua script.",
+      "LOAD <script>",
+      "    Load a script into the scripts cache without executing it.",
+      "HELP",
+      "    Prints this help.",
+  };
+  ctx.reply->Array(std::size(kLines));
+  for (std::string_view l : kLines) ctx.reply->SimpleString(l);
+}
+
 CommandDoc ScriptDoc(std::string_view summary, std::string_view since, std::string_view complexity,
                      std::string_view args) {
   return CommandDoc{summary, since, "scripting", complexity, args};
+}
+
+// EVAL and EVALSHA: Redis's key spec says it cannot tell how the keys are used.
+CommandDoc EvalDoc(std::string_view summary, std::string_view since, std::string_view args,
+                   std::string_view notes) {
+  CommandDoc d = ScriptDoc(summary, since, "Depends on the script that is executed.", args);
+  d.key_notes = notes;
+  return d;
 }
 
 CommandSpec EvalCommand(std::string_view name, uint32_t flags, std::string_view acl,
@@ -381,17 +412,23 @@ void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool r
 std::vector<CommandSpec> ScriptFamily() {
   return {
       EvalCommand("eval", kEvalFlags, "@slow @scripting", Eval,
-                  ScriptDoc("Execute a Lua script server side", "2.6.0", kEvalComplexity,
-                            "script:string numkeys:integer [key:key...] [arg:string...]")),
+                  EvalDoc("Execute a Lua script server side", "2.6.0",
+                          "script:string numkeys:integer [key:key{key_flags=RW+access+update}...] "
+                          "[arg:string...]",
+                          "We cannot tell how the keys will be used so we assume the worst, RW "
+                          "and UPDATE")),
       EvalCommand("evalsha", kEvalFlags, "@slow @scripting", EvalSha,
                   ScriptDoc("Execute a Lua script server side", "2.6.0", kEvalComplexity,
-                            "sha1:string numkeys:integer [key:key...] [arg:string...]")),
+                            "sha1:string numkeys:integer [key:key{key_flags=RW+access+update}...] "
+                            "[arg:string...]")),
       EvalCommand("eval_ro", kEvalFlags | kCmdReadOnly, "@slow @scripting", EvalRo,
-                  ScriptDoc("Execute a read-only Lua script server side", "7.0.0", kEvalComplexity,
-                            "script:string numkeys:integer key:key... arg:string...")),
+                  EvalDoc("Execute a read-only Lua script server side", "7.0.0",
+                          "script:string numkeys:integer [key:key...] [arg:string...]",
+                          "We cannot tell how the keys will be used so we assume the worst, RO "
+                          "and ACCESS")),
       EvalCommand("evalsha_ro", kEvalFlags | kCmdReadOnly, "@slow @scripting", EvalShaRo,
                   ScriptDoc("Execute a read-only Lua script server side", "7.0.0", kEvalComplexity,
-                            "sha1:string numkeys:integer key:key... arg:string...")),
+                            "sha1:string numkeys:integer [key:key...] [arg:string...]")),
       ReactorCommand("script", -2, 0, "@slow", nullptr,
                      ScriptDoc("A container for Lua scripts management commands", "2.6.0",
                                "Depends on subcommand.", "")),
@@ -404,6 +441,9 @@ std::vector<CommandSpec> ScriptFamily() {
                           "O(N) with N being the number of scripts to check (so checking a "
                           "single script is an O(1) operation).",
                           "sha1:string...")),
+      ReactorCommand(
+          "script|help", 2, kCmdLoading | kCmdStale, "@slow @scripting", ScriptHelp,
+          ScriptDoc("Show helpful text about the different subcommands", "5.0.0", "O(1)", "")),
       ReactorCommand("script|kill", 2, kCmdNoScript | kCmdAllowBusy, "@slow @scripting", ScriptKill,
                      ScriptDoc("Kill the script currently in execution.", "2.6.0", "O(1)", "")),
       ScriptSub("script|flush", -2, 0, "@slow @scripting", ScriptFlush,

@@ -185,6 +185,8 @@ struct CommandDoc {
   // A deprecated command: since which version, and what replaces it.
   std::string_view deprecated_since = {};
   std::string_view replaced_by = {};
+  // The "notes" of the command's key specs (EVAL: "We cannot tell how the keys will be used").
+  std::string_view key_notes = {};
 };
 
 struct CommandSpec {

@@ -273,8 +273,13 @@ CommandSpec FcallCommand(std::string_view name, uint32_t flags, ShardHandler han
   CommandSpec s{name, -3, flags, "@slow @scripting", 0, 0, 0, Route::kTask, handler};
   s.task = ReactorTask::kScript;
   s.keys_fn = FcallKeys;
-  s.doc = Doc(name == "fcall" ? "Invoke a function" : "Invoke a read-only function",
+  bool ro = name == "fcall_ro";
+  s.doc = Doc(ro ? "Invoke a read-only function" : "Invoke a function",
               "Depends on the function that is executed.", args);
+  s.doc.key_notes = ro ? "We cannot tell how the keys will be used so we assume the worst, RO and "
+                         "ACCESS"
+                       : "We cannot tell how the keys will be used so we assume the worst, RW and "
+                         "UPDATE";
   return s;
 }
 

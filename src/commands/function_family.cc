@@ -53,6 +53,10 @@ void FcallGeneric(ExecContext& ctx, bool read_only_command) {
 void Fcall(ExecContext& ctx) { FcallGeneric(ctx, false); }
 void FcallRo(ExecContext& ctx) { FcallGeneric(ctx, true); }
 
+// The engine of the shard this runs for: its own, also when a transaction runs it parked
+// once per shard on one thread (FunctionEngine::ForShard).
+FunctionEngine& Engine(ExecContext& ctx) { return *ctx.functions->ForShard(ctx.shard_index); }
+
 // Redis's addReplySubcommandSyntaxError.
 void SubcommandSyntaxError(ExecContext& ctx) {
   std::string upper(ctx.args[0]);
@@ -71,12 +75,12 @@ void FunctionLoad(ExecContext& ctx) {
     replace = true;
   }
   std::string name, error;
-  if (!ctx.functions->Load(a.back(), replace, &name, &error)) return ctx.reply->Error(error);
+  if (!Engine(ctx).Load(a.back(), replace, &name, &error)) return ctx.reply->Error(error);
   ctx.reply->Bulk(name);
 }
 
 void FunctionDelete(ExecContext& ctx) {
-  if (!ctx.functions->Delete(ctx.args[2])) return ctx.reply->Error("ERR Library not found");
+  if (!Engine(ctx).Delete(ctx.args[2])) return ctx.reply->Error("ERR Library not found");
   ctx.reply->Ok();
 }
 
@@ -86,7 +90,7 @@ void FunctionFlush(ExecContext& ctx) {
   if (a.size() == 3 && !EqualsIgnoreCase(a[2], "sync") && !EqualsIgnoreCase(a[2], "async")) {
     return ctx.reply->Error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
   }
-  ctx.functions->Flush();
+  Engine(ctx).Flush();
   ctx.reply->Ok();
 }
 
@@ -107,7 +111,7 @@ void FunctionRestore(ExecContext& ctx) {
     }
   }
   std::string error;
-  if (!ctx.functions->Restore(a[2], policy, &error)) return ctx.reply->Error(error);
+  if (!Engine(ctx).Restore(a[2], policy, &error)) return ctx.reply->Error(error);
   ctx.reply->Ok();
 }
 
@@ -129,7 +133,7 @@ void FunctionList(ExecContext& ctx) {
     }
     return ctx.reply->Error(StrCat("ERR Unknown argument ", CString(a[i])));
   }
-  std::vector<const FunctionEngine::Library*> libs = ctx.functions->Libraries();
+  std::vector<const FunctionEngine::Library*> libs = Engine(ctx).Libraries();
   if (have_pattern) {
     std::erase_if(libs, [pattern](const FunctionEngine::Library* lib) {
       return !GlobMatch(pattern, lib->name, /*nocase=*/true);
@@ -167,7 +171,7 @@ void FunctionList(ExecContext& ctx) {
   }
 }
 
-void FunctionDump(ExecContext& ctx) { ctx.reply->Bulk(ctx.functions->Dump()); }
+void FunctionDump(ExecContext& ctx) { ctx.reply->Bulk(Engine(ctx).Dump()); }
 
 void FunctionStats(ExecContext& ctx) {
   // No function runs while this command does (they run on shard threads, one command at a
@@ -181,9 +185,9 @@ void FunctionStats(ExecContext& ctx) {
   rb.Bulk("LUA");
   rb.Map(2);
   rb.Bulk("libraries_count");
-  rb.Integer(static_cast<int64_t>(ctx.functions->library_count()));
+  rb.Integer(static_cast<int64_t>(Engine(ctx).library_count()));
   rb.Bulk("functions_count");
-  rb.Integer(static_cast<int64_t>(ctx.functions->function_count()));
+  rb.Integer(static_cast<int64_t>(Engine(ctx).function_count()));
 }
 
 void FunctionHelp(ReactorContext& ctx) {

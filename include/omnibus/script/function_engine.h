@@ -72,6 +72,15 @@ class FunctionEngine {
   size_t library_count() const { return live_.libraries.size(); }
   size_t function_count() const { return live_.function_count; }
 
+  // The engines of every shard of one server, in shard order (set once, before the shards
+  // run). A command run parked over every shard (inside MULTI/EXEC) runs once per shard on
+  // one thread: ForShard(ctx.shard_index) is that shard's own engine. Without siblings,
+  // this engine.
+  void SetSiblings(std::vector<FunctionEngine*> all) { siblings_ = std::move(all); }
+  FunctionEngine* ForShard(int shard) {
+    return siblings_.empty() ? this : siblings_[static_cast<size_t>(shard)];
+  }
+
   // Redis's crc64 (Jones polynomial, reflected), as DUMP payloads carry it.
   static uint64_t Crc64(uint64_t crc, std::string_view data);
 
@@ -104,6 +113,7 @@ class FunctionEngine {
 
   LuaEngine lua_;  // the functions' own interpreter
   LibrarySet live_;
+  std::vector<FunctionEngine*> siblings_;
   LoadContext* loading_ = nullptr;  // set only while a library's code runs
   // The globals every library's code (and so every function) runs with: an empty table
   // whose metatable's __index is `redis` alone while a library loads, and the sandboxed

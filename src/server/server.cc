@@ -86,6 +86,9 @@ bool Server::Start(std::string* error) {
     so.functions = functions_.back().get();
     shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
   }
+  std::vector<FunctionEngine*> function_engines;
+  for (auto& f : functions_) function_engines.push_back(f.get());
+  for (auto& f : functions_) f->SetSiblings(function_engines);
   std::vector<Shard*> raw;
   for (auto& s : shards_) raw.push_back(s.get());
   reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));

@@ -2,7 +2,7 @@
 // FCALL/FCALL_RO. Every shard keeps the libraries in its own FunctionEngine
 // (include/omnibus/script/function_engine.h): the commands that change them run on every
 // shard (each applies the same deterministic change; shard 0's reply is the answer), those
-// that read them run on shard 0. FCALL is routed as EVAL (script_family.cc) and runs the
+// that read them run on shard 0. FCALL is routed as EVAL (net/script.cc) and runs the
 // function in the engine of the shard it runs on; redis.call is EVAL's (script_call.h).
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"

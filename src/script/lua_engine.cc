@@ -447,6 +447,7 @@ LuaEngine::LuaEngine() : rand_state_(0x1234ABCD330EULL) {
   // Redis's rand.c starts from this state (no srand48 call at start-up): the first
   // math.random() of a fresh redis-server is 0.39646477363839.
   CreateState();
+  PublishMemory();
 }
 
 LuaEngine::~LuaEngine() { CloseState(); }
@@ -466,6 +467,7 @@ void LuaEngine::Reset() {
   CloseState();
   CreateState();
   if (store_ != nullptr) generation_ = store_->generation();
+  PublishMemory();
 }
 
 void LuaEngine::SyncWithStore() {
@@ -690,6 +692,7 @@ bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error
   int ref = luaL_ref(lua_, LUA_REGISTRYINDEX);
   scripts_.emplace(*sha, CachedScript{script_flags, ref});
   if (store_ != nullptr) store_->Add(*sha, body);
+  PublishMemory();
   if (flags != nullptr) *flags = script_flags;
   return true;
 }
@@ -908,6 +911,7 @@ bool LuaEngine::Invoke(int function_ref, std::string_view sha, bool keys_as_para
   }
   run_ = nullptr;
   lua_settop(lua, base);
+  PublishMemory();
   return true;
 }
 

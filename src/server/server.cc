@@ -247,6 +247,14 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("used_memory_human", HumanBytes(static_cast<double>(used)));
     line("used_memory_rss", rss);
     line("used_memory_rss_human", HumanBytes(static_cast<double>(rss)));
+    // Scripts: every shard's interpreter (as of its last run), and the shared cache.
+    size_t lua = 0;
+    for (const auto& e : scripts_) lua += e->PublishedMemoryBytes();
+    line("used_memory_lua", lua);
+    line("used_memory_vm_eval", lua);
+    line("used_memory_lua_human", HumanBytes(static_cast<double>(lua)));
+    line("used_memory_scripts_eval", script_store_.bytes());
+    line("number_of_cached_scripts", script_store_.Count());
     line("maxmemory", 0);
     line("maxmemory_human", "0B");
     line("maxmemory_policy", "noeviction");

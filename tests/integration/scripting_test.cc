@@ -106,7 +106,10 @@ TEST_P(ScriptingTest, EvalCachesTheScriptForEvalsha) {
   ASSERT_TRUE(exists && exists->type == REDIS_REPLY_ARRAY && exists->elements == 1)
       << Describe(exists);
   EXPECT_THAT(exists->element[0], IsInt(1));
+  EXPECT_EQ(InfoField(c.get(), "memory", "number_of_cached_scripts"), 2);  // + sha1hex's
+  EXPECT_GT(InfoField(c.get(), "memory", "used_memory_lua"), 0);
   EXPECT_THAT(Command(c, {"SCRIPT", "FLUSH"}), IsStatus("OK"));
+  EXPECT_EQ(InfoField(c.get(), "memory", "number_of_cached_scripts"), 0);
   // Every shard's interpreter had compiled it; the flush reaches them all.
   for (const std::string& k : keys) {
     EXPECT_THAT(Command(c, {"EVALSHA", *sha, "1", k}),

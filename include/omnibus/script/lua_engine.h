@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -136,8 +137,10 @@ class LuaEngine {
   // redis.sha1hex and the script cache's key: SHA1 as 40 lower-case hex digits.
   static std::string Sha1Hex(std::string_view data);
 
-  // Bytes the interpreter holds (Redis's used_memory_lua).
+  // Bytes the interpreter holds (Redis's used_memory_lua). On the engine's thread only.
   size_t MemoryBytes() const;
+  // The same, as of the end of the last run, load or flush: readable from any thread (INFO).
+  size_t PublishedMemoryBytes() const { return published_memory_.load(std::memory_order_relaxed); }
   // A full garbage collection (runs otherwise step by step, every 50 scripts).
   void CollectGarbage();
   // For tests: the Lua stack depth between runs (0 when every run left it balanced).
@@ -181,6 +184,8 @@ class LuaEngine {
   RunContext* run_ = nullptr;  // set only while a script runs
   ScriptStore* store_ = nullptr;
   uint64_t generation_ = 0;  // the store's generation this engine's scripts belong to
+  std::atomic<size_t> published_memory_{0};
+  void PublishMemory() { published_memory_.store(MemoryBytes(), std::memory_order_relaxed); }
   int runs_since_gc_ = 0;
   // redis.call's argument views and formatted numbers, reused from call to call.
   std::vector<std::string_view> call_argv_;

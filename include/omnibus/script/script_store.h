@@ -27,7 +27,9 @@ class ScriptStore {
   // Adds (or keeps) `body` under `sha` (40 lower-case hex digits).
   void Add(std::string_view sha, std::string_view body) {
     std::lock_guard lock(mu_);
-    bodies_.try_emplace(std::string(sha), std::string(body));
+    if (bodies_.try_emplace(std::string(sha), std::string(body)).second) {
+      bytes_.fetch_add(sha.size() + body.size(), std::memory_order_relaxed);
+    }
   }
   // The body of a script, by lower-case sha.
   std::optional<std::string> Find(std::string_view sha) const {
@@ -43,6 +45,7 @@ class ScriptStore {
   void Flush() {
     std::lock_guard lock(mu_);
     bodies_.clear();
+    bytes_.store(0, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
   size_t Count() const {
@@ -50,11 +53,14 @@ class ScriptStore {
     return bodies_.size();
   }
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Bytes of the shas and bodies kept (Redis's used_memory_scripts_eval counts its dict's).
+  size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::string> bodies_;
   std::atomic<uint64_t> generation_{0};
+  std::atomic<size_t> bytes_{0};
 };
 
 }  // namespace omnibus

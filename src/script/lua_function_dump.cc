@@ -243,11 +243,13 @@ bool FunctionEngine::Restore(std::string_view payload, RestorePolicy policy, std
   }
   if (!ok) {
     Clear(&restored);
+    Publish();
     return false;
   }
   if (policy == RestorePolicy::kFlush) {
     Clear(&live_);
     live_ = std::move(restored);
+    Publish();
     return true;
   }
   // Redis's libraryJoin: all or nothing.
@@ -273,10 +275,12 @@ bool FunctionEngine::Restore(std::string_view payload, RestorePolicy policy, std
   if (!ok) {
     for (auto& lib : replaced) Link(&live_, std::move(lib));
     Clear(&restored);
+    Publish();
     return false;
   }
   for (auto& [name, lib] : restored.libraries) Link(&live_, std::move(lib));
   for (auto& lib : replaced) Free(std::move(lib));
+  Publish();
   return true;
 }
 

@@ -397,7 +397,33 @@ int RegisterFunction(lua_State* lua) {
 
 }  // namespace
 
-FunctionEngine::FunctionEngine() { SetupLoadGlobals(); }
+FunctionEngine::FunctionEngine() {
+  SetupLoadGlobals();
+  Publish();
+}
+
+void FunctionEngine::Publish() {
+  size_t overhead = 0;
+  for (const auto& [name, lib] : live_.libraries) {
+    overhead += sizeof(Library) + lib->name.size() + lib->code.size();
+    for (const auto& f : lib->functions) {
+      overhead += sizeof(Function) + f->name.size() + f->description.value_or("").size();
+    }
+  }
+  published_libraries_.store(live_.libraries.size(), std::memory_order_relaxed);
+  published_functions_.store(live_.function_count, std::memory_order_relaxed);
+  published_vm_bytes_.store(lua_.MemoryBytes(), std::memory_order_relaxed);
+  published_overhead_.store(overhead, std::memory_order_relaxed);
+}
+
+FunctionEngine::Stats FunctionEngine::PublishedStats() const {
+  Stats s;
+  s.libraries = published_libraries_.load(std::memory_order_relaxed);
+  s.functions = published_functions_.load(std::memory_order_relaxed);
+  s.vm_bytes = published_vm_bytes_.load(std::memory_order_relaxed);
+  s.overhead_bytes = published_overhead_.load(std::memory_order_relaxed);
+  return s;
+}
 
 FunctionEngine::~FunctionEngine() = default;
 
@@ -612,19 +638,23 @@ bool FunctionEngine::LoadInto(LibrarySet* set, std::string_view code, bool repla
 
 bool FunctionEngine::Load(std::string_view code, bool replace, std::string* name,
                           std::string* error) {
-  return LoadInto(&live_, code, replace, name, error);
+  bool ok = LoadInto(&live_, code, replace, name, error);
+  Publish();
+  return ok;
 }
 
 bool FunctionEngine::Delete(std::string_view library) {
   std::unique_ptr<Library> lib = Unlink(&live_, library);
   if (lib == nullptr) return false;
   Free(std::move(lib));
+  Publish();
   return true;
 }
 
 void FunctionEngine::Flush() {
   Clear(&live_);
   lua_.CollectGarbage();
+  Publish();
 }
 
 const FunctionEngine::Function* FunctionEngine::Find(std::string_view name) const {
@@ -633,7 +663,10 @@ const FunctionEngine::Function* FunctionEngine::Find(std::string_view name) cons
 }
 
 bool FunctionEngine::Call(const Function& f, const ScriptRunArgs& run, ReplyBuilder* reply) {
-  return lua_.CallFunction(f.ref, f.name, run, reply);
+  bool done = lua_.CallFunction(f.ref, f.name, run, reply);
+  // The interpreter published its size at the end of the run.
+  published_vm_bytes_.store(lua_.PublishedMemoryBytes(), std::memory_order_relaxed);
+  return done;
 }
 
 std::vector<const FunctionEngine::Library*> FunctionEngine::Libraries() const {

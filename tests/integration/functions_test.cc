@@ -70,7 +70,12 @@ std::vector<std::string> LibraryNames(const RedisConn& c) {
 TEST_P(FunctionsTest, LibrariesAreOnEveryShard) {
   RedisConn c = server_->Connect();
   ASSERT_TRUE(c);
+  EXPECT_EQ(InfoInt(c.get(), "memory", "number_of_functions"), 0);
   EXPECT_THAT(Command(c, {"FUNCTION", "LOAD", kBank}), IsBulk("bank"));
+  EXPECT_EQ(InfoInt(c.get(), "memory", "number_of_functions"), 2);
+  EXPECT_EQ(InfoInt(c.get(), "memory", "number_of_libraries"), 1);
+  EXPECT_GT(InfoInt(c.get(), "memory", "used_memory_functions").value_or(0),
+            static_cast<int64_t>(kBank.size()));
   std::vector<std::string> keys = KeysOverAllShards("acct", shards(), shards());
   for (const std::string& k : keys) ASSERT_THAT(Command(c, {"SET", k, "10"}), IsStatus("OK"));
   // One declared key on each shard: the function runs wherever that is.
@@ -98,6 +103,7 @@ TEST_P(FunctionsTest, LibrariesAreOnEveryShard) {
   for (const std::string& k : keys) {
     EXPECT_THAT(Command(c, {"FCALL", "sum", "1", k}), IsError("ERR Function not found"));
   }
+  EXPECT_EQ(InfoInt(c.get(), "memory", "number_of_functions"), 0);
   Reply stats = Command(c, {"FUNCTION", "STATS"});
   ASSERT_TRUE(stats && stats->type == REDIS_REPLY_ARRAY && stats->elements == 4) << Describe(stats);
   EXPECT_THAT(stats->element[1], IsNil());

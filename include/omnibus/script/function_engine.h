@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -72,6 +73,15 @@ class FunctionEngine {
   size_t library_count() const { return live_.libraries.size(); }
   size_t function_count() const { return live_.function_count; }
 
+  // INFO memory, readable from any thread: as of the last change (or call, for the bytes).
+  struct Stats {
+    size_t libraries = 0;
+    size_t functions = 0;
+    size_t vm_bytes = 0;        // the interpreter (used_memory_vm_functions)
+    size_t overhead_bytes = 0;  // names, descriptions and code (used_memory_functions)
+  };
+  Stats PublishedStats() const;
+
   // The engines of every shard of one server, in shard order (set once, before the shards
   // run). A command run parked over every shard (inside MULTI/EXEC) runs once per shard on
   // one thread: ForShard(ctx.shard_index) is that shard's own engine. Without siblings,
@@ -110,10 +120,15 @@ class FunctionEngine {
   void Free(std::unique_ptr<Library> lib);
   void Clear(LibrarySet* set);
   void SetupLoadGlobals();
+  void Publish();  // refreshes the published stats (on the engine's thread)
 
   LuaEngine lua_;  // the functions' own interpreter
   LibrarySet live_;
   std::vector<FunctionEngine*> siblings_;
+  std::atomic<size_t> published_libraries_{0};
+  std::atomic<size_t> published_functions_{0};
+  std::atomic<size_t> published_vm_bytes_{0};
+  std::atomic<size_t> published_overhead_{0};
   LoadContext* loading_ = nullptr;  // set only while a library's code runs
   // The globals every library's code (and so every function) runs with: an empty table
   // whose metatable's __index is `redis` alone while a library loads, and the sandboxed

@@ -17,6 +17,7 @@
 #include "omnibus/commands/command_table.h"
 #include "omnibus/script/lua_engine.h"
 #include "omnibus/store/object.h"
+#include "script_call.h"
 
 namespace omnibus {
 namespace {
@@ -159,8 +160,10 @@ bool StaysLocal(const ExecContext& ctx, const CommandSpec& spec, Args argv, Undo
 
 // redis.call / redis.pcall: one command. Parked (ctx.all set) or with one shard, every key
 // is reachable; on one shard of several, `undo` is the run's undo log and a command that
-// leaves the shard stops the run (or, past an irreversible write, fails).
-ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only, UndoLog* undo) {
+// leaves the shard stops the run (or, past an irreversible write, fails). `engine` runs the
+// script (EVAL's, or the function engine's own).
+ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int resp, bool read_only,
+                          UndoLog* undo) {
   const CommandTable& table = *ctx.commands;
   const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
   if (spec != nullptr && spec->container && argv.size() >= 2) {
@@ -180,7 +183,7 @@ ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only,
     return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
   }
   if ((spec->flags & kCmdWrite) && ctx.activity != nullptr && !ctx.activity->MarkWrite()) {
-    ctx.script->KillRun();  // SCRIPT KILL came first: the script never writes
+    engine->KillRun();  // SCRIPT KILL came first: the script never writes
     return ErrorValue("ERR Script killed by user with SCRIPT KILL...");
   }
   if (undo != nullptr && !StaysLocal(ctx, *spec, argv, undo)) {
@@ -191,7 +194,7 @@ ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only,
           "declare every key the script uses in KEYS");
     }
     ctx.escalate = true;
-    ctx.script->AbortRun();
+    engine->AbortRun();
     return ErrorValue("ERR script aborted");
   }
   ReplyValue v;
@@ -286,25 +289,9 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
     }
   }
   bool read_only = read_only_command || (flags & kScriptNoWrites) != 0;
-  ScriptRunArgs run;
-  run.keys = a.subspan(3, static_cast<size_t>(numkeys));
-  run.args = a.subspan(3 + static_cast<size_t>(numkeys));
-  // On one shard of several (not parked): keys elsewhere stop the run (see the top).
-  UndoLog undo;
-  UndoLog* local = ctx.all == nullptr && ctx.num_shards > 1 ? &undo : nullptr;
-  run.call = [&ctx, read_only, local](Args argv, int resp) {
-    return CallFromScript(ctx, argv, resp, read_only, local);
-  };
-  ScriptActivity* activity = ctx.activity;
-  if (activity != nullptr) {
-    activity->Begin(MonotonicMs(), ctx.all != nullptr, /*is_function=*/false);
-    run.should_stop = [activity] {
-      activity->WhileRunning();
-      return activity->ShouldStop();
-    };
-  }
-  if (!engine.Run(a[1], is_sha, run, ctx.reply)) undo.Rollback(ctx.local);
-  if (activity != nullptr) activity->End();
+  RunScript(ctx, &engine, a.subspan(3, static_cast<size_t>(numkeys)),
+            a.subspan(3 + static_cast<size_t>(numkeys)), read_only, /*is_function=*/false,
+            [&](const ScriptRunArgs& run) { return engine.Run(a[1], is_sha, run, ctx.reply); });
 }
 
 void Eval(ExecContext& ctx) { EvalGeneric(ctx, false, false); }
@@ -401,6 +388,29 @@ constexpr uint32_t kEvalFlags = kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCm
 constexpr std::string_view kEvalComplexity = "Depends on the script that is executed.";
 
 }  // namespace
+
+void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool read_only,
+               bool is_function, absl::FunctionRef<bool(const ScriptRunArgs&)> invoke) {
+  ScriptRunArgs run;
+  run.keys = keys;
+  run.args = args;
+  // On one shard of several (not parked): keys elsewhere stop the run (see the top).
+  UndoLog undo;
+  UndoLog* local = ctx.all == nullptr && ctx.num_shards > 1 ? &undo : nullptr;
+  run.call = [&ctx, engine, read_only, local](Args argv, int resp) {
+    return CallFromScript(ctx, engine, argv, resp, read_only, local);
+  };
+  ScriptActivity* activity = ctx.activity;
+  if (activity != nullptr) {
+    activity->Begin(MonotonicMs(), ctx.all != nullptr, is_function);
+    run.should_stop = [activity] {
+      activity->WhileRunning();
+      return activity->ShouldStop();
+    };
+  }
+  if (!invoke(run)) undo.Rollback(ctx.local);
+  if (activity != nullptr) activity->End();
+}
 
 std::vector<CommandSpec> ScriptFamily() {
   return {

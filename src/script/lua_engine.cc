@@ -744,13 +744,17 @@ int WriteReplyProtected(lua_State* lua) {
   return 0;
 }
 
-void SetGlobalArray(lua_State* lua, int real_globals, const char* name,
-                    std::span<const std::string_view> values) {
+void PushArray(lua_State* lua, std::span<const std::string_view> values) {
   lua_createtable(lua, static_cast<int>(values.size()), 0);
   for (size_t i = 0; i < values.size(); ++i) {
     lua_pushlstring(lua, values[i].data(), values[i].size());
     lua_rawseti(lua, -2, static_cast<int>(i + 1));
   }
+}
+
+void SetGlobalArray(lua_State* lua, int real_globals, const char* name,
+                    std::span<const std::string_view> values) {
+  PushArray(lua, values);
   lua_setfield(lua, real_globals, name);
 }
 
@@ -826,23 +830,45 @@ bool LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
     sha = loaded_sha;
     function_ref = scripts_.find(sha)->second.function_ref;
   }
+  return Invoke(function_ref, sha, /*keys_as_params=*/false, args, reply);
+}
+
+bool LuaEngine::CallFunction(int function_ref, std::string_view name, const ScriptRunArgs& args,
+                             ReplyBuilder* reply) {
+  if (run_ != nullptr) {
+    reply->Error("ERR This Redis command is not allowed from script");
+    return true;
+  }
+  return Invoke(function_ref, name, /*keys_as_params=*/true, args, reply);
+}
+
+bool LuaEngine::Invoke(int function_ref, std::string_view sha, bool keys_as_params,
+                       const ScriptRunArgs& args, ReplyBuilder* reply) {
   lua_State* lua = lua_;
   int base = lua_gettop(lua);
   lua_rawgeti(lua, LUA_REGISTRYINDEX, err_handler_ref_);
   int handler = lua_gettop(lua);
   lua_rawgeti(lua, LUA_REGISTRYINDEX, function_ref);
 
-  lua_rawgeti(lua, LUA_REGISTRYINDEX, globals_ref_);
-  int real_globals = lua_gettop(lua);
-  SetGlobalArray(lua, real_globals, "KEYS", args.keys);
-  SetGlobalArray(lua, real_globals, "ARGV", args.args);
-  lua_pop(lua, 1);
+  int nargs = 0;
+  if (keys_as_params) {
+    // FCALL: the function gets (keys, args) as its parameters; no KEYS/ARGV globals.
+    PushArray(lua, args.keys);
+    PushArray(lua, args.args);
+    nargs = 2;
+  } else {
+    lua_rawgeti(lua, LUA_REGISTRYINDEX, globals_ref_);
+    int real_globals = lua_gettop(lua);
+    SetGlobalArray(lua, real_globals, "KEYS", args.keys);
+    SetGlobalArray(lua, real_globals, "ARGV", args.args);
+    lua_pop(lua, 1);
+  }
 
   RunContext run;
   run.args = &args;
   run_ = &run;
   if (args.should_stop) lua_sethook(lua, StopHook, LUA_MASKCOUNT, 100000);
-  int status = lua_pcall(lua, 0, 1, handler);
+  int status = lua_pcall(lua, nargs, 1, handler);
   if (args.should_stop || run.aborted) lua_sethook(lua, nullptr, 0, 0);
   // Lua's incremental collector would run whole cycles inside some later script; a small
   // step every 50 runs keeps its work out of the scripts, as Redis does.

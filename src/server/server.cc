@@ -80,8 +80,15 @@ bool Server::Start(std::string* error) {
     scripts_.push_back(std::make_unique<LuaEngine>());
     scripts_.back()->SetStore(&script_store_);
     so.script = scripts_.back().get();
+    // Each shard has its own function libraries (FUNCTION LOAD & co run on every shard; FCALL
+    // uses the engine of the shard it runs on).
+    functions_.push_back(std::make_unique<FunctionEngine>());
+    so.functions = functions_.back().get();
     shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
   }
+  std::vector<FunctionEngine*> function_engines;
+  for (auto& f : functions_) function_engines.push_back(f.get());
+  for (auto& f : functions_) f->SetSiblings(function_engines);
   std::vector<Shard*> raw;
   for (auto& s : shards_) raw.push_back(s.get());
   reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));
@@ -248,6 +255,21 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("used_memory_lua_human", HumanBytes(static_cast<double>(lua)));
     line("used_memory_scripts_eval", script_store_.bytes());
     line("number_of_cached_scripts", script_store_.Count());
+    // Functions: every shard holds the same libraries (counted once, shard 0's) in an
+    // interpreter of its own (every shard's counted, as for EVAL).
+    FunctionEngine::Stats fs;
+    if (!functions_.empty()) fs = functions_.front()->PublishedStats();
+    size_t vm_functions = 0;
+    for (const auto& f : functions_) vm_functions += f->PublishedStats().vm_bytes;
+    line("number_of_functions", fs.functions);
+    line("number_of_libraries", fs.libraries);
+    line("used_memory_vm_functions", vm_functions);
+    line("used_memory_vm_total", lua + vm_functions);
+    line("used_memory_vm_total_human", HumanBytes(static_cast<double>(lua + vm_functions)));
+    line("used_memory_functions", fs.overhead_bytes);
+    line("used_memory_scripts", script_store_.bytes() + fs.overhead_bytes);
+    line("used_memory_scripts_human",
+         HumanBytes(static_cast<double>(script_store_.bytes() + fs.overhead_bytes)));
     line("maxmemory", 0);
     line("maxmemory_human", "0B");
     line("maxmemory_policy", "noeviction");

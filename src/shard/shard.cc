@@ -77,6 +77,7 @@ void Shard::Execute(Work* w) {
   } else if (w->tx != nullptr) {
     ExecContext base{&keyspace_, nullptr, num_shards_, index_, w->db, {}, nullptr};
     base.script = options_.script;
+    base.functions = options_.functions;
     base.commands = options_.commands;
     base.activity = &activity_;
     Keyspace* self = &keyspace_;
@@ -87,6 +88,7 @@ void Shard::Execute(Work* w) {
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
     ctx.script = options_.script;
+    ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
     w->handler(ctx);
@@ -115,6 +117,7 @@ void Shard::RunParked(Work* w) {
   if (cmd->tx != nullptr) {
     ExecContext base{&keyspace_, g->all, g->num_shards, index_, cmd->db, {}, nullptr};
     base.script = options_.script;
+    base.functions = options_.functions;
     base.commands = options_.commands;
     base.activity = &activity_;
     RunTransaction(base, g->all, cmd->tx.get());
@@ -124,6 +127,7 @@ void Shard::RunParked(Work* w) {
     ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
     ctx.may_block = cmd->may_block;
     ctx.script = options_.script;
+    ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
     cmd->handler(ctx);

@@ -125,6 +125,15 @@ class LuaEngine {
   // its first write). The command raises the killed error, uncatchable, as after should_stop.
   void KillRun();
 
+  // FUNCTION (function_engine.h) keeps its libraries in an engine of its own, set up as
+  // this one: it loads them into this interpreter itself, then FCALL runs one with
+  // CallFunction: the function at registry reference `function_ref` gets the keys and the
+  // arguments as its two parameters (no KEYS/ARGV), and errors name it `name` ("script:
+  // name, on @user_function:3."). Otherwise as Run (AbortRun and KillRun included).
+  lua_State* state() const { return lua_; }
+  bool CallFunction(int function_ref, std::string_view name, const ScriptRunArgs& run,
+                    ReplyBuilder* reply);
+
   // redis.sha1hex and the script cache's key: SHA1 as 40 lower-case hex digits.
   static std::string Sha1Hex(std::string_view data);
 
@@ -145,6 +154,9 @@ class LuaEngine {
 
   void CreateState();
   void CloseState();
+  // Runs the function at `function_ref` (Run and CallFunction); `sha` names it in errors.
+  bool Invoke(int function_ref, std::string_view sha, bool keys_as_params,
+              const ScriptRunArgs& args, ReplyBuilder* reply);
   void Reset();                            // a fresh interpreter, no scripts
   void SyncWithStore();                    // Reset if the store was flushed since
   bool Fetch(std::string_view lower_sha);  // compiles the store's body of `sha`

@@ -6,6 +6,7 @@
 
 #include "omnibus/commands/command_table.h"
 #include "omnibus/net/reactor.h"
+#include "omnibus/script/function_engine.h"
 #include "omnibus/script/lua_engine.h"
 #include "omnibus/script/script_store.h"
 #include "omnibus/server/config.h"
@@ -70,6 +71,7 @@ class Server final : public ServerApi {
   // One interpreter per shard (never shared between threads) over one shared script cache.
   ScriptStore script_store_;
   std::vector<std::unique_ptr<LuaEngine>> scripts_;
+  std::vector<std::unique_ptr<FunctionEngine>> functions_;  // one per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Reactor> reactor_;
   int64_t start_ms_;

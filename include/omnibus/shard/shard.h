@@ -19,6 +19,7 @@ struct ShardOptions {
   // Scripting: this shard's own interpreter (a parked script runs in the engine of the
   // thread that runs it), and the command table for redis.call.
   LuaEngine* script = nullptr;
+  FunctionEngine* functions = nullptr;  // FUNCTION/FCALL's libraries
   const CommandTable* commands = nullptr;
   // Test seam: the keyspace clock (Unix ms) read before each batch instead of the real time,
   // so two servers in one process (the command fuzzer) expire keys at the same instant.

@@ -19,6 +19,7 @@ namespace omnibus {
 struct ParkGroup;
 class CommandTable;
 class LuaEngine;
+class FunctionEngine;
 
 // What a handler sees while it runs on a shard: the arguments, the reply being built, and
 // the keyspace. Handlers reach keys only through DbFor(key), which is the local DB normally
@@ -38,6 +39,8 @@ struct ExecContext {
   // Scripting (EVAL): the interpreter scripts use and the table redis.call resolves
   // commands in.
   LuaEngine* script = nullptr;
+  // FUNCTION/FCALL: the function libraries (their own interpreter, not the EVAL one).
+  FunctionEngine* functions = nullptr;
   const CommandTable* commands = nullptr;
   ScriptActivity* activity = nullptr;  // the running shard's (busy scripts, SCRIPT KILL)
   // Out, scripts run on one shard (§6): the script reached a key of another shard and was

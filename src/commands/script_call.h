@@ -1,0 +1,22 @@
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "omnibus/script/lua_engine.h"
+#include "omnibus/shard/work.h"
+
+namespace omnibus {
+
+// One EVAL script or FCALL function run on the executing shard (or parked over every shard),
+// with redis.call / redis.pcall wired through the command table as EVAL's are
+// (script_family.cc): undo log and escalation when the run is on one shard of several, busy
+// script activity, `read_only` refusing writes (EVAL_RO, FCALL_RO, no-writes). `engine` is
+// the interpreter that runs it; `invoke` runs it there (LuaEngine::Run or CallFunction) with
+// the run arguments and returns what they return (false: stopped, to run again parked).
+void RunScript(ExecContext& ctx, LuaEngine* engine, std::span<const std::string_view> keys,
+               std::span<const std::string_view> args, bool read_only, bool is_function,
+               absl::FunctionRef<bool(const ScriptRunArgs&)> invoke);
+
+}  // namespace omnibus

@@ -287,6 +287,13 @@ CommandSpec FcallCommand(std::string_view name, uint32_t flags, ShardHandler han
   return s;
 }
 
+// FUNCTION KILL, on the reactor: a busy function's shard is not reachable through its queue.
+void FunctionKill(ReactorContext& ctx) {
+  std::string error = ctx.server->KillScripts(/*function=*/true);
+  if (error.empty()) return ctx.reply->Ok();
+  ctx.reply->Error(error);
+}
+
 constexpr uint32_t kFcallFlags = kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCmdNoMandatoryKeys;
 
 }  // namespace
@@ -331,6 +338,8 @@ std::vector<CommandSpec> FunctionFamily() {
                      Doc("Return information about the function currently running (name, "
                          "description, duration)",
                          "O(1)", "")),
+      ReactorCommand("function|kill", 2, kCmdNoScript | kCmdAllowBusy, "@slow @scripting",
+                     FunctionKill, Doc("Kill the function currently in execution.", "O(1)", "")),
       ReactorCommand("function|help", 2, kCmdLoading | kCmdStale, "@slow @scripting", FunctionHelp,
                      Doc("Show helpful text about the different subcommands", "O(1)", "")),
   };

@@ -257,6 +257,50 @@ TEST_P(ScriptingTest, BusyScriptIsKilled) {
   EXPECT_THAT(Command(admin, {"SET", "k", "after"}), IsStatus("OK"));
 }
 
+// A busy function: its shard's commands get the FUNCTION KILL text, SCRIPT KILL refuses it,
+// FUNCTION KILL stops it; and FUNCTION KILL refuses a busy EVAL script.
+TEST_P(ScriptingTest, BusyFunctionIsKilledByFunctionKillOnly) {
+  RedisConn admin = server_->Connect();
+  ASSERT_TRUE(admin);
+  ASSERT_THAT(Command(admin, {"CONFIG", "SET", "busy-reply-threshold", "50"}), IsStatus("OK"));
+  EXPECT_THAT(Command(admin, {"FUNCTION", "KILL"}),
+              IsError("NOTBUSY No scripts in execution right now."));
+  ASSERT_THAT(Command(admin, {"FUNCTION", "LOAD",
+                              "#!lua name=spin\nredis.register_function('spin', function(keys, "
+                              "args) local i = 0 while true do i = i + 1 end end)"}),
+              IsBulk("spin"));
+  auto busy_until_killed = [&](std::vector<std::string_view> cmd, std::string_view wrong_kill,
+                               std::string_view busy_text) {
+    Reply ran;
+    std::thread runner([&] {
+      RedisConn c = server_->Connect();
+      if (c) ran = Command(c, cmd);
+    });
+    Reply get;
+    EXPECT_TRUE(PollUntil(
+        [&] {
+          get = Command(admin, {"GET", "k"});
+          return !get || get->type == REDIS_REPLY_ERROR;
+        },
+        milliseconds(10000)));
+    EXPECT_THAT(get, IsError(std::string(busy_text)));
+    EXPECT_THAT(Command(admin, {std::string(wrong_kill), "KILL"}), IsError(std::string(busy_text)));
+    std::string_view right_kill = wrong_kill == "SCRIPT" ? "FUNCTION" : "SCRIPT";
+    EXPECT_THAT(Command(admin, {std::string(right_kill), "KILL"}), IsStatus("OK"));
+    runner.join();
+    return ran;
+  };
+  Reply fcall = busy_until_killed(
+      {"FCALL", "spin", "1", "k"}, "SCRIPT",
+      "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
+  EXPECT_THAT(fcall, IsError("ERR Script killed by user with SCRIPT KILL... script: spin, on "
+                             "@user_function:2."));
+  Reply eval = busy_until_killed(
+      {"EVAL", "local i = 0 while true do i = i + 1 end", "1", "k"}, "FUNCTION",
+      "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.");
+  EXPECT_THAT(eval, IsErrorStartingWith("ERR Script killed by user with SCRIPT KILL..."));
+}
+
 // A busy script that wrote cannot be killed (UNKILLABLE); meanwhile commands that need its
 // shard get -BUSY, commands of other shards and those the reactor answers (PING) are
 // served; it ends on its own.

@@ -45,9 +45,10 @@ void FcallGeneric(ExecContext& ctx, bool read_only_command) {
   }
   bool read_only = read_only_command || no_writes;
   FunctionEngine& functions = *ctx.functions;
-  RunScript(ctx, functions.lua(), a.subspan(3, static_cast<size_t>(numkeys)),
-            a.subspan(3 + static_cast<size_t>(numkeys)), read_only, /*is_function=*/true,
-            [&](const ScriptRunArgs& run) { return functions.Call(*f, run, ctx.reply); });
+  RunScript(
+      ctx, functions.lua(), a.subspan(3, static_cast<size_t>(numkeys)),
+      a.subspan(3 + static_cast<size_t>(numkeys)), read_only, /*is_function=*/true,
+      [&](const ScriptRunArgs& run) { return functions.Call(*f, run, ctx.reply); }, f->name);
 }
 
 void Fcall(ExecContext& ctx) { FcallGeneric(ctx, false); }
@@ -173,22 +174,9 @@ void FunctionList(ExecContext& ctx) {
 
 void FunctionDump(ExecContext& ctx) { ctx.reply->Bulk(Engine(ctx).Dump()); }
 
-void FunctionStats(ExecContext& ctx) {
-  // No function runs while this command does (they run on shard threads, one command at a
-  // time), so running_script is always nil here.
-  ReplyBuilder& rb = *ctx.reply;
-  rb.Map(2);
-  rb.Bulk("running_script");
-  rb.Null();
-  rb.Bulk("engines");
-  rb.Map(1);
-  rb.Bulk("LUA");
-  rb.Map(2);
-  rb.Bulk("libraries_count");
-  rb.Integer(static_cast<int64_t>(Engine(ctx).library_count()));
-  rb.Bulk("functions_count");
-  rb.Integer(static_cast<int64_t>(Engine(ctx).function_count()));
-}
+// On the reactor (allow-busy, as Redis): it names a busy function, whose shard cannot
+// answer.
+void FunctionStats(ReactorContext& ctx) { ctx.server->ReplyFunctionStats(ctx.reply); }
 
 void FunctionHelp(ReactorContext& ctx) {
   static constexpr std::string_view kLines[] = {
@@ -334,7 +322,8 @@ std::vector<CommandSpec> FunctionFamily() {
                          "O(N) where N is the number of functions", "")),
       // Not allow_busy (Redis's flag): shard 0 answers it, and a shard running a busy script
       // cannot; -BUSY beats waiting for the script.
-      OnShardZeroSub("function|stats", 2, 0, "@slow @scripting", FunctionStats,
+      ReactorCommand("function|stats", 2, kCmdNoScript | kCmdAllowBusy, "@slow @scripting",
+                     FunctionStats,
                      Doc("Return information about the function currently running (name, "
                          "description, duration)",
                          "O(1)", "")),

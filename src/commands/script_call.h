@@ -15,8 +15,10 @@ namespace omnibus {
 // script activity, `read_only` refusing writes (EVAL_RO, FCALL_RO, no-writes). `engine` is
 // the interpreter that runs it; `invoke` runs it there (LuaEngine::Run or CallFunction) with
 // the run arguments and returns what they return (false: stopped, to run again parked).
+// `function_name`: FCALL's function as registered (FUNCTION STATS shows it while busy).
 void RunScript(ExecContext& ctx, LuaEngine* engine, std::span<const std::string_view> keys,
                std::span<const std::string_view> args, bool read_only, bool is_function,
-               absl::FunctionRef<bool(const ScriptRunArgs&)> invoke);
+               absl::FunctionRef<bool(const ScriptRunArgs&)> invoke,
+               std::string_view function_name = {});
 
 }  // namespace omnibus

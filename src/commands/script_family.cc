@@ -390,7 +390,8 @@ constexpr std::string_view kEvalComplexity = "Depends on the script that is exec
 }  // namespace
 
 void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool read_only,
-               bool is_function, absl::FunctionRef<bool(const ScriptRunArgs&)> invoke) {
+               bool is_function, absl::FunctionRef<bool(const ScriptRunArgs&)> invoke,
+               std::string_view function_name) {
   ScriptRunArgs run;
   run.keys = keys;
   run.args = args;
@@ -402,7 +403,7 @@ void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool r
   };
   ScriptActivity* activity = ctx.activity;
   if (activity != nullptr) {
-    activity->Begin(MonotonicMs(), ctx.all != nullptr, is_function);
+    activity->Begin(MonotonicMs(), ctx.all != nullptr, is_function, ctx.args, function_name);
     run.should_stop = [activity] {
       activity->WhileRunning();
       return activity->ShouldStop();

@@ -109,6 +109,32 @@ bool Reactor::NeedsBusyShard(const CommandSpec& spec, std::span<const std::strin
   return false;
 }
 
+bool Reactor::BusyFunction(std::string* name, std::vector<std::string>* command,
+                           int64_t* duration_ms) {
+  RefreshBusyShards();
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (!busy_[i]) continue;
+    ScriptActivity& a = shards_[i]->script_activity();
+    uint64_t run = a.run.load(std::memory_order_acquire);
+    int64_t started = a.started_ms.load(std::memory_order_acquire);
+    const std::string_view* argv = a.argv.load(std::memory_order_relaxed);
+    size_t argc = a.argc.load(std::memory_order_relaxed);
+    if (started == 0 || !a.function.load(std::memory_order_relaxed) || argv == nullptr) continue;
+    // Copied, then checked to still be that run: the Work they point into stays until this
+    // thread frees it, but it may carry another command by now.
+    std::vector<std::string> copy(argv, argv + argc);
+    {
+      std::lock_guard lock(a.name_mu);
+      *name = a.function_name;
+    }
+    if (a.run.load(std::memory_order_acquire) != run) continue;
+    *command = std::move(copy);
+    *duration_ms = MonotonicMs() - started;
+    return true;
+  }
+  return false;
+}
+
 std::string Reactor::KillScripts(bool function) {
   RefreshBusyShards();
   std::string error = "NOTBUSY No scripts in execution right now.";

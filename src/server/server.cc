@@ -101,6 +101,37 @@ bool Server::Start(std::string* error) {
   return true;
 }
 
+void Server::ReplyFunctionStats(ReplyBuilder* rb) {
+  std::string name;
+  std::vector<std::string> command;
+  int64_t duration_ms = 0;
+  rb->Map(2);
+  rb->Bulk("running_script");
+  if (reactor_->BusyFunction(&name, &command, &duration_ms)) {
+    rb->Map(3);
+    rb->Bulk("name");
+    rb->Bulk(name);
+    rb->Bulk("command");
+    rb->Array(command.size());
+    for (const std::string& a : command) rb->Bulk(a);
+    rb->Bulk("duration_ms");
+    rb->Integer(duration_ms);
+  } else {
+    rb->Null();
+  }
+  // Every shard loads the same libraries: shard 0's counts are the server's.
+  FunctionEngine::Stats fs;
+  if (!functions_.empty()) fs = functions_.front()->PublishedStats();
+  rb->Bulk("engines");
+  rb->Map(1);
+  rb->Bulk("LUA");
+  rb->Map(2);
+  rb->Bulk("libraries_count");
+  rb->Integer(static_cast<int64_t>(fs.libraries));
+  rb->Bulk("functions_count");
+  rb->Integer(static_cast<int64_t>(fs.functions));
+}
+
 void Server::Run() {
   OMNIBUS_LOG(kNotice, "Ready to accept connections tcp");
   reactor_->Run();

@@ -266,7 +266,7 @@ TEST_P(ScriptingTest, BusyFunctionIsKilledByFunctionKillOnly) {
   EXPECT_THAT(Command(admin, {"FUNCTION", "KILL"}),
               IsError("NOTBUSY No scripts in execution right now."));
   ASSERT_THAT(Command(admin, {"FUNCTION", "LOAD",
-                              "#!lua name=spin\nredis.register_function('spin', function(keys, "
+                              "#!lua name=spin\nredis.register_function('Spin', function(keys, "
                               "args) local i = 0 while true do i = i + 1 end end)"}),
               IsBulk("spin"));
   auto busy_until_killed = [&](std::vector<std::string_view> cmd, std::string_view wrong_kill,
@@ -284,6 +284,22 @@ TEST_P(ScriptingTest, BusyFunctionIsKilledByFunctionKillOnly) {
         },
         milliseconds(10000)));
     EXPECT_THAT(get, IsError(std::string(busy_text)));
+    // FUNCTION STATS names a busy function (as registered), nil for an EVAL script.
+    Reply stats = Command(admin, {"FUNCTION", "STATS"});
+    EXPECT_TRUE(stats && stats->type == REDIS_REPLY_ARRAY && stats->elements == 4)
+        << Describe(stats);
+    if (stats && stats->type == REDIS_REPLY_ARRAY && stats->elements == 4) {
+      const redisReply* running = stats->element[1];
+      if (cmd[0] == "FCALL") {
+        EXPECT_TRUE(running->type == REDIS_REPLY_ARRAY && running->elements == 6 &&
+                    std::string(running->element[1]->str) == "Spin" &&
+                    running->element[3]->elements == 4 &&
+                    std::string(running->element[3]->element[1]->str) == "spin")
+            << Describe(stats);
+      } else {
+        EXPECT_EQ(running->type, REDIS_REPLY_NIL);
+      }
+    }
     EXPECT_THAT(Command(admin, {std::string(wrong_kill), "KILL"}), IsError(std::string(busy_text)));
     std::string_view right_kill = wrong_kill == "SCRIPT" ? "FUNCTION" : "SCRIPT";
     EXPECT_THAT(Command(admin, {std::string(right_kill), "KILL"}), IsStatus("OK"));
@@ -293,7 +309,7 @@ TEST_P(ScriptingTest, BusyFunctionIsKilledByFunctionKillOnly) {
   Reply fcall = busy_until_killed(
       {"FCALL", "spin", "1", "k"}, "SCRIPT",
       "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.");
-  EXPECT_THAT(fcall, IsError("ERR Script killed by user with SCRIPT KILL... script: spin, on "
+  EXPECT_THAT(fcall, IsError("ERR Script killed by user with SCRIPT KILL... script: Spin, on "
                              "@user_function:2."));
   Reply eval = busy_until_killed(
       {"EVAL", "local i = 0 while true do i = i + 1 end", "1", "k"}, "FUNCTION",

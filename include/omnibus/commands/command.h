@@ -139,6 +139,8 @@ class ServerApi {
   virtual size_t blocked_clients() const = 0;
   // SCRIPT KILL / FUNCTION KILL: "" when a busy script was stopped, else the error text.
   virtual std::string KillScripts(bool function) = 0;
+  // FUNCTION STATS: running_script (a busy function) and the engines' counts.
+  virtual void ReplyFunctionStats(ReplyBuilder* rb) = 0;
 };
 
 struct ReactorContext {

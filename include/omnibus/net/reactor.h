@@ -111,6 +111,9 @@ class Reactor final : public Notifier, public SelectHost {
   // SCRIPT KILL (function false) / FUNCTION KILL (true): stops the busy scripts that have
   // not written. Returns "" (killed) or the error reply text, as Redis words it.
   std::string KillScripts(bool function);
+  // FUNCTION STATS' running_script: a function running past busy-reply-threshold, its name,
+  // its command (FCALL name ...) and how long it has run. False when none is busy.
+  bool BusyFunction(std::string* name, std::vector<std::string>* command, int64_t* duration_ms);
   size_t blocked_clients() const { return blocked_clients_; }
 
   // SelectHost

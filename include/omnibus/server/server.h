@@ -49,6 +49,7 @@ class Server final : public ServerApi {
   void RequestShutdown() override { Stop(); }
   void Unwatch(Session& s) override { reactor_->Unwatch(s); }
   std::string KillScripts(bool function) override { return reactor_->KillScripts(function); }
+  void ReplyFunctionStats(ReplyBuilder* rb) override;
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }

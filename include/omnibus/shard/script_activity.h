@@ -2,6 +2,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
 
 namespace omnibus {
 
@@ -30,7 +34,24 @@ struct ScriptActivity {
   void (*hand_over)(void* shard, bool busy) = nullptr;
   void* shard = nullptr;
 
-  void Begin(int64_t now_ms, bool over_all_shards, bool is_function) {
+  // The running command's arguments (FUNCTION STATS names a busy function), published with
+  // the run: views into the Work that carries it, which only the reactor frees, and only
+  // after the run ended.
+  std::atomic<const std::string_view*> argv{nullptr};
+  std::atomic<size_t> argc{0};
+
+  // A function's registered name (FCALL's lookup ignores case; FUNCTION STATS shows this).
+  std::mutex name_mu;
+  std::string function_name;
+
+  void Begin(int64_t now_ms, bool over_all_shards, bool is_function,
+             std::span<const std::string_view> command = {}, std::string_view name = {}) {
+    if (is_function) {
+      std::lock_guard lock(name_mu);
+      function_name.assign(name);
+    }
+    argv.store(command.data(), std::memory_order_relaxed);
+    argc.store(command.size(), std::memory_order_relaxed);
     if (hand_over != nullptr) hand_over(shard, false);
     state.store(kRunning, std::memory_order_relaxed);
     run.fetch_add(1, std::memory_order_acq_rel);

@@ -29,8 +29,10 @@ struct ScriptActivity {
   // reaching the next.
   std::atomic<uint64_t> run{0};
   std::atomic<uint64_t> busy_run{0};
-  // The shard's hand-over (set once by the shard; called on its thread): sends the replies
-  // of the commands that ran before the script, and (busy) answers those queued behind it.
+  // The shard's hand-over (set once by the shard; called on its thread from a long script's
+  // hook): sends the replies of the commands that ran before the script in its batch, and
+  // (busy) answers those queued behind it. Not at the start of every script: publishing per
+  // script costs a hot shard a third of its pipelined throughput (docs/benchmarks.md).
   void (*hand_over)(void* shard, bool busy) = nullptr;
   void* shard = nullptr;
 
@@ -52,7 +54,6 @@ struct ScriptActivity {
     }
     argv.store(command.data(), std::memory_order_relaxed);
     argc.store(command.size(), std::memory_order_relaxed);
-    if (hand_over != nullptr) hand_over(shard, false);
     state.store(kRunning, std::memory_order_relaxed);
     run.fetch_add(1, std::memory_order_acq_rel);
     parked.store(over_all_shards, std::memory_order_relaxed);
@@ -60,12 +61,12 @@ struct ScriptActivity {
     started_ms.store(now_ms, std::memory_order_release);
   }
   void End() { started_ms.store(0, std::memory_order_release); }
-  // From the script's hook: past the threshold, answer what waits behind the script.
+  // From the script's hook (every 100,000 Lua instructions, so never for a short script):
+  // hands over what finished before the script, and past the threshold what waits behind it.
   void WhileRunning() {
-    if (busy_run.load(std::memory_order_relaxed) == run.load(std::memory_order_relaxed) &&
-        hand_over != nullptr) {
-      hand_over(shard, true);
-    }
+    if (hand_over == nullptr) return;
+    hand_over(shard,
+              busy_run.load(std::memory_order_relaxed) == run.load(std::memory_order_relaxed));
   }
   // Before a write command: false if the script was killed first (it must not write).
   bool MarkWrite() {

@@ -69,8 +69,8 @@ class Shard {
   void Run();
   void Execute(Work* w);
   void RunParked(Work* w);
-  // ScriptActivity::hand_over: before a script, publishes the replies of the commands that
-  // ran before it in this batch; while it runs past busy-reply-threshold (busy), also
+  // ScriptActivity::hand_over: while a script runs, publishes the replies of the commands
+  // that ran before it in this batch; past busy-reply-threshold (busy), also
   // answers the client commands queued behind it -BUSY, up to the first fence, part or
   // transaction (those wait for the script).
   static void HandOver(void* shard, bool busy);

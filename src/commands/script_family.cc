@@ -5,6 +5,7 @@
 // 0, where no script can run at the same time.
 #include <cctype>
 
+#include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
@@ -33,7 +34,9 @@ ReplyValue ErrorValue(std::string_view text) {
 }
 
 // redis.call / redis.pcall: one command, run here with direct access to every shard's keys.
-ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read_only) {
+// `db` is the script's own DB: SELECT in a script changes it for the script's later calls only
+// (Redis 7.0 no longer lets it leak to the caller).
+ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read_only, int* db) {
   const CommandTable& table = *ctx.commands;
   const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
   if (spec != nullptr && spec->container && argv.size() >= 2) {
@@ -55,6 +58,7 @@ ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
   ExecContext sub = ctx;
+  sub.db_index = *db;
   sub.args = argv;
   sub.reply = &rb;
   sub.may_block = false;  // blocking commands do not block in scripts
@@ -113,6 +117,21 @@ ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read
         rb.Bulk(argv[1]);
         return v;
       }
+      if (spec->name == "time") {
+        int64_t us = UnixTimeUs();
+        rb.Array(2);
+        rb.Bulk(StrCat(us / 1'000'000));
+        rb.Bulk(StrCat(us % 1'000'000));
+        return v;
+      }
+      if (spec->name == "select") {
+        int64_t to;
+        if (!ArgToInt64(argv[1], &to, &rb)) return v;
+        if (to < 0 || to >= ctx.local->num_dbs()) return ErrorValue("ERR DB index is out of range");
+        *db = static_cast<int>(to);
+        rb.Ok();
+        return v;
+      }
       break;
   }
   return ErrorValue("ERR This Redis command is not allowed from script");
@@ -138,12 +157,33 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
       return ctx.reply->Error(error);
     }
   }
+  // A script with a shebang declares whether it writes: *_RO refuses one that does not say
+  // no-writes before it runs (after it compiles, as Redis checks), unlike a compat script.
+  if (read_only_command && (flags & (kScriptEvalCompat | kScriptNoWrites)) == 0 &&
+      (!is_sha || engine.Exists(a[1]))) {
+    std::string sha, error;
+    if (!is_sha && !engine.Load(a[1], &sha, &error)) return ctx.reply->Error(error);
+    return ctx.reply->Error("ERR Can not execute a script with write flag using *_ro command.");
+  }
   bool read_only = read_only_command || (flags & kScriptNoWrites) != 0;
   ScriptRunArgs run;
   run.keys = a.subspan(3, static_cast<size_t>(numkeys));
   run.args = a.subspan(3 + static_cast<size_t>(numkeys));
-  run.call = [&ctx, read_only](Args argv, int resp) {
-    return CallFromScript(ctx, argv, resp, read_only);
+  // redis.acl_check_cmd: no ACL users yet, so every existing command is permitted; an
+  // unknown command (or subcommand) is Redis's "Invalid command" error.
+  run.acl_check = [&ctx](Args argv) -> std::optional<bool> {
+    const CommandSpec* spec = ctx.commands->Find(argv[0]);
+    if (spec != nullptr && spec->container && argv.size() >= 2) {
+      std::string sub = StrCat(spec->name, "|", argv[1]);
+      AsciiToLower(&sub);
+      spec = ctx.commands->Find(sub);
+    }
+    if (spec == nullptr) return std::nullopt;
+    return true;
+  };
+  int db = ctx.db_index;
+  run.call = [&ctx, read_only, &db](Args argv, int resp) {
+    return CallFromScript(ctx, argv, resp, read_only, &db);
   };
   engine.Run(a[1], is_sha, run, ctx.reply);
 }

@@ -10,8 +10,14 @@
 #include "sha1.h"
 
 extern "C" {
+#ifdef OMNIBUS_LUAJIT
+// LuaJIT has `bit` built in (lualib.h); lua-cjson.h sits with Lua 5.1's headers, which must not
+// be on the include path next to LuaJIT's (CMakeLists.txt, OMNIBUS_LUA).
+int luaopen_cjson(lua_State* lua);
+#else
 #include <lua-bitop.h>
 #include <lua-cjson.h>
+#endif
 }
 
 namespace omnibus {

@@ -34,16 +34,23 @@ ReplyValue ErrorValue(std::string_view text) {
 }
 
 // redis.call / redis.pcall: one command, run here with direct access to every shard's keys.
-// `db` is the script's own DB: SELECT in a script changes it for the script's later calls only
-// (Redis 7.0 no longer lets it leak to the caller).
-ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read_only, int* db) {
-  const CommandTable& table = *ctx.commands;
+// The command (or subcommand) `argv` names, as Redis's lookupCommand: nullptr when unknown.
+const CommandSpec* FindScriptCommand(const CommandTable& table, Args argv) {
   const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
+  // "config|get" names a table entry, not a command a client (or script) can send.
+  if (spec != nullptr && spec->name.find('|') != std::string_view::npos) return nullptr;
   if (spec != nullptr && spec->container && argv.size() >= 2) {
     std::string sub = StrCat(spec->name, "|", argv[1]);
     AsciiToLower(&sub);
     spec = table.Find(sub);
   }
+  return spec;
+}
+
+// `db` is the script's own DB: SELECT in a script changes it for the script's later calls only
+// (Redis 7.0 no longer lets it leak to the caller).
+ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read_only, int* db) {
+  const CommandSpec* spec = FindScriptCommand(*ctx.commands, argv);
   if (spec == nullptr) return ErrorValue("ERR Unknown Redis command called from script");
   int argc = static_cast<int>(argv.size());
   if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
@@ -172,13 +179,7 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
   // redis.acl_check_cmd: no ACL users yet, so every existing command is permitted; an
   // unknown command (or subcommand) is Redis's "Invalid command" error.
   run.acl_check = [&ctx](Args argv) -> std::optional<bool> {
-    const CommandSpec* spec = ctx.commands->Find(argv[0]);
-    if (spec != nullptr && spec->container && argv.size() >= 2) {
-      std::string sub = StrCat(spec->name, "|", argv[1]);
-      AsciiToLower(&sub);
-      spec = ctx.commands->Find(sub);
-    }
-    if (spec == nullptr) return std::nullopt;
+    if (FindScriptCommand(*ctx.commands, argv) == nullptr) return std::nullopt;
     return true;
   };
   int db = ctx.db_index;

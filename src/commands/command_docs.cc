@@ -363,7 +363,8 @@ bool KeySpecsFromPositions(const CommandSpec& spec, std::vector<DocArg>* args,
     }
     int at = pos + (a.token.empty() ? 0 : 1);
     if (ContainsKey(a)) {
-      if (a.optional) return false;
+      // Optional keys only after their count (EVAL's "numkeys [key...]").
+      if (a.optional && (prev == nullptr || prev->name != "numkeys")) return false;
       KeySpec ks;
       if (a.type == DocArg::Type::kKey && !a.multiple) {
         ks.begin_index = at;
@@ -411,7 +412,11 @@ bool KeySpecsFromPositions(const CommandSpec& spec, std::vector<DocArg>* args,
 }
 
 void ReplyKeySpec(const KeySpec& ks, ReplyBuilder* rb) {
-  rb->Map(3);
+  rb->Map(ks.notes.empty() ? 3 : 4);
+  if (!ks.notes.empty()) {
+    rb->Bulk("notes");
+    rb->Bulk(ks.notes);
+  }
   rb->Bulk("flags");
   std::vector<std::string_view> flags = KeySpecFlagNames(ks.flags);
   rb->Set(flags.size());
@@ -534,6 +539,7 @@ std::vector<KeySpec> DeriveKeySpecs(const CommandSpec& spec, std::vector<DocArg>
   // Without a key_flags note the command's own write/read-only flag is the closest truthful
   // answer (Redis's finer OW/RM, insert, delete, ... need the note).
   for (KeySpec& ks : specs) {
+    ks.notes = spec.doc.key_notes;
     if (ks.flags != 0) continue;
     if (spec.flags & kCmdWrite) {
       ks.flags = kKeyRW | kKeyUpdate;

@@ -1,8 +1,14 @@
-// Scripting: EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH. A script may touch
-// any key, so it parks every shard (DESIGN §6) and runs on the thread that arrives last, in
-// the one interpreter (include/omnibus/script/lua_engine.h); redis.call runs commands through
-// the command table with direct access to every shard's keys. SCRIPT subcommands run on shard
-// 0, where no script can run at the same time.
+// Scripting: EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT LOAD/EXISTS/FLUSH (DESIGN §6).
+//
+// Every shard has its own interpreter (include/omnibus/script/lua_engine.h) over one shared
+// script cache (script_store.h). A script whose declared keys are all on one shard runs
+// there in one shard step, like any keyed command; one that declares keys on several
+// shards runs parked over every shard. A script may also reach keys it did not declare
+// (Redis allows it outside cluster mode): on its own shard that simply works; when it
+// reaches another shard's key the run stops, anything it changed is put back from an undo
+// log, and the reactor runs it again parked over every shard (and remembers to run that
+// script parked from then on). redis.call runs commands through the command table.
+// SCRIPT subcommands run on shard 0; the cache they change is every shard's.
 #include <cctype>
 
 #include "omnibus/base/clock.h"
@@ -10,13 +16,15 @@
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/script/lua_engine.h"
+#include "omnibus/store/object.h"
 
 namespace omnibus {
 namespace {
 
 using Args = std::span<const std::string_view>;
 
-// EVAL script numkeys key... arg...: the declared keys, then "any key" (parks every shard).
+// EVAL script numkeys key... arg...: the declared keys, then "any key" (inside MULTI a
+// script parks every shard; outside, net/script.cc decides).
 void EvalKeys(Args args, std::vector<int>* out) {
   int64_t n;
   if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
@@ -33,7 +41,129 @@ ReplyValue ErrorValue(std::string_view text) {
   return v;
 }
 
-// redis.call / redis.pcall: one command, run here with direct access to every shard's keys.
+// What a script run on one shard changed, to put back if it must run again parked: each key
+// as it was before the script's first write to it. Values too big to copy cheaply are not
+// kept; after such a write the run can no longer be undone (`irreversible`).
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() {
+    for (Saved& s : saved_) {
+      if (s.obj.ptr != nullptr) FreeObject(s.obj);
+    }
+  }
+
+  bool irreversible() const { return irreversible_; }
+  void MarkIrreversible() { irreversible_ = true; }
+
+  // Before a write to `key` in `db`.
+  void Save(Db& db, int db_index, std::string_view key) {
+    if (irreversible_) return;
+    for (const Saved& s : saved_) {
+      if (s.db == db_index && s.key == key) return;
+    }
+    Saved s;
+    s.db = db_index;
+    s.key = std::string(key);
+    Db::Entry e = db.Find(key);
+    if (e) {
+      s.existed = true;
+      s.expire_at_ms = e->expire_at_ms();
+      if (e->is_container()) {
+        if (ObjectLength(e->object()) > kMaxElements) {
+          irreversible_ = true;
+          return;
+        }
+        s.obj = CopyObject(e->object());
+      } else {
+        if (e->value().size() > kMaxBytes) {
+          irreversible_ = true;
+          return;
+        }
+        s.value = std::string(e->value());
+      }
+    }
+    saved_.push_back(std::move(s));
+  }
+
+  // Puts every saved key back as it was (the script's changes to it are lost).
+  void Rollback(Keyspace* keyspace) {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      Db& db = keyspace->db(it->db);
+      if (!it->existed) {
+        db.Delete(it->key);
+      } else if (it->obj.ptr != nullptr) {
+        db.StoreObject(it->key, it->obj);
+        it->obj = ObjectRef{};
+        if (it->expire_at_ms >= 0) db.SetExpire(db.Find(it->key), it->expire_at_ms);
+      } else {
+        db.SetString(it->key, it->value, it->expire_at_ms);
+      }
+    }
+    saved_.clear();
+  }
+
+ private:
+  // A container with more elements, or a string longer, is not copied.
+  static constexpr size_t kMaxElements = 512;
+  static constexpr size_t kMaxBytes = 64 * 1024;
+  struct Saved {
+    int db = 0;
+    std::string key;
+    bool existed = false;
+    int64_t expire_at_ms = -1;
+    std::string value;
+    ObjectRef obj{};
+  };
+  std::vector<Saved> saved_;
+  bool irreversible_ = false;
+};
+
+// Whether a command a script calls while it runs on one shard stays on that shard; if it is
+// a write, the keys it changes are saved first.
+bool StaysLocal(const ExecContext& ctx, const CommandSpec& spec, Args argv, UndoLog* undo) {
+  switch (spec.route) {
+    case Route::kReactor:
+      return true;
+    case Route::kAllShards:
+      return false;
+    case Route::kCustom: {
+      std::string ignored;
+      ReplyBuilder rb(&ignored, 2);
+      int shard = spec.route_fn(argv, ctx.num_shards, &rb);
+      return shard < 0 || shard == ctx.shard_index;
+    }
+    case Route::kKey:
+    case Route::kScatter:
+    case Route::kParked:
+    case Route::kTask:
+      break;
+  }
+  std::vector<int> key_at;
+  KeyPositions(spec, argv, &key_at);
+  for (int k : key_at) {
+    if (k == kAllShardsKey) return false;
+    if (ShardForKey(argv[static_cast<size_t>(k)], ctx.num_shards) != ctx.shard_index) return false;
+  }
+  if (spec.flags & kCmdWrite) {
+    // MOVE and COPY ... DB write a DB other than the script's: not undone.
+    if (spec.name == "move" || spec.name == "copy") undo->MarkIrreversible();
+    for (int k : key_at) {
+      undo->Save(ctx.LocalDb(), ctx.db_index, argv[static_cast<size_t>(k)]);
+    }
+  }
+  return true;
+}
+
+// `ctx` in another DB: the script's, after a SELECT in it.
+ExecContext InDb(const ExecContext& ctx, int db) {
+  ExecContext in_db = ctx;
+  in_db.db_index = db;
+  return in_db;
+}
+
 // The command (or subcommand) `argv` names, as Redis's lookupCommand: nullptr when unknown.
 const CommandSpec* FindScriptCommand(const CommandTable& table, Args argv) {
   const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
@@ -47,9 +177,13 @@ const CommandSpec* FindScriptCommand(const CommandTable& table, Args argv) {
   return spec;
 }
 
+// redis.call / redis.pcall: one command. Parked (ctx.all set) or with one shard, every key
+// is reachable; on one shard of several, `undo` is the run's undo log and a command that
+// leaves the shard stops the run (or, past an irreversible write, fails).
 // `db` is the script's own DB: SELECT in a script changes it for the script's later calls only
 // (Redis 7.0 no longer lets it leak to the caller).
-ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read_only, int* db) {
+ReplyValue CallFromScript(ExecContext& ctx, Args argv, int resp, bool read_only, UndoLog* undo,
+                          int* db) {
   const CommandSpec* spec = FindScriptCommand(*ctx.commands, argv);
   if (spec == nullptr) return ErrorValue("ERR Unknown Redis command called from script");
   int argc = static_cast<int>(argv.size());
@@ -61,6 +195,22 @@ ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read
   }
   if (read_only && (spec->flags & kCmdWrite)) {
     return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
+  }
+  if ((spec->flags & kCmdWrite) && ctx.activity != nullptr && !ctx.activity->MarkWrite()) {
+    ctx.script->KillRun();  // SCRIPT KILL came first: the script never writes
+    return ErrorValue("ERR Script killed by user with SCRIPT KILL...");
+  }
+  if (undo != nullptr &&
+      !StaysLocal(*db == ctx.db_index ? ctx : InDb(ctx, *db), *spec, argv, undo)) {
+    if (undo->irreversible()) {
+      ctx.reached_out = true;
+      return ErrorValue(
+          "ERR Script reached a key of another shard after a change that cannot be undone; "
+          "declare every key the script uses in KEYS");
+    }
+    ctx.escalate = true;
+    ctx.script->AbortRun();
+    return ErrorValue("ERR script aborted");
   }
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
@@ -124,11 +274,9 @@ ReplyValue CallFromScript(const ExecContext& ctx, Args argv, int resp, bool read
         rb.Bulk(argv[1]);
         return v;
       }
-      if (spec->name == "time") {
-        int64_t us = UnixTimeUs();
-        rb.Array(2);
-        rb.Bulk(StrCat(us / 1'000'000));
-        rb.Bulk(StrCat(us % 1'000'000));
+      if (spec->name == "time") {  // pure: no session or server needed
+        ReactorContext pure{argv, &rb, nullptr, nullptr};
+        spec->reactor(pure);
         return v;
       }
       if (spec->name == "select") {
@@ -182,11 +330,20 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
     if (FindScriptCommand(*ctx.commands, argv) == nullptr) return std::nullopt;
     return true;
   };
+  // On one shard of several (not parked): keys elsewhere stop the run (see the top).
+  UndoLog undo;
+  UndoLog* local = ctx.all == nullptr && ctx.num_shards > 1 ? &undo : nullptr;
   int db = ctx.db_index;
-  run.call = [&ctx, read_only, &db](Args argv, int resp) {
-    return CallFromScript(ctx, argv, resp, read_only, &db);
+  run.call = [&ctx, read_only, local, &db](Args argv, int resp) {
+    return CallFromScript(ctx, argv, resp, read_only, local, &db);
   };
-  engine.Run(a[1], is_sha, run, ctx.reply);
+  ScriptActivity* activity = ctx.activity;
+  if (activity != nullptr) {
+    activity->Begin(MonotonicMs(), ctx.all != nullptr, /*is_function=*/false);
+    run.should_stop = [activity] { return activity->ShouldStop(); };
+  }
+  if (!engine.Run(a[1], is_sha, run, ctx.reply)) undo.Rollback(ctx.local);
+  if (activity != nullptr) activity->End();
 }
 
 void Eval(ExecContext& ctx) { EvalGeneric(ctx, false, false); }
@@ -219,14 +376,53 @@ void ScriptFlush(ExecContext& ctx) {
   ctx.reply->Ok();
 }
 
+// SCRIPT KILL, on the reactor: a busy script's shard is not reachable through its queue.
+void ScriptKill(ReactorContext& ctx) {
+  std::string error = ctx.server->KillScripts(/*function=*/false);
+  if (error.empty()) return ctx.reply->Ok();
+  ctx.reply->Error(error);
+}
+
+// Redis 7.0's text, without DEBUG (Omnibus has no Lua debugger).
+void ScriptHelp(ReactorContext& ctx) {
+  static constexpr std::string_view kLines[] = {
+      "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "EXISTS <sha1> [<sha1> ...]",
+      "    Return information about the existence of the scripts in the script cache.",
+      "FLUSH [ASYNC|SYNC]",
+      "    Flush the Lua scripts cache. Very dangerous on replicas.",
+      "    When called without the optional mode argument, the behavior is determined by the",
+      "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+      "    * ASYNC: Asynchronously flush the scripts cache.",
+      "    * SYNC: Synchronously flush the scripts cache.",
+      "KILL",
+      "    Kill the currently executing Lua script.",
+      "LOAD <script>",
+      "    Load a script into the scripts cache without executing it.",
+      "HELP",
+      "    Prints this help.",
+  };
+  ctx.reply->Array(std::size(kLines));
+  for (std::string_view l : kLines) ctx.reply->SimpleString(l);
+}
+
 CommandDoc ScriptDoc(std::string_view summary, std::string_view since, std::string_view complexity,
                      std::string_view args) {
   return CommandDoc{summary, since, "scripting", complexity, args};
 }
 
+// EVAL and EVALSHA: Redis's key spec says it cannot tell how the keys are used.
+CommandDoc EvalDoc(std::string_view summary, std::string_view since, std::string_view args,
+                   std::string_view notes) {
+  CommandDoc d = ScriptDoc(summary, since, "Depends on the script that is executed.", args);
+  d.key_notes = notes;
+  return d;
+}
+
 CommandSpec EvalCommand(std::string_view name, uint32_t flags, std::string_view acl,
                         ShardHandler handler, CommandDoc doc) {
-  CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kParked, handler};
+  CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kTask, handler};
+  s.task = ReactorTask::kScript;
   s.keys_fn = EvalKeys;
   s.doc = doc;
   return s;
@@ -248,17 +444,23 @@ constexpr std::string_view kEvalComplexity = "Depends on the script that is exec
 std::vector<CommandSpec> ScriptFamily() {
   return {
       EvalCommand("eval", kEvalFlags, "@slow @scripting", Eval,
-                  ScriptDoc("Execute a Lua script server side", "2.6.0", kEvalComplexity,
-                            "script:string numkeys:integer [key:key...] [arg:string...]")),
+                  EvalDoc("Execute a Lua script server side", "2.6.0",
+                          "script:string numkeys:integer [key:key{key_flags=RW+access+update}...] "
+                          "[arg:string...]",
+                          "We cannot tell how the keys will be used so we assume the worst, RW "
+                          "and UPDATE")),
       EvalCommand("evalsha", kEvalFlags, "@slow @scripting", EvalSha,
                   ScriptDoc("Execute a Lua script server side", "2.6.0", kEvalComplexity,
-                            "sha1:string numkeys:integer [key:key...] [arg:string...]")),
+                            "sha1:string numkeys:integer [key:key{key_flags=RW+access+update}...] "
+                            "[arg:string...]")),
       EvalCommand("eval_ro", kEvalFlags | kCmdReadOnly, "@slow @scripting", EvalRo,
-                  ScriptDoc("Execute a read-only Lua script server side", "7.0.0", kEvalComplexity,
-                            "script:string numkeys:integer key:key... arg:string...")),
+                  EvalDoc("Execute a read-only Lua script server side", "7.0.0",
+                          "script:string numkeys:integer [key:key...] [arg:string...]",
+                          "We cannot tell how the keys will be used so we assume the worst, RO "
+                          "and ACCESS")),
       EvalCommand("evalsha_ro", kEvalFlags | kCmdReadOnly, "@slow @scripting", EvalShaRo,
                   ScriptDoc("Execute a read-only Lua script server side", "7.0.0", kEvalComplexity,
-                            "sha1:string numkeys:integer key:key... arg:string...")),
+                            "sha1:string numkeys:integer [key:key...] [arg:string...]")),
       ReactorCommand("script", -2, 0, "@slow", nullptr,
                      ScriptDoc("A container for Lua scripts management commands", "2.6.0",
                                "Depends on subcommand.", "")),
@@ -271,6 +473,11 @@ std::vector<CommandSpec> ScriptFamily() {
                           "O(N) with N being the number of scripts to check (so checking a "
                           "single script is an O(1) operation).",
                           "sha1:string...")),
+      ReactorCommand(
+          "script|help", 2, kCmdLoading | kCmdStale, "@slow @scripting", ScriptHelp,
+          ScriptDoc("Show helpful text about the different subcommands", "5.0.0", "O(1)", "")),
+      ReactorCommand("script|kill", 2, kCmdNoScript | kCmdAllowBusy, "@slow @scripting", ScriptKill,
+                     ScriptDoc("Kill the script currently in execution.", "2.6.0", "O(1)", "")),
       ScriptSub("script|flush", -2, 0, "@slow @scripting", ScriptFlush,
                 ScriptDoc("Remove all the scripts from the script cache.", "2.6.0",
                           "O(N) with N being the number of scripts in cache",

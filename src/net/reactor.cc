@@ -193,6 +193,7 @@ void Reactor::Run() {
     }
     std::vector<Connection*> ready;
     ready.swap(ready_);
+    RefreshBusyShards();
     for (Connection* c : ready) TryProcess(c);
     DrainCompletions();
     timers_.RunDue(MonotonicMs());  // blocking timeouts, wake-ups, select deadlines
@@ -553,6 +554,18 @@ void Reactor::Queue(Connection* c, Work* w, const CommandSpec* spec) {
 bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
   const auto& args = w->args;
   const int n = static_cast<int>(shards_.size());
+  if (busy_any_ && !(spec->flags & kCmdAllowBusy) && NeedsBusyShard(*spec, args)) {
+    // A script has run past busy-reply-threshold on a shard this command needs; commands
+    // of other shards, and those answered here, are still served.
+    Reject(w,
+           busy_function_ ? "BUSY Redis is busy running a script. You can only call FUNCTION "
+                            "KILL or SHUTDOWN NOSAVE."
+                          : "BUSY Redis is busy running a script. You can only call SCRIPT "
+                            "KILL or SHUTDOWN NOSAVE.",
+           spec);
+    --c->pending;
+    return false;
+  }
   switch (spec->route) {
     case Route::kReactor: {
       int64_t start = MonotonicNs();
@@ -586,6 +599,8 @@ bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
           return StartTask(c, w, Watch(c, w), /*barrier=*/true);
         case ReactorTask::kBlockingPop:
           return StartTask(c, w, BlockingPop(c, w, spec), /*barrier=*/true);
+        case ReactorTask::kScript:
+          return StartTask(c, w, Script(c, w, spec), /*barrier=*/true);
         case ReactorTask::kNone:
           break;
       }

@@ -39,6 +39,8 @@ Work* Select::NewPart() {
   w->capture = false;
   w->may_block = false;
   w->would_block = false;
+  w->escalate = false;
+  w->reached_out = false;
   w->keep = false;
   w->cancelled.store(false, std::memory_order_relaxed);
   w->reply.clear();

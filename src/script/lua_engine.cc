@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "lua_internal.h"
+#include "omnibus/script/script_store.h"
 #include "sha1.h"
 
 extern "C" {
@@ -29,6 +30,7 @@ struct LuaEngine::RunContext {
   const ScriptRunArgs* args = nullptr;
   int resp = 2;  // redis.setresp
   bool killed = false;
+  bool aborted = false;  // AbortRun: stop, write no reply
 };
 
 namespace {
@@ -37,6 +39,8 @@ namespace {
 // (commands/version.h, a layer above this one); lua_engine_test checks that it does.
 constexpr char kRedisVersion[] = "7.0.15";
 constexpr int kRedisVersionNum = 0x07000f;
+
+constexpr char kKilledText[] = "Script killed by user with SCRIPT KILL...";
 
 // Registry keys.
 constexpr char kEngineKey[] = "omnibus.engine";
@@ -96,6 +100,8 @@ int RaiseErrorTable(lua_State* lua, const char* text) {
   return lua_error(lua);
 }
 
+void StopHook(lua_State* lua, lua_Debug*);
+
 // ---- redis.call / redis.pcall ----
 
 int RedisCommand(lua_State* lua, bool raise) {
@@ -146,7 +152,10 @@ int RedisCommand(lua_State* lua, bool raise) {
         }
       }
       ReplyValue reply;
-      if (run->args->call) {
+      if (run->aborted) {
+        reply.kind = ReplyValue::Kind::kError;
+        reply.str = "ERR script aborted";
+      } else if (run->args->call) {
         reply = run->args->call(argv, run->resp);
       } else {
         reply.kind = ReplyValue::Kind::kError;
@@ -163,6 +172,15 @@ int RedisCommand(lua_State* lua, bool raise) {
   if (bad_args) {
     PushErrorTable(lua, "Lua redis lib command arguments must be strings or integers");
     is_error = true;
+  }
+  if (run->aborted || run->killed) {
+    // Uncatchable from here on: every line raises again, as after SCRIPT KILL.
+    lua_sethook(lua, StopHook, LUA_MASKLINE, 0);
+    if (run->killed) {
+      lua_settop(lua, 0);
+      PushErrorTable(lua, kKilledText);
+    }
+    return lua_error(lua);
   }
   if (raise && is_error) return lua_error(lua);
   return 1;
@@ -385,17 +403,19 @@ int MathRandomseed(lua_State* lua) {
   return 0;
 }
 
-// The count hook (should_stop). Raising from a hook is allowed in Lua 5.1.
+// The count hook (should_stop), and the line hook that keeps a killed or aborted script
+// raising. Raising from a hook is allowed in Lua 5.1.
 void StopHook(lua_State* lua, lua_Debug*) {
   LuaEngine::RunContext* run = LuaEngineAccess::RunFromRegistry(lua);
-  if (run == nullptr || !run->args->should_stop) return;
-  if (!run->killed) {
-    if (!run->args->should_stop()) return;
+  if (run == nullptr) return;
+  if (!run->killed && !run->aborted) {
+    if (!run->args->should_stop || !run->args->should_stop()) return;
     run->killed = true;
     // Every line from now on, so an error caught by pcall is raised again right away.
     lua_sethook(lua, StopHook, LUA_MASKLINE, 0);
   }
-  PushErrorTable(lua, "Script killed by user with SCRIPT KILL...");
+  PushErrorTable(lua,
+                 run->aborted ? "script aborted" : "Script killed by user with SCRIPT KILL...");
   lua_error(lua);
 }
 
@@ -433,6 +453,7 @@ LuaEngine::LuaEngine() : rand_state_(0x1234ABCD330EULL) {
   // Redis's rand.c starts from this state (no srand48 call at start-up): the first
   // math.random() of a fresh redis-server is 0.39646477363839.
   CreateState();
+  PublishMemory();
 }
 
 LuaEngine::~LuaEngine() { CloseState(); }
@@ -444,8 +465,28 @@ void LuaEngine::CloseState() {
 }
 
 void LuaEngine::Flush() {
+  if (store_ != nullptr) store_->Flush();
+  Reset();
+}
+
+void LuaEngine::Reset() {
   CloseState();
   CreateState();
+  if (store_ != nullptr) generation_ = store_->generation();
+  PublishMemory();
+}
+
+void LuaEngine::SyncWithStore() {
+  // Another shard's SCRIPT FLUSH: this interpreter's scripts are gone too.
+  if (store_ != nullptr && store_->generation() != generation_) Reset();
+}
+
+bool LuaEngine::Fetch(std::string_view lower_sha) {
+  if (store_ == nullptr) return false;
+  std::optional<std::string> body = store_->Find(lower_sha);
+  if (!body) return false;
+  std::string sha, error;
+  return Load(*body, &sha, &error);
 }
 
 void LuaEngine::CreateState() {
@@ -656,18 +697,37 @@ bool LuaEngine::Load(std::string_view body, std::string* sha, std::string* error
   lua_setfield(lua_, LUA_REGISTRYINDEX, ("f_" + *sha).c_str());
   int ref = luaL_ref(lua_, LUA_REGISTRYINDEX);
   scripts_.emplace(*sha, CachedScript{script_flags, ref});
+  if (store_ != nullptr) store_->Add(*sha, body);
+  PublishMemory();
   if (flags != nullptr) *flags = script_flags;
   return true;
 }
 
-bool LuaEngine::Exists(std::string_view sha) const { return Flags(sha).has_value(); }
-
-std::optional<uint32_t> LuaEngine::Flags(std::string_view sha) const {
-  if (sha.size() != 40) return std::nullopt;
+bool LuaEngine::Exists(std::string_view sha) {
+  if (sha.size() != 40) return false;
   char buf[40];
-  auto it = scripts_.find(LowerSha(sha, buf));
+  std::string_view lower = LowerSha(sha, buf);
+  if (store_ != nullptr) return store_->Exists(lower);
+  return scripts_.contains(lower);
+}
+
+std::optional<uint32_t> LuaEngine::Flags(std::string_view sha) {
+  if (sha.size() != 40) return std::nullopt;
+  SyncWithStore();
+  char buf[40];
+  std::string_view lower = LowerSha(sha, buf);
+  auto it = scripts_.find(lower);
+  if (it == scripts_.end() && Fetch(lower)) it = scripts_.find(lower);
   if (it == scripts_.end()) return std::nullopt;
   return it->second.flags;
+}
+
+void LuaEngine::AbortRun() {
+  if (run_ != nullptr) run_->aborted = true;
+}
+
+void LuaEngine::KillRun() {
+  if (run_ != nullptr) run_->killed = true;
 }
 
 namespace {
@@ -737,24 +797,29 @@ std::string ErrorReplyText(lua_State* lua, std::string_view sha) {
 
 }  // namespace
 
-void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& args,
+bool LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& args,
                     ReplyBuilder* reply) {
   if (run_ != nullptr) {
     // A script's command callback ran EVAL: Redis refuses it (EVAL is "noscript"), and one
     // interpreter cannot run two scripts at once.
     reply->Error("ERR This Redis command is not allowed from script");
-    return;
+    return true;
   }
+  SyncWithStore();
   std::string loaded_sha;
   char sha_buf[40];
   std::string_view sha;
   int function_ref = 0;
   if (is_sha) {
-    auto it =
-        body_or_sha.size() == 40 ? scripts_.find(LowerSha(body_or_sha, sha_buf)) : scripts_.end();
+    auto it = scripts_.end();
+    if (body_or_sha.size() == 40) {
+      std::string_view lower = LowerSha(body_or_sha, sha_buf);
+      it = scripts_.find(lower);
+      if (it == scripts_.end() && Fetch(lower)) it = scripts_.find(lower);
+    }
     if (it == scripts_.end()) {
       reply->Error("NOSCRIPT No matching script. Please use EVAL.");
-      return;
+      return true;
     }
     sha = it->first;
     function_ref = it->second.function_ref;
@@ -762,7 +827,7 @@ void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
     std::string error;
     if (!Load(body_or_sha, &loaded_sha, &error)) {
       reply->Error(error);
-      return;
+      return true;
     }
     sha = loaded_sha;
     function_ref = scripts_.find(sha)->second.function_ref;
@@ -784,12 +849,17 @@ void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
   run_ = &run;
   if (args.should_stop) lua_sethook(lua, StopHook, LUA_MASKCOUNT, 100000);
   int status = lua_pcall(lua, 0, 1, handler);
-  if (args.should_stop) lua_sethook(lua, nullptr, 0, 0);
+  if (args.should_stop || run.aborted) lua_sethook(lua, nullptr, 0, 0);
   // Lua's incremental collector would run whole cycles inside some later script; a small
   // step every 50 runs keeps its work out of the scripts, as Redis does.
   if (++runs_since_gc_ == 50) {
     lua_gc(lua, LUA_GCSTEP, 50);
     runs_since_gc_ = 0;
+  }
+  if (run.aborted) {
+    run_ = nullptr;
+    lua_settop(lua, base);
+    return false;
   }
   if (status != 0) {
     std::string text = ErrorReplyText(lua, sha);
@@ -821,6 +891,8 @@ void LuaEngine::Run(std::string_view body_or_sha, bool is_sha, const ScriptRunAr
   }
   run_ = nullptr;
   lua_settop(lua, base);
+  PublishMemory();
+  return true;
 }
 
 size_t LuaEngine::MemoryBytes() const {

@@ -144,6 +144,9 @@ std::vector<ConfigParam> BuildParams() {
          return "";
        }});
   p.push_back(IntParam("hz", false, &Config::hz, 1, 500));
+  // lua-time-limit is Redis 7.0's old name for busy-reply-threshold.
+  p.push_back(NetIntParam("busy-reply-threshold", &NetOptions::busy_reply_threshold, 0, LLONG_MAX));
+  p.push_back(NetIntParam("lua-time-limit", &NetOptions::busy_reply_threshold, 0, LLONG_MAX));
   // Container encodings; the *-ziplist-* names are Redis's aliases for the same settings.
   for (auto [name, alias, field] :
        {std::tuple{"hash-max-listpack-entries", "hash-max-ziplist-entries",

@@ -70,15 +70,18 @@ bool Server::Start(std::string* error) {
   PublishLimits();
   so.limits = &limits_;
   so.TEST_clock_ms = config_.TEST_clock_ms;
-  script_ = std::make_unique<LuaEngine>();
-  so.script = script_.get();
   so.commands = &table_;
   size_t depth = 64;
   while (depth < static_cast<size_t>(config_.shard_queue_depth)) depth *= 2;
   so.queue_capacity = depth;
   // Shards wake the reactor through notifier_, which points at the reactor once it exists;
   // no shard thread runs before then.
-  for (int i = 0; i < n; ++i) shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
+  for (int i = 0; i < n; ++i) {
+    scripts_.push_back(std::make_unique<LuaEngine>());
+    scripts_.back()->SetStore(&script_store_);
+    so.script = scripts_.back().get();
+    shards_.push_back(std::make_unique<Shard>(i, n, so, &notifier_));
+  }
   std::vector<Shard*> raw;
   for (auto& s : shards_) raw.push_back(s.get());
   reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));
@@ -237,6 +240,14 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("used_memory_human", HumanBytes(static_cast<double>(used)));
     line("used_memory_rss", rss);
     line("used_memory_rss_human", HumanBytes(static_cast<double>(rss)));
+    // Scripts: every shard's interpreter (as of its last run), and the shared cache.
+    size_t lua = 0;
+    for (const auto& e : scripts_) lua += e->PublishedMemoryBytes();
+    line("used_memory_lua", lua);
+    line("used_memory_vm_eval", lua);
+    line("used_memory_lua_human", HumanBytes(static_cast<double>(lua)));
+    line("used_memory_scripts_eval", script_store_.bytes());
+    line("number_of_cached_scripts", script_store_.Count());
     line("maxmemory", 0);
     line("maxmemory_human", "0B");
     line("maxmemory_policy", "noeviction");

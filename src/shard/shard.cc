@@ -25,6 +25,7 @@ void Shard::Start() {
 
 void Shard::RequestStop() {
   stop_.store(true);
+  activity_.stopping.store(true);  // a script that loops forever ends too
   // A part parked at a fence whose sibling never arrives (that shard stopped first) would
   // wait forever: release it. The runner, if one is running, finishes on its own thread; the
   // keyspaces it touches live until every shard thread has been joined.
@@ -51,6 +52,7 @@ void Shard::Execute(Work* w) {
     ExecContext base{&keyspace_, nullptr, num_shards_, index_, w->db, {}, nullptr};
     base.script = options_.script;
     base.commands = options_.commands;
+    base.activity = &activity_;
     Keyspace* self = &keyspace_;
     RunTransaction(base, &self, w->tx.get());
   } else {
@@ -60,8 +62,11 @@ void Shard::Execute(Work* w) {
     ctx.may_block = w->may_block;
     ctx.script = options_.script;
     ctx.commands = options_.commands;
+    ctx.activity = &activity_;
     w->handler(ctx);
     w->would_block = ctx.would_block;
+    w->escalate = ctx.escalate;
+    w->reached_out = ctx.reached_out;
   }
   // Keys that gained elements for blocked clients travel with this completion (§10.5): after
   // the reply of any pop that registered them, so the reactor never misses a wake-up.
@@ -85,6 +90,7 @@ void Shard::RunParked(Work* w) {
     ExecContext base{&keyspace_, g->all, g->num_shards, index_, cmd->db, {}, nullptr};
     base.script = options_.script;
     base.commands = options_.commands;
+    base.activity = &activity_;
     RunTransaction(base, g->all, cmd->tx.get());
   } else {
     ReplyBuilder rb =
@@ -93,6 +99,7 @@ void Shard::RunParked(Work* w) {
     ctx.may_block = cmd->may_block;
     ctx.script = options_.script;
     ctx.commands = options_.commands;
+    ctx.activity = &activity_;
     cmd->handler(ctx);
     cmd->would_block = ctx.would_block;
   }

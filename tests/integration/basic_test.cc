@@ -20,17 +20,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// An INFO field as an integer (-1 if absent).
-int64_t InfoField(redisContext* c, std::string_view section, std::string_view field) {
-  Reply r = Command(c, {"INFO", section});
-  auto text = StringOf(r.get());
-  if (!text) return -1;
-  std::string needle = "\r\n" + std::string(field) + ":";
-  size_t pos = ("\r\n" + *text).find(needle);
-  if (pos == std::string::npos) return -1;
-  return strtoll(text->c_str() + pos + needle.size() - 2, nullptr, 10);
-}
-
 TEST(KeyShardTest, MatchesRedisClusterHashSlots) {
   // Values from the Redis Cluster specification / CLUSTER KEYSLOT.
   EXPECT_EQ(KeyShard("123456789", 65536), 0x31C3 & 16383);

@@ -283,6 +283,17 @@ inline std::string ShardsName(const ::testing::TestParamInfo<int>& info) {
   return "Shards" + std::to_string(info.param);
 }
 
+// An INFO field as an integer (-1 if absent).
+inline int64_t InfoField(redisContext* c, std::string_view section, std::string_view field) {
+  Reply r = Command(c, {"INFO", section});
+  auto text = StringOf(r.get());
+  if (!text) return -1;
+  std::string needle = "\r\n" + std::string(field) + ":";
+  size_t pos = ("\r\n" + *text).find(needle);
+  if (pos == std::string::npos) return -1;
+  return strtoll(text->c_str() + pos + needle.size() - 2, nullptr, 10);
+}
+
 // Polls `cond` every few milliseconds until it is true or `deadline` passes.
 template <typename Cond>
 bool PollUntil(Cond cond, milliseconds deadline) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "omnibus/commands/version.h"
+#include "omnibus/script/script_store.h"
 
 namespace omnibus {
 namespace {
@@ -160,6 +161,60 @@ TEST_F(LuaEngineTest, ScriptCacheLoadExistsFlush) {
   EXPECT_EQ(engine_.ScriptCount(), 0u);
   EXPECT_EQ(EvalSha(sha), "-NOSCRIPT No matching script. Please use EVAL.\r\n");
   EXPECT_EQ(Eval("return 1"), ":1\r\n");  // the fresh interpreter works
+}
+
+// One engine per shard over one store: a script loaded or EVALed through one runs on
+// another, and a flush through one reaches the other at its next run.
+TEST(LuaEngineStoreTest, EnginesShareTheScriptCache) {
+  ScriptStore store;
+  LuaEngine a, b;
+  a.SetStore(&store);
+  b.SetStore(&store);
+  auto run = [](LuaEngine& e, std::string_view s, bool is_sha) {
+    ScriptRunArgs args;
+    std::string out;
+    ReplyBuilder rb(&out, 2);
+    EXPECT_TRUE(e.Run(s, is_sha, args, &rb));
+    return out;
+  };
+  std::string sha, error;
+  ASSERT_TRUE(a.Load("return 7", &sha, &error));
+  EXPECT_TRUE(b.Exists(sha));
+  EXPECT_EQ(run(b, sha, true), ":7\r\n");
+  EXPECT_EQ(run(a, "return 8", false), ":8\r\n");
+  EXPECT_EQ(b.Flags(LuaEngine::Sha1Hex("return 8")), kScriptEvalCompat);
+  EXPECT_EQ(store.Count(), 2u);
+  b.Flush();
+  EXPECT_FALSE(a.Exists(sha));
+  EXPECT_EQ(run(a, sha, true), "-NOSCRIPT No matching script. Please use EVAL.\r\n");
+  EXPECT_EQ(a.ScriptCount(), 0u);  // a's interpreter was replaced when it saw the flush
+  EXPECT_EQ(run(a, "return 7", false), ":7\r\n");
+  EXPECT_EQ(run(b, sha, true), ":7\r\n");
+}
+
+// AbortRun from the command callback: nothing is replied, pcall cannot catch it, and no
+// later command of the script runs.
+TEST_F(LuaEngineTest, AbortRunStopsTheScriptUncatchably) {
+  int calls = 0;
+  ScriptRunArgs run;
+  run.call = [&](std::span<const std::string_view>, int) {
+    if (++calls == 1) engine_.AbortRun();
+    ReplyValue v;
+    v.kind = ReplyValue::Kind::kError;
+    v.str = "ERR aborted";
+    return v;
+  };
+  std::string out;
+  ReplyBuilder rb(&out, 2);
+  EXPECT_FALSE(
+      engine_.Run("pcall(redis.call, 'get', 'a')\n"
+                  "redis.pcall('set', 'b', '1')\n"
+                  "return 1",
+                  false, run, &rb));
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(engine_.TEST_StackTop(), 0);
+  EXPECT_EQ(Eval("return 2"), ":2\r\n");  // the next run is not affected
 }
 
 TEST_F(LuaEngineTest, CompileErrorsAreNotCached) {

@@ -55,6 +55,9 @@ enum class ReactorTask : uint8_t {
   // BLPOP & co: the shard handler pops like the non-blocking command, or sets
   // ExecContext::would_block; the reactor then files the client as a waiter (§10.5).
   kBlockingPop,
+  // EVAL & co: on the declared keys' shard, again parked over every shard if the script
+  // reaches another one (net/script.cc).
+  kScript,
 };
 
 struct CommandSpec;
@@ -134,6 +137,8 @@ class ServerApi {
   // or with an -UNBLOCKED error).
   virtual bool UnblockClient(uint64_t id, bool with_error) = 0;
   virtual size_t blocked_clients() const = 0;
+  // SCRIPT KILL / FUNCTION KILL: "" when a busy script was stopped, else the error text.
+  virtual std::string KillScripts(bool function) = 0;
 };
 
 struct ReactorContext {
@@ -180,6 +185,8 @@ struct CommandDoc {
   // A deprecated command: since which version, and what replaces it.
   std::string_view deprecated_since = {};
   std::string_view replaced_by = {};
+  // The "notes" of the command's key specs (EVAL: "We cannot tell how the keys will be used").
+  std::string_view key_notes = {};
 };
 
 struct CommandSpec {

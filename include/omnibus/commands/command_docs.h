@@ -74,6 +74,7 @@ struct KeySpec {
   // keynum: keynumidx, firstkey (both relative to begin_index), keystep (key_step above).
   int keynum_index = 0;
   int first_key = 1;
+  std::string_view notes;  // CommandDoc::key_notes
 };
 
 // The key specs of a command, derived from its key positions and its argument grammar, and

@@ -39,6 +39,7 @@ struct NetOptions {
   bool protected_mode = true;                        // protected-mode
   int64_t pipeline_group_max_commands = 1024;        // ours: invariant 3's group bound
   int64_t pipeline_pause_output_bytes = 1 << 20;     // ours: stop parsing while this much is unsent
+  int64_t busy_reply_threshold = 5000;               // busy-reply-threshold (lua-time-limit), ms
   // client-output-buffer-limit, per class (Redis's defaults). Only normal clients exist yet.
   OutputBufferLimit output_limit_normal;
   OutputBufferLimit output_limit_replica{256LL << 20, 64LL << 20, 60};
@@ -107,6 +108,9 @@ class Reactor final : public Notifier, public SelectHost {
   // Transactions and blocking pops (ServerApi).
   void Unwatch(Session& s);
   bool UnblockClient(uint64_t id, bool with_error);
+  // SCRIPT KILL (function false) / FUNCTION KILL (true): stops the busy scripts that have
+  // not written. Returns "" (killed) or the error reply text, as Redis words it.
+  std::string KillScripts(bool function);
   size_t blocked_clients() const { return blocked_clients_; }
 
   // SelectHost
@@ -146,6 +150,11 @@ class Reactor final : public Notifier, public SelectHost {
   Task Exec(Connection* c, Work* w);
   Task Watch(Connection* c, Work* w);
   Task BlockingPop(Connection* c, Work* w, const CommandSpec* spec);
+  Task Script(Connection* c, Work* w, const CommandSpec* spec);
+  // Busy scripts (net/script.cc): which shards run a script past busy-reply-threshold, read
+  // once per loop iteration, and whether a command needs one of them.
+  void RefreshBusyShards();
+  bool NeedsBusyShard(const CommandSpec& spec, std::span<const std::string_view> args);
   void SendUnwatch(const std::vector<WatchedKey>& keys);
   void OnKeyReady(int db, const std::string& key);
   void CloseGoneBlockedClients();
@@ -198,6 +207,13 @@ class Reactor final : public Notifier, public SelectHost {
   std::vector<Connection*> gone_blocked_;  // blocked after their FIN was seen: close them
   std::vector<ReadyKey> ready_keys_;       // reported during this drain
   uint64_t dispatch_seq_ = 0;              // Work::dispatch_seq
+  // Scripts (hashes of the body or sha argument) that reached beyond their declared keys'
+  // shard: run parked over every shard at once from then on (net/script.cc).
+  absl::flat_hash_set<uint64_t> scripts_reaching_out_;
+  std::vector<uint8_t> busy_;    // per shard: running a script past the threshold
+  bool busy_any_ = false;        // some shard is busy
+  bool busy_all_ = false;        // a busy script runs parked over every shard
+  bool busy_function_ = false;   // a busy script is a function (FUNCTION KILL's error text)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

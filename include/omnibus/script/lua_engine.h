@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,8 @@
 struct lua_State;
 
 namespace omnibus {
+
+class ScriptStore;
 
 // What redis.call / redis.pcall ask the server to run. `argv` is the command and its
 // arguments as the script passed them (numbers already formatted "%.17g" as Redis does).
@@ -77,6 +80,10 @@ class LuaEngine {
   LuaEngine& operator=(const LuaEngine&) = delete;
 
   void SetLogSink(LogFn log) { log_ = std::move(log); }
+  // Shares the script cache with the other shards' engines (script_store.h): Load adds to
+  // it, EVALSHA compiles from it what this engine has not seen, Flush empties it. Without a
+  // store the engine's own cache is the only one (tests).
+  void SetStore(ScriptStore* store) { store_ = store; }
 
   // SCRIPT LOAD: compiles `body` and caches it under its SHA1 (lower-case hex), which it
   // stores in *sha. On a syntax error returns false with the Redis reply text in *error
@@ -84,20 +91,21 @@ class LuaEngine {
   // A bad shebang fails the same way ("ERR Unexpected flag in script shebang: bad").
   // `flags` (optional) receives the script's ScriptFlag bits.
   bool Load(std::string_view body, std::string* sha, std::string* error, uint32_t* flags = nullptr);
-  // SCRIPT EXISTS (case-insensitive, as Redis's script dictionary).
-  bool Exists(std::string_view sha) const;
-  // The cached script's ScriptFlag bits (EVALSHA checks no-writes etc. before running);
-  // nullopt when not cached.
-  std::optional<uint32_t> Flags(std::string_view sha) const;
+  // SCRIPT EXISTS (case-insensitive, as Redis's script dictionary): in the store if shared.
+  bool Exists(std::string_view sha);
+  // The cached script's ScriptFlag bits (EVALSHA checks no-writes etc. before running),
+  // compiling it from the store if this engine has not yet; nullopt when not cached.
+  std::optional<uint32_t> Flags(std::string_view sha);
 
   // Redis 7.0's evalExtractShebangFlags: for a body starting with "#!", the flags and the
   // length of the shebang line (which is then compiled as an empty line, so line numbers
   // still count it). False with the reply text in *error for a bad shebang.
   static bool ParseShebang(std::string_view body, uint32_t* flags, size_t* shebang_len,
                            std::string* error);
-  // SCRIPT FLUSH: drops every script by replacing the interpreter, as Redis does (a script
-  // can leave garbage behind; a fresh state also returns its memory). Never from inside a
-  // script's command callback (SCRIPT is not allowed from scripts).
+  // SCRIPT FLUSH: drops every script (from the store too) by replacing the interpreter, as
+  // Redis does (a script can leave garbage behind; a fresh state also returns its memory).
+  // The other engines sharing the store replace theirs when they next run. Never from
+  // inside a script's command callback (SCRIPT is not allowed from scripts).
   void Flush();
   size_t ScriptCount() const { return scripts_.size(); }
 
@@ -106,14 +114,24 @@ class LuaEngine {
   // the client's, while the script's own redis.setresp (reset to 2 for each run) decides how
   // booleans come out, as in Redis. Not re-entrant: called from inside a script's command
   // callback it replies "ERR This Redis command is not allowed from script".
-  void Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& run,
+  // Returns false, having written nothing, when the command callback called AbortRun.
+  bool Run(std::string_view body_or_sha, bool is_sha, const ScriptRunArgs& run,
            ReplyBuilder* reply);
+  // From inside the command callback: stop the running script without a reply. The command
+  // the callback is answering raises, and so does every line after it (pcall cannot catch
+  // it); the caller of Run then retries the script elsewhere (a shard it could not reach).
+  void AbortRun();
+  // From inside the command callback: the script was killed (SCRIPT KILL won the race with
+  // its first write). The command raises the killed error, uncatchable, as after should_stop.
+  void KillRun();
 
   // redis.sha1hex and the script cache's key: SHA1 as 40 lower-case hex digits.
   static std::string Sha1Hex(std::string_view data);
 
-  // Bytes the interpreter holds (Redis's used_memory_lua).
+  // Bytes the interpreter holds (Redis's used_memory_lua). On the engine's thread only.
   size_t MemoryBytes() const;
+  // The same, as of the end of the last run, load or flush: readable from any thread (INFO).
+  size_t PublishedMemoryBytes() const { return published_memory_.load(std::memory_order_relaxed); }
   // A full garbage collection (runs otherwise step by step, every 50 scripts).
   void CollectGarbage();
   // For tests: the Lua stack depth between runs (0 when every run left it balanced).
@@ -127,6 +145,9 @@ class LuaEngine {
 
   void CreateState();
   void CloseState();
+  void Reset();                            // a fresh interpreter, no scripts
+  void SyncWithStore();                    // Reset if the store was flushed since
+  bool Fetch(std::string_view lower_sha);  // compiles the store's body of `sha`
 
   lua_State* lua_ = nullptr;
   struct CachedScript {
@@ -149,6 +170,10 @@ class LuaEngine {
   // re-seeded between runs (Redis 7.0 no longer does), so a sequence continues across calls.
   uint64_t rand_state_ = 0;
   RunContext* run_ = nullptr;  // set only while a script runs
+  ScriptStore* store_ = nullptr;
+  uint64_t generation_ = 0;  // the store's generation this engine's scripts belong to
+  std::atomic<size_t> published_memory_{0};
+  void PublishMemory() { published_memory_.store(MemoryBytes(), std::memory_order_relaxed); }
   int runs_since_gc_ = 0;
   // redis.call's argument views and formatted numbers, reused from call to call.
   std::vector<std::string_view> call_argv_;

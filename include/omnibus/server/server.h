@@ -7,6 +7,7 @@
 #include "omnibus/commands/command_table.h"
 #include "omnibus/net/reactor.h"
 #include "omnibus/script/lua_engine.h"
+#include "omnibus/script/script_store.h"
 #include "omnibus/server/config.h"
 #include "omnibus/shard/shard.h"
 #include "omnibus/store/container_limits.h"
@@ -46,6 +47,7 @@ class Server final : public ServerApi {
                          std::string* out) override;
   void RequestShutdown() override { Stop(); }
   void Unwatch(Session& s) override { reactor_->Unwatch(s); }
+  std::string KillScripts(bool function) override { return reactor_->KillScripts(function); }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }
@@ -65,7 +67,9 @@ class Server final : public ServerApi {
   ReactorNotifier notifier_;
   // The script interpreter, used by the shard thread that runs a script (DESIGN §6: a script
   // parks every shard). Destroyed after the shards (declared before them).
-  std::unique_ptr<LuaEngine> script_;
+  // One interpreter per shard (never shared between threads) over one shared script cache.
+  ScriptStore script_store_;
+  std::vector<std::unique_ptr<LuaEngine>> scripts_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Reactor> reactor_;
   int64_t start_ms_;

@@ -16,8 +16,8 @@ struct ShardOptions {
   size_t queue_capacity = 64 * 1024;        // shard-queue-depth (a power of two)
   int hz = 10;                              // active expire cycles per second
   const ContainerLimits* limits = nullptr;  // owned by the server; null: Redis's defaults
-  // Scripting: the interpreter every script runs in (shard 0's: a script parks every shard,
-  // so whichever thread runs it owns it meanwhile), and the command table for redis.call.
+  // Scripting: this shard's own interpreter (a parked script runs in the engine of the
+  // thread that runs it), and the command table for redis.call.
   LuaEngine* script = nullptr;
   const CommandTable* commands = nullptr;
   // Test seam: the keyspace clock (Unix ms) read before each batch instead of the real time,
@@ -61,6 +61,8 @@ class Shard {
   size_t queue_capacity() const { return inbound_.capacity(); }
 
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
+  // The script this shard runs, if any (read by the reactor: busy scripts, SCRIPT KILL).
+  ScriptActivity& script_activity() { return activity_; }
 
  private:
   void Run();
@@ -78,6 +80,7 @@ class Shard {
   SpscRing<Work*> completions_;
   Parker parker_;
   std::atomic<bool> stop_{false};
+  ScriptActivity activity_;
   std::atomic<ParkGroup*> parked_on_{nullptr};  // the fence this shard waits at, if any
   std::atomic<uint64_t> processed_{0};
   std::thread thread_;

@@ -11,6 +11,7 @@
 
 #include "omnibus/resp/reply_builder.h"
 #include "omnibus/shard/router.h"
+#include "omnibus/shard/script_activity.h"
 #include "omnibus/store/keyspace.h"
 
 namespace omnibus {
@@ -38,6 +39,12 @@ struct ExecContext {
   // commands in.
   LuaEngine* script = nullptr;
   const CommandTable* commands = nullptr;
+  ScriptActivity* activity = nullptr;  // the running shard's (busy scripts, SCRIPT KILL)
+  // Out, scripts run on one shard (§6): the script reached a key of another shard and was
+  // stopped with nothing changed (escalate: run it again parked over every shard), or after
+  // a change it could not undo (reached_out: it failed there; run it parked next time).
+  bool escalate = false;
+  bool reached_out = false;
 
   Db& DbFor(std::string_view key) const {
     if (all == nullptr) return local->db(db_index);
@@ -134,6 +141,8 @@ struct Work {
   std::unique_ptr<Transaction> tx;  // EXEC: run this transaction instead of `handler`
   bool may_block = false;           // see ExecContext
   bool would_block = false;         // out: the handler found nothing and may wait (§10.5)
+  bool escalate = false;            // out: see ExecContext
+  bool reached_out = false;         // out: see ExecContext
   // A read part that has not started when its select closes is skipped (§6).
   std::atomic<bool> cancelled{false};
   // Out: keys of this shard that gained elements while clients block on them, as

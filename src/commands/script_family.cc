@@ -56,7 +56,6 @@ class UndoLog {
   }
 
   bool irreversible() const { return irreversible_; }
-  void MarkIrreversible() { irreversible_ = true; }
 
   // Before a write to `key` in `db`.
   void Save(Db& db, int db_index, std::string_view key) {
@@ -148,10 +147,28 @@ bool StaysLocal(const ExecContext& ctx, const CommandSpec& spec, Args argv, Undo
     if (ShardForKey(argv[static_cast<size_t>(k)], ctx.num_shards) != ctx.shard_index) return false;
   }
   if (spec.flags & kCmdWrite) {
-    // MOVE and COPY ... DB write a DB other than the script's: not undone.
-    if (spec.name == "move" || spec.name == "copy") undo->MarkIrreversible();
     for (int k : key_at) {
       undo->Save(ctx.LocalDb(), ctx.db_index, argv[static_cast<size_t>(k)]);
+    }
+    // MOVE key db and COPY src dst DB db also write a key in another DB: saved there too.
+    // (Marking the run irreversible instead made a MOVE that moved nothing stop a later
+    // cross-shard call, which the same script with one shard ran.)
+    std::string_view other_key;
+    std::string_view other_db;
+    if (spec.name == "move" && argv.size() == 3) {
+      other_key = argv[1];
+      other_db = argv[2];
+    } else if (spec.name == "copy") {
+      for (size_t i = 3; i + 1 < argv.size(); ++i) {
+        if (EqualsIgnoreCase(argv[i], "db")) {
+          other_key = argv[2];
+          other_db = argv[i + 1];
+        }
+      }
+    }
+    int64_t db;
+    if (!other_db.empty() && ParseInt64(other_db, &db) && db >= 0 && db < ctx.local->num_dbs()) {
+      undo->Save(ctx.local->db(static_cast<int>(db)), static_cast<int>(db), other_key);
     }
   }
   return true;

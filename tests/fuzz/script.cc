@@ -596,6 +596,10 @@ std::string LuaCommandCall(const char* function, int index, FuzzedDataProvider& 
     if (UsableInScript(args)) break;
     args = {"get", PickFrom(kKeys, fdp)};
   }
+  // A script that writes a value too big for the undo log (over 64 KB) and then reaches
+  // another shard's key fails by design with 3 shards ("declare every key the script uses"),
+  // not with 1: keep the scripts' own SETRANGE offsets small.
+  if (Lower(args[0]) == "setrange" && args.size() > 2 && args[2].size() > 4) args[2] = "100";
   std::string call = StrCat(function, "(", LuaQuote(args[0]));
   for (size_t i = 1; i < args.size(); ++i) {
     call += ", ";

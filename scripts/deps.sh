@@ -5,6 +5,11 @@ set -euo pipefail
 OMNIBUS_PACKAGES=(cmake ninja-build pkg-config g++ ccache liburing-dev libabsl-dev libgtest-dev
   libgmock-dev libbenchmark-dev libhiredis-dev libmimalloc-dev redis-server redis-tools python3 python3-redis
   liblua5.1-0-dev lua-cjson-dev lua-bitop-dev)
+# Optional: a build configured with -DOMNIBUS_LUA=luajit (docs/lua_choice.md) needs LuaJIT; set
+# OMNIBUS_LUA=luajit in the environment to have it installed. The default build does not.
+if [ "${OMNIBUS_LUA:-lua5.1}" = luajit ]; then
+  OMNIBUS_PACKAGES+=(libluajit-5.1-dev)
+fi
 
 omnibus_missing_packages() {
   local p missing=()
@@ -44,7 +49,8 @@ omnibus_build() {
   local root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@"
+    cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" \
+      ${OMNIBUS_LUA:+-DOMNIBUS_LUA="$OMNIBUS_LUA"} "$@"
   fi
   cmake --build "$dir" -j "${OMNIBUS_JOBS:-2}"
 }

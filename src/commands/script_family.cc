@@ -57,7 +57,6 @@ class UndoLog {
   }
 
   bool irreversible() const { return irreversible_; }
-  void MarkIrreversible() { irreversible_ = true; }
 
   // Before a write to `key` in `db`.
   void Save(Db& db, int db_index, std::string_view key) {
@@ -149,28 +148,62 @@ bool StaysLocal(const ExecContext& ctx, const CommandSpec& spec, Args argv, Undo
     if (ShardForKey(argv[static_cast<size_t>(k)], ctx.num_shards) != ctx.shard_index) return false;
   }
   if (spec.flags & kCmdWrite) {
-    // MOVE and COPY ... DB write a DB other than the script's: not undone.
-    if (spec.name == "move" || spec.name == "copy") undo->MarkIrreversible();
     for (int k : key_at) {
       undo->Save(ctx.LocalDb(), ctx.db_index, argv[static_cast<size_t>(k)]);
+    }
+    // MOVE key db and COPY src dst DB db also write a key in another DB: saved there too.
+    // (Marking the run irreversible instead made a MOVE that moved nothing stop a later
+    // cross-shard call, which the same script with one shard ran.)
+    std::string_view other_key;
+    std::string_view other_db;
+    if (spec.name == "move" && argv.size() == 3) {
+      other_key = argv[1];
+      other_db = argv[2];
+    } else if (spec.name == "copy") {
+      for (size_t i = 3; i + 1 < argv.size(); ++i) {
+        if (EqualsIgnoreCase(argv[i], "db")) {
+          other_key = argv[2];
+          other_db = argv[i + 1];
+        }
+      }
+    }
+    int64_t db;
+    if (!other_db.empty() && ParseInt64(other_db, &db) && db >= 0 && db < ctx.local->num_dbs()) {
+      undo->Save(ctx.local->db(static_cast<int>(db)), static_cast<int>(db), other_key);
     }
   }
   return true;
 }
 
-// redis.call / redis.pcall: one command. Parked (ctx.all set) or with one shard, every key
-// is reachable; on one shard of several, `undo` is the run's undo log and a command that
-// leaves the shard stops the run (or, past an irreversible write, fails). `engine` runs the
-// script (EVAL's, or the function engine's own).
-ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int resp, bool read_only,
-                          UndoLog* undo) {
-  const CommandTable& table = *ctx.commands;
+// `ctx` in another DB: the script's, after a SELECT in it.
+ExecContext InDb(const ExecContext& ctx, int db) {
+  ExecContext in_db = ctx;
+  in_db.db_index = db;
+  return in_db;
+}
+
+// The command (or subcommand) `argv` names, as Redis's lookupCommand: nullptr when unknown.
+const CommandSpec* FindScriptCommand(const CommandTable& table, Args argv) {
   const CommandSpec* spec = argv.empty() ? nullptr : table.Find(argv[0]);
+  // "config|get" names a table entry, not a command a client (or script) can send.
+  if (spec != nullptr && spec->name.find('|') != std::string_view::npos) return nullptr;
   if (spec != nullptr && spec->container && argv.size() >= 2) {
     std::string sub = StrCat(spec->name, "|", argv[1]);
     AsciiToLower(&sub);
     spec = table.Find(sub);
   }
+  return spec;
+}
+
+// redis.call / redis.pcall: one command. Parked (ctx.all set) or with one shard, every key
+// is reachable; on one shard of several, `undo` is the run's undo log and a command that
+// leaves the shard stops the run (or, past an irreversible write, fails).
+// `db` is the script's own DB: SELECT in a script changes it for the script's later calls only
+// (Redis 7.0 no longer lets it leak to the caller). `engine` runs the script (EVAL's, or the
+// function engine's own).
+ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int resp, bool read_only,
+                          UndoLog* undo, int* db) {
+  const CommandSpec* spec = FindScriptCommand(*ctx.commands, argv);
   if (spec == nullptr) return ErrorValue("ERR Unknown Redis command called from script");
   int argc = static_cast<int>(argv.size());
   if ((spec->arity > 0 && argc != spec->arity) || argc < -spec->arity) {
@@ -186,7 +219,8 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
     engine->KillRun();  // SCRIPT KILL came first: the script never writes
     return ErrorValue("ERR Script killed by user with SCRIPT KILL...");
   }
-  if (undo != nullptr && !StaysLocal(ctx, *spec, argv, undo)) {
+  if (undo != nullptr &&
+      !StaysLocal(*db == ctx.db_index ? ctx : InDb(ctx, *db), *spec, argv, undo)) {
     if (undo->irreversible()) {
       ctx.reached_out = true;
       return ErrorValue(
@@ -200,6 +234,7 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
   ExecContext sub = ctx;
+  sub.db_index = *db;
   sub.args = argv;
   sub.reply = &rb;
   sub.may_block = false;  // blocking commands do not block in scripts
@@ -263,6 +298,14 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
         spec->reactor(pure);
         return v;
       }
+      if (spec->name == "select") {
+        int64_t to;
+        if (!ArgToInt64(argv[1], &to, &rb)) return v;
+        if (to < 0 || to >= ctx.local->num_dbs()) return ErrorValue("ERR DB index is out of range");
+        *db = static_cast<int>(to);
+        rb.Ok();
+        return v;
+      }
       break;
   }
   return ErrorValue("ERR This Redis command is not allowed from script");
@@ -287,6 +330,14 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
     if (!LuaEngine::ParseShebang(a[1], &flags, &shebang_len, &error)) {
       return ctx.reply->Error(error);
     }
+  }
+  // A script with a shebang declares whether it writes: *_RO refuses one that does not say
+  // no-writes before it runs (after it compiles, as Redis checks), unlike a compat script.
+  if (read_only_command && (flags & (kScriptEvalCompat | kScriptNoWrites)) == 0 &&
+      (!is_sha || engine.Exists(a[1]))) {
+    std::string sha, error;
+    if (!is_sha && !engine.Load(a[1], &sha, &error)) return ctx.reply->Error(error);
+    return ctx.reply->Error("ERR Can not execute a script with write flag using *_ro command.");
   }
   bool read_only = read_only_command || (flags & kScriptNoWrites) != 0;
   RunScript(ctx, &engine, a.subspan(3, static_cast<size_t>(numkeys)),
@@ -395,11 +446,18 @@ void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool r
   ScriptRunArgs run;
   run.keys = keys;
   run.args = args;
+  // redis.acl_check_cmd: no ACL users yet, so every existing command is permitted; an
+  // unknown command (or subcommand) is Redis's "Invalid command" error.
+  run.acl_check = [&ctx](Args argv) -> std::optional<bool> {
+    if (FindScriptCommand(*ctx.commands, argv) == nullptr) return std::nullopt;
+    return true;
+  };
   // On one shard of several (not parked): keys elsewhere stop the run (see the top).
   UndoLog undo;
   UndoLog* local = ctx.all == nullptr && ctx.num_shards > 1 ? &undo : nullptr;
-  run.call = [&ctx, engine, read_only, local](Args argv, int resp) {
-    return CallFromScript(ctx, engine, argv, resp, read_only, local);
+  int db = ctx.db_index;  // the script's own, after a SELECT in it
+  run.call = [&ctx, engine, read_only, local, &db](Args argv, int resp) {
+    return CallFromScript(ctx, engine, argv, resp, read_only, local, &db);
   };
   ScriptActivity* activity = ctx.activity;
   if (activity != nullptr) {

@@ -238,11 +238,8 @@ void DecodeMap(lua_State* lua, Cursor* c, size_t n) {
     if (c->err) return;
     Decode(lua, c);
     if (c->err) return;
-    if (lua_isnil(lua, -2)) {
-      lua_pop(lua, 2);  // a nil key cannot be stored
-    } else {
-      lua_settable(lua, -3);
-    }
+    // A nil (or NaN) key raises "table index is nil", as Redis's lua_settable does.
+    lua_settable(lua, -3);
   }
 }
 
@@ -274,8 +271,12 @@ void Decode(lua_State* lua, Cursor* c) {
     case 0xcd:
     case 0xce:
     case 0xcf: {
+      // Redis pushes these with Lua 5.1's lua_pushinteger (a signed ptrdiff_t), so a uint 64
+      // past INT64_MAX comes out negative: 0xcf ff..ff is -1.
       int bytes = 1 << (tag - 0xcc);
-      if (ReadFixed(c, bytes, &v)) lua_pushnumber(lua, static_cast<lua_Number>(v));
+      if (ReadFixed(c, bytes, &v)) {
+        lua_pushnumber(lua, static_cast<lua_Number>(static_cast<int64_t>(v)));
+      }
       return;
     }
     case 0xd0:
@@ -318,13 +319,12 @@ void Decode(lua_State* lua, Cursor* c) {
         lua_pushnumber(lua, d);
       }
       return;
-    case 0xc4:
+    // bin 8/16/32 (0xc4-0xc6) are "Bad data format in input." in Redis's cmsgpack, which
+    // predates them; it reads only the str forms.
     case 0xd9:
       return DecodeString(lua, c, 1);
-    case 0xc5:
     case 0xda:
       return DecodeString(lua, c, 2);
-    case 0xc6:
     case 0xdb:
       return DecodeString(lua, c, 4);
     case 0xdc:

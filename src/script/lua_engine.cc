@@ -11,8 +11,14 @@
 #include "sha1.h"
 
 extern "C" {
+#ifdef OMNIBUS_LUAJIT
+// LuaJIT has `bit` built in (lualib.h); lua-cjson.h sits with Lua 5.1's headers, which must not
+// be on the include path next to LuaJIT's (CMakeLists.txt, OMNIBUS_LUA).
+int luaopen_cjson(lua_State* lua);
+#else
 #include <lua-bitop.h>
 #include <lua-cjson.h>
+#endif
 }
 
 namespace omnibus {
@@ -80,6 +86,11 @@ struct LuaEngineAccess {
     return EngineFromRegistry(lua)->run_;
   }
   static uint64_t* RandState(lua_State* lua) { return &Engine(lua)->rand_state_; }
+  // The server's one generator when the engines share a store, else nullptr.
+  static std::atomic<uint64_t>* SharedRandState(lua_State* lua) {
+    ScriptStore* store = Engine(lua)->store_;
+    return store != nullptr ? &store->rand_state() : nullptr;
+  }
   static const LuaEngine::LogFn& Log(lua_State* lua) { return Engine(lua)->log_; }
   static std::string& ArgNumbers(lua_State* lua) { return Engine(lua)->call_numbers_; }
   static std::vector<std::string_view>& ArgViews(lua_State* lua) { return Engine(lua)->call_argv_; }
@@ -360,12 +371,27 @@ int32_t Lrand48(uint64_t* x) {
 
 uint64_t Srand48(int32_t seed) { return (uint64_t{static_cast<uint32_t>(seed)} << 16) | 0x330E; }
 
+// One draw: from the server's shared state if there is one (so a client's scripts see Redis's
+// single sequence whichever shard runs them), else from the engine's own.
+int32_t NextRandom(lua_State* lua) {
+  std::atomic<uint64_t>* shared = LuaEngineAccess::SharedRandState(lua);
+  if (shared == nullptr) return Lrand48(LuaEngineAccess::RandState(lua));
+  uint64_t seen = shared->load(std::memory_order_relaxed);
+  uint64_t next;
+  int32_t r;
+  do {
+    next = seen;
+    r = Lrand48(&next);
+  } while (!shared->compare_exchange_weak(seen, next, std::memory_order_relaxed));
+  return r;
+}
+
 int MathRandom(lua_State* lua) {
   if (LuaEngineAccess::Run(lua) == nullptr) {
     return luaL_error(lua, "math.random can only be called inside a script invocation");
   }
-  lua_Number r = static_cast<lua_Number>(Lrand48(LuaEngineAccess::RandState(lua)) % kRandMax) /
-                 static_cast<lua_Number>(kRandMax);
+  lua_Number r =
+      static_cast<lua_Number>(NextRandom(lua) % kRandMax) / static_cast<lua_Number>(kRandMax);
   switch (lua_gettop(lua)) {
     case 0:
       lua_pushnumber(lua, r);
@@ -393,7 +419,12 @@ int MathRandomseed(lua_State* lua) {
   if (LuaEngineAccess::Run(lua) == nullptr) {
     return luaL_error(lua, "math.randomseed can only be called inside a script invocation");
   }
-  *LuaEngineAccess::RandState(lua) = Srand48(luaL_checkint(lua, 1));
+  uint64_t state = Srand48(luaL_checkint(lua, 1));
+  if (std::atomic<uint64_t>* shared = LuaEngineAccess::SharedRandState(lua)) {
+    shared->store(state, std::memory_order_relaxed);
+  } else {
+    *LuaEngineAccess::RandState(lua) = state;
+  }
   return 0;
 }
 

@@ -233,7 +233,9 @@ int Unpack(lua_State* lua) {
   size_t ld = 0;
   const char* data = luaL_checklstring(lua, 2, &ld);
   lua_Integer start = luaL_optinteger(lua, 3, 1);
-  luaL_argcheck(lua, start >= 1, 3, "offset must be 1 or greater");
+  // Redis reads the offset into a size_t: only 0 is refused here; a negative one wraps and
+  // fails as "data string too short" at the first option (or comes back as is without one).
+  luaL_argcheck(lua, start != 0, 3, "offset must be 1 or greater");
   size_t pos = static_cast<size_t>(start) - 1;
   int n = 0;
   DefaultOptions(&h);

@@ -339,10 +339,44 @@ const std::vector<Template> kTemplates = {
     // syntax errors.
     {"shutdown !ABORT|ABORT_NOSAVE|ABORT_SAVE|ABORT_NOW|NOSAVE_SAVE|x|ABORT_x|abort", false},
     {"quit"},
+    // Scripting: X is a small generated Lua script (LuaScript below), Y one of the fixed
+    // scripts and H a sha (of a fixed script, or of none); +NK is numkeys and that many keys.
+    {"eval X +NK *V"},
+    {"eval X +NK *V"},
+    {"eval_ro X +NK *V"},
+    {"evalsha H +NK *V"},
+    {"evalsha_ro H +NK"},
+    {"eval Y +NK *V"},
+    {"script load !X|Y|Y"},
+    {"script exists H *H"},
+    {"script flush ?ASYNC|SYNC|x"},
 };
+
+// Scripts EVALSHA can find once SCRIPT LOAD (or EVAL) cached them, and their shas (kShas
+// starts with them, in the same order; the last fixed script never compiles).
+const Alphabet kFixedScripts = {
+    "return redis.call('incr', KEYS[1] or 'k')",
+    "return {KEYS[1], ARGV[1]}",
+    "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1] or 'k')",
+    "#!lua\nreturn redis.call('set', KEYS[1] or 'k', ARGV[1] or 'v')",
+    "return redis.pcall('lpush', KEYS[1] or 'k', 'x')",
+    "return 1 +",
+};
+const Alphabet kShas = {"212fbaa34ab64ca4a67fdeb047d89bd7b03be86e",
+                        "d006f1a90249474274c76f5be725b8f5804a346b",
+                        "b4bed3139b2392999f1ee7a0a894b31ac4512d34",
+                        "1e565c8c022bdff6054a8106672fc46442d54476",
+                        "b03e177f14983762e6bb25829f44860e4b218788",
+                        "2b1542794fdd1688e17864bfe9b6bd02547420a8",
+                        "212FBAA34AB64CA4A67FDEB047D89BD7B03BE86E",
+                        "ffffffffffffffffffffffffffffffffffffffff",
+                        "212fbaa3",
+                        ""};
 
 // One kind of argument: a capital letter from the grammar.
 std::string Draw(char kind, int index, FuzzedDataProvider& fdp);
+// A generated Lua script (for EVAL and SCRIPT LOAD).
+std::string LuaScript(int index, FuzzedDataProvider& fdp);
 
 std::string PickFrom(const Alphabet& a, FuzzedDataProvider& fdp) {
   return a[fdp.ConsumeIntegralInRange<size_t>(0, a.size() - 1)];
@@ -393,6 +427,12 @@ std::string Draw(char kind, int index, FuzzedDataProvider& fdp) {
       return PickFrom(kCounts, fdp);
     case 'L':
       return PickFrom(kLex, fdp);
+    case 'X':
+      return LuaScript(index, fdp);
+    case 'Y':
+      return PickFrom(kFixedScripts, fdp);
+    case 'H':
+      return PickFrom(kShas, fdp);
   }
   return std::string(1, kind);
 }
@@ -412,6 +452,10 @@ void ExpandWord(std::string_view word, int index, FuzzedDataProvider& fdp,
                 std::vector<std::string>* args) {
   if (word.size() == 1 && isupper(static_cast<unsigned char>(word[0]))) {
     args->push_back(Draw(word[0], index, fdp));
+  } else if (word == "+NK") {  // EVAL's numkeys, then that many keys
+    int n = fdp.ConsumeIntegralInRange(0, 3);
+    args->push_back(std::to_string(n));
+    for (int i = 0; i < n; ++i) args->push_back(Draw('K', index, fdp));
   } else if (word == "+K" || word == "+KV") {
     int n = fdp.ConsumeIntegralInRange(1, 4);
     for (int i = 0; i < n; ++i) {
@@ -510,6 +554,173 @@ Compare CompareFor(const std::vector<std::string>& args) {
   if (name == "client" && (sub == "id" || sub == "list" || sub == "info")) return Compare::kType;
   if (name == "config" && sub == "get") return Compare::kConfigGet;
   return Compare::kExact;
+}
+
+// A Lua string literal for any bytes: printable ones as they are, the rest as \ddd.
+std::string LuaQuote(std::string_view bytes) {
+  std::string out = "'";
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\" + std::to_string(c);
+    }
+  }
+  return out + "'";
+}
+
+// Commands a generated script may call: everything in the grammar whose reply is
+// deterministic and the same on both servers, except what would disturb the connection or
+// the harness from inside a script (and what scripts may not run anyway, kept out so the
+// scripts spend their commands on data).
+bool UsableInScript(const std::vector<std::string>& args) {
+  static const Alphabet kNever = {"shutdown",   "quit",    "client", "hello",   "auth",
+                                  "reset",      "config",  "multi",  "exec",    "watch",
+                                  "discard",    "unwatch", "eval",   "evalsha", "eval_ro",
+                                  "evalsha_ro", "script"};
+  std::string name = Lower(args[0]);
+  for (const std::string& n : kNever) {
+    if (name == n) return false;
+  }
+  return CompareFor(args) == Compare::kExact;
+}
+
+// One redis.call / redis.pcall of a command from the grammar: its arguments as Lua strings,
+// now and then a key or an argument of the script itself, or a Lua number.
+std::string LuaCommandCall(const char* function, int index, FuzzedDataProvider& fdp) {
+  std::vector<std::string> args;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    args.clear();
+    const Template& t = kTemplates[fdp.ConsumeIntegralInRange<size_t>(0, kTemplates.size() - 1)];
+    for (std::string_view w : Split(t.grammar, ' ')) ExpandWord(w, index, fdp, &args);
+    if (UsableInScript(args)) break;
+    args = {"get", PickFrom(kKeys, fdp)};
+  }
+  // A script that writes a value too big for the undo log (over 64 KB) and then reaches
+  // another shard's key fails by design with 3 shards ("declare every key the script uses"),
+  // not with 1: keep the scripts' own SETRANGE offsets small.
+  if (Lower(args[0]) == "setrange" && args.size() > 2 && args[2].size() > 4) args[2] = "100";
+  std::string call = StrCat(function, "(", LuaQuote(args[0]));
+  for (size_t i = 1; i < args.size(); ++i) {
+    call += ", ";
+    switch (fdp.ConsumeIntegralInRange(0, 11)) {
+      case 0:
+        call += StrCat("KEYS[", fdp.ConsumeIntegralInRange(1, 2), "]");
+        break;
+      case 1:
+        call += StrCat("ARGV[", fdp.ConsumeIntegralInRange(1, 2), "]");
+        break;
+      case 2:
+        call += PickFrom({"1", "-1", "0", "3.5", "0.1", "1e20", "2^53", "true", "{}"}, fdp);
+        break;
+      default:
+        call += LuaQuote(args[i]);
+    }
+  }
+  return call + ")";
+}
+
+// Values a script returns as they are: every branch of the Lua -> RESP conversion.
+const Alphabet kLuaValues = {"1",
+                             "-3.99",
+                             "0.5",
+                             "'s'",
+                             "''",
+                             "true",
+                             "false",
+                             "nil",
+                             "{}",
+                             "{1, nil, 3}",
+                             "{1, {2, {'x'}}, false, true}",
+                             "{a = 1}",
+                             "{err = 'E custom'}",
+                             "{err = ''}",
+                             "{ok = 'fine'}",
+                             "{double = 2.5}",
+                             "{double = 1/0}",
+                             "{map = {a = 1}}",
+                             "{set = {m = true}}",
+                             "{big_number = '12345678901234567890'}",
+                             "{verbatim_string = {format = 'txt', string = 'v'}}",
+                             "redis.error_reply('X y')",
+                             "redis.status_reply('S')",
+                             "#KEYS + #ARGV",
+                             "KEYS[1]",
+                             "ARGV[1]",
+                             "redis.sha1hex(ARGV[1] or '')",
+                             "cjson.encode({1, 'a', {b = false}})",
+                             "cjson.decode('[1, {\"a\": null}]')",
+                             "cmsgpack.unpack(cmsgpack.pack({1, 'x'}))",
+                             "bit.tohex(bit.bxor(7, 255))",
+                             "struct.unpack('>i2', struct.pack('>i2', -5))",
+                             "tostring(0.1 + 0.2)",
+                             "redis.REDIS_VERSION"};
+
+// A short script: maybe redis.setresp(3), one to three commands (raising, pcall'd or caught
+// with Lua's pcall), then a return of a command's reply, a call's result or a literal; now and
+// then an error instead (a syntax error, error(), a missing or new global).
+std::string LuaScript(int index, FuzzedDataProvider& fdp) {
+  std::string body;
+  if (fdp.ConsumeIntegralInRange(0, 7) == 0) body += "#!lua flags=no-writes\n";
+  if (fdp.ConsumeIntegralInRange(0, 3) == 0) body += "redis.setresp(3)\n";
+  if (fdp.ConsumeIntegralInRange(0, 7) == 0) body += "math.randomseed(7)\n";
+  int statements = fdp.ConsumeIntegralInRange(0, 3);
+  for (int i = 1; i <= statements; ++i) {
+    switch (fdp.ConsumeIntegralInRange(0, 2)) {
+      case 0:
+        body += StrCat("local r", i, " = ", LuaCommandCall("redis.call", index, fdp), "\n");
+        break;
+      case 1:
+        body += StrCat("local r", i, " = ", LuaCommandCall("redis.pcall", index, fdp), "\n");
+        break;
+      case 2: {
+        // Lua's pcall: r is false or the reply; the error message is dropped.
+        std::string call = LuaCommandCall("redis.call", index, fdp);
+        size_t open = call.find('(');
+        body +=
+            StrCat("local ok", i, ", r", i, " = pcall(redis.call, ", call.substr(open + 1), "\n");
+        break;
+      }
+    }
+  }
+  switch (fdp.ConsumeIntegralInRange(0, 9)) {
+    case 0:
+    case 1:
+      body += "return " + LuaCommandCall("redis.call", index, fdp);
+      break;
+    case 2:
+      body += "return " + LuaCommandCall("redis.pcall", index, fdp);
+      break;
+    case 3:
+      if (statements > 0) {
+        body += StrCat("return r", fdp.ConsumeIntegralInRange(1, statements));
+        break;
+      }
+      [[fallthrough]];
+    case 4:
+      if (statements > 0) {
+        body += "return {";
+        for (int i = 1; i <= statements; ++i) body += StrCat(i > 1 ? ", " : "", "r", i);
+        body += "}";
+        break;
+      }
+      [[fallthrough]];
+    case 5:
+    case 6:
+    case 7:
+      body += "return " + PickFrom(kLuaValues, fdp);
+      break;
+    case 8:
+      body += "return math.random(100)";
+      break;
+    case 9:
+      body += PickFrom({"return 1 +", "error('boom')", "error({err = 'CODE x'})",
+                        "return nosuchglobal", "newglobal = 1", "return ARGV[1] .. nil",
+                        "redis.setresp(4)", "return redis.call()", "local t = {} t.x.y = 1"},
+                       fdp);
+      break;
+  }
+  return body;
 }
 
 const char* ModeName(Mode mode) {

@@ -192,6 +192,26 @@ TEST(LuaEngineStoreTest, EnginesShareTheScriptCache) {
   EXPECT_EQ(run(b, sha, true), ":7\r\n");
 }
 
+// math.random over a store: the shards' engines draw one sequence, Redis's (a fresh
+// redis-server's first two draws), and randomseed through one engine reseeds them all.
+TEST(LuaEngineStoreTest, EnginesShareOneRandomGenerator) {
+  ScriptStore store;
+  LuaEngine a, b;
+  a.SetStore(&store);
+  b.SetStore(&store);
+  auto run = [](LuaEngine& e, std::string_view s) {
+    ScriptRunArgs args;
+    std::string out;
+    ReplyBuilder rb(&out, 2);
+    EXPECT_TRUE(e.Run(s, false, args, &rb));
+    return out;
+  };
+  EXPECT_EQ(run(a, "return tostring(math.random())"), "$16\r\n0.39646477363839\r\n");
+  EXPECT_EQ(run(b, "return tostring(math.random())"), "$16\r\n0.84048536971234\r\n");
+  EXPECT_EQ(run(a, "math.randomseed(5) return 1"), ":1\r\n");
+  EXPECT_EQ(run(b, "return math.random(1000)"), ":525\r\n");
+}
+
 // AbortRun from the command callback: nothing is replied, pcall cannot catch it, and no
 // later command of the script runs.
 TEST_F(LuaEngineTest, AbortRunStopsTheScriptUncatchably) {

@@ -55,12 +55,17 @@ class ScriptStore {
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   // Bytes of the shas and bodies kept (Redis's used_memory_scripts_eval counts its dict's).
   size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  // math.random's generator state (Redis's redisLrand48), one per server as Redis has one:
+  // scripts draw from one sequence whichever shard's interpreter runs them. SCRIPT FLUSH
+  // leaves it alone, as Redis's. The engines step it with a compare-and-swap.
+  std::atomic<uint64_t>& rand_state() { return rand_state_; }
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::string> bodies_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<size_t> bytes_{0};
+  std::atomic<uint64_t> rand_state_{0x1234ABCD330EULL};  // Redis's rand.c start state
 };
 
 }  // namespace omnibus

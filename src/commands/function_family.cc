@@ -15,17 +15,6 @@ namespace {
 
 using Args = std::span<const std::string_view>;
 
-// FCALL function numkeys key... arg...: the declared keys, then "any key" (as EVAL: how
-// MULTI/EXEC sees it).
-void FcallKeys(Args args, std::vector<int>* out) {
-  int64_t n;
-  if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
-      n > static_cast<int64_t>(args.size()) - 3)
-    return;
-  for (int64_t i = 0; i < n; ++i) out->push_back(3 + static_cast<int>(i));
-  out->push_back(kAllShardsKey);
-}
-
 // The text of an argument as Redis's "%s" prints it (up to a NUL byte).
 std::string_view CString(std::string_view s) { return s.substr(0, s.find('\0')); }
 
@@ -264,7 +253,7 @@ CommandSpec FcallCommand(std::string_view name, uint32_t flags, ShardHandler han
   // shards or the function reaches another shard's key.
   CommandSpec s{name, -3, flags, "@slow @scripting", 0, 0, 0, Route::kTask, handler};
   s.task = ReactorTask::kScript;
-  s.keys_fn = FcallKeys;
+  s.keys_fn = ScriptKeys;
   bool ro = name == "fcall_ro";
   s.doc = Doc(ro ? "Invoke a read-only function" : "Invoke a function",
               "Depends on the function that is executed.", args);

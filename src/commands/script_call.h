@@ -2,12 +2,18 @@
 
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "omnibus/script/lua_engine.h"
 #include "omnibus/shard/work.h"
 
 namespace omnibus {
+
+// EVAL / FCALL name numkeys key... arg...: the declared keys, then "any key"
+// (kAllShardsKey): how MULTI/EXEC sees a script, which parks every shard there; outside
+// MULTI, net/script.cc decides where it runs.
+void ScriptKeys(std::span<const std::string_view> args, std::vector<int>* out);
 
 // One EVAL script or FCALL function run on the executing shard (or parked over every shard),
 // with redis.call / redis.pcall wired through the command table as EVAL's are

@@ -24,17 +24,6 @@ namespace {
 
 using Args = std::span<const std::string_view>;
 
-// EVAL script numkeys key... arg...: the declared keys, then "any key" (inside MULTI a
-// script parks every shard; outside, net/script.cc decides).
-void EvalKeys(Args args, std::vector<int>* out) {
-  int64_t n;
-  if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
-      n > static_cast<int64_t>(args.size()) - 3)
-    return;
-  for (int64_t i = 0; i < n; ++i) out->push_back(3 + static_cast<int>(i));
-  out->push_back(kAllShardsKey);
-}
-
 ReplyValue ErrorValue(std::string_view text) {
   ReplyValue v;
   v.kind = ReplyValue::Kind::kError;
@@ -422,7 +411,7 @@ CommandSpec EvalCommand(std::string_view name, uint32_t flags, std::string_view 
                         ShardHandler handler, CommandDoc doc) {
   CommandSpec s{name, -3, flags, acl, 0, 0, 0, Route::kTask, handler};
   s.task = ReactorTask::kScript;
-  s.keys_fn = EvalKeys;
+  s.keys_fn = ScriptKeys;
   s.doc = doc;
   return s;
 }
@@ -439,6 +428,15 @@ constexpr uint32_t kEvalFlags = kCmdNoScript | kCmdSkipMonitor | kCmdStale | kCm
 constexpr std::string_view kEvalComplexity = "Depends on the script that is executed.";
 
 }  // namespace
+
+void ScriptKeys(Args args, std::vector<int>* out) {
+  int64_t n;
+  if (args.size() < 3 || !ParseInt64(args[2], &n) || n < 0 ||
+      n > static_cast<int64_t>(args.size()) - 3)
+    return;
+  for (int64_t i = 0; i < n; ++i) out->push_back(3 + static_cast<int>(i));
+  out->push_back(kAllShardsKey);
+}
 
 void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool read_only,
                bool is_function, absl::FunctionRef<bool(const ScriptRunArgs&)> invoke,

@@ -20,7 +20,8 @@ std::string Reactor::ClientLine(const Connection* conn) {
   int64_t now = MonotonicMs();
   size_t qbuf = conn ? conn->in.size() : 0;
   size_t qfree = conn ? conn->in.capacity() - qbuf : 0;
-  size_t obl = conn ? conn->out.size() - conn->out_sent : 0;
+  size_t obl = conn ? conn->out.unsent() : 0;
+  size_t omem = conn ? conn->out.memory() : 0;
   return StrCat(
       "id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd, " name=", s.name,
       " age=", (now - s.created_ms) / 1000, " idle=", (now - s.last_interaction_ms) / 1000,
@@ -28,7 +29,7 @@ std::string Reactor::ClientLine(const Connection* conn) {
       " sub=0 psub=0 ssub=0 multi=", s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1,
       " qbuf=", qbuf, " qbuf-free=", qfree,
       " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0, " rbp=0 obl=", obl,
-      " oll=0 omem=", obl, " tot-mem=", (conn ? conn->in.capacity() + conn->out.capacity() : 0),
+      " oll=0 omem=", omem, " tot-mem=", (conn ? conn->in.capacity() + omem : 0),
       " events=r cmd=", s.last_command, " user=default redir=-1 resp=", s.resp, "\n");
 }
 
@@ -82,7 +83,7 @@ size_t Reactor::max_input_buffer() const {
 
 size_t Reactor::max_output_buffer() const {
   size_t m = 0;
-  for (auto& [c, owned] : conns_) m = std::max(m, c->out.size() - c->out_sent);
+  for (auto& [c, owned] : conns_) m = std::max(m, c->out.unsent());
   return m;
 }
 

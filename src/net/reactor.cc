@@ -367,7 +367,7 @@ void Reactor::TryProcess(Connection* c) {
   for (int turns = 0; turns < kMaxGroupsPerTurn; ++turns) {
     if (c->closing || c->pending > 0 || c->close_after_group || c->session.close_after_reply)
       return;
-    if (c->out.size() - c->out_sent > static_cast<size_t>(options_->pipeline_pause_output_bytes))
+    if (c->out.unsent() > static_cast<size_t>(options_->pipeline_pause_output_bytes))
       return;  // resumed by Flush once the client reads its replies
     if (!ParseGroup(c)) {
       if (c->in_group_bytes > 0) {
@@ -701,7 +701,7 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
   if (c->barrier == nullptr || c->closing) return;
   size_t barrier_at = c->dispatch_next - 1;
   if (c->pending != 1 + (c->group - c->dispatch_next) + 1) return;
-  for (size_t i = c->emitted; i < barrier_at; ++i) c->out.append(c->works[i]->reply);
+  for (size_t i = c->emitted; i < barrier_at; ++i) c->out.Append(c->works[i]->reply);
   if (barrier_at > c->emitted) {
     c->emitted = barrier_at;
     if (!c->in_flush_list) {
@@ -813,9 +813,10 @@ void Reactor::CompleteGroup(Connection* c) {
     Work* w = c->works[i].get();
     if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], w->reply, w->exec_ns);
     reply_bytes += w->reply.size();
-    // Past the output limit the client is closed: don't copy replies it will never get.
+    // Past the output limit the client is closed: don't queue replies it will never get.
+    // A big reply moves into the queue without a copy.
     if (!over_limit && i >= c->emitted) {
-      c->out.append(w->reply);
+      c->out.Append(&w->reply);
       over_limit = OutputOverHardLimit(c);
     }
     if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
@@ -845,27 +846,19 @@ void Reactor::CompleteGroup(Connection* c) {
 
 void Reactor::Flush(Connection* c) {
   if (c->closing) return;
-  while (c->out_sent < c->out.size()) {
-    ssize_t n = send(c->fd, c->out.data() + c->out_sent, c->out.size() - c->out_sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      c->out_sent += static_cast<size_t>(n);
-      stats_.net_output_bytes += static_cast<uint64_t>(n);
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+  switch (c->out.WriteTo(c->fd, &stats_.net_output_bytes)) {
+    case OutputQueue::WriteResult::kWouldBlock:
       if (!c->blocked_on_write) write_blocked_.insert(c);
       c->blocked_on_write = true;
       return;
-    }
-    Close(c);
-    return;
+    case OutputQueue::WriteResult::kError:
+      Close(c);
+      return;
+    case OutputQueue::WriteResult::kDone:
+      break;
   }
   if (c->blocked_on_write) write_blocked_.erase(c);
   c->blocked_on_write = false;
-  c->out.clear();
-  c->out_sent = 0;
-  if (c->out.capacity() > 1024 * 1024) std::string().swap(c->out);
   // QUIT (or a protocol error) marks the connection while its group is still in flight;
   // close only once that group's replies have been written, not after an earlier group's.
   if ((c->close_after_group || c->session.close_after_reply) && c->pending == 0) {
@@ -878,12 +871,12 @@ void Reactor::Flush(Connection* c) {
 
 bool Reactor::OutputOverHardLimit(const Connection* c) const {
   int64_t hard = options_->output_limit_normal.hard;
-  return hard > 0 && static_cast<int64_t>(c->out.size() - c->out_sent) >= hard;
+  return hard > 0 && static_cast<int64_t>(c->out.unsent()) >= hard;
 }
 
 bool Reactor::OverOutputLimit(Connection* c, int64_t now_ms) {
   const OutputBufferLimit& limit = options_->output_limit_normal;
-  int64_t unsent = static_cast<int64_t>(c->out.size() - c->out_sent);
+  int64_t unsent = static_cast<int64_t>(c->out.unsent());
   bool over = false;
   if (OutputOverHardLimit(c)) {
     over = true;
@@ -972,7 +965,7 @@ void Reactor::Timers() {
   // whole), so this costs O(such clients), not O(clients).
   std::vector<Connection*> over;
   for (Connection* c : write_blocked_) {
-    if (!c->closing && c->out.size() > c->out_sent) over.push_back(c);
+    if (!c->closing && !c->out.empty()) over.push_back(c);
   }
   for (Connection* c : over) OverOutputLimit(c, now);
   if (options_->timeout > 0) {

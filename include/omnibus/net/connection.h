@@ -7,6 +7,7 @@
 
 #include "omnibus/commands/command.h"
 #include "omnibus/net/io_buffer.h"
+#include "omnibus/net/output_queue.h"
 #include "omnibus/net/task.h"
 #include "omnibus/resp/parser.h"
 #include "omnibus/shard/work.h"
@@ -25,8 +26,7 @@ struct Connection {
   size_t read_size = 16 * 1024;  // adapts to the client's pipelining (Reactor::ReadSome)
   size_t in_group_bytes = 0;     // bytes of `in` the current group's arguments point into
   RespParser parser;
-  std::string out;
-  size_t out_sent = 0;
+  OutputQueue out;  // replies not yet sent (§10.6)
 
   std::vector<std::unique_ptr<Work>> works;
   size_t group = 0;    // commands in the current group

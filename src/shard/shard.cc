@@ -53,13 +53,10 @@ void Shard::RequestStop() {
   stop_.store(true);
   activity_.stopping.store(true);  // a script that loops forever ends too
   // A part parked at a fence whose sibling never arrives (that shard stopped first) would
-  // wait forever: release it. The runner, if one is running, finishes on its own thread; the
-  // keyspaces it touches live until every shard thread has been joined.
-  if (ParkGroup* g = parked_on_.load()) {
-    uint32_t expected = 0;
-    g->released.compare_exchange_strong(expected, 2, std::memory_order_acq_rel);
-    g->released.notify_all();
-  }
+  // wait forever: release it. A group whose runner already started is released by the
+  // runner when done (never earlier: it touches the parked shards' keyspaces), and every
+  // script stops at its next hook, so that is soon.
+  if (ParkGroup* g = parked_on_.load()) Abandon(g);
   parker_.Unpark();
 }
 
@@ -107,8 +104,19 @@ void Shard::RunParked(Work* w) {
     // Not the last one here: stay parked (touching nothing) until the runner is done, or
     // until the server stops.
     parked_on_.store(g);  // seq_cst, paired with RequestStop's stop_ store
-    if (!stop_.load()) g->released.wait(0, std::memory_order_acquire);
+    if (stop_.load()) Abandon(g);
+    for (;;) {
+      uint32_t v = g->released.load(std::memory_order_acquire);
+      if (v == ParkGroup::kDone || v == ParkGroup::kAbandoned) break;
+      g->released.wait(v, std::memory_order_acquire);
+    }
     parked_on_.store(nullptr);
+    return;
+  }
+  // Claim the run, unless the server stopped first (then nobody runs it).
+  uint32_t parked = ParkGroup::kParked;
+  if (!g->released.compare_exchange_strong(parked, ParkGroup::kRunning,
+                                           std::memory_order_acq_rel)) {
     return;
   }
   // Every involved shard is parked at this fence, so this thread may touch their keyspaces
@@ -133,9 +141,16 @@ void Shard::RunParked(Work* w) {
     cmd->handler(ctx);
     cmd->would_block = ctx.would_block;
   }
-  uint32_t expected = 0;
-  g->released.compare_exchange_strong(expected, 1, std::memory_order_acq_rel);
+  g->released.store(ParkGroup::kDone, std::memory_order_release);
   g->released.notify_all();
+}
+
+void Shard::Abandon(ParkGroup* g) {
+  uint32_t parked = ParkGroup::kParked;
+  if (g->released.compare_exchange_strong(parked, ParkGroup::kAbandoned,
+                                          std::memory_order_acq_rel)) {
+    g->released.notify_all();
+  }
 }
 
 void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transaction* tx) {

@@ -69,6 +69,9 @@ class Shard {
   void Run();
   void Execute(Work* w);
   void RunParked(Work* w);
+  // Shutdown: releases the shards parked at `g` unless a runner already claimed it (it
+  // releases them when done).
+  static void Abandon(ParkGroup* g);
   // ScriptActivity::hand_over: while a script runs, publishes the replies of the commands
   // that ran before it in this batch; past busy-reply-threshold (busy), also
   // answers the client commands queued behind it -BUSY, up to the first fence, part or

@@ -172,8 +172,11 @@ struct ParkGroup {
   Keyspace* const* all = nullptr;
   int num_shards = 0;
   std::atomic<int> waiting{0};
-  // 0 while parked; 1 once the runner is done; 2 if the server stopped first (shutdown
-  // releases parked shards even when a sibling part never arrives).
+  // kParked while the shards gather; kRunning once the last one claimed the run; kDone when
+  // it is done; kAbandoned if the server stopped before anyone claimed it (shutdown releases
+  // parked shards even when a sibling part never arrives, but never while a runner touches
+  // their keyspaces).
+  enum : uint32_t { kParked = 0, kDone = 1, kAbandoned = 2, kRunning = 3 };
   std::atomic<uint32_t> released{0};
   int parts_out = 0;          // reactor bookkeeping: parts not back yet
   uint64_t dispatch_seq = 0;  // reactor bookkeeping: when its first part was dispatched

@@ -14,7 +14,7 @@ namespace omnibus {
 CommandTable::CommandTable() {
   for (auto family :
        {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily, ListFamily,
-        HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily, ScriptFamily,
+        HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily, ScriptFamily, PubSubFamily,
         FunctionFamily}) {
     for (CommandSpec& spec : family()) specs_.push_back(spec);
   }

@@ -10,6 +10,12 @@ namespace {
 
 void Ping(ReactorContext& ctx) {
   if (ctx.args.size() > 2) return ReplyArityError(ctx.reply, "ping");
+  if (ctx.session != nullptr && ctx.session->resp == 2 && ctx.session->subscribed()) {
+    // RESP2 subscribed mode: ["pong", message or ""], as Redis.
+    ctx.reply->Array(2);
+    ctx.reply->Bulk("pong");
+    return ctx.reply->Bulk(ctx.args.size() == 2 ? ctx.args[1] : "");
+  }
   if (ctx.args.size() == 2) return ctx.reply->Bulk(ctx.args[1]);
   ctx.reply->SimpleString("PONG");
 }
@@ -31,6 +37,9 @@ void Reset(ReactorContext& ctx) {
   s.multi_dirty = false;
   s.queued.clear();
   ctx.server->Unwatch(s);
+  for (PubSubKind kind : {PubSubKind::kChannel, PubSubKind::kPattern, PubSubKind::kShard}) {
+    ctx.server->Unsubscribe(s, kind, {}, nullptr);
+  }
   ctx.reply->SimpleString("RESET");
 }
 
@@ -255,13 +264,13 @@ constexpr uint32_t kClientFlags = kLoadingStale | kCmdNoScript;
 std::vector<CommandSpec> ConnectionFamily() {
   constexpr auto reactor = ReactorCommand;
   return {
-      reactor("ping", -1, kCmdFast, "@fast @connection", Ping,
+      reactor("ping", -1, kCmdFast | kCmdSubscribedOk, "@fast @connection", Ping,
               ConnDoc("Ping the server", "1.0.0", "[message:string]")),
       reactor("echo", 2, kCmdFast | kLoadingStale, "@fast @connection", Echo,
               ConnDoc("Echo the given string", "1.0.0", "message:string")),
-      reactor("quit", -1, kHandshake | kCmdNotQueued, "@fast @connection", Quit,
+      reactor("quit", -1, kHandshake | kCmdNotQueued | kCmdSubscribedOk, "@fast @connection", Quit,
               ConnDoc("Close the connection", "1.0.0", "")),
-      reactor("reset", 1, kHandshake | kCmdNotQueued, "@fast @connection", Reset,
+      reactor("reset", 1, kHandshake | kCmdNotQueued | kCmdSubscribedOk, "@fast @connection", Reset,
               ConnDoc("Reset the connection", "6.2.0", "")),
       reactor("select", 2, kCmdFast | kLoadingStale, "@fast @connection", Select,
               ConnDoc("Change the selected database for the current connection", "1.0.0",

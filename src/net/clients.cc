@@ -25,12 +25,13 @@ std::string Reactor::ClientLine(const Connection* conn) {
   return StrCat(
       "id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd, " name=", s.name,
       " age=", (now - s.created_ms) / 1000, " idle=", (now - s.last_interaction_ms) / 1000,
-      " flags=", s.blocked ? "b" : (s.in_multi ? "x" : "N"), " db=", s.db,
-      " sub=0 psub=0 ssub=0 multi=", s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1,
-      " qbuf=", qbuf, " qbuf-free=", qfree,
-      " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0, " rbp=0 obl=", obl,
-      " oll=0 omem=", omem, " tot-mem=", (conn ? conn->in.capacity() + omem : 0),
-      " events=r cmd=", s.last_command, " user=default redir=-1 resp=", s.resp, "\n");
+      " flags=", s.blocked ? "b" : (s.in_multi ? "x" : (s.subscribed() ? "P" : "N")), " db=", s.db,
+      " sub=", s.sub_channels, " psub=", s.sub_patterns, " ssub=", s.sub_shard_channels,
+      " multi=", s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1, " qbuf=", qbuf,
+      " qbuf-free=", qfree, " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0,
+      " rbp=0 obl=", obl, " oll=0 omem=", omem,
+      " tot-mem=", (conn ? conn->in.capacity() + omem : 0), " events=r cmd=", s.last_command,
+      " user=default redir=-1 resp=", s.resp, "\n");
 }
 
 std::string Reactor::ClientList(std::string_view type, std::span<const uint64_t> ids) {

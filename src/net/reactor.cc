@@ -250,6 +250,7 @@ void Reactor::Accept(int listen_fd) {
     c->session.fd = fd;
     c->session.addr = peer;
     c->session.laddr = local;
+    c->session.connection = c;
     c->session.authenticated = options_->requirepass.empty();
     c->session.created_ms = c->last_interaction_ms = MonotonicMs();
     c->session.last_interaction_ms = c->last_interaction_ms;
@@ -524,6 +525,16 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
       }
     }
     --c->pending;  // answered here; DispatchGroup holds the group open
+    return false;
+  }
+  if (s.resp == 2 && s.subscribed() && !(spec->flags & kCmdSubscribedOk)) {
+    // Redis's RESP2 subscribed mode.
+    Reject(w,
+           StrCat("ERR Can't execute '", spec->name,
+                  "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
+                  "in this context"),
+           spec);
+    --c->pending;
     return false;
   }
   if (s.in_multi && !(spec->flags & kCmdNotQueued)) {
@@ -821,6 +832,9 @@ void Reactor::CompleteGroup(Connection* c) {
     }
     if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
   }
+  // Pub/sub messages that came while the group was in flight follow its replies.
+  for (ReplyChunk& chunk : c->deferred_pushes) c->out.AppendChunk(std::move(chunk));
+  c->deferred_pushes.clear();
   // Invariant 6: the group's replies are held twice (by their slots and in `out`), so size the
   // next group to what this one produced: big replies make small groups (down to one
   // command), small ones let it grow back to pipeline-group-max-commands.
@@ -869,13 +883,18 @@ void Reactor::Flush(Connection* c) {
   if (c->pending == 0 && (c->may_read || c->in.size() > 0)) ready_.push_back(c);
 }
 
+const OutputBufferLimit& Reactor::LimitFor(const Connection* c) const {
+  // client-output-buffer-limit's classes: a subscribed client is "pubsub".
+  return c->session.subscribed() ? options_->output_limit_pubsub : options_->output_limit_normal;
+}
+
 bool Reactor::OutputOverHardLimit(const Connection* c) const {
-  int64_t hard = options_->output_limit_normal.hard;
+  int64_t hard = LimitFor(c).hard;
   return hard > 0 && static_cast<int64_t>(c->out.unsent()) >= hard;
 }
 
 bool Reactor::OverOutputLimit(Connection* c, int64_t now_ms) {
-  const OutputBufferLimit& limit = options_->output_limit_normal;
+  const OutputBufferLimit& limit = LimitFor(c);
   int64_t unsent = static_cast<int64_t>(c->out.unsent());
   bool over = false;
   if (OutputOverHardLimit(c)) {
@@ -926,6 +945,12 @@ void Reactor::Close(Connection* c) {
   Unwatch(c->session);
   c->session.queued.clear();
   c->session.in_multi = false;
+  if (c->subs != nullptr) {
+    for (PubSubKind kind : {PubSubKind::kChannel, PubSubKind::kPattern, PubSubKind::kShard}) {
+      Unsubscribe(c->session, kind, {}, nullptr);
+    }
+  }
+  c->deferred_pushes.clear();
   if (c->pending == 0) Free(c);
   RetryPausedAccepts();  // a descriptor was just freed
   // Otherwise Free() runs when the last in-flight command of its group returns: shards may

@@ -159,6 +159,11 @@ void ReplyBuilder::Array(size_t n) {
   Header('*', static_cast<int64_t>(n));
 }
 
+void ReplyBuilder::Push(size_t n) {
+  if (capture_ != nullptr) return Open(Slot(), '*', n);
+  Header(resp3_ ? '>' : '*', static_cast<int64_t>(n));
+}
+
 void ReplyBuilder::Map(size_t pairs) {
   if (capture_ != nullptr) return Open(Slot(), '%', pairs * 2);
   if (resp3_) {

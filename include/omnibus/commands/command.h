@@ -34,6 +34,9 @@ enum CommandFlag : uint32_t {
   kCmdCoalescable = 1 << 20,
   // Ours: runs at once even inside MULTI (MULTI EXEC DISCARD WATCH QUIT RESET), never queued.
   kCmdNotQueued = 1 << 21,
+  // Ours: allowed on a RESP2 connection in subscribed mode ((P|S)(UN)SUBSCRIBE PING QUIT
+  // RESET).
+  kCmdSubscribedOk = 1 << 22,
 };
 
 // Where a command runs (DESIGN §2, §6).
@@ -92,7 +95,17 @@ struct Session {
   std::vector<QueuedCommand> queued;
   std::vector<WatchedKey> watched;
   bool blocked = false;  // waiting in a blocking pop (CLIENT LIST flag b)
+  // Pub/sub: how many channels, patterns and shard channels it listens to (a RESP2
+  // connection with any of the first two is in subscribed mode).
+  uint32_t sub_channels = 0;
+  uint32_t sub_patterns = 0;
+  uint32_t sub_shard_channels = 0;
+  bool subscribed() const { return sub_channels + sub_patterns + sub_shard_channels > 0; }
+  void* connection = nullptr;  // the reactor's (opaque to commands)
 };
+
+// What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.
+enum class PubSubKind : uint8_t { kChannel = 0, kPattern = 1, kShard = 2 };
 
 class CommandTable;
 
@@ -141,6 +154,19 @@ class ServerApi {
   virtual std::string KillScripts(bool function) = 0;
   // FUNCTION STATS: running_script (a busy function) and the engines' counts.
   virtual void ReplyFunctionStats(ReplyBuilder* rb) = 0;
+  // Pub/sub (net/pubsub.cc). (Un)subscribe writes one confirmation per name to `rb` (none
+  // when `rb` is null: RESET); no names unsubscribes from every one of that kind.
+  virtual void Subscribe(Session& s, PubSubKind kind, std::span<const std::string_view> names,
+                         ReplyBuilder* rb) = 0;
+  virtual void Unsubscribe(Session& s, PubSubKind kind, std::span<const std::string_view> names,
+                           ReplyBuilder* rb) = 0;
+  // Returns how many clients received it.
+  virtual int64_t Publish(PubSubKind kind, std::string_view channel, std::string_view message) = 0;
+  // PUBSUB CHANNELS / SHARDCHANNELS (kPattern is not asked): active channels matching
+  // `pattern` (every one when empty); NUMSUB / SHARDNUMSUB; NUMPAT.
+  virtual std::vector<std::string> PubSubChannels(PubSubKind kind, std::string_view pattern) = 0;
+  virtual int64_t PubSubNumSub(PubSubKind kind, std::string_view channel) = 0;
+  virtual int64_t PubSubNumPat() = 0;
 };
 
 struct ReactorContext {

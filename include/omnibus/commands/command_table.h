@@ -41,6 +41,7 @@ std::vector<CommandSpec> SetFamily();
 std::vector<CommandSpec> ZSetFamily();
 std::vector<CommandSpec> TransactionFamily();
 std::vector<CommandSpec> ScriptFamily();
+std::vector<CommandSpec> PubSubFamily();
 std::vector<CommandSpec> FunctionFamily();
 
 // Shard handlers of WATCH (args: name key...; replies each key's version) and of the

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+
 #include "omnibus/commands/command.h"
 #include "omnibus/net/io_buffer.h"
 #include "omnibus/net/output_queue.h"
@@ -15,6 +17,12 @@
 namespace omnibus {
 
 struct BlockedClient;  // net/blocking.h
+
+// What a connection listens to (net/pubsub.cc), by PubSubKind: allocated on its first
+// SUBSCRIBE, so other connections pay one pointer.
+struct Subscriptions {
+  absl::flat_hash_set<std::string> names[3];
+};
 
 // One client connection. Its group of in-flight commands (invariant 3) is `works[0..group)`;
 // the Work objects and their buffers are reused from group to group.
@@ -27,6 +35,9 @@ struct Connection {
   size_t in_group_bytes = 0;     // bytes of `in` the current group's arguments point into
   RespParser parser;
   OutputQueue out;  // replies not yet sent (§10.6)
+  std::unique_ptr<Subscriptions> subs;
+  // Pub/sub messages that arrived while a group was in flight: sent after its replies.
+  std::vector<ReplyChunk> deferred_pushes;
 
   std::vector<std::unique_ptr<Work>> works;
   size_t group = 0;    // commands in the current group

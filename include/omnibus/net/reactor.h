@@ -111,6 +111,15 @@ class Reactor final : public Notifier, public SelectHost {
   // SCRIPT KILL (function false) / FUNCTION KILL (true): stops the busy scripts that have
   // not written. Returns "" (killed) or the error reply text, as Redis words it.
   std::string KillScripts(bool function);
+  // Pub/sub (net/pubsub.cc; ServerApi's methods of the same names).
+  void Subscribe(Session& s, PubSubKind kind, std::span<const std::string_view> names,
+                 ReplyBuilder* rb);
+  void Unsubscribe(Session& s, PubSubKind kind, std::span<const std::string_view> names,
+                   ReplyBuilder* rb);
+  int64_t Publish(PubSubKind kind, std::string_view channel, std::string_view message);
+  std::vector<std::string> PubSubChannels(PubSubKind kind, std::string_view pattern);
+  int64_t PubSubNumSub(PubSubKind kind, std::string_view channel);
+  int64_t PubSubNumPat() const { return static_cast<int64_t>(pubsub_[1].size()); }
   // FUNCTION STATS' running_script: a function running past busy-reply-threshold, its name,
   // its command (FCALL name ...) and how long it has run. False when none is busy.
   bool BusyFunction(std::string* name, std::vector<std::string>* command, int64_t* duration_ms);
@@ -159,6 +168,8 @@ class Reactor final : public Notifier, public SelectHost {
   void RefreshBusyShards();
   bool NeedsBusyShard(const CommandSpec& spec, std::span<const std::string_view> args);
   void SendUnwatch(const std::vector<WatchedKey>& keys);
+  // Queues a pub/sub message for `c` (after its in-flight group's replies, if any).
+  void PushChunk(Connection* c, const ReplyChunk& chunk);
   void OnKeyReady(int db, const std::string& key);
   void CloseGoneBlockedClients();
   uint64_t NextDispatchSeq() { return ++dispatch_seq_; }
@@ -179,6 +190,7 @@ class Reactor final : public Notifier, public SelectHost {
   std::string ClientLine(const Connection* c);
   bool OverOutputLimit(Connection* c, int64_t now_ms);
   bool OutputOverHardLimit(const Connection* c) const;
+  const OutputBufferLimit& LimitFor(const Connection* c) const;
   void RetryPausedAccepts();
   void CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns);
 
@@ -213,6 +225,9 @@ class Reactor final : public Notifier, public SelectHost {
   // Scripts (hashes of the body or sha argument) that reached beyond their declared keys'
   // shard: run parked over every shard at once from then on (net/script.cc).
   absl::flat_hash_set<uint64_t> scripts_reaching_out_;
+  // Pub/sub: subscribers per channel, pattern and shard channel (by PubSubKind), in the
+  // order they subscribed.
+  absl::flat_hash_map<std::string, std::vector<Connection*>> pubsub_[3];
   std::vector<uint8_t> busy_;    // per shard: running a script past the threshold
   bool busy_any_ = false;        // some shard is busy
   bool busy_all_ = false;        // a busy script runs parked over every shard

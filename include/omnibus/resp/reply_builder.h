@@ -42,6 +42,8 @@ class ReplyBuilder {
   void Null();       // RESP2 "$-1", RESP3 "_"
   void NullArray();  // RESP2 "*-1", RESP3 "_"
   void Array(size_t n);
+  // RESP3 push ('>'), RESP2 array: pub/sub messages and (un)subscribe confirmations.
+  void Push(size_t n);
   void Map(size_t pairs);
   void Set(size_t n);
   void Double(double v);  // RESP3 ',', RESP2 bulk string

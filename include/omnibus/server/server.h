@@ -50,6 +50,24 @@ class Server final : public ServerApi {
   void Unwatch(Session& s) override { reactor_->Unwatch(s); }
   std::string KillScripts(bool function) override { return reactor_->KillScripts(function); }
   void ReplyFunctionStats(ReplyBuilder* rb) override;
+  void Subscribe(Session& s, PubSubKind kind, std::span<const std::string_view> names,
+                 ReplyBuilder* rb) override {
+    reactor_->Subscribe(s, kind, names, rb);
+  }
+  void Unsubscribe(Session& s, PubSubKind kind, std::span<const std::string_view> names,
+                   ReplyBuilder* rb) override {
+    reactor_->Unsubscribe(s, kind, names, rb);
+  }
+  int64_t Publish(PubSubKind kind, std::string_view channel, std::string_view message) override {
+    return reactor_->Publish(kind, channel, message);
+  }
+  std::vector<std::string> PubSubChannels(PubSubKind kind, std::string_view pattern) override {
+    return reactor_->PubSubChannels(kind, pattern);
+  }
+  int64_t PubSubNumSub(PubSubKind kind, std::string_view channel) override {
+    return reactor_->PubSubNumSub(kind, channel);
+  }
+  int64_t PubSubNumPat() override { return reactor_->PubSubNumPat(); }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }

@@ -163,6 +163,11 @@ bool CheckBlockingTimeout(std::string_view arg, ReplyBuilder* rb) {
 
 void ReplyStatus(ReplyBuilder* rb, OpStatus status) { rb->Error(ErrorText(status)); }
 
+void ReplyHelpLines(ReplyBuilder* rb, std::span<const std::string_view> lines) {
+  rb->Array(lines.size());
+  for (std::string_view l : lines) rb->SimpleString(l);
+}
+
 void ReplyArityError(ReplyBuilder* rb, std::string_view command_name) {
   rb->Error(StrCat("ERR wrong number of arguments for '", command_name, "' command"));
 }

@@ -216,8 +216,7 @@ void FunctionHelp(ReactorContext& ctx) {
       "HELP",
       "    Prints this help.",
   };
-  ctx.reply->Array(std::size(kLines));
-  for (std::string_view line : kLines) ctx.reply->SimpleString(line);
+  ReplyHelpLines(ctx.reply, kLines);
 }
 
 // Every shard applied the same change: shard 0's reply is the answer.

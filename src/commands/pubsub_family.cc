@@ -77,8 +77,7 @@ void PubsubHelp(ReactorContext& ctx) {
       "HELP",
       "    Prints this help.",
   };
-  ctx.reply->Array(std::size(kLines));
-  for (std::string_view l : kLines) ctx.reply->SimpleString(l);
+  ReplyHelpLines(ctx.reply, kLines);
 }
 
 CommandDoc Doc(std::string_view summary, std::string_view since, std::string_view complexity,

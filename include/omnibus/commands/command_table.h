@@ -109,6 +109,8 @@ inline constexpr std::string_view kTimeoutIsDoubleHistory =
 void ReplyStatus(ReplyBuilder* rb, OpStatus status);
 // Redis's "ERR wrong number of arguments for 'get' command".
 void ReplyArityError(ReplyBuilder* rb, std::string_view command_name);
+// A container's HELP text as Redis writes it: one status string per line.
+void ReplyHelpLines(ReplyBuilder* rb, std::span<const std::string_view> lines);
 // Parses an integer argument, replying "value is not an integer or out of range" if bad.
 bool ArgToInt64(std::string_view arg, int64_t* out, ReplyBuilder* rb);
 

@@ -155,6 +155,25 @@ void ClientGetName(ReactorContext& ctx) {
   ctx.reply->Bulk(ctx.session->name);
 }
 
+void ClientReply(ReactorContext& ctx) {
+  Session& s = *ctx.session;
+  std::string_view mode = ctx.args[2];
+  if (EqualsIgnoreCase(mode, "on")) {
+    s.replies_off = false;
+    s.skip_next_reply = false;
+    return ctx.reply->Ok();
+  }
+  if (EqualsIgnoreCase(mode, "off")) {
+    s.replies_off = true;
+  } else if (EqualsIgnoreCase(mode, "skip")) {
+    if (!s.replies_off) s.skip_next_reply = true;
+  } else {
+    return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  }
+  s.silence_this = true;
+  ctx.reply->Ok();  // never sent
+}
+
 void ClientInfo(ReactorContext& ctx) {
   ctx.reply->Verbatim("txt", ctx.server->ClientListLine(*ctx.session));
 }
@@ -291,6 +310,10 @@ std::vector<CommandSpec> ConnectionFamily() {
               ConnDoc("Set the current connection name", "2.6.9", "connection-name:string")),
       reactor("client|getname", 2, kClientFlags, "@slow @connection", ClientGetName,
               ConnDoc("Get the current connection name", "2.6.9", "")),
+      reactor(
+          "client|reply", 3, kClientFlags, "@slow @connection", ClientReply,
+          ConnDoc("Instruct the server whether to reply to commands", "3.2.0",
+                  "on_off_skip:oneof(on:pure-token:ON|off:pure-token:OFF|skip:pure-token:SKIP)")),
       reactor("client|info", 2, kClientFlags, "@slow @connection", ClientInfo,
               ConnDoc("Returns information about the current client connection.", "6.2.0", "")),
       reactor(

@@ -160,7 +160,7 @@ int64_t Reactor::PubSubNumSub(PubSubKind kind, std::string_view channel) {
 }
 
 void Reactor::PushChunk(Connection* c, const ReplyChunk& chunk) {
-  if (c->closing) return;
+  if (c->closing || c->session.replies_off) return;  // CLIENT REPLY OFF drops pushes too
   if (c->group > 0) {
     // Replies of the group in flight go first (they were asked for before).
     c->deferred_pushes.push_back(chunk);

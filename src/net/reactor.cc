@@ -499,6 +499,9 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   Session& s = c->session;
   w->db = static_cast<uint8_t>(s.db);
   w->resp = static_cast<uint8_t>(s.resp);
+  // CLIENT REPLY OFF / SKIP: the reply is made (and counted) but not sent.
+  w->silent = s.replies_off || s.skip_next_reply;
+  s.skip_next_reply = false;
   const CommandSpec* spec = Resolve(w, s);
   if (spec == nullptr && EqualsIgnoreCase(w->args[0], "exec") && w->reply.starts_with("-ERR ")) {
     // Redis's execCommandAbort: a rejected EXEC discards the transaction, in or out of MULTI.
@@ -544,6 +547,14 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   }
   w->command_id = spec->id;
   s.last_command = spec->name.data();
+  if (spec->reactor != nullptr && spec->name == "client|reply") {
+    // Its own reply: none for OFF and SKIP, +OK for ON (or an error) unless replies are off.
+    s.silence_this = false;
+    bool barrier = Run(c, w, spec);
+    w->silent = s.silence_this || (w->silent && s.replies_off);
+    s.silence_this = false;
+    return barrier;
+  }
   return Run(c, w, spec);
 }
 
@@ -712,7 +723,9 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
   if (c->barrier == nullptr || c->closing) return;
   size_t barrier_at = c->dispatch_next - 1;
   if (c->pending != 1 + (c->group - c->dispatch_next) + 1) return;
-  for (size_t i = c->emitted; i < barrier_at; ++i) c->out.Append(c->works[i]->reply);
+  for (size_t i = c->emitted; i < barrier_at; ++i) {
+    if (!c->works[i]->silent) c->out.Append(c->works[i]->reply);
+  }
   if (barrier_at > c->emitted) {
     c->emitted = barrier_at;
     if (!c->in_flush_list) {
@@ -826,7 +839,7 @@ void Reactor::CompleteGroup(Connection* c) {
     reply_bytes += w->reply.size();
     // Past the output limit the client is closed: don't queue replies it will never get.
     // A big reply moves into the queue without a copy.
-    if (!over_limit && i >= c->emitted) {
+    if (!over_limit && i >= c->emitted && !w->silent) {
       c->out.Append(&w->reply);
       over_limit = OutputOverHardLimit(c);
     }

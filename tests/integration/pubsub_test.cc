@@ -159,6 +159,22 @@ TEST_P(PubSubTest, SlowSubscriberHitsThePubsubOutputLimit) {
   EXPECT_THAT(Command(admin, {"PING"}), IsStatus("PONG"));
 }
 
+// CLIENT REPLY OFF / SKIP / ON on the same output path (issue 11, part 7), byte for byte as
+// redis-server; messages published to a client with replies off are dropped too.
+TEST_P(PubSubTest, ClientReplyOffSkipOn) {
+  RawClient c(server_->ConnectRaw());
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.Send(
+      "CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n"
+      "CLIENT REPLY SKIP\r\nGET a\r\nGET a\r\nCLIENT REPLY foo\r\nCLIENT REPLY\r\n"
+      "CLIENT REPLY OFF\r\nCLIENT REPLY foo\r\nNOSUCH\r\nCLIENT REPLY SKIP\r\n"
+      "CLIENT REPLY ON\r\nPING\r\n"));
+  const std::string expected =
+      "+OK\r\n$1\r\n1\r\n$1\r\n1\r\n-ERR syntax error\r\n"
+      "-ERR wrong number of arguments for 'client|reply' command\r\n+OK\r\n+PONG\r\n";
+  EXPECT_EQ(c.ReadExactly(expected.size()), expected);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shards, PubSubTest, ::testing::Values(1, 3), ShardsName);
 
 }  // namespace

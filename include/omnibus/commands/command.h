@@ -102,6 +102,11 @@ struct Session {
   uint32_t sub_shard_channels = 0;
   bool subscribed() const { return sub_channels + sub_patterns + sub_shard_channels > 0; }
   void* connection = nullptr;  // the reactor's (opaque to commands)
+  // CLIENT REPLY: OFF silences every reply from now on, SKIP the next command's; the CLIENT
+  // REPLY OFF/SKIP command itself has no reply (silence_this).
+  bool replies_off = false;
+  bool skip_next_reply = false;
+  bool silence_this = false;
 };
 
 // What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.

@@ -158,6 +158,7 @@ struct Work {
   uint64_t dispatch_seq = 0;  // the sequencer's order (a parked group's parts share one)
   bool returned = false;      // a part back from its shard
   bool keep = false;          // a part that completes even if its select closes (writes, fences)
+  bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
   int64_t exec_ns = 0;
 
   // Makes `args` views into `storage`, a copy of `from`.

@@ -116,6 +116,11 @@ void ConfigResetStat(ReactorContext& ctx) {
   ctx.reply->Ok();
 }
 
+void Monitor(ReactorContext& ctx) {
+  ctx.server->Monitor(*ctx.session);
+  ctx.reply->Ok();
+}
+
 void Time(ReactorContext& ctx) {
   int64_t us = UnixTimeUs();
   ctx.reply->Array(2);
@@ -293,6 +298,10 @@ std::vector<CommandSpec> ServerFamily() {
       reactor("command|getkeys", -4, kCmdLoading | kCmdStale, "@slow @connection", CommandGetKeys,
               SrvDoc("Extract keys given a full Redis command", "2.8.13",
                      "O(N) where N is the number of arguments to the command", "")),
+      reactor("monitor", 1, kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale,
+              "@admin @slow @dangerous", Monitor,
+              CommandDoc{"Listen for all requests received by the server in real time", "1.0.0",
+                         "server", "", ""}),
       reactor("time", 1, kCmdLoading | kCmdStale | kCmdFast, "@fast", Time,
               SrvDoc("Return the current server time", "2.6.0", "O(1)", "")),
       reactor(

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "omnibus/base/clock.h"
+#include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/net/reactor.h"
 
@@ -172,6 +173,93 @@ void Reactor::PushChunk(Connection* c, const ReplyChunk& chunk) {
     c->in_flush_list = true;
     flush_.push_back(c);
   }
+}
+
+void Reactor::Monitor(Session& s) {
+  auto* c = static_cast<Connection*>(s.connection);
+  if (s.monitor) return;
+  s.monitor = true;
+  monitors_.push_back(c);
+}
+
+namespace {
+
+// Redis's sdscatrepr: a quoted string with \\ \" \n \r \t \a \b escaped and other
+// unprintable bytes as \xHH.
+void AppendRepr(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\a':
+        out->append("\\a");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      default:
+        if (u >= 32 && u < 127) {
+          out->push_back(ch);
+        } else {
+          out->append("\\x");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 15]);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+void Reactor::FeedMonitors(const Connection* c, const CommandSpec& spec,
+                           std::span<const std::string_view> args) {
+  if (monitors_.empty() || (spec.flags & (kCmdAdmin | kCmdSkipMonitor))) return;
+  int64_t us = UnixTimeUs();
+  std::string line = StrCat("+", us / 1'000'000, ".");
+  std::string micros = StrCat(us % 1'000'000);
+  line.append(6 - micros.size(), '0');
+  line.append(micros);
+  line.append(StrCat(" [", c->session.db, " ", c->session.addr, "]"));
+  // Passwords never reach a monitor: AUTH's arguments, HELLO's after AUTH.
+  size_t redact_from = args.size();
+  if (spec.name == "auth") redact_from = 1;
+  if (spec.name == "hello") {
+    for (size_t i = 1; i + 2 < args.size(); ++i) {
+      if (EqualsIgnoreCase(args[i], "auth")) {
+        redact_from = i + 1;
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    line.push_back(' ');
+    bool redacted = i >= redact_from && !(spec.name == "hello" && i > redact_from + 1);
+    if (redacted) {
+      line.append("\"(redacted)\"");
+    } else {
+      AppendRepr(&line, args[i]);
+    }
+  }
+  line.append("\r\n");
+  auto chunk = std::make_shared<const std::string>(std::move(line));
+  for (Connection* m : monitors_) PushChunk(m, chunk);
 }
 
 }  // namespace omnibus

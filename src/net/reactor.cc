@@ -530,6 +530,11 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
     --c->pending;  // answered here; DispatchGroup holds the group open
     return false;
   }
+  if (s.monitor && (spec->flags & (kCmdWrite | kCmdReadOnly | kCmdMayReplicate))) {
+    Reject(w, "ERR Replica can't interact with the keyspace", spec);  // as Redis
+    --c->pending;
+    return false;
+  }
   if (s.resp == 2 && s.subscribed() && !(spec->flags & kCmdSubscribedOk)) {
     // Redis's RESP2 subscribed mode.
     Reject(w,
@@ -555,7 +560,10 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
     s.silence_this = false;
     return barrier;
   }
-  return Run(c, w, spec);
+  bool barrier = Run(c, w, spec);
+  // After it ran (SELECT shows its new DB); EXEC's own commands were fed as it started them.
+  if (!monitors_.empty() && !c->closing) FeedMonitors(c, *spec, w->args);
+  return barrier;
 }
 
 void Reactor::Queue(Connection* c, Work* w, const CommandSpec* spec) {
@@ -964,6 +972,10 @@ void Reactor::Close(Connection* c) {
     }
   }
   c->deferred_pushes.clear();
+  if (c->session.monitor) {
+    monitors_.erase(std::find(monitors_.begin(), monitors_.end(), c));
+    c->session.monitor = false;
+  }
   if (c->pending == 0) Free(c);
   RetryPausedAccepts();  // a descriptor was just freed
   // Otherwise Free() runs when the last in-flight command of its group returns: shards may

@@ -32,6 +32,10 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     co_return;
   }
   tx->resp = slot->resp;
+  // MONITOR shows the transaction's commands before EXEC, as Redis feeds them when run.
+  for (const QueuedCommand& q : queued) {
+    if (q.spec != nullptr) FeedMonitors(c, *q.spec, q.args);
+  }
   const int n = static_cast<int>(shards_.size());
   std::vector<bool> involved(static_cast<size_t>(n), false);
   auto involve = [&](int sh) { involved[static_cast<size_t>(sh)] = true; };

@@ -152,8 +152,7 @@ TEST_P(PubSubTest, SlowSubscriberHitsThePubsubOutputLimit) {
   }
   EXPECT_TRUE(slow.WaitForEof(milliseconds(5000)));
   if (before >= 0) {  // ours (Redis 7.2 has it too; 7.0 does not)
-    EXPECT_GT(InfoField(admin.get(), "stats", "client_output_buffer_limit_disconnections"),
-              before);
+    EXPECT_GT(InfoField(admin.get(), "stats", "client_output_buffer_limit_disconnections"), before);
   }
   EXPECT_THAT(Command(admin, {"PUBLISH", "firehose", "x"}), IsInt(0));
   EXPECT_THAT(Command(admin, {"PING"}), IsStatus("PONG"));
@@ -164,15 +163,61 @@ TEST_P(PubSubTest, SlowSubscriberHitsThePubsubOutputLimit) {
 TEST_P(PubSubTest, ClientReplyOffSkipOn) {
   RawClient c(server_->ConnectRaw());
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(c.Send(
-      "CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n"
-      "CLIENT REPLY SKIP\r\nGET a\r\nGET a\r\nCLIENT REPLY foo\r\nCLIENT REPLY\r\n"
-      "CLIENT REPLY OFF\r\nCLIENT REPLY foo\r\nNOSUCH\r\nCLIENT REPLY SKIP\r\n"
-      "CLIENT REPLY ON\r\nPING\r\n"));
+  ASSERT_TRUE(
+      c.Send("CLIENT REPLY OFF\r\nSET a 1\r\nGET a\r\nCLIENT REPLY ON\r\nGET a\r\n"
+             "CLIENT REPLY SKIP\r\nGET a\r\nGET a\r\nCLIENT REPLY foo\r\nCLIENT REPLY\r\n"
+             "CLIENT REPLY OFF\r\nCLIENT REPLY foo\r\nNOSUCH\r\nCLIENT REPLY SKIP\r\n"
+             "CLIENT REPLY ON\r\nPING\r\n"));
   const std::string expected =
       "+OK\r\n$1\r\n1\r\n$1\r\n1\r\n-ERR syntax error\r\n"
       "-ERR wrong number of arguments for 'client|reply' command\r\n+OK\r\n+PONG\r\n";
   EXPECT_EQ(c.ReadExactly(expected.size()), expected);
+}
+
+// MONITOR (issue 11, part 7): one line per command as redis-server writes it (quoting,
+// redaction, the DB after SELECT, a transaction's commands before its EXEC, no admin
+// commands), and a monitor may not touch the keyspace.
+TEST_P(PubSubTest, MonitorSeesCommandsAsRedis) {
+  RawClient mon(server_->ConnectRaw());
+  ASSERT_TRUE(mon.ok());
+  ASSERT_TRUE(mon.Send("MONITOR\r\nGET x\r\n"));
+  const std::string refused = "+OK\r\n-ERR Replica can't interact with the keyspace\r\n";
+  EXPECT_EQ(mon.ReadExactly(refused.size()), refused);
+  RawClient c(server_->ConnectRaw());
+  ASSERT_TRUE(c.Send("MULTI\r\nSET q 1\r\nEXEC\r\n"));
+  c.ReadUntil("*1\r\n+OK\r\n");
+  RedisConn r = server_->Connect();
+  ASSERT_TRUE(r);
+  Command(r, {"SET", "a\"b", "x\ny\x01"});
+  Command(r, {"SELECT", "2"});
+  Command(r, {"GET", "w s"});
+  Command(r, {"CONFIG", "GET", "maxclients"});  // admin: not shown
+  Command(r, {"AUTH", "nobody", "pw"});
+  Command(r, {"PING"});
+  std::string got = mon.ReadUntil("\"PING\"\r\n");
+  // "+<seconds>.<micros> [<db> <addr>]" -> "+T [<db>]"
+  std::string normalized;
+  for (size_t pos = 0; pos < got.size();) {
+    size_t end = got.find("\r\n", pos);
+    if (end == std::string::npos) break;
+    std::string line = got.substr(pos, end - pos);
+    size_t open = line.find(" [");
+    size_t space = line.find(' ', open + 2);
+    size_t close = line.find("] ", open);
+    ASSERT_TRUE(line[0] == '+' && open != std::string::npos && close != std::string::npos) << line;
+    normalized +=
+        "+T [" + line.substr(open + 2, space - open - 2) + "]" + line.substr(close + 1) + "\n";
+    pos = end + 2;
+  }
+  EXPECT_EQ(normalized,
+            "+T [0] \"MULTI\"\n"
+            "+T [0] \"SET\" \"q\" \"1\"\n"
+            "+T [0] \"EXEC\"\n"
+            "+T [0] \"SET\" \"a\\\"b\" \"x\\ny\\x01\"\n"
+            "+T [2] \"SELECT\" \"2\"\n"
+            "+T [2] \"GET\" \"w s\"\n"
+            "+T [2] \"AUTH\" \"(redacted)\" \"(redacted)\"\n"
+            "+T [2] \"PING\"\n");
 }
 
 INSTANTIATE_TEST_SUITE_P(Shards, PubSubTest, ::testing::Values(1, 3), ShardsName);

@@ -107,6 +107,7 @@ struct Session {
   bool replies_off = false;
   bool skip_next_reply = false;
   bool silence_this = false;
+  bool monitor = false;  // MONITOR: receives every command; may not touch the keyspace
 };
 
 // What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.
@@ -172,6 +173,8 @@ class ServerApi {
   virtual std::vector<std::string> PubSubChannels(PubSubKind kind, std::string_view pattern) = 0;
   virtual int64_t PubSubNumSub(PubSubKind kind, std::string_view channel) = 0;
   virtual int64_t PubSubNumPat() = 0;
+  // MONITOR: the session's connection receives a line for every command from now on.
+  virtual void Monitor(Session& s) = 0;
 };
 
 struct ReactorContext {

@@ -120,6 +120,7 @@ class Reactor final : public Notifier, public SelectHost {
   std::vector<std::string> PubSubChannels(PubSubKind kind, std::string_view pattern);
   int64_t PubSubNumSub(PubSubKind kind, std::string_view channel);
   int64_t PubSubNumPat() const { return static_cast<int64_t>(pubsub_[1].size()); }
+  void Monitor(Session& s);
   // FUNCTION STATS' running_script: a function running past busy-reply-threshold, its name,
   // its command (FCALL name ...) and how long it has run. False when none is busy.
   bool BusyFunction(std::string* name, std::vector<std::string>* command, int64_t* duration_ms);
@@ -170,6 +171,9 @@ class Reactor final : public Notifier, public SelectHost {
   void SendUnwatch(const std::vector<WatchedKey>& keys);
   // Queues a pub/sub message for `c` (after its in-flight group's replies, if any).
   void PushChunk(Connection* c, const ReplyChunk& chunk);
+  // MONITOR: one line for `args` run by `c` (its DB now), shared by every monitor.
+  void FeedMonitors(const Connection* c, const CommandSpec& spec,
+                    std::span<const std::string_view> args);
   void OnKeyReady(int db, const std::string& key);
   void CloseGoneBlockedClients();
   uint64_t NextDispatchSeq() { return ++dispatch_seq_; }
@@ -228,6 +232,7 @@ class Reactor final : public Notifier, public SelectHost {
   // Pub/sub: subscribers per channel, pattern and shard channel (by PubSubKind), in the
   // order they subscribed.
   absl::flat_hash_map<std::string, std::vector<Connection*>> pubsub_[3];
+  std::vector<Connection*> monitors_;  // MONITOR clients, in the order they started
   std::vector<uint8_t> busy_;    // per shard: running a script past the threshold
   bool busy_any_ = false;        // some shard is busy
   bool busy_all_ = false;        // a busy script runs parked over every shard

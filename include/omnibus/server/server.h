@@ -68,6 +68,7 @@ class Server final : public ServerApi {
     return reactor_->PubSubNumSub(kind, channel);
   }
   int64_t PubSubNumPat() override { return reactor_->PubSubNumPat(); }
+  void Monitor(Session& s) override { reactor_->Monitor(s); }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }

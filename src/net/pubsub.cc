@@ -87,7 +87,8 @@ void Reactor::Unsubscribe(Session& s, PubSubKind kind, std::span<const std::stri
     auto it = pubsub_[Index(kind)].find(Key(name));
     if (it == pubsub_[Index(kind)].end()) return;
     std::vector<Connection*>& subscribers = it->second;
-    subscribers.erase(std::find(subscribers.begin(), subscribers.end(), c));
+    auto at = std::find(subscribers.begin(), subscribers.end(), c);
+    if (at != subscribers.end()) subscribers.erase(at);
     if (subscribers.empty()) pubsub_[Index(kind)].erase(it);
   };
   if (names.empty()) {
@@ -116,35 +117,39 @@ void Reactor::Unsubscribe(Session& s, PubSubKind kind, std::span<const std::stri
 }
 
 int64_t Reactor::Publish(PubSubKind kind, std::string_view channel, std::string_view message) {
-  int64_t receivers = 0;
   const bool shard = kind == PubSubKind::kShard;
+  // The receivers first, then the deliveries: a delivery may close a receiver (its output
+  // limit), which unsubscribes it from the very lists this walks.
+  std::vector<std::pair<Connection*, ReplyChunk>> to;
   // One chunk per protocol, made on first use and shared by every receiver of that protocol.
   ReplyChunk chunks[2];
-  auto chunk_for = [&](int resp) -> const ReplyChunk& {
-    ReplyChunk& ch = chunks[resp >= 3 ? 1 : 0];
-    if (ch == nullptr)
-      ch = MessageChunk(resp, shard ? "smessage" : "message", nullptr, channel, message);
-    return ch;
-  };
   auto& by_channel = pubsub_[Index(shard ? PubSubKind::kShard : PubSubKind::kChannel)];
   if (auto it = by_channel.find(Key(channel)); it != by_channel.end()) {
     for (Connection* c : it->second) {
-      PushChunk(c, chunk_for(c->session.resp));
-      ++receivers;
+      ReplyChunk& ch = chunks[c->session.resp >= 3 ? 1 : 0];
+      if (ch == nullptr) {
+        ch = MessageChunk(c->session.resp, shard ? "smessage" : "message", nullptr, channel,
+                          message);
+      }
+      to.emplace_back(c, ch);
     }
   }
-  if (shard) return receivers;
-  for (auto& [pattern, subscribers] : pubsub_[Index(PubSubKind::kPattern)]) {
-    if (!GlobMatch(pattern, channel, /*nocase=*/false)) continue;
-    ReplyChunk pchunks[2];
-    for (Connection* c : subscribers) {
-      ReplyChunk& ch = pchunks[c->session.resp >= 3 ? 1 : 0];
-      if (ch == nullptr) ch = MessageChunk(c->session.resp, "pmessage", &pattern, channel, message);
-      PushChunk(c, ch);
-      ++receivers;
+  if (!shard) {
+    for (auto& [pattern, subscribers] : pubsub_[Index(PubSubKind::kPattern)]) {
+      if (!GlobMatch(pattern, channel, /*nocase=*/false)) continue;
+      ReplyChunk pchunks[2];
+      for (Connection* c : subscribers) {
+        ReplyChunk& ch = pchunks[c->session.resp >= 3 ? 1 : 0];
+        if (ch == nullptr) {
+          ch = MessageChunk(c->session.resp, "pmessage", &pattern, channel, message);
+        }
+        to.emplace_back(c, ch);
+      }
     }
   }
-  return receivers;
+  // A closed receiver stays allocated until the timer pass; PushChunk skips it.
+  for (auto& [c, chunk] : to) PushChunk(c, chunk);
+  return static_cast<int64_t>(to.size());
 }
 
 std::vector<std::string> Reactor::PubSubChannels(PubSubKind kind, std::string_view pattern) {
@@ -259,7 +264,9 @@ void Reactor::FeedMonitors(const Connection* c, const CommandSpec& spec,
   }
   line.append("\r\n");
   auto chunk = std::make_shared<const std::string>(std::move(line));
-  for (Connection* m : monitors_) PushChunk(m, chunk);
+  // A copy: a delivery may close a monitor (its output limit), which leaves monitors_.
+  std::vector<Connection*> to = monitors_;
+  for (Connection* m : to) PushChunk(m, chunk);
 }
 
 }  // namespace omnibus

@@ -973,7 +973,8 @@ void Reactor::Close(Connection* c) {
   }
   c->deferred_pushes.clear();
   if (c->session.monitor) {
-    monitors_.erase(std::find(monitors_.begin(), monitors_.end(), c));
+    auto at = std::find(monitors_.begin(), monitors_.end(), c);
+    if (at != monitors_.end()) monitors_.erase(at);
     c->session.monitor = false;
   }
   if (c->pending == 0) Free(c);

@@ -138,9 +138,20 @@ TEST_P(PubSubTest, SlowSubscriberHitsThePubsubOutputLimit) {
   ASSERT_TRUE(admin);
   ASSERT_THAT(Command(admin, {"CONFIG", "SET", "client-output-buffer-limit", "pubsub 262144 0 0"}),
               IsStatus("OK"));
+  // Several slow receivers of one message (two on the channel, one by pattern, a monitor):
+  // they hit the limit in the same delivery, each closing while it walks the lists.
   RawClient slow(server_->ConnectRaw());
+  RawClient slow2(server_->ConnectRaw());
+  RawClient slow_pattern(server_->ConnectRaw());
+  RawClient slow_monitor(server_->ConnectRaw());
   ASSERT_TRUE(slow.Send("SUBSCRIBE firehose\r\n"));
+  ASSERT_TRUE(slow2.Send("SUBSCRIBE firehose\r\n"));
+  ASSERT_TRUE(slow_pattern.Send("PSUBSCRIBE fire*\r\n"));
+  ASSERT_TRUE(slow_monitor.Send("MONITOR\r\n"));
   slow.ReadUntil(":1\r\n");
+  slow2.ReadUntil(":1\r\n");
+  slow_pattern.ReadUntil(":1\r\n");
+  slow_monitor.ReadUntil("+OK\r\n");
   int before = static_cast<int>(
       InfoField(admin.get(), "stats", "client_output_buffer_limit_disconnections"));
   std::string payload(16 * 1024, 'p');
@@ -151,6 +162,8 @@ TEST_P(PubSubTest, SlowSubscriberHitsThePubsubOutputLimit) {
     if (r->integer == 0) break;  // the subscriber is gone
   }
   EXPECT_TRUE(slow.WaitForEof(milliseconds(5000)));
+  EXPECT_TRUE(slow2.WaitForEof(milliseconds(5000)));
+  EXPECT_TRUE(slow_pattern.WaitForEof(milliseconds(5000)));
   if (before >= 0) {  // ours (Redis 7.2 has it too; 7.0 does not)
     EXPECT_GT(InfoField(admin.get(), "stats", "client_output_buffer_limit_disconnections"), before);
   }

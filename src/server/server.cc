@@ -322,6 +322,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("accept_errors", st.accept_errors);
     line("expired_keys", totals.expired_keys);
     line("evicted_keys", 0);
+    line("pubsub_channels", reactor_->PubSubChannelCount(PubSubKind::kChannel));
+    line("pubsub_patterns", reactor_->PubSubNumPat());
+    line("pubsubshard_channels", reactor_->PubSubChannelCount(PubSubKind::kShard));
     line("total_error_replies", st.total_error_replies);
     line("fanout_commands", st.fanouts);
     line("reactor_loop_iterations", st.loop_iterations);

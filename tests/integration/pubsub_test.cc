@@ -105,6 +105,9 @@ TEST_P(PubSubTest, IntrospectionAndSubscribersThatLeave) {
     EXPECT_THAT(numsub->element[3], IsInt(1));
     EXPECT_THAT(numsub->element[5], IsInt(0));
     EXPECT_THAT(Command(admin, {"PUBSUB", "NUMPAT"}), IsInt(1));
+    EXPECT_EQ(InfoField(admin.get(), "stats", "pubsub_channels"), 2);
+    EXPECT_EQ(InfoField(admin.get(), "stats", "pubsub_patterns"), 1);
+    EXPECT_EQ(InfoField(admin.get(), "stats", "pubsubshard_channels"), 1);
     Reply channels = Command(admin, {"PUBSUB", "CHANNELS", "c*"});
     ASSERT_TRUE(channels && channels->type == REDIS_REPLY_ARRAY) << Describe(channels);
     EXPECT_EQ(channels->elements, 2u);

@@ -120,6 +120,10 @@ class Reactor final : public Notifier, public SelectHost {
   std::vector<std::string> PubSubChannels(PubSubKind kind, std::string_view pattern);
   int64_t PubSubNumSub(PubSubKind kind, std::string_view channel);
   int64_t PubSubNumPat() const { return static_cast<int64_t>(pubsub_[1].size()); }
+  // Channels (or shard channels) with at least one subscriber (INFO stats).
+  int64_t PubSubChannelCount(PubSubKind kind) const {
+    return static_cast<int64_t>(pubsub_[static_cast<size_t>(kind)].size());
+  }
   void Monitor(Session& s);
   // FUNCTION STATS' running_script: a function running past busy-reply-threshold, its name,
   // its command (FCALL name ...) and how long it has run. False when none is busy.

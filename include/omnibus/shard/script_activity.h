@@ -25,7 +25,7 @@ struct ScriptActivity {
   std::atomic<bool> stopping{false};  // the server stops: the script ends, written or not
   // Which run this is (Begin counts), and the run the reactor found past
   // busy-reply-threshold: from then on the shard answers the commands queued behind it -BUSY
-  // (answer_queued), as Redis does. Naming the run keeps a verdict about one script from
+  // (hand_over), as Redis does. Naming the run keeps a verdict about one script from
   // reaching the next.
   std::atomic<uint64_t> run{0};
   std::atomic<uint64_t> busy_run{0};

@@ -119,36 +119,34 @@ void Reactor::Unsubscribe(Session& s, PubSubKind kind, std::span<const std::stri
 int64_t Reactor::Publish(PubSubKind kind, std::string_view channel, std::string_view message) {
   const bool shard = kind == PubSubKind::kShard;
   // The receivers first, then the deliveries: a delivery may close a receiver (its output
-  // limit), which unsubscribes it from the very lists this walks.
-  std::vector<std::pair<Connection*, ReplyChunk>> to;
-  // One chunk per protocol, made on first use and shared by every receiver of that protocol.
-  ReplyChunk chunks[2];
+  // limit), which unsubscribes it from the very lists this walks. Each receiver names its
+  // chunk by index: one chunk per protocol (and pattern), made on first use.
+  std::vector<ReplyChunk> chunks;
+  std::vector<std::pair<Connection*, uint32_t>> to;
+  auto add = [&](const std::vector<Connection*>& subscribers, std::string_view type,
+                 const std::string* pattern) {
+    int32_t made[2] = {-1, -1};
+    for (Connection* c : subscribers) {
+      int32_t& at = made[c->session.resp >= 3 ? 1 : 0];
+      if (at < 0) {
+        at = static_cast<int32_t>(chunks.size());
+        chunks.push_back(MessageChunk(c->session.resp, type, pattern, channel, message));
+      }
+      to.emplace_back(c, static_cast<uint32_t>(at));
+    }
+  };
   auto& by_channel = pubsub_[Index(shard ? PubSubKind::kShard : PubSubKind::kChannel)];
   if (auto it = by_channel.find(Key(channel)); it != by_channel.end()) {
-    for (Connection* c : it->second) {
-      ReplyChunk& ch = chunks[c->session.resp >= 3 ? 1 : 0];
-      if (ch == nullptr) {
-        ch = MessageChunk(c->session.resp, shard ? "smessage" : "message", nullptr, channel,
-                          message);
-      }
-      to.emplace_back(c, ch);
-    }
+    add(it->second, shard ? "smessage" : "message", nullptr);
   }
   if (!shard) {
     for (auto& [pattern, subscribers] : pubsub_[Index(PubSubKind::kPattern)]) {
-      if (!GlobMatch(pattern, channel, /*nocase=*/false)) continue;
-      ReplyChunk pchunks[2];
-      for (Connection* c : subscribers) {
-        ReplyChunk& ch = pchunks[c->session.resp >= 3 ? 1 : 0];
-        if (ch == nullptr) {
-          ch = MessageChunk(c->session.resp, "pmessage", &pattern, channel, message);
-        }
-        to.emplace_back(c, ch);
-      }
+      if (GlobMatch(pattern, channel, /*nocase=*/false)) add(subscribers, "pmessage", &pattern);
     }
   }
   // A closed receiver stays allocated until the timer pass; PushChunk skips it.
-  for (auto& [c, chunk] : to) PushChunk(c, chunk);
+  const int64_t now_ms = MonotonicMs();
+  for (auto& [c, at] : to) PushChunk(c, chunks[at], now_ms);
   return static_cast<int64_t>(to.size());
 }
 
@@ -165,7 +163,7 @@ int64_t Reactor::PubSubNumSub(PubSubKind kind, std::string_view channel) {
   return it == pubsub_[Index(kind)].end() ? 0 : static_cast<int64_t>(it->second.size());
 }
 
-void Reactor::PushChunk(Connection* c, const ReplyChunk& chunk) {
+void Reactor::PushChunk(Connection* c, const ReplyChunk& chunk, int64_t now_ms) {
   if (c->closing || c->session.replies_off) return;  // CLIENT REPLY OFF drops pushes too
   if (c->group > 0) {
     // Replies of the group in flight go first (they were asked for before).
@@ -173,7 +171,7 @@ void Reactor::PushChunk(Connection* c, const ReplyChunk& chunk) {
     return;
   }
   c->out.AppendChunk(chunk);
-  if (OverOutputLimit(c, MonotonicMs())) return;
+  if (OverOutputLimit(c, now_ms)) return;
   if (!c->in_flush_list) {
     c->in_flush_list = true;
     flush_.push_back(c);
@@ -266,7 +264,8 @@ void Reactor::FeedMonitors(const Connection* c, const CommandSpec& spec,
   auto chunk = std::make_shared<const std::string>(std::move(line));
   // A copy: a delivery may close a monitor (its output limit), which leaves monitors_.
   std::vector<Connection*> to = monitors_;
-  for (Connection* m : to) PushChunk(m, chunk);
+  const int64_t now_ms = MonotonicMs();
+  for (Connection* m : to) PushChunk(m, chunk, now_ms);
 }
 
 }  // namespace omnibus

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
-
 #include "omnibus/commands/command.h"
 #include "omnibus/net/io_buffer.h"
 #include "omnibus/net/output_queue.h"

@@ -174,7 +174,8 @@ class Reactor final : public Notifier, public SelectHost {
   bool NeedsBusyShard(const CommandSpec& spec, std::span<const std::string_view> args);
   void SendUnwatch(const std::vector<WatchedKey>& keys);
   // Queues a pub/sub message for `c` (after its in-flight group's replies, if any).
-  void PushChunk(Connection* c, const ReplyChunk& chunk);
+  // `now_ms`: read once per message, not per receiver (output-limit clock).
+  void PushChunk(Connection* c, const ReplyChunk& chunk, int64_t now_ms);
   // MONITOR: one line for `args` run by `c` (its DB now), shared by every monitor.
   void FeedMonitors(const Connection* c, const CommandSpec& spec,
                     std::span<const std::string_view> args);
@@ -237,10 +238,10 @@ class Reactor final : public Notifier, public SelectHost {
   // order they subscribed.
   absl::flat_hash_map<std::string, std::vector<Connection*>> pubsub_[3];
   std::vector<Connection*> monitors_;  // MONITOR clients, in the order they started
-  std::vector<uint8_t> busy_;    // per shard: running a script past the threshold
-  bool busy_any_ = false;        // some shard is busy
-  bool busy_all_ = false;        // a busy script runs parked over every shard
-  bool busy_function_ = false;   // a busy script is a function (FUNCTION KILL's error text)
+  std::vector<uint8_t> busy_;          // per shard: running a script past the threshold
+  bool busy_any_ = false;              // some shard is busy
+  bool busy_all_ = false;              // a busy script runs parked over every shard
+  bool busy_function_ = false;         // a busy script is a function (FUNCTION KILL's error text)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

@@ -44,6 +44,9 @@ struct Connection {
   // Dispatch stops after a command whose effect the next ones depend on and that completes
   // later (EXEC, WATCH, a blocking pop: a barrier); it resumes from here when that completes.
   size_t dispatch_next = 0;
+  // Shards (bit shard % 64) that an earlier command of this group may write to: a read there
+  // never joins another request's flight (§5, read-your-writes).
+  uint64_t group_write_shards = 0;
   Work* barrier = nullptr;
   // Slots answered by a reactor coroutine still running (fan-outs, EXEC, WATCH, blocking pops).
   std::vector<std::pair<Work*, Task>> tasks;

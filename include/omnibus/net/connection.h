@@ -21,6 +21,9 @@ struct BlockedClient;  // net/blocking.h
 // SUBSCRIBE, so other connections pay one pointer.
 struct Subscriptions {
   absl::flat_hash_set<std::string> names[3];
+  // Patterns in the order they were subscribed: PUNSUBSCRIBE without arguments confirms them
+  // in that order, as Redis 7.0 (which keeps a client's patterns in a list) does.
+  std::vector<std::string> pattern_order;
 };
 
 // One client connection. Its group of in-flight commands (invariant 3) is `works[0..group)`;

@@ -165,6 +165,7 @@ void Reactor::Run() {
     if (busy) timeout = 0;
     int n = poller_->Wait(events, kMaxEvents, timeout);
     sleeping_.store(false, std::memory_order_relaxed);
+    loop_ns_ = MonotonicNs();
     for (int i = 0; i < n; ++i) {
       void* data = events[i].data;
       if (data == Poller::kWakeTag) continue;
@@ -754,6 +755,7 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 }
 
 void Reactor::StageToShard(int shard, Work* w) {
+  w->enqueue_ns = loop_ns_;  // its queue wait starts here, backlog included (§4)
   if (w->park == nullptr) {
     if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC
   } else {

@@ -243,6 +243,7 @@ void Shard::Run() {
     // of the next, which halves the clock reads of a pipelined batch.
     int64_t clock = MonotonicNs();
     size_t n = inbound_.ConsumeAll([this, &clock](Work* w) {
+      w->wait_ns = clock - w->enqueue_ns;
       Execute(w);
       int64_t end = MonotonicNs();
       w->exec_ns = end - clock;

@@ -256,6 +256,7 @@ class Reactor final : public Notifier, public SelectHost {
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};
   int64_t next_timer_ms_ = 0;
+  int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
   bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
   ReactorStats stats_;
 };

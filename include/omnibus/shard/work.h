@@ -161,6 +161,10 @@ struct Work {
   bool keep = false;          // a part that completes even if its select closes (writes, fences)
   bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
   int64_t exec_ns = 0;
+  // Queue wait (§4): when the reactor queued it for its shard (MonotonicNs, the reactor's
+  // loop clock), and out, how long it waited before its shard started it (or shed it).
+  int64_t enqueue_ns = 0;
+  int64_t wait_ns = 0;
   // Singleflight (§5). A slot leading a flight: its state word (the shard starts it) and, on
   // the reactor, the slots that joined it. A slot whose reply is a chunk shared with others
   // (a big reply of a flight with waiters) has it in `chunk` instead of `reply`.

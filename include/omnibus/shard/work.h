@@ -165,6 +165,14 @@ struct Work {
   // loop clock), and out, how long it waited before its shard started it (or shed it).
   int64_t enqueue_ns = 0;
   int64_t wait_ns = 0;
+  // Overload control (§4), set by the reactor for its shard's queue (ShardQueue): a command
+  // dispatched after its group's barrier, which must not pass the group's earlier commands
+  // still queued; a client that opted out of shedding (CLIENT NO-SHED); a part that jumps the
+  // queue (INFO); the client's deadline (CLIENT DEADLINE), 0 for none.
+  bool follows_own = false;
+  bool no_shed = false;
+  bool priority = false;
+  int64_t deadline_ns = 0;
   // Singleflight (§5). A slot leading a flight: its state word (the shard starts it) and, on
   // the reactor, the slots that joined it. A slot whose reply is a chunk shared with others
   // (a big reply of a flight with waiters) has it in `chunk` instead of `reply`.

@@ -248,7 +248,7 @@ std::vector<CommandSpec> ServerFamily() {
   constexpr uint32_t kCfg = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
   CommandSpec info{"info",
                    -1,
-                   kCmdLoading | kCmdStale,
+                   kCmdLoading | kCmdStale | kCmdJumpsQueue,
                    "@slow @dangerous",
                    0,
                    0,

@@ -19,6 +19,7 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
   options.db = slot->db;
   options.resp = slot->resp;
   options.write = (spec->flags & kCmdWrite) != 0;
+  options.priority = (spec->flags & kCmdJumpsQueue) != 0;
   if (spec->route == Route::kParked) {
     std::vector<int> shards = shard_of;
     std::sort(shards.begin(), shards.end());

@@ -397,9 +397,13 @@ void Reactor::DispatchGroup(Connection* c) {
 }
 
 void Reactor::DispatchRest(Connection* c) {
+  // Resumed after a barrier: commands of the group before it may still be queued on a shard,
+  // and these must not pass them there (§4, ShardQueue).
+  const bool resumed = c->dispatch_next > 0;
   while (c->dispatch_next < c->group) {
     size_t i = c->dispatch_next++;
     Work* w = c->works[i].get();
+    w->follows_own = resumed;
     if (w->args.empty()) {  // a protocol-error slot, already answered
       --c->pending;
       continue;
@@ -501,6 +505,8 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   Session& s = c->session;
   w->db = static_cast<uint8_t>(s.db);
   w->resp = static_cast<uint8_t>(s.resp);
+  w->no_shed = s.no_shed;
+  w->deadline_ns = s.deadline_ms > 0 ? loop_ns_ + s.deadline_ms * 1'000'000 : 0;
   // CLIENT REPLY OFF / SKIP: the reply is made (and counted) but not sent.
   w->silent = s.replies_off || s.skip_next_reply;
   s.skip_next_reply = false;
@@ -773,14 +779,14 @@ void Reactor::PostBatches() {
     size_t staged = 0;
     // Invariant 6: never more in flight than the shard's queue holds; the rest waits here,
     // in order, for the next iteration.
-    while (staged < batch.size() && in_flight_[i] < s->queue_capacity()) {
-      s->Stage(batch[staged]);
+    while (!batch.empty() && in_flight_[i] < s->queue_capacity()) {
+      s->Stage(batch.front());
+      batch.pop_front();
       ++staged;
       ++in_flight_[i];
     }
-    if (staged < batch.size()) ++stats_.shard_queue_full[i];
+    if (!batch.empty()) ++stats_.shard_queue_full[i];
     stats_.max_shard_in_flight[i] = std::max(stats_.max_shard_in_flight[i], in_flight_[i]);
-    batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(staged));
     if (staged > 0) {
       ++stats_.shard_batches;
       s->PostToShard();

@@ -48,6 +48,10 @@ Work* Select::NewPart() {
   w->args.clear();
   w->exec_ns = 0;
   w->dispatch_seq = 0;
+  w->priority = false;
+  w->follows_own = false;
+  w->no_shed = false;
+  w->deadline_ns = 0;
   owned_.push_back(w);
   return w;
 }
@@ -60,6 +64,7 @@ Work* Select::NewCommandPart(ShardHandler handler, std::span<const std::string_v
   w->resp = options.resp;
   w->capture = options.capture;
   w->keep = options.write;
+  w->priority = options.priority;
   w->OwnArgs(args);
   return w;
 }

@@ -199,6 +199,21 @@ std::vector<ConfigParam> BuildParams() {
   p.push_back(NetMemoryParam("pipeline-pause-output-bytes",
                              &NetOptions::pipeline_pause_output_bytes, 16 * 1024));
   p.push_back(NetBoolParam("singleflight", &NetOptions::singleflight));
+  p.push_back(IntParam("queue-target-ms", true, &Config::queue_target_ms, 1, 60'000));
+  p.push_back(IntParam("queue-interval-ms", true, &Config::queue_interval_ms, 1, 600'000));
+  p.push_back(IntParam("queue-shed-ms", true, &Config::queue_shed_ms, 1, 3'600'000));
+  p.push_back({"queue-policy", true,
+               [](const Config& c) { return std::string(c.queue_adaptive ? "adaptive" : "fifo"); },
+               [](Config& c, std::string_view v) -> std::string {
+                 if (EqualsIgnoreCase(v, "adaptive")) {
+                   c.queue_adaptive = true;
+                 } else if (EqualsIgnoreCase(v, "fifo")) {
+                   c.queue_adaptive = false;
+                 } else {
+                   return "argument(s) must be one of the following: adaptive, fifo";
+                 }
+                 return "";
+               }});
   return p;
 }
 

@@ -321,8 +321,8 @@ void Shard::Refuse(Work* w, ShardQueue::Action action) {
     rb.Error(StrCat("BUSY server overloaded, request shed after ", waited_ms,
                     " ms in queue, retry in ", queue_.DrainEstimateMs(), " ms"));
   } else {
-    rb.Error(StrCat("TIMEOUT request deadline passed after ", waited_ms,
-                    " ms in queue, not executed"));
+    rb.Error(
+        StrCat("TIMEOUT request deadline passed after ", waited_ms, " ms in queue, not executed"));
   }
 }
 

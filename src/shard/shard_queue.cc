@@ -85,6 +85,7 @@ void ShardQueue::Unlink(Run* r) {
     // A fence is only ever served from the head of the queue, so it is the oldest fence.
     fences_.pop_front();
   }
+  if (r == current_) current_ = nullptr;
   r->items.clear();
   r->head = 0;
   r->fence = false;
@@ -97,7 +98,10 @@ void ShardQueue::Unlink(Run* r) {
 }
 
 void ShardQueue::Push(Work* w, int64_t now_ns) {
-  if (size_ == 0) last_empty_ns_ = now_ns;  // the queue was empty until now
+  if (w->enqueue_ns == 0) w->enqueue_ns = now_ns;  // not queued through the reactor
+  // The queue stopped being empty when this item was queued on the reactor (it may have
+  // waited in the ring, or in the reactor's backlog, behind a long command).
+  if (size_ == 0) last_empty_ns_ = std::min(now_ns, w->enqueue_ns);
   ++size_;
   uint64_t depth = size_;
   stats_->depth.store(depth, std::memory_order_relaxed);
@@ -136,8 +140,10 @@ void ShardQueue::UpdateMode(int64_t now_ns) {
   if (options_->adaptive.load(std::memory_order_relaxed) && head_ != nullptr) {
     const int64_t interval_ns = options_->interval_ms.load(std::memory_order_relaxed) * 1'000'000;
     const int64_t target_ns = options_->target_ms.load(std::memory_order_relaxed) * 1'000'000;
-    over = size_ >= high_water_ ||
-           (now_ns - last_empty_ns_ > interval_ns && now_ns - head_->front()->enqueue_ns > target_ns);
+    // CoDel looks at the oldest run still waiting; the run being served has stopped waiting.
+    const Run* oldest = head_ == current_ ? head_->next : head_;
+    over = size_ >= high_water_ || (oldest != nullptr && now_ns - last_empty_ns_ > interval_ns &&
+                                    now_ns - oldest->front()->enqueue_ns > target_ns);
   }
   if (over == overloaded_) return;
   overloaded_ = over;
@@ -189,20 +195,28 @@ ShardQueue::Pick ShardQueue::Next(int64_t now_ns) {
     return {w, Action::kRun};
   }
   UpdateMode(now_ns);
-  Run* from = head_;
-  if (overloaded_) {
-    Work* oldest = head_->front();
-    const int64_t shed_ns = options_->shed_ms.load(std::memory_order_relaxed) * 1'000'000;
-    if (!head_->fence && !oldest->no_shed && now_ns - oldest->enqueue_ns > shed_ns) {
-      Work* w = TakeFrom(head_);
-      Record(w, now_ns);
-      stats_->shed.fetch_add(1, std::memory_order_relaxed);
-      return {w, Action::kShed};
+  if (current_ == nullptr) {
+    // Start a run: while overloaded, the oldest one is shed whole if it waited too long,
+    // else the newest goes first.
+    current_shed_ = false;
+    current_ = head_;
+    if (overloaded_) {
+      const Work* oldest = head_->front();
+      const int64_t shed_ns = options_->shed_ms.load(std::memory_order_relaxed) * 1'000'000;
+      if (!head_->fence && !oldest->no_shed && now_ns - oldest->enqueue_ns > shed_ns) {
+        current_shed_ = true;
+      } else {
+        current_ = NewestServable();
+      }
     }
-    from = NewestServable();
   }
-  Work* w = TakeFrom(from);
+  const bool shed = current_shed_;
+  Work* w = TakeFrom(current_);
   Record(w, now_ns);
+  if (shed) {
+    stats_->shed.fetch_add(1, std::memory_order_relaxed);
+    return {w, Action::kShed};
+  }
   if (w->deadline_ns != 0 && now_ns > w->deadline_ns && !IsFence(w)) {
     stats_->deadlines_missed.fetch_add(1, std::memory_order_relaxed);
     return {w, Action::kDeadline};

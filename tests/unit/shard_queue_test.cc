@@ -44,7 +44,7 @@ class ShardQueueTest : public ::testing::Test {
     while (ShardQueue::Pick p = queue_.Next(now)) {
       std::string prefix = p.action == ShardQueue::Action::kShed       ? "!"
                            : p.action == ShardQueue::Action::kDeadline ? "~"
-                                                                        : "";
+                                                                       : "";
       out.push_back(prefix + names_[p.work]);
     }
     return out;
@@ -121,6 +121,18 @@ TEST_F(ShardQueueTest, LifoKeepsEachConnectionsOrderAndNeverCrossesAFence) {
   EXPECT_EQ(ServeAll(200 * kMs), (V{"b1", "b2", "a1", "a2", "a3", "F", "d1", "d2", "c1"}));
 }
 
+TEST_F(ShardQueueTest, AStartedRunIsServedToItsEndAndNeverShed) {
+  Push(Cmd(1, "a1"), 0);
+  Push(Cmd(1, "a2"), 0);
+  Push(Cmd(1, "a3"), 0);
+  EXPECT_EQ(NextName(0), "a1");  // a's run has started
+  Push(Cmd(2, "b1"), 1 * kMs);
+  Push(Cmd(3, "c1"), 150 * kMs);
+  // 200 ms: overloaded (standing since 0, b waited 199 ms), and a2/a3 are older still, but
+  // their run goes on; then b, past queue-shed-ms, is shed, and c (50 ms) is served.
+  EXPECT_EQ(ServeAll(200 * kMs), (V{"a2", "a3", "!b1", "c1"}));
+}
+
 TEST_F(ShardQueueTest, ARunThatFollowsItsConnectionsEarlierRunWaitsForIt) {
   options_.shed_ms = 1'000'000;
   Push(Cmd(1, "a1"), 0);
@@ -193,8 +205,7 @@ TEST_F(ShardQueueTest, TakeLeadingStopsAtTheFirstFence) {
   Push(Fence("F"), 0);
   Push(Cmd(3, "c"), 0);
   V taken;
-  queue_.TakeLeading([](Work*) { return true; },
-                     [&](Work* w) { taken.push_back(names_[w]); });
+  queue_.TakeLeading([](Work*) { return true; }, [&](Work* w) { taken.push_back(names_[w]); });
   EXPECT_EQ(taken, (V{"a", "b"}));
   EXPECT_EQ(ServeAll(1 * kMs), (V{"F", "c"}));
 }

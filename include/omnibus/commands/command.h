@@ -37,6 +37,9 @@ enum CommandFlag : uint32_t {
   // Ours: allowed on a RESP2 connection in subscribed mode ((P|S)(UN)SUBSCRIBE PING QUIT
   // RESET).
   kCmdSubscribedOk = 1 << 22,
+  // Ours: its shard parts jump the shard queues (INFO: admin reads never wait behind a
+  // backlog, DESIGN §4). Only for reads whose order with other commands does not matter.
+  kCmdJumpsQueue = 1 << 23,
 };
 
 // Where a command runs (DESIGN §2, §6).
@@ -108,6 +111,11 @@ struct Session {
   bool skip_next_reply = false;
   bool silence_this = false;
   bool monitor = false;  // MONITOR: receives every command; may not touch the keyspace
+  // Overload control (§4; ours): CLIENT NO-SHED ON exempts this connection's commands from
+  // shedding (an admin connection); CLIENT DEADLINE ms refuses a command that has not started
+  // within ms of being read (0: no deadline).
+  bool no_shed = false;
+  int64_t deadline_ms = 0;
 };
 
 // What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -225,10 +226,12 @@ class Reactor final : public Notifier, public SelectHost {
   std::vector<Connection*> ready_;                  // connections to process again this iteration
   std::vector<Connection*> flush_;                  // connections with replies to write
   absl::flat_hash_set<Connection*> write_blocked_;  // the kernel took only part of their output
-  std::vector<std::vector<Work*>> batches_;         // per shard, not yet staged
-  std::vector<size_t> in_flight_;                   // per shard, staged but not drained
-  std::vector<int> scratch_shard_of_;               // Run's per-key shards
-  std::vector<int> scratch_key_at_;                 // Run's key positions
+  // Per shard, not yet staged: this iteration's batch, and the backlog when the shard's
+  // ring was full (a queue too: its items' waits count from their enqueue_ns, §4).
+  std::vector<std::deque<Work*>> batches_;
+  std::vector<size_t> in_flight_;                       // per shard, staged but not drained
+  std::vector<int> scratch_shard_of_;                   // Run's per-key shards
+  std::vector<int> scratch_key_at_;                     // Run's key positions
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
   std::vector<Work*> free_works_;                       // parts for reuse
   std::vector<Keyspace*> keyspaces_;                    // every shard's, for parked groups

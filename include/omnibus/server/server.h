@@ -83,6 +83,7 @@ class Server final : public ServerApi {
   Config config_;
   // The container-encoding settings as shards read them (copied from config_ on CONFIG SET).
   ContainerLimits limits_;
+  QueuePolicyOptions queue_policy_;  // the shards read it live (CONFIG SET)
   void PublishLimits();
   CommandTable table_;
   ReactorNotifier notifier_;

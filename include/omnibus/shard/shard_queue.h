@@ -16,7 +16,7 @@ namespace omnibus {
 struct QueuePolicyOptions {
   std::atomic<int64_t> target_ms{5};      // queue-target-ms: the sojourn CoDel tolerates
   std::atomic<int64_t> interval_ms{100};  // queue-interval-ms: how long a standing queue lasts
-  std::atomic<int64_t> shed_ms{50};       // queue-shed-ms: in overload, older items are shed
+  std::atomic<int64_t> shed_ms{50};       // queue-shed-ms: in overload, older runs are shed
   std::atomic<bool> adaptive{true};       // queue-policy adaptive|fifo
 };
 
@@ -28,7 +28,7 @@ struct QueueStats {
   std::atomic<uint64_t> max_depth{0};
   std::atomic<uint64_t> max_sojourn_us{0};
   std::atomic<uint64_t> mode_switches{0};
-  std::atomic<uint64_t> lifo_us{0};  // time spent overloaded (closed periods)
+  std::atomic<uint64_t> lifo_us{0};       // time spent overloaded (closed periods)
   std::atomic<int64_t> lifo_since_ns{0};  // when the current overload began (0: not overloaded)
   std::atomic<uint64_t> shed{0};
   std::atomic<uint64_t> deadlines_missed{0};
@@ -46,18 +46,20 @@ struct QueueStats {
 // healthy and newest-first while overloaded, with CoDel's overload test and shedding.
 //
 // - Items of one client connection that arrive together form a run; runs are the unit of
-//   reordering, and a run's items are always served in order. A run that must follow an
-//   earlier run of the same connection (`Work::follows_own`: dispatched after a barrier) is
-//   never served before it.
+//   reordering and of shedding: a run once started is served to its end before another
+//   starts (the connection's replies leave only when its whole group is done, and a
+//   client's own pipeline is not a queue of others' work), in order. A run that must follow
+//   an earlier run of the same connection (`Work::follows_own`: dispatched after a barrier)
+//   is never served before it.
 // - Fences (parts of multi-shard commands, parked steps, transactions, blocking pops,
 //   scripts) are never reordered with anything and never shed: LIFO applies to the runs
 //   between the queue's head and its first fence.
 // - Priority items (INFO's parts) are served before anything else: admin reads never wait
 //   behind a queue.
 // - Overloaded when the depth reaches 80% of the bound, or when the queue has not been empty
-//   for queue-interval-ms and its oldest item waited longer than queue-target-ms. Then items
-//   that waited longer than queue-shed-ms are shed from the head (unless a fence or a
-//   connection that opted out), and the newest run is served first.
+//   for queue-interval-ms and its oldest waiting run waited longer than queue-target-ms. Then
+//   the oldest run, if it waited longer than queue-shed-ms, is shed whole (unless a fence or
+//   a connection that opted out), else the newest run is served first.
 // - An item whose client deadline passed before it ran is answered with the timeout error.
 //
 // Runs on: its shard thread (tests: any one thread; the clock is passed in).
@@ -123,6 +125,8 @@ class ShardQueue {
   QueueStats* stats_;
   Run* head_ = nullptr;
   Run* tail_ = nullptr;
+  Run* current_ = nullptr;  // the run being served (or shed), to its end
+  bool current_shed_ = false;
   std::deque<Run*> fences_;  // the fence runs, oldest first
   std::deque<Work*> priority_;
   std::vector<Run*> free_runs_;

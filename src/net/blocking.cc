@@ -99,13 +99,19 @@ struct BlockedClient {
     b->timeout = {};
     b->End(Reason::kTimeout);
   }
+  // The shard's hint came due (the lease waited on ran out): every waiter of the key asks
+  // again, in the order they came, so the first of them may win the lease.
   static void OnRecheck(void* arg) {
     auto* b = static_cast<BlockedClient*>(arg);
     b->recheck = {};
-    if (b->sleeping) {
-      b->ScheduleWake();
-    } else {
-      b->signaled = true;
+    auto it = b->reactor->waiters_.find(b->keys.front());
+    if (it == b->reactor->waiters_.end()) return;
+    for (BlockedClient* x : it->second) {
+      if (x->sleeping) {
+        x->ScheduleWake();
+      } else {
+        x->signaled = true;
+      }
     }
   }
 

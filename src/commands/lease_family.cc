@@ -200,7 +200,7 @@ CommandDoc Doc(std::string_view summary, std::string_view complexity, std::strin
 
 std::vector<CommandSpec> LeaseFamily() {
   CommandSpec get = BlockingCommand(
-      "lease.get", -3, kCmdWrite | kCmdDenyOom | kCmdBlocking, "@write @string @slow @blocking", 1,
+      "lease.get", -3, kCmdWrite | kCmdBlocking, "@write @string @slow @blocking", 1,
       1, LeaseGet, 0,
       Doc("Omnibus extension: get a string, or a lease to recompute it when it is missing "
           "(waits up to WAIT ms for another client's recompute)",

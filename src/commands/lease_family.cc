@@ -6,6 +6,7 @@
 // LEASE.GET that waits is a blocked client (DESIGN §10.5) woken by the key's write, the lease
 // ending, or its own deadline.
 // Runs on: shard threads.
+#include <algorithm>
 #include <climits>
 
 #include "omnibus/base/str_cat.h"
@@ -20,6 +21,8 @@ namespace {
 using Args = std::span<const std::string_view>;
 
 constexpr std::string_view kInvalidToken = "ERR invalid lease token";
+// Longer waits are this long (about 290 million years).
+constexpr int64_t kMaxWaitMs = int64_t{1} << 53;
 
 // LEASE.GET's options after `key lease-ms`: [WAIT ms]. Returns false after replying an error
 // (when `rb` is set).
@@ -47,8 +50,9 @@ bool ParseGetOptions(Args args, int64_t* wait_ms, ReplyBuilder* rb) {
 
 // The reactor's question (CommandSpec::wait_fn): may this LEASE.GET wait, and how long?
 bool LeaseGetWait(Args args, int64_t* wait_ms) {
-  if (args.size() < 3) return false;
-  return ParseGetOptions(args, wait_ms, nullptr) && *wait_ms > 0;
+  if (args.size() < 3 || !ParseGetOptions(args, wait_ms, nullptr) || *wait_ms == 0) return false;
+  *wait_ms = std::min(*wait_ms, kMaxWaitMs);  // a deadline that cannot overflow the clock
+  return true;
 }
 
 bool ParseToken(std::string_view arg, uint64_t* token, ReplyBuilder* rb) {
@@ -200,8 +204,8 @@ CommandDoc Doc(std::string_view summary, std::string_view complexity, std::strin
 
 std::vector<CommandSpec> LeaseFamily() {
   CommandSpec get = BlockingCommand(
-      "lease.get", -3, kCmdWrite | kCmdBlocking, "@write @string @slow @blocking", 1,
-      1, LeaseGet, 0,
+      "lease.get", -3, kCmdWrite | kCmdBlocking, "@write @string @slow @blocking", 1, 1, LeaseGet,
+      0,
       Doc("Omnibus extension: get a string, or a lease to recompute it when it is missing "
           "(waits up to WAIT ms for another client's recompute)",
           "O(1)", "key:key{key_flags=RW+access+insert} lease-ms:integer [ms:integer:WAIT]"));

@@ -219,9 +219,12 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
         slot->reply.swap(w->reply);
         co_return;
       }
-      if (w->wait_hint_ms > 0) {
-        waiter.recheck =
-            timers_.Add(MonotonicMs() + w->wait_hint_ms, &BlockedClient::OnRecheck, &waiter);
+      // A re-check at the shard's hint, unless the wait ends first anyway.
+      const int64_t now = MonotonicMs();
+      const int64_t left =
+          timeout_ms > 0 ? start_ms + timeout_ms - now : std::numeric_limits<int64_t>::max() - now;
+      if (w->wait_hint_ms > 0 && w->wait_hint_ms < left) {
+        waiter.recheck = timers_.Add(now + w->wait_hint_ms, &BlockedClient::OnRecheck, &waiter);
       }
     }
     waiter.Count();

@@ -493,6 +493,28 @@ TEST_P(LeaseTest, ClientUnblockEndsTheWait) {
   EXPECT_THAT(Command(admin_, {"PING"}), IsStatus("PONG"));
 }
 
+// The largest lease and wait: no deadline overflows; the wait still ends when the lease does.
+TEST_P(LeaseTest, ExtremeTimes) {
+  constexpr std::string_view kMax = "9223372036854775807";
+  Lease win = Get("k", kMax);
+  ASSERT_EQ(win.status, "win");
+  EXPECT_EQ(win.ms, 9223372036854775807);
+  EXPECT_EQ(MustLease(Command(admin_, {"LEASE.GET", "k", "1"})).status, "retry");
+  RedisConn w = BlockOn({"LEASE.GET", "k", kMax, "WAIT", kMax}, 1);
+  ASSERT_TRUE(w);
+  EXPECT_THAT(Command(admin_, {"LEASE.SET", "k", std::to_string(win.token), "v", "PX", kMax}),
+              IsError("ERR invalid expire time in 'lease.set' command"));
+  EXPECT_THAT(
+      Command(admin_, {"LEASE.SET", "k", std::to_string(win.token), "v", "EX", "9223372036854775"}),
+      IsError("ERR invalid expire time in 'lease.set' command"));
+  EXPECT_THAT(Command(admin_, {"LEASE.RELEASE", "k", std::to_string(win.token)}), IsInt(1));
+  Lease next = MustLease(GetReply(w.get()));
+  EXPECT_EQ(next.status, "win");
+  EXPECT_THAT(Command(w, {"LEASE.SET", "k", std::to_string(next.token), "v", "EX", "1000000"}),
+              IsInt(1));
+  EXPECT_EQ(Get("k").status, "hit");
+}
+
 TEST_P(LeaseTest, ErrorsAndArity) {
   for (std::string_view cmd : {"lease.get", "lease.set", "lease.release", "lease.invalidate"}) {
     EXPECT_THAT(Command(admin_, {cmd}),

@@ -6,7 +6,8 @@ namespace omnibus {
 
 namespace {
 
-constexpr uint64_t kTokenMask = (uint64_t{1} << 62) - 1;
+// 53 bits: a token survives being a Lua number (a script) or a JavaScript one (node-redis).
+constexpr uint64_t kTokenMask = (uint64_t{1} << 53) - 1;
 
 }  // namespace
 

@@ -55,6 +55,14 @@ struct Lease {
   return ::testing::AssertionSuccess();
 }
 
+// A key named prefix<i> on `shard` (of `shards`).
+std::string KeyOnShard(const std::string& prefix, int shard, int shards) {
+  for (int i = 0;; ++i) {
+    std::string key = StrCat(prefix, i);
+    if (KeyShard(key, shards) == shard) return key;
+  }
+}
+
 Lease MustLease(const Reply& r) {
   Lease l;
   EXPECT_TRUE(ParseLease(r.get(), &l));
@@ -465,6 +473,20 @@ TEST_P(LeaseTest, InAScriptItNeverWaits) {
   EXPECT_LT(ElapsedMs(start), 5000);
   ASSERT_TRUE(r && r->type == REDIS_REPLY_ARRAY && r->elements == 4) << Describe(r);
   EXPECT_THAT(r->element[0], IsStatus("retry"));
+  // A token a script wins is exact (a Lua number is a double) and works outside it, also when
+  // the script reached another shard and ran again parked.
+  std::string other = KeyOnShard("other", shards() - 1, shards());
+  std::string mine = KeyOnShard("mine", 0, shards());
+  Reply won = Command(admin_, {"EVAL",
+                               "local r = redis.call('lease.get', KEYS[1], 60000) "
+                               "redis.call('get', ARGV[1]) return r",
+                               "1", mine, other});
+  ASSERT_TRUE(won && won->type == REDIS_REPLY_ARRAY && won->elements == 4) << Describe(won);
+  EXPECT_THAT(won->element[0], IsStatus("win"));
+  ASSERT_EQ(won->element[2]->type, REDIS_REPLY_INTEGER);
+  EXPECT_THAT(Command(admin_, {"LEASE.SET", mine, std::to_string(won->element[2]->integer), "v"}),
+              IsInt(1));
+  EXPECT_THAT(Command(admin_, {"GET", mine}), IsBulk("v"));
 }
 
 TEST_P(LeaseTest, ClientUnblockEndsTheWait) {

@@ -33,8 +33,8 @@ using CountedString = std::basic_string<char, std::char_traits<char>, StoreAlloc
 // Runs on: the owning shard thread.
 class LeaseTable {
  public:
-  // Tokens are `seed`, `seed + 1`, ... (never 0, always a positive 62-bit integer), so a token
-  // from before a restart or a flush is unlikely to match a new lease.
+  // Tokens are `seed`, `seed + 1`, ... (never 0, a positive integer below 2^53, exact as a double),
+  // so a token from before a restart or a flush is unlikely to match a new lease.
   explicit LeaseTable(uint64_t seed);
   LeaseTable(const LeaseTable&) = delete;
   LeaseTable& operator=(const LeaseTable&) = delete;

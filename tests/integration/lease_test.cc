@@ -465,6 +465,30 @@ TEST_P(LeaseTest, InsideMultiItNeverWaits) {
   EXPECT_THAT(exec2->element[1], IsBulk("v"));
 }
 
+// Taking or releasing a lease is not a change of the key; storing or invalidating it is.
+TEST_P(LeaseTest, WatchSeesLeaseSetButNotLeaseGet) {
+  RedisConn other = server_->Connect();
+  ASSERT_THAT(Command(admin_, {"WATCH", "k"}), IsStatus("OK"));
+  Lease win = MustLease(Command(other, {"LEASE.GET", "k", "60000"}));
+  ASSERT_EQ(win.status, "win");
+  ASSERT_THAT(Command(admin_, {"MULTI"}), IsStatus("OK"));
+  ASSERT_THAT(Command(admin_, {"PING"}), IsStatus("QUEUED"));
+  Reply ran = Command(admin_, {"EXEC"});
+  ASSERT_TRUE(ran && ran->type == REDIS_REPLY_ARRAY && ran->elements == 1) << Describe(ran);
+
+  ASSERT_THAT(Command(admin_, {"WATCH", "k"}), IsStatus("OK"));
+  EXPECT_THAT(Command(other, {"LEASE.SET", "k", std::to_string(win.token), "v"}), IsInt(1));
+  ASSERT_THAT(Command(admin_, {"MULTI"}), IsStatus("OK"));
+  ASSERT_THAT(Command(admin_, {"PING"}), IsStatus("QUEUED"));
+  EXPECT_THAT(Command(admin_, {"EXEC"}), IsNil());  // aborted: the key changed
+
+  ASSERT_THAT(Command(admin_, {"WATCH", "k"}), IsStatus("OK"));
+  EXPECT_THAT(Command(other, {"LEASE.INVALIDATE", "k", "1000"}), IsInt(1));
+  ASSERT_THAT(Command(admin_, {"MULTI"}), IsStatus("OK"));
+  ASSERT_THAT(Command(admin_, {"PING"}), IsStatus("QUEUED"));
+  EXPECT_THAT(Command(admin_, {"EXEC"}), IsNil());
+}
+
 TEST_P(LeaseTest, InAScriptItNeverWaits) {
   ASSERT_EQ(Get("k", "60000").status, "win");
   auto start = Clock::now();

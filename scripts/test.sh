@@ -49,6 +49,11 @@ if [ "$quick" = 0 ]; then
 fi
 
 if [ "$quick" = 0 ]; then
+  echo "=== ThreadSanitizer: leases (LEASE.* waiters, docs/leases.md) ==="
+  run_suite "$root/build/tsan" -R 'Lease|lease'
+fi
+
+if [ "$quick" = 0 ]; then
   echo "=== libFuzzer: every target for ${OMNIBUS_FUZZ_SECONDS:-60} s (scripts/fuzz.sh) ==="
   "$root/scripts/fuzz.sh" all "${OMNIBUS_FUZZ_SECONDS:-60}"
 fi

@@ -39,6 +39,7 @@ Work* Select::NewPart() {
   w->capture = false;
   w->may_block = false;
   w->would_block = false;
+  w->wait_hint_ms = 0;
   w->escalate = false;
   w->reached_out = false;
   w->keep = false;

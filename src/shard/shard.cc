@@ -109,6 +109,7 @@ void Shard::Execute(Work* w) {
     ctx.activity = &activity_;
     w->handler(ctx);
     w->would_block = ctx.would_block;
+    w->wait_hint_ms = ctx.wait_hint_ms;
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
   }
@@ -159,6 +160,7 @@ void Shard::RunParked(Work* w) {
     ctx.activity = &activity_;
     cmd->handler(ctx);
     cmd->would_block = ctx.would_block;
+    cmd->wait_hint_ms = ctx.wait_hint_ms;
   }
   g->released.store(ParkGroup::kDone, std::memory_order_release);
   g->released.notify_all();

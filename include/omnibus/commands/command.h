@@ -212,6 +212,13 @@ using ReactorHandler = void (*)(ReactorContext& ctx);
 // keys. A malformed key count appends nothing; the handler then replies the error.
 using KeysHandler = void (*)(std::span<const std::string_view> args, std::vector<int>* out);
 using MergeHandler = void (*)(MergeContext& ctx);
+// Blocking commands that wait for a state rather than pop an element (LEASE.GET): how long
+// this call may wait, in ms (> 0), read from its arguments; false: it does not wait (no wait
+// asked for, or a bad argument the handler will reply). Every client waiting for such a
+// command's key is woken when the key becomes ready (not only the oldest, as for pops), and
+// when the wait ends (timeout, CLIENT UNBLOCK) the command runs once more without waiting:
+// its reply says what it finds then.
+using WaitHandler = bool (*)(std::span<const std::string_view> args, int64_t* wait_ms);
 // kCustom: returns the shard, or -1 after writing an error reply.
 using RouteHandler = int (*)(std::span<const std::string_view> args, int num_shards,
                              ReplyBuilder* reply);
@@ -252,6 +259,7 @@ struct CommandSpec {
   int timeout_arg = 0;     // blocking pops: the timeout's argument index (negative: from the end)
   uint16_t id = 0;         // index in the table, set by CommandTable
   bool container = false;  // has subcommands ("config|get"), set by CommandTable
+  WaitHandler wait_fn = nullptr;  // a kBlockingPop that waits for a state (see WaitHandler)
 };
 
 }  // namespace omnibus

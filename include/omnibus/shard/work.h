@@ -37,6 +37,9 @@ struct ExecContext {
   // handler that would wait sets would_block instead of replying.
   bool may_block = false;
   bool would_block = false;
+  // With would_block: ask again after this many ms even if no key becomes ready (LEASE.GET:
+  // when the lease it waits on runs out); 0: only when a key becomes ready.
+  int64_t wait_hint_ms = 0;
   // Scripting (EVAL): the interpreter scripts use and the table redis.call resolves
   // commands in.
   LuaEngine* script = nullptr;
@@ -145,6 +148,7 @@ struct Work {
   std::unique_ptr<Transaction> tx;  // EXEC: run this transaction instead of `handler`
   bool may_block = false;           // see ExecContext
   bool would_block = false;         // out: the handler found nothing and may wait (§10.5)
+  int64_t wait_hint_ms = 0;         // out: see ExecContext
   bool escalate = false;            // out: see ExecContext
   bool reached_out = false;         // out: see ExecContext
   // A read part that has not started when its select closes is skipped (§6).

@@ -215,9 +215,10 @@ std::vector<CommandSpec> LatencyFamily() {
   return {
       reactor("slowlog", -2, 0, "@slow", nullptr,
               Doc("A container for slow log commands", "2.2.12", "Depends on subcommand.")),
-      reactor("slowlog|get", -2, kSlowlog, kAdminAcl, SlowlogGet,
-              Doc("Get the slow log's entries", "2.2.12",
-                  "O(N) where N is the number of entries returned", "[count:integer]")),
+      WithHistory(reactor("slowlog|get", -2, kSlowlog, kAdminAcl, SlowlogGet,
+                          Doc("Get the slow log's entries", "2.2.12",
+                              "O(N) where N is the number of entries returned", "[count:integer]")),
+                  "4.0.0 Added client IP address, port and name to the reply."),
       reactor("slowlog|len", 2, kSlowlog, kAdminAcl, SlowlogLen,
               Doc("Get the slow log's length", "2.2.12", "O(1)")),
       reactor("slowlog|reset", 2, kSlowlog, kAdminAcl, SlowlogReset,

@@ -82,11 +82,11 @@ ConfigParam LatencyIntParam(std::string_view name, int64_t LatencySettings::*fie
 
 // SLOWLOG and LATENCY's settings (commands/latency_monitor.h), Redis 7.0's names and checks.
 void AddLatencyParams(std::vector<ConfigParam>* p) {
-  p->push_back(LatencyIntParam("slowlog-log-slower-than",
-                               &LatencySettings::slowlog_log_slower_than, -1));
+  p->push_back(
+      LatencyIntParam("slowlog-log-slower-than", &LatencySettings::slowlog_log_slower_than, -1));
   p->push_back(LatencyIntParam("slowlog-max-len", &LatencySettings::slowlog_max_len, 0));
-  p->push_back(LatencyIntParam("latency-monitor-threshold",
-                               &LatencySettings::latency_monitor_threshold, 0));
+  p->push_back(
+      LatencyIntParam("latency-monitor-threshold", &LatencySettings::latency_monitor_threshold, 0));
   p->push_back({"latency-tracking", true,
                 [](const Config& c) { return YesNo(c.net.latency.latency_tracking); },
                 [](Config& c, std::string_view v) -> std::string {
@@ -111,11 +111,13 @@ void AddLatencyParams(std::vector<ConfigParam>* p) {
        },
        [](Config& c, std::string_view v) -> std::string {
          std::vector<std::string> parts;
-         if (!SplitInlineArgs(v, &parts)) return "Invalid latency-tracking-info-percentiles parameters";
+         if (!SplitInlineArgs(v, &parts))
+           return "Invalid latency-tracking-info-percentiles parameters";
          std::vector<double> values;
          for (const std::string& part : parts) {
            long double d;
-           if (!ParseLongDouble(part, &d)) return "Invalid latency-tracking-info-percentiles parameters";
+           if (!ParseLongDouble(part, &d))
+             return "Invalid latency-tracking-info-percentiles parameters";
            if (d < 0.0L || d > 100.0L)
              return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
            values.push_back(static_cast<double>(d));

@@ -388,9 +388,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
       StrAppend(out, "latency_percentiles_usec_", spec.name, ":");
       for (size_t j = 0; j < percentiles.size(); ++j) {
         if (j > 0) out->push_back(',');
-        StrAppend(out, "p", PercentileLabel(percentiles[j]), "=",
-                  StrFormat("%.3f", static_cast<double>(h->ValueAtPercentile(percentiles[j])) /
-                                        1000.0));
+        StrAppend(
+            out, "p", PercentileLabel(percentiles[j]), "=",
+            StrFormat("%.3f", static_cast<double>(h->ValueAtPercentile(percentiles[j])) / 1000.0));
       }
       out->append("\r\n");
     }

@@ -211,6 +211,14 @@ TEST(LatencyMonitorTest, GraphHasRedisShape) {
   EXPECT_EQ(lines[6], "   ");
   EXPECT_EQ(lines[7], "543");
   EXPECT_EQ(lines[8], "sss");
+  // Byte for byte what redis-server 7.0.15 drew for spikes of 9, 27 and 45 ms.
+  LatencySeries r;
+  r.Add(9, 1000);
+  r.Add(27, 1001);
+  r.Add(45, 1002);
+  EXPECT_EQ(LatencyGraph("command", r, 1004),
+            "command - high 45 ms, low 9 ms (all time high 45 ms)\n" + std::string(80, '-') +
+                "\n  #\n _|\n ||\n_||\n   \n432\nsss\n");
 }
 
 TEST(LatencyMonitorTest, DoctorTexts) {

@@ -132,7 +132,8 @@ void LatencyDoctorCommand(ReactorContext& ctx) {
   const LatencySettings& s = m.settings();
   ctx.reply->Verbatim("txt",
                       LatencyDoctor(m, s.latency_monitor_threshold, s.slowlog_log_slower_than,
-                                    static_cast<int>(ConfigInt(ctx.server, "hz")), NowSeconds()));
+                                    static_cast<int>(ConfigInt(ctx.server, "hz")), NowSeconds(),
+                                    HasAnonHugePages()));
 }
 
 // One command's cumulative distribution, as Redis's fillCommandCDF writes it.

@@ -339,8 +339,21 @@ std::string LatencyGraph(std::string_view event, const LatencySeries& series, in
   return out;
 }
 
+bool HasAnonHugePages() {
+  FILE* f = fopen("/proc/self/smaps_rollup", "r");
+  if (f == nullptr) return false;
+  char line[256];
+  long long kb = 0;
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    if (sscanf(line, "AnonHugePages: %lld kB", &kb) == 1) break;
+  }
+  fclose(f);
+  return kb > 0;
+}
+
 std::string LatencyDoctor(const LatencyMonitor& monitor, int64_t threshold_ms,
-                          int64_t slowlog_slower_than_us, int hz, int64_t now_s) {
+                          int64_t slowlog_slower_than_us, int hz, int64_t now_s,
+                          bool anon_huge_pages) {
   if (monitor.events().empty() && threshold_ms == 0) {
     return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis "
            "instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in "
@@ -396,6 +409,7 @@ std::string LatencyDoctor(const LatencyMonitor& monitor, int64_t threshold_ms,
     }
     report.push_back('\n');
   }
+  if (anon_huge_pages) ++advices;
   if (n == 0 && advices == 0) {
     report +=
         "Dave, no latency spike was observed during the lifetime of this Redis instance, not in "
@@ -465,6 +479,16 @@ std::string LatencyDoctor(const LatencyMonitor& monitor, int64_t threshold_ms,
         "- Deleting, expiring or evicting (because of maxmemory policy) large objects is a "
         "blocking operation. If you have very large objects that are often deleted, expired, "
         "or evicted, try to fragment those objects into multiple smaller objects.\n";
+  }
+  if (anon_huge_pages) {
+    report +=
+        "- I detected a non zero amount of anonymous huge pages used by your process. This "
+        "creates very serious latency events in different conditions, especially when Redis "
+        "is persisting on disk. To disable THP support use the command 'echo never > "
+        "/sys/kernel/mm/transparent_hugepage/enabled', make sure to also add it into "
+        "/etc/rc.local so that the command will be executed again after a reboot. Note that "
+        "even if you have already disabled THP, you still need to restart the Redis process "
+        "to get rid of the huge pages already created.\n";
   }
   return report;
 }

@@ -234,6 +234,11 @@ TEST(LatencyMonitorTest, DoctorTexts) {
             std::string::npos)
       << report;
   EXPECT_NE(report.find("I have a few advices for you"), std::string::npos);
+  EXPECT_EQ(report.find("anonymous huge pages"), std::string::npos);
+  LatencyMonitor quiet(1, &settings);
+  std::string thp = LatencyDoctor(quiet, 5, 10000, 10, 0, /*anon_huge_pages=*/true);
+  EXPECT_EQ(thp.substr(0, 30), "\nI have a few advices for you:");
+  EXPECT_NE(thp.find("- I detected a non zero amount of anonymous huge pages"), std::string::npos);
 }
 
 }  // namespace

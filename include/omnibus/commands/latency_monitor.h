@@ -150,10 +150,13 @@ class LatencyMonitor {
 
 // LATENCY GRAPH's text for one event (Redis's ASCII sparkline, 80 columns, 4 rows).
 std::string LatencyGraph(std::string_view event, const LatencySeries& series, int64_t now_s);
-// LATENCY DOCTOR's report. `threshold_ms`, `slowlog_slower_than_us` and `hz` shape the
-// advice as in Redis.
+// LATENCY DOCTOR's report. `threshold_ms`, `slowlog_slower_than_us`, `hz` and whether the
+// process has transparent huge pages (`anon_huge_pages`) shape the advice as in Redis.
 std::string LatencyDoctor(const LatencyMonitor& monitor, int64_t threshold_ms,
-                          int64_t slowlog_slower_than_us, int hz, int64_t now_s);
+                          int64_t slowlog_slower_than_us, int hz, int64_t now_s,
+                          bool anon_huge_pages = false);
+// Whether this process has anonymous huge pages (/proc/self/smaps_rollup), as Redis checks.
+bool HasAnonHugePages();
 // INFO latencystats' percentile label: "50", "99.9" (Redis's %f with trailing zeros cut).
 std::string PercentileLabel(double percentile);
 

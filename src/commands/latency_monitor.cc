@@ -157,13 +157,19 @@ bool Redact(std::string_view command, std::span<const std::string_view> args,
   }
   if (command == "hello") {
     bool any = false;
-    for (size_t i = 2; i + 2 < args.size(); ++i) {
-      if (EqualsIgnoreCase(args[i], "auth")) {
+    // Walk the options as HELLO parses them: SETNAME's value is never an option.
+    for (size_t i = 2; i < args.size(); ++i) {
+      size_t more = args.size() - 1 - i;
+      if (EqualsIgnoreCase(args[i], "auth") && more >= 2) {
         if (!any) out->assign(args.begin(), args.end());
         any = true;
         (*out)[i + 1] = kRedacted;
         (*out)[i + 2] = kRedacted;
         i += 2;
+      } else if (EqualsIgnoreCase(args[i], "setname") && more >= 1) {
+        ++i;
+      } else {
+        break;
       }
     }
     return any;

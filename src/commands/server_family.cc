@@ -38,9 +38,9 @@ void InfoShard(ExecContext& ctx) {
 
 constexpr std::string_view kDefaultSections[] = {
     "server", "clients", "memory", "stats", "replication", "cpu", "errorstats", "keyspace"};
-constexpr std::string_view kAllSections[] = {"server",       "clients",     "memory",
-                                             "stats",        "replication", "cpu",
-                                             "commandstats", "errorstats",  "keyspace"};
+constexpr std::string_view kAllSections[] = {
+    "server", "clients",      "memory",     "stats",        "replication",
+    "cpu",    "commandstats", "errorstats", "latencystats", "keyspace"};
 
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;

@@ -215,6 +215,7 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
       waiter.recheck = {};
       co_await sel.Next();
       slot->exec_ns += w->exec_ns;
+      slot->wait_ns = std::max(slot->wait_ns, w->wait_ns);
       if (!w->would_block) {  // served, or an error (WRONGTYPE, syntax)
         slot->reply.swap(w->reply);
         co_return;

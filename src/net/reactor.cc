@@ -58,7 +58,8 @@ Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
       shards_(std::move(shards)),
       poller_(std::move(poller)),
       batches_(shards_.size()),
-      in_flight_(shards_.size(), 0) {
+      in_flight_(shards_.size(), 0),
+      latency_(table_->all().size(), &options_->latency) {
   for (Shard* sh : shards_) keyspaces_.push_back(sh->keyspace());
   stats_.commands.resize(table_->all().size());
   stats_.max_shard_in_flight.resize(shards_.size());
@@ -339,6 +340,8 @@ bool Reactor::ParseGroup(Connection* c) {
     w->handler = nullptr;
     w->dispatch_seq = 0;
     w->command_id = kNoStats;
+    w->exec_ns = 0;
+    w->wait_ns = 0;  // only a shard sets it: 0 for commands answered here
     if (st == RespParser::Status::kError) {
       // Invariant: a protocol error is answered after the commands before it, then the
       // connection is closed, as Redis does.
@@ -893,7 +896,11 @@ void Reactor::CompleteGroup(Connection* c) {
   for (size_t i = 0; i < c->group; ++i) {
     Work* w = c->works[i].get();
     std::string_view reply = w->chunk ? std::string_view(*w->chunk) : w->reply;
-    if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], reply, w->exec_ns);
+    if (w->command_id != kNoStats) {
+      const CommandSpec& spec = table_->all()[w->command_id];
+      CountReply(&spec, reply, w->exec_ns);
+      ObserveLatency(c->session, spec, w->args, w->exec_ns, w->wait_ns);
+    }
     reply_bytes += reply.size();
     // Past the output limit the client is closed: don't queue replies it will never get.
     // A big reply moves into the queue without a copy; a shared one is queued by reference.

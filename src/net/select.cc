@@ -2,6 +2,8 @@
 // and a close that cancels reads and lets writes finish.
 #include "omnibus/net/select.h"
 
+#include <algorithm>
+
 namespace omnibus {
 
 Select::Select(SelectHost* host, int64_t deadline_ms) : host_(host), deadline_ms_(deadline_ms) {}
@@ -48,6 +50,7 @@ Work* Select::NewPart() {
   w->ready.clear();
   w->args.clear();
   w->exec_ns = 0;
+  w->wait_ns = 0;
   w->dispatch_seq = 0;
   w->priority = false;
   w->follows_own = false;
@@ -158,6 +161,9 @@ void Select::PartReturned(SelectHost* host, Work* w) {
   w->returned = true;
   auto* s = static_cast<Select*>(w->owner);
   if (ParkGroup* g = w->park) {
+    // The parked command started once its last shard arrived: its queue wait is the longest
+    // of its parts'.
+    g->work->wait_ns = std::max(g->work->wait_ns, w->wait_ns);
     if (--g->parts_out > 0) {
       if (s == nullptr) host->FreeWork(w);
       return;

@@ -215,6 +215,7 @@ void Server::ResetStats() {
   s = std::move(fresh);
   reactor_->flights().stats() = SingleflightStats{};
   for (auto& shard : shards_) shard->ResetQueueStats();
+  reactor_->latency().ResetHistograms();  // as Redis's resetCommandTableStats
 }
 
 bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
@@ -380,6 +381,26 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     std::vector<std::pair<std::string, uint64_t>> errs(st.errors.begin(), st.errors.end());
     std::sort(errs.begin(), errs.end());
     for (auto& [k, v] : errs) StrAppend(out, "errorstat_", k, ":count=", v, "\r\n");
+    return true;
+  }
+  if (section == "latencystats") {
+    // Redis 7.0's per-command percentiles (latency-tracking-info-percentiles), in µs, for
+    // every command (and subcommand) called since the last CONFIG RESETSTAT.
+    out->append("# Latencystats\r\n");
+    const LatencyMonitor& m = reactor_->latency();
+    const std::vector<double>& percentiles = config_.net.latency.info_percentiles;
+    for (const CommandSpec& spec : table_.all()) {
+      const LatencyHistogram* h = m.histogram(spec.id);
+      if (h == nullptr) continue;
+      StrAppend(out, "latency_percentiles_usec_", spec.name, ":");
+      for (size_t j = 0; j < percentiles.size(); ++j) {
+        if (j > 0) out->push_back(',');
+        StrAppend(
+            out, "p", PercentileLabel(percentiles[j]), "=",
+            StrFormat("%.3f", static_cast<double>(h->ValueAtPercentile(percentiles[j])) / 1000.0));
+      }
+      out->append("\r\n");
+    }
     return true;
   }
   if (section == "limits") {

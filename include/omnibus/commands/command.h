@@ -122,6 +122,7 @@ struct Session {
 enum class PubSubKind : uint8_t { kChannel = 0, kPattern = 1, kShard = 2 };
 
 class CommandTable;
+class LatencyMonitor;
 
 // Per-shard counters summed for INFO (keyspace and stats sections).
 struct ShardTotals {
@@ -183,6 +184,8 @@ class ServerApi {
   virtual int64_t PubSubNumPat() = 0;
   // MONITOR: the session's connection receives a line for every command from now on.
   virtual void Monitor(Session& s) = 0;
+  // SLOWLOG, LATENCY (commands/latency_monitor.h).
+  virtual LatencyMonitor& latency() = 0;
 };
 
 struct ReactorContext {

@@ -69,6 +69,7 @@ class Server final : public ServerApi {
   }
   int64_t PubSubNumPat() override { return reactor_->PubSubNumPat(); }
   void Monitor(Session& s) override { reactor_->Monitor(s); }
+  LatencyMonitor& latency() override { return reactor_->latency(); }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }

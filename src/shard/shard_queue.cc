@@ -6,6 +6,17 @@
 #include <cmath>
 
 namespace omnibus {
+namespace {
+
+// The shard is the only writer of its QueueStats: a plain load and store, not a locked
+// read-modify-write per command; readers (INFO) see a recent value.
+template <typename T, typename V>
+void Add(std::atomic<T>& counter, V v) {
+  counter.store(counter.load(std::memory_order_relaxed) + static_cast<T>(v),
+                std::memory_order_relaxed);
+}
+
+}  // namespace
 
 int QueueStats::BucketOf(uint64_t us) {
   // Two buckets per power of two: 0 µs is bucket 0; [2^k, 1.5 × 2^k) is bucket 1 + 2k and
@@ -147,20 +158,18 @@ void ShardQueue::UpdateMode(int64_t now_ns) {
   }
   if (over == overloaded_) return;
   overloaded_ = over;
-  stats_->mode_switches.fetch_add(1, std::memory_order_relaxed);
+  Add(stats_->mode_switches, 1);
   if (over) {
     stats_->lifo_since_ns.store(now_ns, std::memory_order_relaxed);
   } else {
     int64_t since = stats_->lifo_since_ns.exchange(0, std::memory_order_relaxed);
-    stats_->lifo_us.fetch_add(static_cast<uint64_t>((now_ns - since) / 1000),
-                              std::memory_order_relaxed);
+    Add(stats_->lifo_us, static_cast<uint64_t>((now_ns - since) / 1000));
   }
 }
 
 void ShardQueue::Record(const Work* w, int64_t now_ns) {
   uint64_t us = static_cast<uint64_t>(std::max<int64_t>(0, now_ns - w->enqueue_ns)) / 1000;
-  stats_->sojourn[static_cast<size_t>(QueueStats::BucketOf(us))].fetch_add(
-      1, std::memory_order_relaxed);
+  Add(stats_->sojourn[static_cast<size_t>(QueueStats::BucketOf(us))], 1);
   if (us > stats_->max_sojourn_us.load(std::memory_order_relaxed)) {
     stats_->max_sojourn_us.store(us, std::memory_order_relaxed);
   }
@@ -191,7 +200,7 @@ ShardQueue::Pick ShardQueue::Next(int64_t now_ns) {
     --size_;
     stats_->depth.store(size_, std::memory_order_relaxed);
     Record(w, now_ns);
-    stats_->served.fetch_add(1, std::memory_order_relaxed);
+    Add(stats_->served, 1);
     return {w, Action::kRun};
   }
   UpdateMode(now_ns);
@@ -214,14 +223,14 @@ ShardQueue::Pick ShardQueue::Next(int64_t now_ns) {
   Work* w = TakeFrom(current_);
   Record(w, now_ns);
   if (shed) {
-    stats_->shed.fetch_add(1, std::memory_order_relaxed);
+    Add(stats_->shed, 1);
     return {w, Action::kShed};
   }
   if (w->deadline_ns != 0 && now_ns > w->deadline_ns && !IsFence(w)) {
-    stats_->deadlines_missed.fetch_add(1, std::memory_order_relaxed);
+    Add(stats_->deadlines_missed, 1);
     return {w, Action::kDeadline};
   }
-  stats_->served.fetch_add(1, std::memory_order_relaxed);
+  Add(stats_->served, 1);
   return {w, Action::kRun};
 }
 

@@ -275,6 +275,8 @@ bool ParseFlushOption(ExecContext& ctx) {
 void FlushDb(ExecContext& ctx) {
   if (!ParseFlushOption(ctx)) return;
   if (Db* db = ctx.local->db_if_exists(ctx.db_index)) db->Clear();
+  // Client tracking: every key may be gone (once per command: shard 0's part says it).
+  if (ctx.shard_index == 0) ctx.local->db(ctx.db_index).NotifyFlush();
   ctx.reply->Ok();
 }
 
@@ -283,6 +285,7 @@ void FlushAll(ExecContext& ctx) {
   for (int i = 0; i < ctx.local->num_dbs(); ++i) {
     if (Db* db = ctx.local->db_if_exists(i)) db->Clear();
   }
+  if (ctx.shard_index == 0) ctx.local->db(ctx.db_index).NotifyFlush();
   ctx.reply->Ok();
 }
 

@@ -1,4 +1,5 @@
 #include "omnibus/net/reactor.h"
+#include "omnibus/net/tracking.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,6 +105,7 @@ void Reactor::FreeWork(Work* w) {
   w->result = ReplyValue{};
   w->tx.reset();
   w->ready.clear();
+  w->origin = 0;
   w->owner = nullptr;
   if (free_works_.size() >= 1024) {
     delete w;
@@ -560,7 +562,15 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
     s.silence_this = false;
     return barrier;
   }
+  current_origin_ = s.id;  // its works' key notices name it (NOLOOP)
+  const uint64_t seq_before = dispatch_seq_;
   bool barrier = Run(c, w, spec);
+  if (s.tracking.on) {
+    // Client tracking: the keys it read, remembered now (a read answered without executing
+    // on its own is tracked too). CLIENT CACHING holds for one command (or transaction).
+    TrackCommand(c, *spec, w->args, w->dispatch_seq != 0 ? w->dispatch_seq : seq_before + 1);
+    if (!s.in_multi && !spec->name.starts_with("client|")) s.tracking.caching = false;
+  }
   // After it ran (SELECT shows its new DB); EXEC's own commands were fed as it started them.
   if (!monitors_.empty() && !c->closing) FeedMonitors(c, *spec, w->args);
   return barrier;
@@ -744,6 +754,11 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 }
 
 void Reactor::StageToShard(int shard, Work* w) {
+  if (w->origin == 0) {
+    w->origin = w->is_part || w->owner == nullptr
+                    ? current_origin_
+                    : static_cast<Connection*>(w->owner)->session.id;
+  }
   if (w->park == nullptr) {
     if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC
   } else {
@@ -777,10 +792,18 @@ void Reactor::PostBatches() {
 }
 
 void Reactor::DrainCompletions() {
+  // Notices of active expiry first: each follows a Work already in (or drained from) its
+  // shard's ring.
+  for (Shard* shard : shards_) {
+    if (!shard->HasLooseNotices()) continue;
+    for (KeyNotice& n : shard->TakeLooseNotices()) notices_.push_back(std::move(n));
+  }
   for (size_t i = 0; i < shards_.size(); ++i) {
     size_t n = shards_[i]->DrainCompletions([this](Work* w) { OnWorkDone(w); });
     in_flight_[i] -= n;
   }
+  // Notifications are published as the commands ran, before blocked clients are served.
+  if (!notices_.empty()) HandleNotices();
   if (ready_keys_.empty()) return;
   // Rings are drained shard by shard, and shards run at the same time. Like Redis, wake
   // waiters in the order their keys became ready in the sequencer's order: by the dispatch of
@@ -798,6 +821,10 @@ void Reactor::OnWorkDone(Work* w) {
   // them so; handled once the whole drain is done, in the order they became ready. A parked
   // group's keys (each shard reports its own) once every part of it is back.
   for (ReadyKey& r : w->ready) r.dispatch = w->dispatch_seq;
+  for (KeyNotice& n : w->notices) {
+    n.dispatch = w->dispatch_seq;
+    n.origin = w->origin;
+  }
   if (w->is_part && w->owner != nullptr && w->tx != nullptr && w->tx->split) {
     // One shard's share of a split EXEC: its coroutine hands every share's keys over at once
     // when the last is back, so they are woken in the transaction's order.
@@ -805,15 +832,25 @@ void Reactor::OnWorkDone(Work* w) {
     Work* cmd = w->park->work;
     for (ReadyKey& r : w->ready) cmd->ready.push_back(std::move(r));
     w->ready.clear();
+    for (KeyNotice& n : w->notices) cmd->notices.push_back(std::move(n));
+    w->notices.clear();
     if (w->park->parts_out == 1) {
       for (ReadyKey& r : cmd->ready) ready_keys_.push_back(std::move(r));
       cmd->ready.clear();
+      HoldNotices(cmd);
     }
-  } else if (!w->ready.empty()) {
-    for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
-    w->ready.clear();
+  } else {
+    if (!w->ready.empty()) {
+      for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
+      w->ready.clear();
+    }
+    if (!w->notices.empty()) HoldNotices(w);
   }
-  if (w->is_part) return Select::PartReturned(this, w);
+  if (w->is_part) {
+    // The coroutine it resumes may send more parts: they are that client's too.
+    current_origin_ = w->origin;
+    return Select::PartReturned(this, w);
+  }
   OnSlotDone(static_cast<Connection*>(w->owner));
 }
 
@@ -972,6 +1009,7 @@ void Reactor::Close(Connection* c) {
     }
   }
   c->deferred_pushes.clear();
+  TrackingClosed(c);
   if (c->session.monitor) {
     auto at = std::find(monitors_.begin(), monitors_.end(), c);
     if (at != monitors_.end()) monitors_.erase(at);

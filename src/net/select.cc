@@ -45,6 +45,8 @@ Work* Select::NewPart() {
   w->cancelled.store(false, std::memory_order_relaxed);
   w->reply.clear();
   w->ready.clear();
+  w->notices.clear();
+  w->origin = 0;
   w->args.clear();
   w->exec_ns = 0;
   w->dispatch_seq = 0;

@@ -35,6 +35,8 @@ Task Reactor::Exec(Connection* c, Work* slot) {
   // MONITOR shows the transaction's commands before EXEC, as Redis feeds them when run.
   for (const QueuedCommand& q : queued) {
     if (q.spec != nullptr) FeedMonitors(c, *q.spec, q.args);
+    // Client tracking: the transaction's reads, as if dispatched now.
+    if (s.tracking.on && q.spec != nullptr) TrackCommand(c, *q.spec, q.args, dispatch_seq_ + 1);
   }
   const int n = static_cast<int>(shards_.size());
   std::vector<bool> involved(static_cast<size_t>(n), false);

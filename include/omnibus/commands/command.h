@@ -108,6 +108,19 @@ struct Session {
   bool skip_next_reply = false;
   bool silence_this = false;
   bool monitor = false;  // MONITOR: receives every command; may not touch the keyspace
+  // CLIENT TRACKING (net/tracking.cc): client-side caching. `caching` is CLIENT CACHING
+  // yes|no, which holds for the next command (or the next transaction).
+  struct Tracking {
+    bool on = false;
+    bool bcast = false;
+    bool optin = false;
+    bool optout = false;
+    bool noloop = false;
+    bool caching = false;
+    bool broken_redirect = false;  // the client it redirects to went away
+    uint64_t redirect = 0;
+    std::vector<std::string> prefixes;  // BCAST, in byte order
+  } tracking;
 };
 
 // What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.
@@ -175,6 +188,9 @@ class ServerApi {
   virtual int64_t PubSubNumPat() = 0;
   // MONITOR: the session's connection receives a line for every command from now on.
   virtual void Monitor(Session& s) = 0;
+  // CLIENT TRACKING ON|OFF [options]: `args` is the whole command. Writes +OK or the error.
+  virtual void ClientTracking(Session& s, std::span<const std::string_view> args,
+                              ReplyBuilder* rb) = 0;
 };
 
 struct ReactorContext {

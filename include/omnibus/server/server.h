@@ -69,6 +69,10 @@ class Server final : public ServerApi {
   }
   int64_t PubSubNumPat() override { return reactor_->PubSubNumPat(); }
   void Monitor(Session& s) override { reactor_->Monitor(s); }
+  void ClientTracking(Session& s, std::span<const std::string_view> args,
+                      ReplyBuilder* rb) override {
+    reactor_->ClientTracking(s, args, rb);
+  }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }
@@ -84,6 +88,8 @@ class Server final : public ServerApi {
   // The container-encoding settings as shards read them (copied from config_ on CONFIG SET).
   ContainerLimits limits_;
   void PublishLimits();
+  // Who listens for key notices (store/key_notice.h): set by the reactor, read by shards.
+  NoticeListeners listeners_;
   CommandTable table_;
   ReactorNotifier notifier_;
   // The script interpreter, used by the shard thread that runs a script (DESIGN §6: a script

@@ -151,11 +151,15 @@ struct Work {
   // Out: keys of this shard that gained elements while clients block on them, as
   // (db, key), reported in the completion batch that follows the change (§10.5).
   std::vector<ReadyKey> ready;
+  // Out: key notices (keyspace notifications, client tracking) of this execution on this
+  // shard, in the order they happened (store/key_notice.h); handled like `ready`.
+  std::vector<KeyNotice> notices;
   // Reactor bookkeeping, opaque to shards: a Connection (a client's slot), a Select (a
   // part), or null (a part whose select has closed).
   void* owner = nullptr;
   bool is_part = false;
   uint64_t dispatch_seq = 0;  // the sequencer's order (a parked group's parts share one)
+  uint64_t origin = 0;        // the client whose command this is (its key notices' origin)
   bool returned = false;      // a part back from its shard
   bool keep = false;          // a part that completes even if its select closes (writes, fences)
   bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)

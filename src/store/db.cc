@@ -23,10 +23,15 @@ KeyWrite& KeyWrite::operator=(KeyWrite&& o) noexcept {
     record_ = std::exchange(o.record_, nullptr);
     len_before_ = o.len_before_;
     notices_at_ = o.notices_at_;
+    new_seq_ = o.new_seq_;
     created_ = o.created_;
     changed_ = o.changed_;
   }
   return *this;
+}
+
+void KeyWrite::Notify(uint32_t cls, const char* event) {
+  if (record_ != nullptr) db_->Notify(cls, event, record_->key());
 }
 
 void KeyWrite::Finish() {
@@ -52,9 +57,10 @@ void Db::FinishWrite(KeyWrite& w) {
     Remove(Entry{link}, KeyEvent::kDeleted);
     return;
   }
-  if (w.created_ && notices_ != nullptr && Listening(kNotifyNew)) {
+  if (w.created_ && w.new_seq_ != 0 && notices_ != nullptr && Listening(kNotifyNew)) {
     // Redis's dbAdd announces the key before the command's own event.
     RecordNotice(kNotifyNew, "new", r->key());
+    notices_->back().seq = w.new_seq_;
     std::rotate(notices_->begin() + static_cast<ptrdiff_t>(w.notices_at_), notices_->end() - 1,
                 notices_->end());
   }
@@ -125,13 +131,14 @@ OpResult<KeyWrite> Db::Write(std::string_view key, ValueType type, bool create) 
   Entry e = Find(key);
   if (e) {
     if (e->type() != type) return OpStatus::kWrongType;
-    return KeyWrite(this, e.get(), false, 0);
+    return KeyWrite(this, e.get(), false, 0, 0);
   }
   if (!create) return KeyWrite();
   Record* r = NewObjectRecord(key, NewObject(type), -1);
   Touch(r);
   table_.Insert(r);
-  return KeyWrite(this, r, true, notices_ != nullptr ? notices_->size() : 0);
+  const bool announce = notices_ != nullptr && Listening(kNotifyNew);
+  return KeyWrite(this, r, true, announce ? notices_->size() : 0, announce ? NextReadySeq() : 0);
 }
 
 Record* Db::Rebuild(Entry e, int64_t expire_at_ms) {

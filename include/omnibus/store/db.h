@@ -60,23 +60,30 @@ class KeyWrite {
   std::string_view key() const { return record_->key(); }
   // Nothing was changed after all (SREM of absent members): no event.
   void NoChange() { changed_ = false; }
+  // Announces the command's event for this key (keyspace notifications): before Finish, so
+  // the "del" of a container left empty follows it, as in Redis.
+  void Notify(uint32_t cls, const char* event);
   // Reports now (then the write is closed), e.g. before the handler looks at a key that may
   // be this one.
   void Finish();
 
  private:
   friend class Db;
-  KeyWrite(Db* db, Record* r, bool created, size_t notices_at)
+  KeyWrite(Db* db, Record* r, bool created, size_t notices_at, uint64_t new_seq)
       : db_(db),
         record_(r),
         len_before_(created ? 0 : ObjectLength(r->object())),
         notices_at_(notices_at),
+        new_seq_(new_seq),
         created_(created) {}
 
   Db* db_ = nullptr;
   Record* record_ = nullptr;
   size_t len_before_ = 0;
-  size_t notices_at_ = 0;  // where a created key's "new" goes: before the handler's events
+  // A created key's "new" goes before the handler's events: where, and its place in the
+  // order of notices (taken when the key was created; 0: nobody listens to "new").
+  size_t notices_at_ = 0;
+  uint64_t new_seq_ = 0;
   bool created_ = false;
   bool changed_ = true;
 };

@@ -244,6 +244,17 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
   OnKeyEvent(key, KeyEvent::kWritten, true);
 }
 
+void Db::StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t cls,
+                           const char* event) {
+  if (ObjectLength(obj) == 0) {
+    FreeObject(obj);
+    if (Delete(key)) Notify(kNotifyGeneric, "del", key);
+    return;
+  }
+  StoreObject(key, obj);
+  Notify(cls, event, key);
+}
+
 bool Db::Delete(std::string_view key) {
   Entry e = Find(key);
   if (!e) return false;

@@ -144,6 +144,10 @@ class Db {
   // Creates or overwrites `key` with a container it takes ownership of (*STORE, COPY). An
   // empty container deletes the key instead. Drops any expiry.
   void StoreObject(std::string_view key, const ObjectRef& obj);
+  // *STORE: StoreObject, then announces `event` (or "del" when an empty result deleted an
+  // existing key), as Redis's *STORE commands do.
+  void StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t cls,
+                         const char* event);
 
   bool Delete(std::string_view key);
   void Delete(Entry e);

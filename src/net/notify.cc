@@ -33,6 +33,7 @@ void Reactor::HandleNotices() {
   std::stable_sort(list.begin(), list.end(), [](const KeyNotice& a, const KeyNotice& b) {
     if (a.dispatch != b.dispatch) return a.dispatch < b.dispatch;
     if (a.after_dispatch != b.after_dispatch) return b.after_dispatch;
+    if (a.order != b.order) return a.order < b.order;
     return a.seq < b.seq;
   });
   const uint32_t flags = options_->notify_keyspace_events;

@@ -824,6 +824,16 @@ void Reactor::OnWorkDone(Work* w) {
   for (KeyNotice& n : w->notices) {
     n.dispatch = w->dispatch_seq;
     n.origin = w->origin;
+    if (w->notice_order.empty()) continue;
+    // A scattered part's args are its keys, each with the same number of values after it.
+    const size_t keys = w->notice_order.size();
+    const size_t step = (w->args.size() - 1) / keys;
+    for (size_t i = 0; i < keys; ++i) {
+      if (w->args[1 + i * step] == n.key) {
+        n.order = w->notice_order[i];
+        break;
+      }
+    }
   }
   if (w->is_part && w->owner != nullptr && w->tx != nullptr && w->tx->split) {
     // One shard's share of a split EXEC: its coroutine hands every share's keys over at once
@@ -844,7 +854,9 @@ void Reactor::OnWorkDone(Work* w) {
       for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
       w->ready.clear();
     }
-    if (!w->notices.empty()) HoldNotices(w);
+    // A scattered part's notices wait for its siblings (FanOut hands them over together):
+    // parts may come back in different drains.
+    if (!w->notices.empty() && w->notice_order.empty()) HoldNotices(w);
   }
   if (w->is_part) {
     // The coroutine it resumes may send more parts: they are that client's too.

@@ -46,6 +46,7 @@ Work* Select::NewPart() {
   w->reply.clear();
   w->ready.clear();
   w->notices.clear();
+  w->notice_order.clear();
   w->origin = 0;
   w->args.clear();
   w->exec_ns = 0;

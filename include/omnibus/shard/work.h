@@ -160,6 +160,9 @@ struct Work {
   bool is_part = false;
   uint64_t dispatch_seq = 0;  // the sequencer's order (a parked group's parts share one)
   uint64_t origin = 0;        // the client whose command this is (its key notices' origin)
+  // A scattered part: the place in the whole command of each of its keys (key notices are
+  // put back in argument order).
+  std::vector<uint32_t> notice_order;
   bool returned = false;      // a part back from its shard
   bool keep = false;          // a part that completes even if its select closes (writes, fences)
   bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)

@@ -61,6 +61,9 @@ struct KeyNotice {
   uint64_t origin = 0;          // the reactor's: the client whose command did it (NOLOOP)
   // Active expiry: it happened after the Work of `dispatch` ran, not while it ran.
   bool after_dispatch = false;
+  // The reactor's: a scattered command's parts share one dispatch; this is the place of the
+  // notice's key in the command, so DEL k1 k2 k3 announces in argument order.
+  uint32_t order = 0;
 };
 
 }  // namespace omnibus

@@ -189,6 +189,7 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
                                    : sel.AddParked(shards, spec->shard, attempt, options);
       w->may_block = may_block;
       waiter.signaled = false;
+      current_origin_ = c->session.id;  // a retry woken by another's push is still this client's
       co_await sel.Next();
       slot->exec_ns += w->exec_ns;
       if (!w->would_block) {  // served, or an error (WRONGTYPE, syntax)

@@ -40,6 +40,8 @@ void Reactor::HandleNotices() {
   for (const KeyNotice& n : list) {
     if (n.cls == kNoticeModified) {
       if (tracking_ != nullptr) TrackingInvalidate(n);
+    } else if (n.cls == kNoticeRead) {
+      if (tracking_ != nullptr) TrackScriptRead(n);
     } else if (n.cls == kNoticeFlush) {
       if (tracking_ != nullptr) TrackingFlush(n);
     } else if ((flags & n.cls) && (flags & (kNotifyKeyspace | kNotifyKeyevent))) {

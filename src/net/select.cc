@@ -38,6 +38,7 @@ Work* Select::NewPart() {
   w->tx.reset();
   w->capture = false;
   w->may_block = false;
+  w->track_reads = false;
   w->would_block = false;
   w->escalate = false;
   w->reached_out = false;

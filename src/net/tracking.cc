@@ -194,6 +194,22 @@ void Reactor::TrackCommand(Connection* c, const CommandSpec& spec,
   TrackingLimit();
 }
 
+void Reactor::TrackScriptRead(const KeyNotice& n) {
+  auto c = tracking_->clients.find(n.origin);
+  if (c == tracking_->clients.end() || c->second->session.tracking.bcast) return;
+  // Read while its script ran: on the notices' scale, the script's own changes to the key
+  // (at the same dispatch) do not make this read stale.
+  const uint64_t at = ChangeAt(n);
+  auto& ids = tracking_->keys[n.key];
+  auto [it, inserted] = ids.try_emplace(n.origin, TrackingState::Reads{at, at});
+  if (inserted) {
+    ++tracking_->items;
+  } else {
+    it->second.newest = std::max(it->second.newest, at);
+  }
+  TrackingLimit();
+}
+
 void Reactor::TrackingLimit() {
   // tracking-table-max-keys: over it, forget keys (telling their clients, as if the keys had
   // changed) until under it again. Redis picks them by a random walk; any key will do.

@@ -84,6 +84,7 @@ void Shard::Execute(Work* w) {
         w->capture ? ReplyBuilder(&w->result, w->resp) : ReplyBuilder(&w->reply, w->resp);
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
+    ctx.track_reads = w->track_reads;
     ctx.script = options_.script;
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
@@ -143,6 +144,7 @@ void Shard::RunParked(Work* w) {
         cmd->capture ? ReplyBuilder(&cmd->result, cmd->resp) : ReplyBuilder(&cmd->reply, cmd->resp);
     ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
     ctx.may_block = cmd->may_block;
+    ctx.track_reads = cmd->track_reads;
     ctx.script = options_.script;
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;

@@ -269,6 +269,37 @@ TEST_P(TrackingTest, ExpiryInvalidates) {
   EXPECT_EQ(t.ReadExactly(expected.size()), expected);
 }
 
+TEST_P(TrackingTest, ScriptReadsAreTrackedForTheCaller) {
+  RawClient t(server_->ConnectRaw());
+  ASSERT_TRUE(t.ok());
+  Hello3(t);
+  RedisConn w = server_->Connect();
+  ASSERT_TRUE(w);
+  EXPECT_THAT(Command(w, {"MSET", "a", "1", "b", "2"}), IsStatus("OK"));
+  Expect(t, "CLIENT TRACKING on", "+OK\r\n");
+  // Redis 7.0 tracks the script's declared keys once it reads (not the keys it reaches on
+  // its own: b here).
+  Expect(t, "EVAL \"return {redis.call('get', KEYS[1]), redis.call('get', 'b')}\" 1 a",
+         "*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+  EXPECT_THAT(Command(w, {"SET", "b", "3"}), IsStatus("OK"));
+  EXPECT_THAT(Command(w, {"SET", "a", "4"}), IsStatus("OK"));
+  std::string expected = Invalidate({"a"});
+  EXPECT_EQ(t.ReadExactly(expected.size()), expected);
+  // OPTIN: a script's reads count only after CLIENT CACHING yes.
+  Expect(t, "CLIENT TRACKING off", "+OK\r\n");
+  Expect(t, "CLIENT TRACKING on OPTIN", "+OK\r\n");
+  Expect(t, "EVAL \"return redis.call('get', KEYS[1])\" 1 a", "$1\r\n4\r\n");
+  Expect(t, "CLIENT CACHING yes", "+OK\r\n");
+  Expect(t, "EVAL \"return redis.call('get', KEYS[1])\" 1 b", "$1\r\n3\r\n");
+  // A script that only writes remembers nothing.
+  Expect(t, "CLIENT CACHING yes", "+OK\r\n");
+  Expect(t, "EVAL \"return redis.call('set', KEYS[1], 'x')\" 1 c", "+OK\r\n");
+  EXPECT_THAT(Command(w, {"MSET", "a", "5", "b", "5", "c", "5"}), IsStatus("OK"));
+  expected = Invalidate({"b"});
+  EXPECT_EQ(t.ReadExactly(expected.size()), expected);
+  Expect(t, "PING", "+PONG\r\n");
+}
+
 TEST_P(TrackingTest, TableLimitEvictsKeys) {
   RawClient t(server_->ConnectRaw());
   ASSERT_TRUE(t.ok());

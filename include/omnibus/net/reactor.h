@@ -211,6 +211,13 @@ class Reactor final : public Notifier, public SelectHost {
   void TrackCommand(Connection* c, const CommandSpec& spec, std::span<const std::string_view> args,
                     uint64_t read_seq);
   void TrackingInvalidate(const KeyNotice& n);
+  // A script's read for its caller (Db::NoteRead); whether the caller's scripts note theirs
+  // (decided when the script is sent: CLIENT CACHING holds for it).
+  void TrackScriptRead(const KeyNotice& n);
+  static bool TracksScriptReads(const Session& s) {
+    const Session::Tracking& t = s.tracking;
+    return t.on && !t.bcast && !(t.optin && !t.caching) && !(t.optout && t.caching);
+  }
   void TrackingFlush(const KeyNotice& n);
   void TrackingBroadcast();
   void TrackingLimit();
@@ -284,10 +291,10 @@ class Reactor final : public Notifier, public SelectHost {
   NoticeListeners* notice_listeners_ = nullptr;
   uint64_t current_origin_ = 0;
   std::unique_ptr<TrackingState> tracking_;  // client tracking (net/tracking.cc)
-  std::vector<uint8_t> busy_;          // per shard: running a script past the threshold
-  bool busy_any_ = false;              // some shard is busy
-  bool busy_all_ = false;              // a busy script runs parked over every shard
-  bool busy_function_ = false;         // a busy script is a function (FUNCTION KILL's error text)
+  std::vector<uint8_t> busy_;                // per shard: running a script past the threshold
+  bool busy_any_ = false;                    // some shard is busy
+  bool busy_all_ = false;                    // a busy script runs parked over every shard
+  bool busy_function_ = false;  // a busy script is a function (FUNCTION KILL's error text)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

@@ -48,6 +48,9 @@ struct ExecContext {
   // a change it could not undo (reached_out: it failed there; run it parked next time).
   bool escalate = false;
   bool reached_out = false;
+  // Client tracking: the caller tracks the keys it reads; a script notes what its
+  // redis.call reads (Db::NoteRead) so the reactor remembers them for the caller.
+  bool track_reads = false;
 
   Db& DbFor(std::string_view key) const {
     if (all == nullptr) return local->db(db_index);
@@ -146,6 +149,7 @@ struct Work {
   bool would_block = false;         // out: the handler found nothing and may wait (§10.5)
   bool escalate = false;            // out: see ExecContext
   bool reached_out = false;         // out: see ExecContext
+  bool track_reads = false;         // see ExecContext
   // A read part that has not started when its select closes is skipped (§6).
   std::atomic<bool> cancelled{false};
   // Out: keys of this shard that gained elements while clients block on them, as

@@ -217,6 +217,9 @@ class Db {
   // FLUSHDB/FLUSHALL: every key may be gone (client tracking sends a null invalidation).
   // Called once per command, not per shard or DB.
   void NotifyFlush() { Notify(kNoticeFlush, nullptr, {}); }
+  // A script's redis.call read `key` for a caller that tracks keys (client tracking
+  // remembers it on the reactor).
+  void NoteRead(std::string_view key) { RecordNotice(kNoticeRead, nullptr, key); }
 
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;

@@ -36,6 +36,8 @@ enum NotifyClass : uint32_t {
   // Ours, never in the config: client tracking listens for every change of a key (Redis's
   // signalModifiedKey), and for flushes (every key invalid).
   kNoticeModified = 1u << 30,
+  // Ours: a key a script read for a caller that tracks keys (recorded whatever the mask).
+  kNoticeRead = 1u << 29,
   kNoticeFlush = 1u << 31,
 };
 

@@ -40,6 +40,12 @@ void Reset(ReactorContext& ctx) {
   for (PubSubKind kind : {PubSubKind::kChannel, PubSubKind::kPattern, PubSubKind::kShard}) {
     ctx.server->Unsubscribe(s, kind, {}, nullptr);
   }
+  if (s.tracking.on) {  // RESET ends client tracking too
+    constexpr std::string_view kOff[] = {"client", "tracking", "off"};
+    std::string ignored;
+    ReplyBuilder rb(&ignored, 2);
+    ctx.server->ClientTracking(s, kOff, &rb);
+  }
   ctx.reply->SimpleString("RESET");
 }
 

@@ -20,11 +20,15 @@ void RenameGeneric(ExecContext& ctx, bool nx) {
   if (from == to) return nx ? ctx.reply->Integer(0) : ctx.reply->Ok();
   Db& dst = ctx.DbFor(to);
   if (nx && dst.Find(to)) return ctx.reply->Integer(0);
+  // As Redis: an existing destination is deleted first (then the key arrives as "new").
+  dst.Delete(to);
   // Found again: an Entry is valid only until the next call on its Db, and `dst` may be it.
   Db::Entry e = src.Find(from);
   int64_t expire = e->expire_at_ms();
   // The value itself (a container's whole structure) moves; only the record is rebuilt.
   dst.Attach(to, src.Detach(e), expire);
+  src.Notify(kNotifyGeneric, "rename_from", from);
+  dst.Notify(kNotifyGeneric, "rename_to", to);
   nx ? ctx.reply->Integer(1) : ctx.reply->Ok();
 }
 
@@ -64,12 +68,19 @@ void Copy(ExecContext& ctx) {
   if (!e) return ctx.reply->Integer(0);
   if (dst_exists && !replace) return ctx.reply->Integer(0);
   int64_t expire = e->expire_at_ms();
+  if (dst_exists) {
+    // As Redis: the old destination goes first (then the copy arrives as "new"). `e` is
+    // found again: it is valid only until the next call on its Db.
+    dst.Delete(to);
+    e = src.Find(from);
+  }
   if (e->is_container()) {
     dst.StoreObject(to, CopyObject(e->object()));
     if (expire >= 0) dst.SetExpire(dst.Find(to), expire);
   } else {
     dst.SetString(to, e->value(), expire);
   }
+  dst.Notify(kNotifyGeneric, "copy_to", to);
   ctx.reply->Integer(1);
 }
 
@@ -86,6 +97,8 @@ void Move(ExecContext& ctx) {
   if (dst.Find(key)) return ctx.reply->Integer(0);
   int64_t expire = e->expire_at_ms();
   dst.Attach(key, src.Detach(e), expire);
+  src.Notify(kNotifyGeneric, "move_from", key);
+  dst.Notify(kNotifyGeneric, "move_to", key);
   ctx.reply->Integer(1);
 }
 

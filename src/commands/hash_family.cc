@@ -60,6 +60,7 @@ void SetFields(ExecContext& ctx, bool hmset) {
     created += HashSet(&obj, ctx.args[i], ctx.args[i + 1], limits) ? 1 : 0;
   }
   w->set_obj(obj);
+  w->Notify(kNotifyHash, "hset");
   if (hmset) return ctx.reply->Ok();
   ctx.reply->Integer(created);
 }
@@ -80,6 +81,7 @@ void HSetNx(ExecContext& ctx) {
   HashTryConvert(&obj, ctx.args.subspan(2, 2), limits);
   HashSet(&obj, ctx.args[2], ctx.args[3], limits);
   w->set_obj(obj);
+  w->Notify(kNotifyHash, "hset");
   ctx.reply->Integer(1);
 }
 
@@ -140,7 +142,11 @@ void HDel(ExecContext& ctx) {
     }
   }
   w->set_obj(obj);
-  if (deleted == 0) w->NoChange();
+  if (deleted == 0) {
+    w->NoChange();
+  } else {
+    w->Notify(kNotifyHash, "hdel");
+  }
   ctx.reply->Integer(deleted);
 }
 
@@ -186,6 +192,7 @@ void HIncrBy(ExecContext& ctx) {
   char buf[24];
   HashSet(&obj, ctx.args[2], std::string_view(buf, FormatInt64(value, buf)), LimitsOf(ctx));
   w->set_obj(obj);
+  w->Notify(kNotifyHash, "hincrby");
   ctx.reply->Integer(value);
 }
 
@@ -211,6 +218,7 @@ void HIncrByFloat(ExecContext& ctx) {
   std::string text = LongDoubleToHuman(value);
   HashSet(&obj, ctx.args[2], text, LimitsOf(ctx));
   w->set_obj(obj);
+  w->Notify(kNotifyHash, "hincrbyfloat");
   ctx.reply->Bulk(text);
 }
 

@@ -21,7 +21,12 @@ constexpr uint64_t kShardMask = (uint64_t{1} << kShardBits) - 1;
 
 void Del(ExecContext& ctx) {
   int64_t n = 0;
-  for (size_t i = 1; i < ctx.args.size(); ++i) n += ctx.DbFor(ctx.args[i]).Delete(ctx.args[i]);
+  for (size_t i = 1; i < ctx.args.size(); ++i) {
+    Db& db = ctx.DbFor(ctx.args[i]);
+    if (!db.Delete(ctx.args[i])) continue;
+    db.Notify(kNotifyGeneric, "del", ctx.args[i]);
+    ++n;
+  }
   ctx.reply->Integer(n);
 }
 
@@ -79,8 +84,10 @@ void ExpireGeneric(ExecContext& ctx) {
     return ctx.reply->Integer(0);
   if (when <= ctx.now_ms()) {
     db.Delete(e);
+    db.Notify(kNotifyGeneric, "del", ctx.args[1]);
   } else {
     db.SetExpire(e, when);
+    db.Notify(kNotifyGeneric, "expire", ctx.args[1]);
   }
   ctx.reply->Integer(1);
 }
@@ -114,6 +121,7 @@ void Persist(ExecContext& ctx) {
   Db::Entry e = db.Find(ctx.args[1]);
   if (!e || !e->has_expire()) return ctx.reply->Integer(0);
   db.SetExpire(e, -1);
+  db.Notify(kNotifyGeneric, "persist", ctx.args[1]);
   ctx.reply->Integer(1);
 }
 
@@ -275,6 +283,8 @@ bool ParseFlushOption(ExecContext& ctx) {
 void FlushDb(ExecContext& ctx) {
   if (!ParseFlushOption(ctx)) return;
   if (Db* db = ctx.local->db_if_exists(ctx.db_index)) db->Clear();
+  // Client tracking: every key may be gone (once per command: shard 0's part says it).
+  if (ctx.shard_index == 0) ctx.local->db(ctx.db_index).NotifyFlush();
   ctx.reply->Ok();
 }
 
@@ -283,6 +293,7 @@ void FlushAll(ExecContext& ctx) {
   for (int i = 0; i < ctx.local->num_dbs(); ++i) {
     if (Db* db = ctx.local->db_if_exists(i)) db->Clear();
   }
+  if (ctx.shard_index == 0) ctx.local->db(ctx.db_index).NotifyFlush();
   ctx.reply->Ok();
 }
 

@@ -107,6 +107,7 @@ void Push(ExecContext& ctx) {
   ListNodeLimit limit = Limit(ctx);
   for (size_t i = 2; i < a.size(); ++i) ListPush(&obj, kEnd, a[i], limit);
   w->set_obj(obj);
+  w->Notify(kNotifyList, kEnd == ListEnd::kHead ? "lpush" : "rpush");
   ctx.reply->Integer(static_cast<int64_t>(ListLength(obj)));
 }
 
@@ -130,6 +131,7 @@ void Pop(ExecContext& ctx) {
     ctx.reply->Bulk(ListPeek(obj, kEnd, buf));
     ListPop(&obj, kEnd, limit);
     w->set_obj(obj);
+    w->Notify(kNotifyList, kEnd == ListEnd::kHead ? "lpop" : "rpop");
     return;
   }
   if (count == 0) {
@@ -137,6 +139,7 @@ void Pop(ExecContext& ctx) {
     return ctx.reply->Array(0);
   }
   PopRangeReply(*w, kEnd, count, limit, ctx.reply);
+  w->Notify(kNotifyList, kEnd == ListEnd::kHead ? "lpop" : "rpop");
 }
 
 void LLen(ExecContext& ctx) {
@@ -202,6 +205,7 @@ void LSet(ExecContext& ctx) {
     return ctx.reply->Error("ERR index out of range");
   }
   w->set_obj(obj);
+  w->Notify(kNotifyList, "lset");
   ctx.reply->Ok();
 }
 
@@ -224,6 +228,7 @@ void LInsert(ExecContext& ctx) {
     return ctx.reply->Integer(-1);
   }
   w->set_obj(obj);
+  w->Notify(kNotifyList, "linsert");
   ctx.reply->Integer(static_cast<int64_t>(ListLength(obj)));
 }
 
@@ -237,7 +242,11 @@ void LRem(ExecContext& ctx) {
   ObjectRef obj = w->obj();
   size_t removed = ListRemove(&obj, a[3], count, Limit(ctx));
   w->set_obj(obj);
-  if (removed == 0) w->NoChange();
+  if (removed == 0) {
+    w->NoChange();
+  } else {
+    w->Notify(kNotifyList, "lrem");
+  }
   ctx.reply->Integer(static_cast<int64_t>(removed));
 }
 
@@ -258,6 +267,7 @@ void LTrim(ExecContext& ctx) {
   // Redis reports LTRIM as a change even when nothing was trimmed (WATCH sees it).
   ListTrim(&obj, static_cast<size_t>(head), static_cast<size_t>(tail), Limit(ctx));
   w->set_obj(obj);
+  w->Notify(kNotifyList, "ltrim");
   ctx.reply->Ok();
 }
 
@@ -346,6 +356,7 @@ void LMPopAt(ExecContext& ctx, size_t at) {
     ctx.reply->Array(2);
     ctx.reply->Bulk(a[k]);
     PopRangeReply(*w, end, count, limit, ctx.reply);
+    w->Notify(kNotifyList, end == ListEnd::kHead ? "lpop" : "rpop");
     w->Finish();
     AfterBlockingPop(ctx, a[k]);
     return;
@@ -377,6 +388,8 @@ void MoveGeneric(ExecContext& ctx, ListEnd from, ListEnd to) {
     ListPop(&obj, from, limit);
     ListPush(&obj, to, value, limit);
     sw->set_obj(obj);
+    sw->Notify(kNotifyList, to == ListEnd::kHead ? "lpush" : "rpush");
+    sw->Notify(kNotifyList, from == ListEnd::kHead ? "lpop" : "rpop");
     return ctx.reply->Bulk(value);
   }
   Db& ddb = ctx.DbFor(dst);
@@ -389,9 +402,11 @@ void MoveGeneric(ExecContext& ctx, ListEnd from, ListEnd to) {
   ObjectRef dobj = dw->obj();
   ListPush(&dobj, to, value, limit);
   dw->set_obj(dobj);
+  dw->Notify(kNotifyList, to == ListEnd::kHead ? "lpush" : "rpush");
   dw->Finish();
   ListPop(&obj, from, limit);
   sw->set_obj(obj);
+  sw->Notify(kNotifyList, from == ListEnd::kHead ? "lpop" : "rpop");
   sw->Finish();
   ctx.reply->Bulk(value);
 }
@@ -423,6 +438,7 @@ void BlockingPop(ExecContext& ctx) {
     ctx.reply->Bulk(ListPeek(obj, kEnd, buf));
     ListPop(&obj, kEnd, limit);
     w->set_obj(obj);
+    w->Notify(kNotifyList, kEnd == ListEnd::kHead ? "lpop" : "rpop");
     w->Finish();
     AfterBlockingPop(ctx, key);
     return;

@@ -220,6 +220,18 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
     engine->AbortRun();
     return ErrorValue("ERR script aborted");
   }
+  if (ctx.track_reads && (spec->flags & kCmdReadOnly) && !(spec->flags & kCmdPubSub)) {
+    // Client tracking: Redis 7.0 remembers, for a script's caller, the keys of the script's
+    // own command (its declared KEYS) once the script runs a read-only command.
+    std::vector<int> key_at;
+    ScriptKeys(ctx.args, &key_at);
+    for (int k : key_at) {
+      if (k == kAllShardsKey) continue;
+      std::string_view key = ctx.args[static_cast<size_t>(k)];
+      ctx.DbFor(key).NoteRead(key);
+    }
+    ctx.track_reads = false;  // once per run
+  }
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
   ExecContext sub = ctx;

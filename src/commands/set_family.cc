@@ -66,7 +66,11 @@ void SAdd(ExecContext& ctx) {
   int64_t added = 0;
   for (size_t i = 2; i < ctx.args.size(); ++i) added += SetAdd(&obj, ctx.args[i], limits);
   w->set_obj(obj);
-  if (added == 0) w->NoChange();
+  if (added == 0) {
+    w->NoChange();
+  } else {
+    w->Notify(kNotifySet, "sadd");
+  }
   ctx.reply->Integer(added);
 }
 
@@ -80,7 +84,11 @@ void SRem(ExecContext& ctx) {
     removed += SetRemove(&obj, ctx.args[i]);
   }
   w->set_obj(obj);
-  if (removed == 0) w->NoChange();
+  if (removed == 0) {
+    w->NoChange();
+  } else {
+    w->Notify(kNotifySet, "srem");
+  }
   ctx.reply->Integer(removed);
 }
 
@@ -151,6 +159,7 @@ void SPopWithCount(ExecContext& ctx) {
     ReplyMembers(rb, obj);
     FreeSet(obj);
     w->set_obj(NewSetObject());
+    w->Notify(kNotifySet, "spop");
     return;
   }
   rb->Set(n);
@@ -164,6 +173,7 @@ void SPopWithCount(ExecContext& ctx) {
     all.resize(keep);
     FreeSet(obj);
     w->set_obj(BuildSet(all, 0, Limits(ctx)));
+    w->Notify(kNotifySet, "spop");
     return;
   }
   auto rand = RandFn(ctx);
@@ -173,6 +183,7 @@ void SPopWithCount(ExecContext& ctx) {
     rb->Bulk(m);
   }
   w->set_obj(obj);
+  w->Notify(kNotifySet, "spop");
 }
 
 void SPop(ExecContext& ctx) {
@@ -185,6 +196,7 @@ void SPop(ExecContext& ctx) {
   std::string m = SetRandomMember(obj, RandFn(ctx));
   SetRemove(&obj, m);
   w->set_obj(obj);
+  w->Notify(kNotifySet, "spop");
   ctx.reply->Bulk(m);
 }
 
@@ -278,10 +290,15 @@ void SMove(ExecContext& ctx) {
       w->NoChange();
       return rb->Integer(0);
     }
+    w->Notify(kNotifySet, "srem");
   }  // the source's event (or its deletion) happens here, before the destination changes
   auto w = ddb.Write(dst, ValueType::kSet, /*create=*/true);
   ObjectRef obj = w->obj();
-  if (!SetAdd(&obj, member, Limits(ctx))) w->NoChange();
+  if (SetAdd(&obj, member, Limits(ctx))) {
+    w->Notify(kNotifySet, "sadd");
+  } else {
+    w->NoChange();
+  }
   w->set_obj(obj);
   rb->Integer(1);
 }
@@ -365,7 +382,8 @@ void SInterStore(ExecContext& ctx) {
     }
   }
   int64_t n = static_cast<int64_t>(SetLength(result));
-  ctx.DbFor(dst).StoreObject(dst, result);  // an empty result deletes the destination
+  // An empty result deletes the destination.
+  ctx.DbFor(dst).StoreObjectNotify(dst, result, kNotifySet, "sinterstore");
   ctx.reply->Integer(n);
 }
 
@@ -414,7 +432,9 @@ void SUnionDiffStore(ExecContext& ctx) {
   if (!LoadSets(ctx, ctx.args.subspan(2), &sets)) return;
   ObjectRef result = UnionDiff(sets, kOp, Limits(ctx));
   int64_t n = static_cast<int64_t>(SetLength(result));
-  ctx.DbFor(dst).StoreObject(dst, result);  // an empty result deletes the destination
+  // An empty result deletes the destination.
+  ctx.DbFor(dst).StoreObjectNotify(dst, result, kNotifySet,
+                                   kOp == SetOp::kUnion ? "sunionstore" : "sdiffstore");
   ctx.reply->Integer(n);
 }
 

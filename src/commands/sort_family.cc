@@ -246,9 +246,10 @@ void SortGeneric(ExecContext& ctx, bool readonly) {
   }
   Db& dst = ctx.DbFor(*o.store);
   if (values.empty()) {
-    dst.Delete(*o.store);
+    if (dst.Delete(*o.store)) dst.Notify(kNotifyGeneric, "del", *o.store);
   } else {
-    dst.StoreObject(*o.store, ListFromValues(values, ctx.limits()));
+    dst.StoreObjectNotify(*o.store, ListFromValues(values, ctx.limits()), kNotifyList,
+                          "sortstore");
   }
   ctx.reply->Integer(static_cast<int64_t>(outputlen));
 }

@@ -110,13 +110,18 @@ bool ExpireFromFlags(uint32_t flags, std::string_view arg, int64_t now_ms, std::
 
 // Stores `value` at `key` with an absolute expiry; an expiry already in the past deletes the
 // key instead (what Redis does for SET ... EXAT <past>).
+// Announces "set" (and "expire" with an expiry) as Redis does, even for the past expiry.
 void StoreString(Db& db, std::string_view key, std::string_view value, int64_t expire_at_ms,
                  bool keep_ttl) {
   if (expire_at_ms >= 0 && expire_at_ms <= db.now_ms()) {
+    db.Notify(kNotifyString, "set", key);
+    db.Notify(kNotifyGeneric, "expire", key);
     db.Delete(key);
     return;
   }
   db.SetString(key, value, expire_at_ms, keep_ttl);
+  db.Notify(kNotifyString, "set", key);
+  if (expire_at_ms >= 0) db.Notify(kNotifyGeneric, "expire", key);
 }
 
 // Reads a string key for GET-like replies; false after replying WRONGTYPE.
@@ -165,6 +170,7 @@ void SetNx(ExecContext& ctx) {
     return;
   }
   db.SetString(ctx.args[1], ctx.args[2]);
+  db.Notify(kNotifyString, "set", ctx.args[1]);
   ctx.reply->Integer(1);
 }
 
@@ -188,6 +194,7 @@ void GetDel(ExecContext& ctx) {
   if (!*e) return ctx.reply->Null();
   ctx.reply->Bulk((*e)->value());
   db.Delete(*e);
+  db.Notify(kNotifyGeneric, "del", ctx.args[1]);
 }
 
 void GetEx(ExecContext& ctx) {
@@ -204,10 +211,13 @@ void GetEx(ExecContext& ctx) {
   ctx.reply->Bulk((*e)->value());
   if (expire_at >= 0 && expire_at <= ctx.now_ms()) {
     db.Delete(*e);
+    db.Notify(kNotifyGeneric, "del", ctx.args[1]);
   } else if (expire_at >= 0) {
     db.SetExpire(*e, expire_at);
-  } else if (flags & kPersist) {
+    db.Notify(kNotifyGeneric, "expire", ctx.args[1]);
+  } else if ((flags & kPersist) && (*e)->has_expire()) {
     db.SetExpire(*e, -1);
+    db.Notify(kNotifyGeneric, "persist", ctx.args[1]);
   }
 }
 
@@ -226,7 +236,9 @@ void MGet(ExecContext& ctx) {
 
 void MSet(ExecContext& ctx) {
   for (size_t i = 1; i + 1 < ctx.args.size(); i += 2) {
-    ctx.DbFor(ctx.args[i]).SetString(ctx.args[i], ctx.args[i + 1]);
+    Db& db = ctx.DbFor(ctx.args[i]);
+    db.SetString(ctx.args[i], ctx.args[i + 1]);
+    db.Notify(kNotifyString, "set", ctx.args[i]);
   }
   ctx.reply->Ok();
 }
@@ -251,6 +263,7 @@ void Append(ExecContext& ctx) {
   std::string_view add = ctx.args[2];
   if (!*e) {
     db.SetString(ctx.args[1], add);
+    db.Notify(kNotifyString, "append", ctx.args[1]);
     ctx.reply->Integer(static_cast<int64_t>(add.size()));
     return;
   }
@@ -259,6 +272,7 @@ void Append(ExecContext& ctx) {
     return ReplyStatus(ctx.reply, OpStatus::kStringTooLong);
   Db::Entry grown = db.ResizeValue(*e, old_len + add.size());
   memcpy(grown->mutable_value() + old_len, add.data(), add.size());
+  db.Notify(kNotifyString, "append", ctx.args[1]);
   ctx.reply->Integer(static_cast<int64_t>(old_len + add.size()));
 }
 
@@ -286,6 +300,7 @@ void IncrByGeneric(ExecContext& ctx, int64_t delta) {
   } else {
     db.SetString(ctx.args[1], text);
   }
+  db.Notify(kNotifyString, "incrby", ctx.args[1]);
   ctx.reply->Integer(result);
 }
 
@@ -318,6 +333,7 @@ void IncrByFloat(ExecContext& ctx) {
   } else {
     db.SetString(ctx.args[1], text);
   }
+  db.Notify(kNotifyString, "incrbyfloat", ctx.args[1]);
   ctx.reply->Bulk(text);
 }
 
@@ -359,6 +375,7 @@ void SetRange(ExecContext& ctx) {
   }
   if (need > entry->vlen) entry = db.ResizeValue(entry, need);
   memcpy(entry->mutable_value() + offset, value.data(), value.size());
+  db.Notify(kNotifyString, "setrange", ctx.args[1]);
   ctx.reply->Integer(static_cast<int64_t>(entry->vlen));
 }
 

@@ -265,7 +265,11 @@ void ZAddGeneric(ExecContext& ctx, int flags) {
           ZSetAdd(&o, a[idx + 2 * i + 1], scores[i], flags, &ns, MaxEntries(ctx), MaxValue(ctx));
       if (out & kZAddNaN) {
         w->set_obj(o);
-        if (added + updated == 0) w->NoChange();
+        if (added + updated == 0) {
+          w->NoChange();
+        } else {
+          w->Notify(kNotifyZset, incr ? "zincr" : "zadd");
+        }
         return ReplyError(ctx.reply, "resulting score is not a number (NaN)");
       }
       if (out & kZAddAdded) ++added;
@@ -274,7 +278,11 @@ void ZAddGeneric(ExecContext& ctx, int flags) {
       score = ns;
     }
     w->set_obj(o);
-    if (added + updated == 0) w->NoChange();
+    if (added + updated == 0) {
+      w->NoChange();
+    } else {
+      w->Notify(kNotifyZset, incr ? "zincr" : "zadd");
+    }
   }
   if (incr) {
     if (processed > 0) {
@@ -310,7 +318,11 @@ void ZRem(ExecContext& ctx) {
     if (ZSetLength(o) == 0) break;
   }
   w->set_obj(o);
-  if (removed == 0) w->NoChange();
+  if (removed == 0) {
+    w->NoChange();
+  } else {
+    w->Notify(kNotifyZset, "zrem");
+  }
   ctx.reply->Integer(removed);
 }
 
@@ -475,7 +487,9 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
       ForWindow(*o, w, [&](std::string_view m, double s) { out.emplace_back(std::string(m), s); });
     }
     size_t n = out.size();
-    ctx.DbFor(a[1]).StoreObject(a[1], ZSetBuild(std::move(out), MaxEntries(ctx), MaxValue(ctx)));
+    ctx.DbFor(a[1]).StoreObjectNotify(
+        a[1], ZSetBuild(std::move(out), MaxEntries(ctx), MaxValue(ctx)), kNotifyZset,
+        "zrangestore");
     return ctx.reply->Integer(static_cast<int64_t>(n));
   }
   ReplyScoredHeader(ctx.reply, w.count, withscores);
@@ -538,7 +552,13 @@ void ZRemRangeGeneric(ExecContext& ctx, RangeType type) {
   }
   size_t removed = hi > lo ? ZSetRemoveRankRange(&o, lo, hi - 1) : 0;
   w->set_obj(o);
-  if (removed == 0) w->NoChange();
+  if (removed == 0) {
+    w->NoChange();
+  } else {
+    w->Notify(kNotifyZset, type == RangeType::kRank    ? "zremrangebyrank"
+                           : type == RangeType::kScore ? "zremrangebyscore"
+                                                       : "zremrangebylex");
+  }
   ctx.reply->Integer(static_cast<int64_t>(removed));
 }
 
@@ -581,6 +601,7 @@ void ZPopMinMax(ExecContext& ctx) {
   if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
   if (!*w || count == 0) return ctx.reply->Array(0);
   std::vector<ZEntry> got = PopFrom(*w, kMax, count == -1 ? 1 : static_cast<size_t>(count));
+  w->Notify(kNotifyZset, kMax ? "zpopmax" : "zpopmin");
   ctx.reply->Array(nested ? got.size() : got.size() * 2);
   for (const auto& [m, s] : got) {
     if (nested) ctx.reply->Array(2);
@@ -631,6 +652,7 @@ void ZMPopAt(ExecContext& ctx, size_t at) {
     if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
     if (!*w) continue;
     std::vector<ZEntry> got = PopFrom(*w, max, static_cast<size_t>(count));
+    w->Notify(kNotifyZset, max ? "zpopmax" : "zpopmin");
     ctx.reply->Array(2);
     ctx.reply->Bulk(a[i]);
     ctx.reply->Array(got.size());
@@ -664,6 +686,7 @@ void BZPop(ExecContext& ctx) {
     if (!w.ok()) return ReplyStatus(ctx.reply, w.status());
     if (!*w) continue;
     std::vector<ZEntry> got = PopFrom(*w, kMax, 1);
+    w->Notify(kNotifyZset, kMax ? "zpopmax" : "zpopmin");
     ctx.reply->Array(3);
     ctx.reply->Bulk(key);
     ctx.reply->Bulk(got[0].first);
@@ -932,7 +955,11 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
   if (card_only) return ctx.reply->Integer(cardinality);
   if (store) {
     size_t n = result.size();
-    ctx.DbFor(a[1]).StoreObject(a[1], ZSetBuild(std::move(result), MaxEntries(ctx), MaxValue(ctx)));
+    ctx.DbFor(a[1]).StoreObjectNotify(
+        a[1], ZSetBuild(std::move(result), MaxEntries(ctx), MaxValue(ctx)), kNotifyZset,
+        op == SetOp::kUnion   ? "zunionstore"
+        : op == SetOp::kInter ? "zinterstore"
+                              : "zdiffstore");
     return ctx.reply->Integer(static_cast<int64_t>(n));
   }
   std::sort(result.begin(), result.end(), [](const ZEntry& x, const ZEntry& y) {

@@ -213,6 +213,7 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
       waiter.signaled = false;
       timers_.Cancel(waiter.recheck);
       waiter.recheck = {};
+      current_origin_ = c->session.id;  // a retry woken by another's push is still this client's
       co_await sel.Next();
       slot->exec_ns += w->exec_ns;
       slot->wait_ns = std::max(slot->wait_ns, w->wait_ns);

@@ -22,16 +22,28 @@ std::string Reactor::ClientLine(const Connection* conn) {
   size_t qfree = conn ? conn->in.capacity() - qbuf : 0;
   size_t obl = conn ? conn->out.unsent() : 0;
   size_t omem = conn ? conn->out.memory() : 0;
+  // Redis's letters, in its order.
+  char flag_buf[8];
+  size_t nflags = 0;
+  if (s.subscribed()) flag_buf[nflags++] = 'P';
+  if (s.in_multi) flag_buf[nflags++] = 'x';
+  if (s.blocked) flag_buf[nflags++] = 'b';
+  if (s.tracking.on) flag_buf[nflags++] = 't';
+  if (s.tracking.broken_redirect) flag_buf[nflags++] = 'R';
+  if (s.tracking.bcast) flag_buf[nflags++] = 'B';
+  if (nflags == 0) flag_buf[nflags++] = 'N';
+  std::string_view flags(flag_buf, nflags);
   return StrCat(
       "id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd, " name=", s.name,
       " age=", (now - s.created_ms) / 1000, " idle=", (now - s.last_interaction_ms) / 1000,
-      " flags=", s.blocked ? "b" : (s.in_multi ? "x" : (s.subscribed() ? "P" : "N")), " db=", s.db,
+      " flags=", flags, " db=", s.db,
       " sub=", s.sub_channels, " psub=", s.sub_patterns, " ssub=", s.sub_shard_channels,
       " multi=", s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1, " qbuf=", qbuf,
       " qbuf-free=", qfree, " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0,
       " rbp=0 obl=", obl, " oll=0 omem=", omem,
       " tot-mem=", (conn ? conn->in.capacity() + omem : 0), " events=r cmd=", s.last_command,
-      " user=default redir=-1 resp=", s.resp, "\n");
+      " user=default redir=", s.tracking.on ? static_cast<int64_t>(s.tracking.redirect) : -1,
+      " resp=", s.resp, "\n");
 }
 
 std::string Reactor::ClientList(std::string_view type, std::span<const uint64_t> ids) {

@@ -47,9 +47,14 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
       }
       positions[sh].push_back(static_cast<uint32_t>(k));
     }
+    // One place in the sequencer for all parts, and each key's place in the command: key
+    // notices (DEL k1 k2 k3's "del"s) come out in argument order, as Redis announces them.
+    const uint64_t dispatch = NextDispatchSeq();
     for (size_t sh = 0; sh < n; ++sh) {
-      if (!args[sh].empty())
-        part_of[sh] = sel.Add(static_cast<int>(sh), spec->shard, args[sh], options);
+      if (args[sh].empty()) continue;
+      part_of[sh] = sel.Add(static_cast<int>(sh), spec->shard, args[sh], options);
+      part_of[sh]->dispatch_seq = dispatch;
+      part_of[sh]->notice_order = positions[sh];
     }
   }
   int64_t exec = 0;
@@ -57,6 +62,11 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
   while (Work* part = co_await sel.Next()) {
     exec += part->exec_ns;
     wait = std::max(wait, part->wait_ns);
+  }
+  // Every part's key notices at once (this runs inside the drain that brought the last part,
+  // which handles them when it ends), so they sort into argument order.
+  for (Work* part : part_of) {
+    if (part != nullptr) HoldNotices(part);
   }
   std::vector<SubReply> parts;
   for (size_t sh = 0; sh < n; ++sh) {

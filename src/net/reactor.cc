@@ -1,4 +1,5 @@
 #include "omnibus/net/reactor.h"
+#include "omnibus/net/tracking.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ void Reactor::FreeWork(Work* w) {
   w->result = ReplyValue{};
   w->tx.reset();
   w->ready.clear();
+  w->origin = 0;
   w->owner = nullptr;
   if (free_works_.size() >= 1024) {
     delete w;
@@ -571,7 +573,15 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
     s.silence_this = false;
     return barrier;
   }
+  current_origin_ = s.id;  // its works' key notices name it (NOLOOP)
+  const uint64_t seq_before = dispatch_seq_;
   bool barrier = Run(c, w, spec);
+  if (s.tracking.on) {
+    // Client tracking: the keys it read, remembered now (a read answered without executing
+    // on its own is tracked too). CLIENT CACHING holds for one command (or transaction).
+    TrackCommand(c, *spec, w->args, w->dispatch_seq != 0 ? w->dispatch_seq : seq_before + 1);
+    if (!s.in_multi && !spec->name.starts_with("client|")) s.tracking.caching = false;
+  }
   // After it ran (SELECT shows its new DB); EXEC's own commands were fed as it started them.
   if (!monitors_.empty() && !c->closing) FeedMonitors(c, *spec, w->args);
   return barrier;
@@ -765,6 +775,11 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 
 void Reactor::StageToShard(int shard, Work* w) {
   w->enqueue_ns = loop_ns_;  // its queue wait starts here, backlog included (§4)
+  if (w->origin == 0) {
+    w->origin = w->is_part || w->owner == nullptr
+                    ? current_origin_
+                    : static_cast<Connection*>(w->owner)->session.id;
+  }
   if (w->park == nullptr) {
     if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC
   } else {
@@ -798,10 +813,18 @@ void Reactor::PostBatches() {
 }
 
 void Reactor::DrainCompletions() {
+  // Notices of active expiry first: each follows a Work already in (or drained from) its
+  // shard's ring.
+  for (Shard* shard : shards_) {
+    if (!shard->HasLooseNotices()) continue;
+    for (KeyNotice& n : shard->TakeLooseNotices()) notices_.push_back(std::move(n));
+  }
   for (size_t i = 0; i < shards_.size(); ++i) {
     size_t n = shards_[i]->DrainCompletions([this](Work* w) { OnWorkDone(w); });
     in_flight_[i] -= n;
   }
+  // Notifications are published as the commands ran, before blocked clients are served.
+  if (!notices_.empty()) HandleNotices();
   if (ready_keys_.empty()) return;
   // Rings are drained shard by shard, and shards run at the same time. Like Redis, wake
   // waiters in the order their keys became ready in the sequencer's order: by the dispatch of
@@ -819,6 +842,20 @@ void Reactor::OnWorkDone(Work* w) {
   // them so; handled once the whole drain is done, in the order they became ready. A parked
   // group's keys (each shard reports its own) once every part of it is back.
   for (ReadyKey& r : w->ready) r.dispatch = w->dispatch_seq;
+  for (KeyNotice& n : w->notices) {
+    n.dispatch = w->dispatch_seq;
+    n.origin = w->origin;
+    if (w->notice_order.empty()) continue;
+    // A scattered part's args are its keys, each with the same number of values after it.
+    const size_t keys = w->notice_order.size();
+    const size_t step = (w->args.size() - 1) / keys;
+    for (size_t i = 0; i < keys; ++i) {
+      if (w->args[1 + i * step] == n.key) {
+        n.order = w->notice_order[i];
+        break;
+      }
+    }
+  }
   if (w->is_part && w->owner != nullptr && w->tx != nullptr && w->tx->split) {
     // One shard's share of a split EXEC: its coroutine hands every share's keys over at once
     // when the last is back, so they are woken in the transaction's order.
@@ -826,15 +863,27 @@ void Reactor::OnWorkDone(Work* w) {
     Work* cmd = w->park->work;
     for (ReadyKey& r : w->ready) cmd->ready.push_back(std::move(r));
     w->ready.clear();
+    for (KeyNotice& n : w->notices) cmd->notices.push_back(std::move(n));
+    w->notices.clear();
     if (w->park->parts_out == 1) {
       for (ReadyKey& r : cmd->ready) ready_keys_.push_back(std::move(r));
       cmd->ready.clear();
+      HoldNotices(cmd);
     }
-  } else if (!w->ready.empty()) {
-    for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
-    w->ready.clear();
+  } else {
+    if (!w->ready.empty()) {
+      for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
+      w->ready.clear();
+    }
+    // A scattered part's notices wait for its siblings (FanOut hands them over together):
+    // parts may come back in different drains.
+    if (!w->notices.empty() && w->notice_order.empty()) HoldNotices(w);
   }
-  if (w->is_part) return Select::PartReturned(this, w);
+  if (w->is_part) {
+    // The coroutine it resumes may send more parts: they are that client's too.
+    current_origin_ = w->origin;
+    return Select::PartReturned(this, w);
+  }
   if (w->flight.is_open()) {
     // A flight's leader: its waiters get its reply, each in its own slot (a waiter of the
     // leader's own connection keeps that group open until its slot is done too).
@@ -1034,6 +1083,7 @@ void Reactor::Close(Connection* c) {
     }
   }
   c->deferred_pushes.clear();
+  TrackingClosed(c);
   if (c->session.monitor) {
     auto at = std::find(monitors_.begin(), monitors_.end(), c);
     if (at != monitors_.end()) monitors_.erase(at);

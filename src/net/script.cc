@@ -38,6 +38,7 @@ Task Reactor::Script(Connection* c, Work* slot, const CommandSpec* spec) {
   if (single && !scripts_reaching_out_.contains(script_hash)) {
     Select sel(this);
     Work* part = sel.Add(shard, spec->shard, slot->args, options);
+    part->track_reads = TracksScriptReads(c->session);
     co_await sel.Next();
     slot->exec_ns = part->exec_ns;
     slot->wait_ns = part->wait_ns;
@@ -55,6 +56,7 @@ Task Reactor::Script(Connection* c, Work* slot, const CommandSpec* spec) {
   std::iota(all.begin(), all.end(), 0);
   Select sel(this);
   Work* cmd = sel.AddParked(all, spec->shard, slot->args, options);
+  cmd->track_reads = TracksScriptReads(c->session);
   co_await sel.Next();
   slot->reply.swap(cmd->reply);
   slot->exec_ns += cmd->exec_ns;

@@ -40,6 +40,7 @@ Work* Select::NewPart() {
   w->tx.reset();
   w->capture = false;
   w->may_block = false;
+  w->track_reads = false;
   w->would_block = false;
   w->wait_hint_ms = 0;
   w->escalate = false;
@@ -48,6 +49,9 @@ Work* Select::NewPart() {
   w->cancelled.store(false, std::memory_order_relaxed);
   w->reply.clear();
   w->ready.clear();
+  w->notices.clear();
+  w->notice_order.clear();
+  w->origin = 0;
   w->args.clear();
   w->exec_ns = 0;
   w->wait_ns = 0;

@@ -32,9 +32,20 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     co_return;
   }
   tx->resp = slot->resp;
+  // The queue's vector moved its elements as it grew, and a short argument string moves by
+  // copy: point each command's views at its own storage again before reading them.
+  for (QueuedCommand& q : queued) {
+    size_t pos = 0;
+    for (std::string_view& a : q.args) {
+      a = std::string_view(q.storage.data() + pos, a.size());
+      pos += a.size();
+    }
+  }
   // MONITOR shows the transaction's commands before EXEC, as Redis feeds them when run.
   for (const QueuedCommand& q : queued) {
     if (q.spec != nullptr) FeedMonitors(c, *q.spec, q.args);
+    // Client tracking: the transaction's reads, as if dispatched now.
+    if (s.tracking.on && q.spec != nullptr) TrackCommand(c, *q.spec, q.args, dispatch_seq_ + 1);
   }
   const int n = static_cast<int>(shards_.size());
   std::vector<bool> involved(static_cast<size_t>(n), false);

@@ -10,6 +10,7 @@
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
 #include "omnibus/resp/parser.h"
+#include "omnibus/store/key_notice.h"
 
 namespace omnibus {
 namespace {
@@ -164,6 +165,17 @@ std::vector<ConfigParam> BuildParams() {
                  c.logfile = std::string(v);
                  return "";
                }});
+  p.push_back({"notify-keyspace-events", true,
+               [](const Config& c) { return NotifyFlagsToString(c.net.notify_keyspace_events); },
+               [](Config& c, std::string_view v) -> std::string {
+                 uint32_t flags;
+                 if (!ParseNotifyFlags(v, &flags))
+                   return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+                 c.net.notify_keyspace_events = flags;
+                 return "";
+               }});
+  p.push_back(NetIntParam("tracking-table-max-keys", &NetOptions::tracking_table_max_keys, 0,
+                          LLONG_MAX));
   p.push_back(NetMemoryParam("proto-max-bulk-len", &NetOptions::proto_max_bulk_len, 1024 * 1024));
   p.push_back(NetMemoryParam("client-query-buffer-limit", &NetOptions::client_query_buffer_limit,
                              1024 * 1024));

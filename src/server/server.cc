@@ -70,6 +70,7 @@ bool Server::Start(std::string* error) {
   PublishLimits();
   so.limits = &limits_;
   so.queue_policy = &queue_policy_;
+  so.listeners = &listeners_;
   so.TEST_clock_ms = config_.TEST_clock_ms;
   so.commands = &table_;
   size_t depth = 64;
@@ -94,6 +95,7 @@ bool Server::Start(std::string* error) {
   for (auto& s : shards_) raw.push_back(s.get());
   reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));
   notifier_.target = reactor_.get();
+  reactor_->set_notice_listeners(&listeners_);
   if (!reactor_->Listen(config_.bind, config_.port, config_.tcp_backlog, error)) return false;
   for (auto& s : shards_) s->Start();
   OMNIBUS_LOG(kNotice, "Omnibus ", kOmnibusVersion, " (Redis ", kRedisVersion,
@@ -181,6 +183,7 @@ std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
   bool loglevel_changed = next.loglevel != config_.loglevel;
   config_ = std::move(next);  // NetOptions lives inside config_: the reactor sees it at once
   PublishLimits();
+  reactor_->UpdateNoticeListeners();  // notify-keyspace-events
   if (loglevel_changed) {
     static const char* kLevels[] = {"debug", "verbose", "notice", "warning"};
     for (int i = 0; i < 4; ++i) {
@@ -266,7 +269,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("client_recent_max_input_buffer", reactor_->max_input_buffer());
     line("client_recent_max_output_buffer", reactor_->max_output_buffer());
     line("blocked_clients", reactor_->blocked_clients());
-    line("tracking_clients", 0);
+    line("tracking_clients", reactor_->tracking_clients());
     line("clients_in_timeout_table", 0);
     return true;
   }
@@ -333,6 +336,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("pubsub_channels", reactor_->PubSubChannelCount(PubSubKind::kChannel));
     line("pubsub_patterns", reactor_->PubSubNumPat());
     line("pubsubshard_channels", reactor_->PubSubChannelCount(PubSubKind::kShard));
+    line("tracking_total_keys", reactor_->tracking_total_keys());
+    line("tracking_total_items", reactor_->tracking_total_items());
+    line("tracking_total_prefixes", reactor_->tracking_total_prefixes());
     line("total_error_replies", st.total_error_replies);
     line("fanout_commands", st.fanouts);
     const SingleflightStats& sf = reactor_->flights().stats();

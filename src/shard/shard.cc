@@ -17,7 +17,7 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
       num_shards_(num_shards),
       options_(options),
       reactor_(reactor),
-      keyspace_(options.num_dbs, options.limits),
+      keyspace_(options.num_dbs, options.limits, options.listeners),
       inbound_(options.queue_capacity),
       // Completions can never outnumber work in flight, which the reactor bounds by the
       // inbound capacity, so this ring never fills.
@@ -103,6 +103,7 @@ void Shard::Execute(Work* w) {
         w->capture ? ReplyBuilder(&w->result, w->resp) : ReplyBuilder(&w->reply, w->resp);
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
+    ctx.track_reads = w->track_reads;
     ctx.script = options_.script;
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
@@ -116,6 +117,15 @@ void Shard::Execute(Work* w) {
   // Keys that gained elements for blocked clients travel with this completion (§10.5): after
   // the reply of any pop that registered them, so the reactor never misses a wake-up.
   if (keyspace_.has_ready()) w->ready = keyspace_.TakeReady();
+  // Key notices too (§10.1): the reactor handles them in the order of dispatch.
+  if (keyspace_.has_notices()) w->notices = keyspace_.TakeNotices();
+  last_dispatch_ = w->dispatch_seq;
+}
+
+std::vector<KeyNotice> Shard::TakeLooseNotices() {
+  std::lock_guard<std::mutex> lock(loose_mu_);
+  has_loose_notices_.store(false, std::memory_order_relaxed);
+  return std::exchange(loose_notices_, {});
 }
 
 void Shard::RunParked(Work* w) {
@@ -154,6 +164,7 @@ void Shard::RunParked(Work* w) {
         cmd->capture ? ReplyBuilder(&cmd->result, cmd->resp) : ReplyBuilder(&cmd->reply, cmd->resp);
     ExecContext ctx{&keyspace_, g->all, g->num_shards, index_, cmd->db, cmd->args, &rb};
     ctx.may_block = cmd->may_block;
+    ctx.track_reads = cmd->track_reads;
     ctx.script = options_.script;
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
@@ -197,6 +208,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     // One shard's share of a split transaction runs beside the others: its ready keys are
     // ordered by their step's place in the whole transaction, not by the clock.
     size_t ready_before = tx->split ? base.local->ready_list().size() : 0;
+    size_t notices_before = tx->split ? base.local->notice_list().size() : 0;
     ExecContext ctx = base;
     ctx.db_index = step.db;
     ctx.args = step.args;
@@ -239,6 +251,9 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     if (tx->split) {
       auto& ready = base.local->ready_list();
       for (size_t i = ready_before; i < ready.size(); ++i) ready[i].seq = step.order;
+      // Notices likewise (the reactor's sort is stable: a step's own stay in order).
+      auto& notices = base.local->notice_list();
+      for (size_t i = notices_before; i < notices.size(); ++i) notices[i].seq = step.order;
     }
     int64_t end = MonotonicNs();
     step.exec_ns = end - clock;
@@ -295,6 +310,20 @@ void Shard::Run() {
     if (now >= next_cycle) {
       expire_budget_ns = cycle_ns / 4;
       next_cycle = now + cycle_ns;
+      if (keyspace_.has_notices()) {
+        // No Work carries these back: they happened after the last one this shard ran.
+        std::vector<KeyNotice> notices = keyspace_.TakeNotices();
+        for (KeyNotice& kn : notices) {
+          kn.dispatch = last_dispatch_;
+          kn.after_dispatch = true;
+        }
+        {
+          std::lock_guard<std::mutex> lock(loose_mu_);
+          for (KeyNotice& kn : notices) loose_notices_.push_back(std::move(kn));
+          has_loose_notices_.store(true, std::memory_order_release);
+        }
+        reactor_->Notify();
+      }
     }
     if (expire_budget_ns > 0) {
       keyspace_.ActiveExpireCycle(kExpireSliceUs);

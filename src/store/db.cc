@@ -1,5 +1,6 @@
 #include "omnibus/store/db.h"
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -9,6 +10,7 @@
 namespace omnibus {
 
 std::atomic<uint64_t> Db::ready_seq_{0};
+const NoticeListeners Db::no_listeners_;
 
 namespace {
 
@@ -23,10 +25,16 @@ KeyWrite& KeyWrite::operator=(KeyWrite&& o) noexcept {
     db_ = std::exchange(o.db_, nullptr);
     record_ = std::exchange(o.record_, nullptr);
     len_before_ = o.len_before_;
+    notices_at_ = o.notices_at_;
+    new_seq_ = o.new_seq_;
     created_ = o.created_;
     changed_ = o.changed_;
   }
   return *this;
+}
+
+void KeyWrite::Notify(uint32_t cls, const char* event) {
+  if (record_ != nullptr) db_->Notify(cls, event, record_->key());
 }
 
 void KeyWrite::Finish() {
@@ -48,14 +56,35 @@ void Db::FinishWrite(KeyWrite& w) {
       FreeRecord(gone);
       return;
     }
+    Notify(kNotifyGeneric, "del", r->key());  // after the handler's own event, as Redis
     Remove(Entry{link}, KeyEvent::kDeleted);
     return;
+  }
+  if (w.created_ && w.new_seq_ != 0 && notices_ != nullptr && Listening(kNotifyNew)) {
+    // Redis's dbAdd announces the key before the command's own event.
+    RecordNotice(kNotifyNew, "new", r->key());
+    notices_->back().seq = w.new_seq_;
+    std::rotate(notices_->begin() + static_cast<ptrdiff_t>(w.notices_at_), notices_->end() - 1,
+                notices_->end());
   }
   if (!w.changed_ && !w.created_) return;
   OnKeyEvent(r->key(), w.created_ ? KeyEvent::kWritten : KeyEvent::kUpdated, len > w.len_before_);
 }
 
+void Db::RecordNotice(uint32_t cls, const char* event, std::string_view key) {
+  if (notices_ == nullptr) return;
+  KeyNotice& n = notices_->emplace_back();
+  n.cls = cls;
+  n.db = index_;
+  n.event = event;
+  n.key.assign(key);
+  n.seq = NextReadySeq();
+}
+
 void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
+  // Client tracking invalidates on every change of a key (Redis's signalModifiedKey); flushes
+  // are announced once per command (NotifyFlush).
+  if (event != KeyEvent::kFlushed) Notify(kNoticeModified, nullptr, key);
   // A flush's watched keys were touched before it (TouchWatchedPresent): only those that held
   // a value.
   if (!watched_.empty() && event != KeyEvent::kFlushed) {
@@ -126,13 +155,14 @@ OpResult<KeyWrite> Db::Write(std::string_view key, ValueType type, bool create) 
   Entry e = Find(key);
   if (e) {
     if (e->type() != type) return OpStatus::kWrongType;
-    return KeyWrite(this, e.get(), false);
+    return KeyWrite(this, e.get(), false, 0, 0);
   }
   if (!create) return KeyWrite();
   Record* r = NewObjectRecord(key, NewObject(type), -1);
   Touch(r);
   table_.Insert(r);
-  return KeyWrite(this, r, true);
+  const bool announce = notices_ != nullptr && Listening(kNotifyNew);
+  return KeyWrite(this, r, true, announce ? notices_->size() : 0, announce ? NextReadySeq() : 0);
 }
 
 Record* Db::Rebuild(Entry e, int64_t expire_at_ms) {
@@ -152,9 +182,21 @@ Record* Db::Rebuild(Entry e, int64_t expire_at_ms) {
   return r;
 }
 
+Record** Db::FindForOverwrite(std::string_view key) {
+  Record** link = table_.Find(key);
+  if (link != nullptr && IsExpired(*link)) {
+    // As Redis's lookupKeyWrite: the dead key expires (and is announced) before the write.
+    ++expired_keys;
+    Remove(Entry{link}, KeyEvent::kExpired);
+    link = nullptr;
+  }
+  if (link == nullptr) Notify(kNotifyNew, "new", key);
+  return link;
+}
+
 void Db::SetString(std::string_view key, std::string_view value, int64_t expire_at_ms,
                    bool keep_ttl) {
-  Record** link = table_.Find(key);
+  Record** link = FindForOverwrite(key);
   Record* r;
   if (link != nullptr) {
     Record* old = *link;
@@ -211,9 +253,9 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
     Delete(key);
     return;
   }
+  Record** link = FindForOverwrite(key);
   Record* r = NewObjectRecord(key, obj, -1);
   Touch(r);
-  Record** link = table_.Find(key);
   if (link != nullptr) {
     Record* old = *link;
     r->next = old->next;
@@ -224,6 +266,17 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
     table_.Insert(r);
   }
   OnKeyEvent(key, KeyEvent::kWritten, true);
+}
+
+void Db::StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t cls,
+                           const char* event) {
+  if (ObjectLength(obj) == 0) {
+    FreeObject(obj);
+    if (Delete(key)) Notify(kNotifyGeneric, "del", key);
+    return;
+  }
+  StoreObject(key, obj);
+  Notify(cls, event, key);
 }
 
 bool Db::Delete(std::string_view key) {
@@ -240,6 +293,7 @@ bool Db::Delete(std::string_view key) {
 void Db::Delete(Entry e) { Remove(e, KeyEvent::kDeleted); }
 
 void Db::Remove(Entry e, KeyEvent event) {
+  if (event == KeyEvent::kExpired) Notify(kNotifyExpired, "expired", (*e.link)->key());
   Record* r = table_.Unlink(e.link);
   if (r->has_expire()) --volatile_;
   OnKeyEvent(r->key(), event, false);
@@ -262,7 +316,7 @@ void Db::Attach(std::string_view key, Record* detached, int64_t expire_at_ms) {
   memcpy(r->mutable_value(), detached->value().data(), detached->vlen);
   FreeRecordShell(detached);
   Touch(r);
-  Record** link = table_.Find(key);
+  Record** link = FindForOverwrite(key);
   if (link != nullptr) {
     Record* old = *link;
     r->next = old->next;

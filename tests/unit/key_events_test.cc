@@ -344,3 +344,105 @@ TEST(CountedMemoryTest, RecordsAndContainersAreCountedAndReturned) {
 
 }  // namespace
 }  // namespace omnibus
+
+namespace omnibus {
+namespace {
+
+// Key notices (store/key_notice.h): recorded only while someone listens to their class, in
+// the order Redis announces them.
+class KeyNoticesTest : public ::testing::Test {
+ protected:
+  std::vector<std::string> Take() {
+    std::vector<std::string> out;
+    for (const KeyNotice& n : notices_) {
+      if (n.cls == kNoticeModified) {
+        out.push_back("modified " + n.key);
+      } else if (n.cls == kNoticeFlush) {
+        out.push_back("flush");
+      } else {
+        out.push_back(std::string(n.event) + " " + n.key);
+      }
+    }
+    notices_.clear();
+    return out;
+  }
+  void Listen(uint32_t mask) { listeners_.mask.store(mask); }
+
+  int64_t now_ = 1'000'000;
+  std::vector<ReadyKey> ready_;
+  std::vector<KeyNotice> notices_;
+  NoticeListeners listeners_;
+  Db db_{&now_, 2, &ready_, &notices_, &listeners_};
+};
+
+TEST_F(KeyNoticesTest, NothingIsRecordedWithoutListeners) {
+  db_.SetString("s", "v", now_ + 5);
+  db_.Notify(kNotifyString, "set", "s");
+  now_ += 10;
+  EXPECT_FALSE(db_.Find("s"));
+  EXPECT_TRUE(notices_.empty());
+  Listen(kNotifyList);  // another class than the events below
+  db_.SetString("s", "v");
+  db_.Notify(kNotifyString, "set", "s");
+  EXPECT_TRUE(notices_.empty());
+}
+
+TEST_F(KeyNoticesTest, NewComesBeforeTheCommandsEventAndDelAfterIt) {
+  Listen(kNotifyAll | kNotifyNew);
+  db_.SetString("s", "v");
+  db_.Notify(kNotifyString, "set", "s");
+  db_.SetString("s", "w");
+  db_.Notify(kNotifyString, "set", "s");
+  EXPECT_THAT(Take(), ElementsAre("new s", "set s", "set s"));
+  {
+    auto w = db_.Write("l", ValueType::kHash, /*create=*/true);
+    ObjectRef obj = w->obj();
+    HashSet(&obj, "f", "v", HashLimits{});
+    w->set_obj(obj);
+    w->Notify(kNotifyHash, "hset");
+  }
+  {
+    auto w = db_.Write("l", ValueType::kHash, /*create=*/false);
+    ObjectRef obj = w->obj();
+    HashDelete(&obj, "f");
+    w->set_obj(obj);
+    w->Notify(kNotifyHash, "hdel");
+  }
+  EXPECT_THAT(Take(), ElementsAre("new l", "hset l", "hdel l", "del l"));
+  for (const KeyNotice& n : notices_) EXPECT_EQ(n.db, 2);
+}
+
+TEST_F(KeyNoticesTest, ExpiryAnnouncesExpiredAndTrackingSeesEveryChange) {
+  Listen(kNotifyExpired | kNoticeModified | kNoticeFlush);
+  db_.SetString("lazy", "v", now_ + 5);
+  db_.SetString("active", "v", now_ + 5);
+  EXPECT_THAT(Take(), ElementsAre("modified lazy", "modified active"));
+  now_ += 10;
+  EXPECT_FALSE(db_.Find("lazy"));
+  db_.ActiveExpireSlice(64);
+  EXPECT_THAT(Take(),
+              ElementsAre("expired lazy", "modified lazy", "expired active", "modified active"));
+  db_.SetString("x", "v");
+  db_.Clear();  // a flush is announced by the command (NotifyFlush), once
+  EXPECT_THAT(Take(), ElementsAre("modified x"));
+  db_.NotifyFlush();
+  EXPECT_THAT(Take(), ElementsAre("flush"));
+}
+
+TEST(NotifyFlagsTest, ParsesAndSpellsAsRedis) {
+  uint32_t f = 0;
+  EXPECT_TRUE(ParseNotifyFlags("KEA", &f));
+  EXPECT_EQ(f, kNotifyKeyspace | kNotifyKeyevent | kNotifyAll);
+  EXPECT_EQ(NotifyFlagsToString(f), "AKE");
+  EXPECT_TRUE(ParseNotifyFlags("ngK$", &f));
+  EXPECT_EQ(NotifyFlagsToString(f), "g$nK");
+  EXPECT_TRUE(ParseNotifyFlags("AnKEm", &f));
+  EXPECT_EQ(NotifyFlagsToString(f), "AKEm");
+  EXPECT_TRUE(ParseNotifyFlags("", &f));
+  EXPECT_EQ(f, 0u);
+  EXPECT_EQ(NotifyFlagsToString(f), "");
+  EXPECT_FALSE(ParseNotifyFlags("KEq", &f));
+}
+
+}  // namespace
+}  // namespace omnibus

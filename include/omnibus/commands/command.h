@@ -116,6 +116,19 @@ struct Session {
   // within ms of being read (0: no deadline).
   bool no_shed = false;
   int64_t deadline_ms = 0;
+  // CLIENT TRACKING (net/tracking.cc): client-side caching. `caching` is CLIENT CACHING
+  // yes|no, which holds for the next command (or the next transaction).
+  struct Tracking {
+    bool on = false;
+    bool bcast = false;
+    bool optin = false;
+    bool optout = false;
+    bool noloop = false;
+    bool caching = false;
+    bool broken_redirect = false;  // the client it redirects to went away
+    uint64_t redirect = 0;
+    std::vector<std::string> prefixes;  // BCAST, in byte order
+  } tracking;
 };
 
 // What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.
@@ -186,6 +199,9 @@ class ServerApi {
   virtual void Monitor(Session& s) = 0;
   // SLOWLOG, LATENCY (commands/latency_monitor.h).
   virtual LatencyMonitor& latency() = 0;
+  // CLIENT TRACKING ON|OFF [options]: `args` is the whole command. Writes +OK or the error.
+  virtual void ClientTracking(Session& s, std::span<const std::string_view> args,
+                              ReplyBuilder* rb) = 0;
 };
 
 struct ReactorContext {

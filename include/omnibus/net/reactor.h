@@ -50,7 +50,11 @@ struct NetOptions {
   OutputBufferLimit output_limit_pubsub{32LL << 20, 8LL << 20, 60};
   // slowlog-*, latency-monitor-threshold, latency-tracking* (commands/latency_monitor.h).
   LatencySettings latency;
+  uint32_t notify_keyspace_events = 0;        // notify-keyspace-events (store/key_notice.h)
+  int64_t tracking_table_max_keys = 1000000;  // tracking-table-max-keys (0: no limit)
 };
+
+struct TrackingState;  // net/tracking.h
 
 // Per-command counters for INFO commandstats.
 struct CommandStats {
@@ -131,6 +135,19 @@ class Reactor final : public Notifier, public SelectHost {
     return static_cast<int64_t>(pubsub_[static_cast<size_t>(kind)].size());
   }
   void Monitor(Session& s);
+  // Key notices (net/notify.cc): who listens, set from notify-keyspace-events and whether a
+  // client tracks keys. Call after CONFIG SET.
+  void set_notice_listeners(NoticeListeners* listeners) {
+    notice_listeners_ = listeners;
+    UpdateNoticeListeners();
+  }
+  void UpdateNoticeListeners();
+  // Client tracking (net/tracking.cc).
+  void ClientTracking(Session& s, std::span<const std::string_view> args, ReplyBuilder* rb);
+  size_t tracking_clients() const;
+  size_t tracking_total_keys() const;
+  size_t tracking_total_items() const;
+  size_t tracking_total_prefixes() const;
   // FUNCTION STATS' running_script: a function running past busy-reply-threshold, its name,
   // its command (FCALL name ...) and how long it has run. False when none is busy.
   bool BusyFunction(std::string* name, std::vector<std::string>* command, int64_t* duration_ms);
@@ -189,12 +206,42 @@ class Reactor final : public Notifier, public SelectHost {
   void FeedMonitors(const Connection* c, const CommandSpec& spec,
                     std::span<const std::string_view> args);
   void OnKeyReady(int db, const std::string& key);
+  // Key notices (net/notify.cc): queued with their work's dispatch, handled at the end of a
+  // drain in the sequencer's order.
+  void HoldNotices(Work* w) {
+    for (KeyNotice& n : w->notices) notices_.push_back(std::move(n));
+    w->notices.clear();
+  }
+  void HandleNotices();
+  void PublishNotice(const KeyNotice& n);
+  // Client tracking (net/tracking.cc): the keys a tracked client's command reads, remembered
+  // when it is dispatched (`read_seq`: the dispatch of the execution that answers it); a
+  // change or a flush; BCAST prefixes' pending keys; a client gone.
+  void TrackCommand(Connection* c, const CommandSpec& spec, std::span<const std::string_view> args,
+                    uint64_t read_seq);
+  void TrackingInvalidate(const KeyNotice& n);
+  // A script's read for its caller (Db::NoteRead); whether the caller's scripts note theirs
+  // (decided when the script is sent: CLIENT CACHING holds for it).
+  void TrackScriptRead(const KeyNotice& n);
+  static bool TracksScriptReads(const Session& s) {
+    const Session::Tracking& t = s.tracking;
+    return t.on && !t.bcast && !(t.optin && !t.caching) && !(t.optout && t.caching);
+  }
+  void TrackingFlush(const KeyNotice& n);
+  void TrackingBroadcast();
+  void TrackingLimit();
+  void DisableTracking(Connection* c);
+  void TrackingClosed(Connection* c);
+  // Sends `payload` (RESP of the keys array, or a null) as an invalidation for tracking
+  // client `c`: to itself (RESP3) or to the client it redirects to.
+  void SendTrackingMessage(Connection* c, std::string_view payload);
   void CloseGoneBlockedClients();
   uint64_t NextDispatchSeq() { return ++dispatch_seq_; }
   // Queues a part's ready keys for the end of the current drain.
   void HoldReady(Work* w) {
     for (ReadyKey& r : w->ready) ready_keys_.push_back(std::move(r));
     w->ready.clear();
+    HoldNotices(w);
   }
   // A blocked pop's earlier replies in its group leave before it waits (as Redis sends them).
   void EmitBeforeBarrier(Connection* c);
@@ -266,6 +313,12 @@ class Reactor final : public Notifier, public SelectHost {
   bool busy_function_ = false;         // a busy script is a function (FUNCTION KILL's error text)
   FlightTable flights_;                // singleflight front (§5)
   LatencyMonitor latency_;             // SLOWLOG, LATENCY, latencystats
+  // Key notices (net/notify.cc) of this drain; who listens; the client whose command is
+  // being dispatched or resumed (its works' notices name it, for NOLOOP).
+  std::vector<KeyNotice> notices_;
+  NoticeListeners* notice_listeners_ = nullptr;
+  uint64_t current_origin_ = 0;
+  std::unique_ptr<TrackingState> tracking_;  // client tracking (net/tracking.cc)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

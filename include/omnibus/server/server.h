@@ -70,6 +70,10 @@ class Server final : public ServerApi {
   int64_t PubSubNumPat() override { return reactor_->PubSubNumPat(); }
   void Monitor(Session& s) override { reactor_->Monitor(s); }
   LatencyMonitor& latency() override { return reactor_->latency(); }
+  void ClientTracking(Session& s, std::span<const std::string_view> args,
+                      ReplyBuilder* rb) override {
+    reactor_->ClientTracking(s, args, rb);
+  }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }
@@ -86,6 +90,8 @@ class Server final : public ServerApi {
   ContainerLimits limits_;
   QueuePolicyOptions queue_policy_;  // the shards read it live (CONFIG SET)
   void PublishLimits();
+  // Who listens for key notices (store/key_notice.h): set by the reactor, read by shards.
+  NoticeListeners listeners_;
   CommandTable table_;
   ReactorNotifier notifier_;
   // The script interpreter, used by the shard thread that runs a script (DESIGN §6: a script

@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include "omnibus/base/parker.h"
@@ -17,6 +19,7 @@ struct ShardOptions {
   size_t queue_capacity = 64 * 1024;        // shard-queue-depth (a power of two)
   int hz = 10;                              // active expire cycles per second
   const ContainerLimits* limits = nullptr;  // owned by the server; null: Redis's defaults
+  const NoticeListeners* listeners = nullptr;  // owned by the server; null: nobody listens
   // Scripting: this shard's own interpreter (a parked script runs in the engine of the
   // thread that runs it), and the command table for redis.call.
   LuaEngine* script = nullptr;
@@ -55,6 +58,10 @@ class Shard {
     return completions_.ConsumeAll(fn);
   }
   bool HasCompletions() const { return !completions_.Empty(); }
+  // Key notices of events outside any Work (active expiry), in the order they happened.
+  // Reactor thread.
+  bool HasLooseNotices() const { return has_loose_notices_.load(std::memory_order_acquire); }
+  std::vector<KeyNotice> TakeLooseNotices();
   // After Stop(): hands back the work its thread never took (the reactor frees it).
   template <typename F>
   size_t DrainUnexecuted(F&& fn) {
@@ -109,6 +116,14 @@ class Shard {
   ScriptActivity activity_;
   std::atomic<ParkGroup*> parked_on_{nullptr};  // the fence this shard waits at, if any
   std::atomic<uint64_t> processed_{0};
+  // Notices of active expiry (and later eviction), which no Work carries back. A small list
+  // under a lock rather than a notice-only completion: the completion ring is sized by the
+  // work in flight and must never fill, while these come at most once per expire cycle.
+  // They are ordered after the last Work this shard executed (last_dispatch_).
+  std::mutex loose_mu_;
+  std::vector<KeyNotice> loose_notices_;
+  std::atomic<bool> has_loose_notices_{false};
+  uint64_t last_dispatch_ = 0;
   std::thread thread_;
 };
 

@@ -52,6 +52,9 @@ struct ExecContext {
   // a change it could not undo (reached_out: it failed there; run it parked next time).
   bool escalate = false;
   bool reached_out = false;
+  // Client tracking: the caller tracks the keys it reads; a script notes what its
+  // redis.call reads (Db::NoteRead) so the reactor remembers them for the caller.
+  bool track_reads = false;
 
   Db& DbFor(std::string_view key) const {
     if (all == nullptr) return local->db(db_index);
@@ -151,16 +154,24 @@ struct Work {
   int64_t wait_hint_ms = 0;         // out: see ExecContext
   bool escalate = false;            // out: see ExecContext
   bool reached_out = false;         // out: see ExecContext
+  bool track_reads = false;         // see ExecContext
   // A read part that has not started when its select closes is skipped (§6).
   std::atomic<bool> cancelled{false};
   // Out: keys of this shard that gained elements while clients block on them, as
   // (db, key), reported in the completion batch that follows the change (§10.5).
   std::vector<ReadyKey> ready;
+  // Out: key notices (keyspace notifications, client tracking) of this execution on this
+  // shard, in the order they happened (store/key_notice.h); handled like `ready`.
+  std::vector<KeyNotice> notices;
   // Reactor bookkeeping, opaque to shards: a Connection (a client's slot), a Select (a
   // part), or null (a part whose select has closed).
   void* owner = nullptr;
   bool is_part = false;
   uint64_t dispatch_seq = 0;  // the sequencer's order (a parked group's parts share one)
+  uint64_t origin = 0;        // the client whose command this is (its key notices' origin)
+  // A scattered part: the place in the whole command of each of its keys (key notices are
+  // put back in argument order).
+  std::vector<uint32_t> notice_order;
   bool returned = false;      // a part back from its shard
   bool keep = false;          // a part that completes even if its select closes (writes, fences)
   bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "omnibus/base/op_status.h"
+#include "omnibus/store/key_notice.h"
 #include "omnibus/store/object.h"
 #include "omnibus/store/record.h"
 #include "omnibus/store/table.h"
@@ -61,21 +62,30 @@ class KeyWrite {
   std::string_view key() const { return record_->key(); }
   // Nothing was changed after all (SREM of absent members): no event.
   void NoChange() { changed_ = false; }
+  // Announces the command's event for this key (keyspace notifications): before Finish, so
+  // the "del" of a container left empty follows it, as in Redis.
+  void Notify(uint32_t cls, const char* event);
   // Reports now (then the write is closed), e.g. before the handler looks at a key that may
   // be this one.
   void Finish();
 
  private:
   friend class Db;
-  KeyWrite(Db* db, Record* r, bool created)
+  KeyWrite(Db* db, Record* r, bool created, size_t notices_at, uint64_t new_seq)
       : db_(db),
         record_(r),
         len_before_(created ? 0 : ObjectLength(r->object())),
+        notices_at_(notices_at),
+        new_seq_(new_seq),
         created_(created) {}
 
   Db* db_ = nullptr;
   Record* record_ = nullptr;
   size_t len_before_ = 0;
+  // A created key's "new" goes before the handler's events: where, and its place in the
+  // order of notices (taken when the key was created; 0: nobody listens to "new").
+  size_t notices_at_ = 0;
+  uint64_t new_seq_ = 0;
   bool created_ = false;
   bool changed_ = true;
 };
@@ -94,8 +104,15 @@ class Db {
   // a fake clock.
   // Keys that gain elements while clients block on them are appended to `ready` as
   // (index, key) (null: nobody listens).
-  explicit Db(const int64_t* now_ms, int index = 0, std::vector<ReadyKey>* ready = nullptr)
-      : now_ms_(now_ms), index_(index), ready_(ready) {}
+  // Key notices (store/key_notice.h) go to `notices` while `listeners` asks for them.
+  explicit Db(const int64_t* now_ms, int index = 0, std::vector<ReadyKey>* ready = nullptr,
+              std::vector<KeyNotice>* notices = nullptr,
+              const NoticeListeners* listeners = nullptr)
+      : now_ms_(now_ms),
+        index_(index),
+        ready_(ready),
+        notices_(notices),
+        listeners_(listeners != nullptr ? listeners : &no_listeners_) {}
 
   // A found key: valid until the next call on this Db.
   struct Entry {
@@ -129,6 +146,10 @@ class Db {
   // Creates or overwrites `key` with a container it takes ownership of (*STORE, COPY). An
   // empty container deletes the key instead. Drops any expiry.
   void StoreObject(std::string_view key, const ObjectRef& obj);
+  // *STORE: StoreObject, then announces `event` (or "del" when an empty result deleted an
+  // existing key), as Redis's *STORE commands do.
+  void StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t cls,
+                         const char* event);
 
   bool Delete(std::string_view key);
   void Delete(Entry e);
@@ -191,6 +212,22 @@ class Db {
   // it; clients waiting for such a key are woken (SignalReady).
   LeaseTable& leases();  // created on first use
   LeaseTable* leases_if_any() { return leases_.get(); }
+  // --- Keyspace notifications (§10.1): a handler announces each event of its command, in
+  // Redis's order, next to the change (e.g. Notify(kNotifyList, "lpush", key)). Recorded only
+  // while someone listens to `cls`: one load and a branch otherwise. The Db itself announces
+  // "expired", "new" and the "del" of a container a write left empty.
+  void Notify(uint32_t cls, const char* event, std::string_view key) {
+    if (listeners_->mask.load(std::memory_order_relaxed) & cls) RecordNotice(cls, event, key);
+  }
+  bool Listening(uint32_t cls) const {
+    return (listeners_->mask.load(std::memory_order_relaxed) & cls) != 0;
+  }
+  // FLUSHDB/FLUSHALL: every key may be gone (client tracking sends a null invalidation).
+  // Called once per command, not per shard or DB.
+  void NotifyFlush() { Notify(kNoticeFlush, nullptr, {}); }
+  // A script's redis.call read `key` for a caller that tracks keys (client tracking
+  // remembers it on the reactor).
+  void NoteRead(std::string_view key) { RecordNotice(kNoticeRead, nullptr, key); }
 
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
@@ -202,7 +239,11 @@ class Db {
   // The choke point (§10.1). `gained`: the key now holds elements it did not before.
   void OnKeyEvent(std::string_view key, KeyEvent event, bool gained);
   void FinishWrite(KeyWrite& w);
+  void RecordNotice(uint32_t cls, const char* event, std::string_view key);
   bool LiveIn(const Table& table, std::string_view key) const;
+  // The key's link for a write that replaces it whole, or null when it is missing (then a
+  // "new" is announced); a dead key expires first.
+  Record** FindForOverwrite(std::string_view key);
   void TouchWatchedPresent(const Table* a, const Table* b);
   // Replaces the record at `e` by a copy with another expiry; the value bytes (and so a
   // container's ownership) move to the new record.
@@ -227,6 +268,9 @@ class Db {
   const int index_;
   absl::flat_hash_set<std::string> blocking_;
   std::vector<ReadyKey>* ready_;
+  std::vector<KeyNotice>* notices_;
+  const NoticeListeners* listeners_;
+  static const NoticeListeners no_listeners_;
   static std::atomic<uint64_t> ready_seq_;
   struct LeaseTableFree {
     void operator()(LeaseTable* t) const;

@@ -16,14 +16,18 @@ namespace omnibus {
 class Keyspace {
  public:
   // `limits` (owned by the server, outliving the keyspace) may be null: Redis's defaults.
-  explicit Keyspace(int num_dbs, const ContainerLimits* limits = nullptr)
-      : dbs_(static_cast<size_t>(num_dbs)), limits_(limits ? limits : &default_limits_) {}
+  // `listeners` (owned by the server) may be null: nobody ever listens for key notices.
+  explicit Keyspace(int num_dbs, const ContainerLimits* limits = nullptr,
+                    const NoticeListeners* listeners = nullptr)
+      : dbs_(static_cast<size_t>(num_dbs)),
+        limits_(limits ? limits : &default_limits_),
+        listeners_(listeners) {}
 
   const ContainerLimits& limits() const { return *limits_; }
 
   Db& db(int index) {
     auto& slot = dbs_[static_cast<size_t>(index)];
-    if (!slot) slot = std::make_unique<Db>(&now_ms_, index, &ready_);
+    if (!slot) slot = std::make_unique<Db>(&now_ms_, index, &ready_, &notices_, listeners_);
     return *slot;
   }
   // Null if the DB was never touched.
@@ -35,6 +39,12 @@ class Keyspace {
   bool has_ready() const { return !ready_.empty(); }
   std::vector<ReadyKey>& ready_list() { return ready_; }
   std::vector<ReadyKey> TakeReady() { return std::exchange(ready_, {}); }
+
+  // Key notices (store/key_notice.h) recorded since the last take, in the order they
+  // happened; they travel like ready keys.
+  bool has_notices() const { return !notices_.empty(); }
+  std::vector<KeyNotice>& notice_list() { return notices_; }
+  std::vector<KeyNotice> TakeNotices() { return std::exchange(notices_, {}); }
 
   void set_now_ms(int64_t ms) { now_ms_ = ms; }
   int64_t now_ms() const { return now_ms_; }
@@ -48,11 +58,13 @@ class Keyspace {
  private:
   int64_t now_ms_ = 0;
   std::vector<ReadyKey> ready_;
+  std::vector<KeyNotice> notices_;
   std::vector<std::unique_ptr<Db>> dbs_;
   std::mt19937_64 rng_{0x6f6d6e69627573};
   size_t next_db_ = 0;
   ContainerLimits default_limits_;
   const ContainerLimits* limits_;
+  const NoticeListeners* listeners_;
 };
 
 }  // namespace omnibus

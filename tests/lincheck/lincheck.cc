@@ -102,25 +102,33 @@ int Apply(const Step& s, int state, Values& values) {
   return kInvalid;
 }
 
-// Visited (linearized set, state) configurations: open addressing over an arena of bitsets.
+// Visited (linearized set, state) configurations: open addressing over an arena. The search
+// numbers operations by invocation, so a linearized set is "all below some index" plus a window
+// about as wide as the concurrency: only that window is stored (whole bitsets of a 50,000
+// operation history would take hundreds of megabytes).
 class ConfigCache {
  public:
-  explicit ConfigCache(size_t words) : words_(words), slots_(1024) {}
+  ConfigCache() : slots_(1024) {}
 
   // True if the configuration was not there yet (it is now).
   bool Insert(const std::vector<uint64_t>& bits, int state, uint64_t hash) {
+    size_t low = 0, high = bits.size();
+    while (low < high && bits[low] == ~uint64_t{0}) ++low;
+    while (high > low && bits[high - 1] == 0) --high;
+    const uint64_t* window = bits.data() + low;
+    const uint32_t len = static_cast<uint32_t>(high - low);
     if ((size_ + 1) * 2 > slots_.size()) Grow();
     size_t mask = slots_.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       Slot& slot = slots_[i];
       if (slot.offset == kEmpty) {
-        slot = {hash, arena_.size(), state};
-        arena_.insert(arena_.end(), bits.begin(), bits.end());
+        slot = {hash, arena_.size(), state, static_cast<uint32_t>(low), len};
+        arena_.insert(arena_.end(), window, window + len);
         ++size_;
         return true;
       }
-      if (slot.hash == hash && slot.state == state &&
-          std::equal(bits.begin(), bits.end(), arena_.begin() + slot.offset)) {
+      if (slot.hash == hash && slot.state == state && slot.low == low && slot.len == len &&
+          std::equal(window, window + len, arena_.begin() + slot.offset)) {
         return false;
       }
     }
@@ -133,6 +141,8 @@ class ConfigCache {
     uint64_t hash = 0;
     uint64_t offset = kEmpty;
     int state = 0;
+    uint32_t low = 0;  // words below are all ones
+    uint32_t len = 0;  // words stored; those above are all zeros
   };
 
   void Grow() {
@@ -147,7 +157,6 @@ class ConfigCache {
     }
   }
 
-  size_t words_;
   std::vector<Slot> slots_;
   std::vector<uint64_t> arena_;
   size_t size_ = 0;
@@ -213,8 +222,11 @@ std::string Describe(const Operation& op, int64_t origin_ns) {
   return out + "]";
 }
 
-CheckResult CheckRegister(std::span<const Operation> ops, std::optional<std::string> initial,
-                          const CheckOptions& options) {
+namespace {
+
+// CheckRegister on operations sorted by invocation time.
+CheckResult CheckSorted(std::span<const Operation> ops, std::optional<std::string> initial,
+                        const CheckOptions& options) {
   CheckResult result;
   result.operations = ops.size();
   if (!ops.empty()) result.key = ops.front().key;
@@ -298,7 +310,7 @@ CheckResult CheckRegister(std::span<const Operation> ops, std::optional<std::str
   const size_t words = (n + 63) / 64;
   std::vector<uint64_t> bits(words, 0);
   uint64_t hash = 0;
-  ConfigCache cache(words);
+  ConfigCache cache;
 
   // A point of the search: the operations that may be linearized next, in the order they are
   // tried, and how many were tried. `taken` is the call entry linearized to get here from the
@@ -451,6 +463,22 @@ CheckResult CheckRegister(std::span<const Operation> ops, std::optional<std::str
   result.verdict = CheckResult::Verdict::kViolation;
   result.culprit = best_op;
   result.witness = explain();
+  return result;
+}
+
+}  // namespace
+
+CheckResult CheckRegister(std::span<const Operation> ops, std::optional<std::string> initial,
+                          const CheckOptions& options) {
+  std::vector<size_t> order(ops.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return ops[a].invoke_ns < ops[b].invoke_ns; });
+  std::vector<Operation> sorted;
+  sorted.reserve(ops.size());
+  for (size_t i : order) sorted.push_back(ops[i]);
+  CheckResult result = CheckSorted(sorted, std::move(initial), options);
+  if (result.culprit) result.culprit = order[*result.culprit];
   return result;
 }
 

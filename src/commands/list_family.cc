@@ -513,17 +513,18 @@ std::vector<CommandSpec> ListFamily() {
        Doc("Remove and get the last elements in a list", "1.0.0",
            "O(N) where N is the number of elements returned",
            "key:key{key_flags=RW+access+delete} [count:integer{since=6.2.0}]")},
-      {"llen", 2, kCmdReadOnly | kCmdFast, "@read @list @fast", 1, 1, 1, Route::kKey, LLen, nullptr,
-       nullptr, nullptr, Doc("Get the length of a list", "1.0.0", "O(1)", "key:key{key_flags=RO}")},
-      {"lrange", 4, kCmdReadOnly, "@read @list @slow", 1, 1, 1, Route::kKey, LRange, nullptr,
-       nullptr, nullptr,
+      {"llen", 2, kCmdReadOnly | kCmdFast | kCmdCoalescable, "@read @list @fast", 1, 1, 1,
+       Route::kKey, LLen, nullptr, nullptr, nullptr,
+       Doc("Get the length of a list", "1.0.0", "O(1)", "key:key{key_flags=RO}")},
+      {"lrange", 4, kCmdReadOnly | kCmdCoalescable, "@read @list @slow", 1, 1, 1, Route::kKey,
+       LRange, nullptr, nullptr, nullptr,
        Doc("Get a range of elements from a list", "1.0.0",
            "O(S+N) where S is the distance of start offset from HEAD for small lists, from "
            "nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the "
            "specified range.",
            "key:key start:integer stop:integer")},
-      {"lindex", 3, kCmdReadOnly, "@read @list @slow", 1, 1, 1, Route::kKey, LIndex, nullptr,
-       nullptr, nullptr,
+      {"lindex", 3, kCmdReadOnly | kCmdCoalescable, "@read @list @slow", 1, 1, 1, Route::kKey,
+       LIndex, nullptr, nullptr, nullptr,
        Doc("Get an element from a list by its index", "1.0.0",
            "O(N) where N is the number of elements to traverse to get to the element at index. "
            "This makes asking for the first or the last element of the list O(1).",
@@ -552,8 +553,8 @@ std::vector<CommandSpec> ListFamily() {
        Doc("Trim a list to the specified range", "1.0.0",
            "O(N) where N is the number of elements to be removed by the operation.",
            "key:key{key_flags=RW+delete} start:integer stop:integer")},
-      {"lpos", -3, kCmdReadOnly, "@read @list @slow", 1, 1, 1, Route::kKey, LPos, nullptr, nullptr,
-       nullptr,
+      {"lpos", -3, kCmdReadOnly | kCmdCoalescable, "@read @list @slow", 1, 1, 1, Route::kKey, LPos,
+       nullptr, nullptr, nullptr,
        Doc("Return the index of matching elements on a list", "6.0.6",
            "O(N) where N is the number of elements in the list, for the average case. When "
            "searching for elements near the head or the tail of the list, or when the MAXLEN "

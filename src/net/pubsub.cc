@@ -73,6 +73,7 @@ void Reactor::Subscribe(Session& s, PubSubKind kind, std::span<const std::string
   auto& mine = c->subs->names[Index(kind)];
   for (const std::string_view& name : names) {
     if (mine.emplace(name).second) {
+      if (kind == PubSubKind::kPattern) c->subs->pattern_order.emplace_back(name);
       pubsub_[Index(kind)][Key(name)].push_back(c);
       ++Counter(s, kind);
     }
@@ -95,7 +96,11 @@ void Reactor::Unsubscribe(Session& s, PubSubKind kind, std::span<const std::stri
     // Every one of that kind; nothing to leave still gets one confirmation.
     std::vector<std::string> all;
     if (c->subs != nullptr) {
-      all.assign(c->subs->names[Index(kind)].begin(), c->subs->names[Index(kind)].end());
+      if (kind == PubSubKind::kPattern) {
+        all.swap(c->subs->pattern_order);
+      } else {
+        all.assign(c->subs->names[Index(kind)].begin(), c->subs->names[Index(kind)].end());
+      }
     }
     if (all.empty()) Confirm(rb, kUnsubscribe[Index(kind)], nullptr, Count(s, kind));
     for (const std::string& name : all) {
@@ -109,6 +114,10 @@ void Reactor::Unsubscribe(Session& s, PubSubKind kind, std::span<const std::stri
   }
   for (const std::string_view& name : names) {
     if (c->subs != nullptr && c->subs->names[Index(kind)].erase(Key(name)) > 0) {
+      if (kind == PubSubKind::kPattern) {
+        auto& order = c->subs->pattern_order;
+        order.erase(std::find(order.begin(), order.end(), name));
+      }
       drop(name);
       --Counter(s, kind);
     }

@@ -165,6 +165,7 @@ void Reactor::Run() {
     if (busy) timeout = 0;
     int n = poller_->Wait(events, kMaxEvents, timeout);
     sleeping_.store(false, std::memory_order_relaxed);
+    loop_ns_ = MonotonicNs();
     for (int i = 0; i < n; ++i) {
       void* data = events[i].data;
       if (data == Poller::kWakeTag) continue;
@@ -391,6 +392,7 @@ void Reactor::DispatchGroup(Connection* c) {
   // reactor never completes the group from inside this loop.
   c->pending = c->group + 1;
   c->dispatch_next = 0;
+  c->group_write_shards = 0;
   DispatchRest(c);
 }
 
@@ -608,7 +610,7 @@ bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
     }
     case Route::kKey:
       w->handler = spec->shard;
-      StageToShard(ShardForKey(args[static_cast<size_t>(spec->first_key)], n), w);
+      StageOnShard(c, w, *spec, ShardForKey(args[static_cast<size_t>(spec->first_key)], n));
       return false;
     case Route::kCustom: {
       ReplyBuilder rb(&w->reply, w->resp);
@@ -618,10 +620,12 @@ bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
         return false;
       }
       w->handler = spec->shard;
-      StageToShard(shard, w);
+      StageOnShard(c, w, *spec, shard);
       return false;
     }
     case Route::kTask:
+      // Transactions, scripts and blocking pops may write anywhere.
+      c->group_write_shards = ~uint64_t{0};
       switch (spec->task) {
         case ReactorTask::kExec:
           return StartTask(c, w, Exec(c, w), /*barrier=*/true);
@@ -656,7 +660,7 @@ bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
     KeyPositions(*spec, args, &key_at);
     // A malformed key count (ZUNIONSTORE d 0 ...): no keys, so any shard answers the error.
     if (key_at.empty()) {
-      StageToShard(0, w);
+      StageOnShard(c, w, *spec, 0);
       return false;
     }
     int first = -1;
@@ -676,10 +680,11 @@ bool Reactor::Run(Connection* c, Work* w, const CommandSpec* spec) {
       single &= sh == first;
     }
     if (single) {  // the common case: no fan-out at all
-      StageToShard(first, w);
+      StageOnShard(c, w, *spec, first);
       return false;
     }
   }
+  if (!(spec->flags & kCmdReadOnly)) c->group_write_shards = ~uint64_t{0};
   ++stats_.fanouts;
   return StartTask(c, w, FanOut(c, w, spec, shard_of, key_at), /*barrier=*/false);
 }
@@ -732,7 +737,13 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
   size_t barrier_at = c->dispatch_next - 1;
   if (c->pending != 1 + (c->group - c->dispatch_next) + 1) return;
   for (size_t i = c->emitted; i < barrier_at; ++i) {
-    if (!c->works[i]->silent) c->out.Append(c->works[i]->reply);
+    Work* w = c->works[i].get();
+    if (w->silent) continue;
+    if (w->chunk) {
+      c->out.AppendChunk(w->chunk);  // CompleteGroup drops the slot's reference
+    } else {
+      c->out.Append(std::string_view(w->reply));
+    }
   }
   if (barrier_at > c->emitted) {
     c->emitted = barrier_at;
@@ -744,6 +755,7 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 }
 
 void Reactor::StageToShard(int shard, Work* w) {
+  w->enqueue_ns = loop_ns_;  // its queue wait starts here, backlog included (§4)
   if (w->park == nullptr) {
     if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC
   } else {
@@ -814,7 +826,38 @@ void Reactor::OnWorkDone(Work* w) {
     w->ready.clear();
   }
   if (w->is_part) return Select::PartReturned(this, w);
+  if (w->flight.is_open()) {
+    // A flight's leader: its waiters get its reply, each in its own slot (a waiter of the
+    // leader's own connection keeps that group open until its slot is done too).
+    std::vector<Work*> waiters = flights_.Land(w);
+    OnSlotDone(static_cast<Connection*>(w->owner));
+    for (Work* waiter : waiters) OnSlotDone(static_cast<Connection*>(waiter->owner));
+    return;
+  }
   OnSlotDone(static_cast<Connection*>(w->owner));
+}
+
+void Reactor::StageOnShard(Connection* c, Work* w, const CommandSpec& spec, int shard) {
+  if ((spec.flags & kCmdCoalescable) && options_->singleflight) {
+    if (JoinOrLead(c, w, shard)) return;  // answered with its flight's reply
+  } else if (!(spec.flags & kCmdReadOnly)) {
+    c->group_write_shards |= ShardBit(shard);
+  }
+  StageToShard(shard, w);
+}
+
+bool Reactor::JoinOrLead(Connection* c, Work* w, int shard) {
+  // Read-your-writes: a request never shares a flight that may have been queued before its
+  // own group's earlier write to that shard. Transactions (MULTI is never dispatched here)
+  // and WATCHing clients keep their own reads.
+  bool may_join = true;
+  if (c->group_write_shards & ShardBit(shard)) {
+    ++flights_.stats().refused_own_writes;
+    may_join = false;
+  } else if (!c->session.watched.empty()) {
+    may_join = false;
+  }
+  return flights_.JoinOrLead(w, may_join);
 }
 
 void Reactor::OnSlotDone(Connection* c) {
@@ -824,7 +867,7 @@ void Reactor::OnSlotDone(Connection* c) {
   TryProcess(c);
 }
 
-void Reactor::CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns) {
+void Reactor::CountReply(const CommandSpec* spec, std::string_view reply, int64_t exec_ns) {
   CommandStats& cs = stats_.commands[spec->id];
   ++cs.calls;
   cs.usec += static_cast<uint64_t>(exec_ns / 1000);
@@ -833,7 +876,7 @@ void Reactor::CountReply(const CommandSpec* spec, const std::string& reply, int6
     ++cs.failed;
     ++stats_.total_error_replies;
     size_t end = reply.find_first_of(" \r");
-    ++stats_.errors[reply.substr(1, end - 1)];
+    ++stats_.errors[std::string(reply.substr(1, end - 1))];
   }
 }
 
@@ -843,14 +886,20 @@ void Reactor::CompleteGroup(Connection* c) {
   bool over_limit = false;
   for (size_t i = 0; i < c->group; ++i) {
     Work* w = c->works[i].get();
-    if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], w->reply, w->exec_ns);
-    reply_bytes += w->reply.size();
+    std::string_view reply = w->chunk ? std::string_view(*w->chunk) : w->reply;
+    if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], reply, w->exec_ns);
+    reply_bytes += reply.size();
     // Past the output limit the client is closed: don't queue replies it will never get.
-    // A big reply moves into the queue without a copy.
+    // A big reply moves into the queue without a copy; a shared one is queued by reference.
     if (!over_limit && i >= c->emitted && !w->silent) {
-      c->out.Append(&w->reply);
+      if (w->chunk) {
+        c->out.AppendChunk(std::move(w->chunk));
+      } else {
+        c->out.Append(&w->reply);
+      }
       over_limit = OutputOverHardLimit(c);
     }
+    w->chunk.reset();
     if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
   }
   // Pub/sub messages that came while the group was in flight follow its replies.

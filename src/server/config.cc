@@ -55,6 +55,20 @@ ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, in
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
 
+ConfigParam NetBoolParam(std::string_view name, bool NetOptions::*field) {
+  return {name, true, [field](const Config& c) { return YesNo(c.net.*field); },
+          [field](Config& c, std::string_view v) -> std::string {
+            if (EqualsIgnoreCase(v, "yes")) {
+              c.net.*field = true;
+            } else if (EqualsIgnoreCase(v, "no")) {
+              c.net.*field = false;
+            } else {
+              return "argument must be 'yes' or 'no'";
+            }
+            return "";
+          }};
+}
+
 std::vector<ConfigParam> BuildParams() {
   std::vector<ConfigParam> p;
   p.push_back(IntParam("port", false, &Config::port, 0, 65535));
@@ -66,16 +80,7 @@ std::vector<ConfigParam> BuildParams() {
                  c.bind = parts;
                  return "";
                }});
-  p.push_back({"protected-mode", true, [](const Config& c) { return YesNo(c.net.protected_mode); },
-               [](Config& c, std::string_view v) -> std::string {
-                 if (EqualsIgnoreCase(v, "yes"))
-                   c.net.protected_mode = true;
-                 else if (EqualsIgnoreCase(v, "no"))
-                   c.net.protected_mode = false;
-                 else
-                   return "argument must be 'yes' or 'no'";
-                 return "";
-               }});
+  p.push_back(NetBoolParam("protected-mode", &NetOptions::protected_mode));
   p.push_back({"requirepass", true, [](const Config& c) { return c.net.requirepass; },
                [](Config& c, std::string_view v) -> std::string {
                  c.net.requirepass = std::string(v);
@@ -193,6 +198,7 @@ std::vector<ConfigParam> BuildParams() {
                           1, 1 << 20));
   p.push_back(NetMemoryParam("pipeline-pause-output-bytes",
                              &NetOptions::pipeline_pause_output_bytes, 16 * 1024));
+  p.push_back(NetBoolParam("singleflight", &NetOptions::singleflight));
   return p;
 }
 

@@ -327,6 +327,12 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("pubsubshard_channels", reactor_->PubSubChannelCount(PubSubKind::kShard));
     line("total_error_replies", st.total_error_replies);
     line("fanout_commands", st.fanouts);
+    const SingleflightStats& sf = reactor_->flights().stats();
+    line("singleflight_flights", sf.flights);
+    line("singleflight_joins", sf.joins);
+    line("singleflight_joins_refused_started", sf.refused_started);
+    line("singleflight_joins_refused_own_writes", sf.refused_own_writes);
+    line("singleflight_bytes_not_copied", sf.bytes_not_copied);
     line("reactor_loop_iterations", st.loop_iterations);
     line("shard_batches", st.shard_batches);
     return true;

@@ -27,6 +27,7 @@ void Shard::HandOver(void* shard, bool busy) {
     self->inbound_.ConsumeNextWhile(
         [](Work* w) { return !w->is_part && w->park == nullptr && w->tx == nullptr; },
         [self](Work* w) {
+          if (w->flight.is_open()) w->flight.Start();  // answered: no request may join it
           w->reply.clear();
           const bool function = self->activity_.function.load(std::memory_order_relaxed);
           ReplyBuilder(&w->reply, w->resp)
@@ -67,6 +68,9 @@ void Shard::Stop() {
 }
 
 void Shard::Execute(Work* w) {
+  // Singleflight (§5): from here on no request joins this flight, so everyone who did joined
+  // before the key is read.
+  if (w->flight.is_open()) w->flight.Start();
   w->reply.clear();
   if (w->is_part && w->cancelled.load(std::memory_order_relaxed)) return;  // never started
   if (w->park != nullptr) {
@@ -239,6 +243,7 @@ void Shard::Run() {
     // of the next, which halves the clock reads of a pipelined batch.
     int64_t clock = MonotonicNs();
     size_t n = inbound_.ConsumeAll([this, &clock](Work* w) {
+      w->wait_ns = clock - w->enqueue_ns;
       Execute(w);
       int64_t end = MonotonicNs();
       w->exec_ns = end - clock;

@@ -96,7 +96,8 @@ def split_args(line):
     args.append(bytes(cur))
 
 
-DIRECTIVES = {'sorted', 'sorted-pairs', 'skip-value', 'scan-all', 'mask-field', 'reconnect'}
+DIRECTIVES = {'sorted', 'sorted-pairs', 'skip-value', 'scan-all', 'mask-field', 'reconnect',
+              'client', 'replies', 'read'}
 
 
 class Step:
@@ -126,6 +127,18 @@ def parse_script(path):
           raise ScriptError(f'{path}:{lineno}: unknown directive !{name}')
         if name == 'reconnect':
           steps.append(Step(lineno, stripped, [], {'reconnect': True}))
+        elif name == 'read':
+          if len(words) != 3 or not words[2].isdigit():
+            raise ScriptError(f'{path}:{lineno}: !read takes a client name and a count')
+          steps.append(Step(lineno, stripped, [], {'read': (words[1], int(words[2]))}))
+        elif name == 'client':
+          if len(words) != 2:
+            raise ScriptError(f'{path}:{lineno}: !client takes one client name')
+          pending['client'] = words[1]
+        elif name == 'replies':
+          if len(words) != 2 or not words[1].isdigit() or int(words[1]) < 1:
+            raise ScriptError(f'{path}:{lineno}: !replies takes a count (>= 1)')
+          pending['replies'] = int(words[1])
         elif name == 'mask-field':
           if len(words) != 2:
             raise ScriptError(f'{path}:{lineno}: !mask-field takes one field name')
@@ -390,14 +403,16 @@ class Client:
       self.sock.close()
       self.sock = None
 
-  def call(self, args):
-    """Sends one command; returns its raw reply, or a <...> marker on EOF/timeout (after
-    which the connection is reopened so the next command starts in sync)."""
+  def call(self, args, replies=1):
+    """Sends one command (none if `args` is empty: reads pushed messages); returns its
+    `replies` raw replies concatenated, or a <...> marker on EOF/timeout (after which the
+    connection is reopened so the next command starts in sync)."""
     try:
       if self.sock is None:
         self.connect()
-      self.sock.sendall(encode_command(args))
-      reply = self.reader.read()
+      if args:
+        self.sock.sendall(encode_command(args))
+      reply = b''.join(self.reader.read() for _ in range(replies))
       if not self.reader.buf:
         return reply
       # More bytes than one reply: the server answered twice (or its reply was malformed).
@@ -454,7 +469,13 @@ def scan_all(client, args):
 def run_step(client, step):
   if step.opts.get('scan-all'):
     return scan_all(client, step.args)
-  raw = client.call(step.args)
+  if 'read' in step.opts:
+    raw = client.call([], step.opts['read'][1])
+    return raw, raw
+  replies = step.opts.get('replies', 1)
+  raw = client.call(step.args, replies)
+  if replies > 1:
+    return raw, raw
   if step.args and step.args[0].lower() == b'quit':
     client.close()  # the server hangs up after QUIT's reply; reconnect for the next command
   if raw.startswith(b'<'):
@@ -476,13 +497,19 @@ def run_pass(args, steps, shards):
                                        '--daemonize', 'no'], taken)
     omnibus = Server('omnibus', lambda p: [args.omnibus, '--port', str(p), '--bind', '127.0.0.1',
                                            '--shards', str(shards)], taken)
-    rc, oc = Client(redis), Client(omnibus)
+    # Named clients (`!client NAME`, `!read NAME N`), opened on first use; 'main' by default.
+    clients = {'main': (Client(redis), Client(omnibus))}
     print(f'--- shards={shards}: redis on port {redis.port}, omnibus on port {omnibus.port}')
     for step in steps:
       if step.opts.get('reconnect'):
-        rc.connect()
-        oc.connect()
+        for rc, oc in clients.values():
+          rc.connect()
+          oc.connect()
         continue
+      name = step.opts['read'][0] if 'read' in step.opts else step.opts.get('client', 'main')
+      if name not in clients:
+        clients[name] = (Client(redis), Client(omnibus))
+      rc, oc = clients[name]
       r_norm, r_raw = run_step(rc, step)
       o_norm, o_raw = run_step(oc, step)
       if r_norm == o_norm:
@@ -498,8 +525,9 @@ def run_pass(args, steps, shards):
         print(f'  (compared after directives: redis {r_norm!r} vs omnibus {o_norm!r})')
     if not omnibus.alive():
       print(f'omnibus exited during the run; last log lines:\n{omnibus.log_tail()}')
-    rc.close()
-    oc.close()
+    for rc, oc in clients.values():
+      rc.close()
+      oc.close()
   finally:
     for server in (omnibus, redis):
       if server is not None:

@@ -21,6 +21,9 @@ struct BlockedClient;  // net/blocking.h
 // SUBSCRIBE, so other connections pay one pointer.
 struct Subscriptions {
   absl::flat_hash_set<std::string> names[3];
+  // Patterns in the order they were subscribed: PUNSUBSCRIBE without arguments confirms them
+  // in that order, as Redis 7.0 (which keeps a client's patterns in a list) does.
+  std::vector<std::string> pattern_order;
 };
 
 // One client connection. Its group of in-flight commands (invariant 3) is `works[0..group)`;
@@ -44,6 +47,9 @@ struct Connection {
   // Dispatch stops after a command whose effect the next ones depend on and that completes
   // later (EXEC, WATCH, a blocking pop: a barrier); it resumes from here when that completes.
   size_t dispatch_next = 0;
+  // Shards (bit shard % 64) that an earlier command of this group may write to: a read there
+  // never joins another request's flight (§5, read-your-writes).
+  uint64_t group_write_shards = 0;
   Work* barrier = nullptr;
   // Slots answered by a reactor coroutine still running (fan-outs, EXEC, WATCH, blocking pops).
   std::vector<std::pair<Work*, Task>> tasks;

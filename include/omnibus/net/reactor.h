@@ -13,6 +13,7 @@
 #include "omnibus/io/poller.h"
 #include "omnibus/net/connection.h"
 #include "omnibus/net/select.h"
+#include "omnibus/net/singleflight.h"
 #include "omnibus/net/task.h"
 #include "omnibus/net/timer_queue.h"
 #include "omnibus/shard/shard.h"
@@ -40,6 +41,7 @@ struct NetOptions {
   int64_t pipeline_group_max_commands = 1024;        // ours: invariant 3's group bound
   int64_t pipeline_pause_output_bytes = 1 << 20;     // ours: stop parsing while this much is unsent
   int64_t busy_reply_threshold = 5000;               // busy-reply-threshold (lua-time-limit), ms
+  bool singleflight = true;  // ours: identical in-flight reads share one execution (§5)
   // client-output-buffer-limit, per class (Redis's defaults). Only normal clients exist yet.
   OutputBufferLimit output_limit_normal;
   OutputBufferLimit output_limit_replica{256LL << 20, 64LL << 20, 60};
@@ -129,6 +131,7 @@ class Reactor final : public Notifier, public SelectHost {
   // its command (FCALL name ...) and how long it has run. False when none is busy.
   bool BusyFunction(std::string* name, std::vector<std::string>* command, int64_t* duration_ms);
   size_t blocked_clients() const { return blocked_clients_; }
+  FlightTable& flights() { return flights_; }
 
   // SelectHost
   int num_shards() const override { return static_cast<int>(shards_.size()); }
@@ -201,7 +204,13 @@ class Reactor final : public Notifier, public SelectHost {
   bool OutputOverHardLimit(const Connection* c) const;
   const OutputBufferLimit& LimitFor(const Connection* c) const;
   void RetryPausedAccepts();
-  void CountReply(const CommandSpec* spec, const std::string& reply, int64_t exec_ns);
+  void CountReply(const CommandSpec* spec, std::string_view reply, int64_t exec_ns);
+  // A command that runs on one shard: staged there, or joined to an identical flight of a
+  // coalescable read (§5). Notes the shards the group may write to.
+  void StageOnShard(Connection* c, Work* w, const CommandSpec& spec, int shard);
+  // Singleflight (§5): true if `w` joined an identical flight (it is not staged).
+  bool JoinOrLead(Connection* c, Work* w, int shard);
+  static uint64_t ShardBit(int shard) { return uint64_t{1} << (shard & 63); }
 
   NetOptions* options_;
   CommandTable* table_;
@@ -242,10 +251,12 @@ class Reactor final : public Notifier, public SelectHost {
   bool busy_any_ = false;              // some shard is busy
   bool busy_all_ = false;              // a busy script runs parked over every shard
   bool busy_function_ = false;         // a busy script is a function (FUNCTION KILL's error text)
+  FlightTable flights_;                // singleflight front (§5)
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};
   int64_t next_timer_ms_ = 0;
+  int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
   bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
   ReactorStats stats_;
 };

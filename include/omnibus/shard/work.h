@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "omnibus/resp/reply_builder.h"
+#include "omnibus/shard/flight_word.h"
 #include "omnibus/shard/router.h"
 #include "omnibus/shard/script_activity.h"
 #include "omnibus/store/keyspace.h"
@@ -160,6 +161,16 @@ struct Work {
   bool keep = false;          // a part that completes even if its select closes (writes, fences)
   bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
   int64_t exec_ns = 0;
+  // Queue wait (§4): when the reactor queued it for its shard (MonotonicNs, the reactor's
+  // loop clock), and out, how long it waited before its shard started it (or shed it).
+  int64_t enqueue_ns = 0;
+  int64_t wait_ns = 0;
+  // Singleflight (§5). A slot leading a flight: its state word (the shard starts it) and, on
+  // the reactor, the slots that joined it. A slot whose reply is a chunk shared with others
+  // (a big reply of a flight with waiters) has it in `chunk` instead of `reply`.
+  FlightWord flight;
+  std::vector<Work*> joined;
+  std::shared_ptr<const std::string> chunk;
 
   // Makes `args` views into `storage`, a copy of `from`.
   void OwnArgs(std::span<const std::string_view> from) { CopyArgs(from, &storage, &args); }

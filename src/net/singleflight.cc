@@ -1,0 +1,73 @@
+// The singleflight front (DESIGN §5).
+#include "omnibus/net/singleflight.h"
+
+#include <utility>
+
+#include "absl/hash/hash.h"
+
+namespace omnibus {
+
+uint64_t FlightTable::HashOf(const Work* w) {
+  // args[0] is the command's name as the client spelled it; command_id names it.
+  size_t h = absl::HashOf(w->resp, w->db, w->command_id, w->args.size());
+  for (size_t i = 1; i < w->args.size(); ++i) {
+    h = absl::HashOf(h, absl::string_view(w->args[i].data(), w->args[i].size()));
+  }
+  return h;
+}
+
+bool FlightTable::SameRequest(const Work* a, const Work* b) {
+  if (a->resp != b->resp || a->db != b->db || a->command_id != b->command_id ||
+      a->args.size() != b->args.size()) {
+    return false;
+  }
+  for (size_t i = 1; i < a->args.size(); ++i) {
+    if (a->args[i] != b->args[i]) return false;
+  }
+  return true;
+}
+
+bool FlightTable::JoinOrLead(Work* w, bool may_join) {
+  uint64_t h = HashOf(w);
+  auto [it, inserted] = flights_.try_emplace(h, w);
+  if (!inserted) {
+    Work* leader = it->second;
+    if (may_join && SameRequest(leader, w)) {
+      if (leader->flight.TryJoin()) {
+        leader->joined.push_back(w);
+        ++stats_.joins;
+        return true;
+      }
+      ++stats_.refused_started;
+    }
+    it->second = w;  // the old flight keeps running; new identical requests join this one
+  }
+  w->flight.Open();
+  ++stats_.flights;
+  return false;
+}
+
+std::vector<Work*> FlightTable::Land(Work* leader) {
+  leader->flight.Close();
+  if (auto it = flights_.find(HashOf(leader)); it != flights_.end() && it->second == leader) {
+    flights_.erase(it);
+  }
+  std::vector<Work*> waiters = std::move(leader->joined);
+  leader->joined.clear();
+  if (waiters.empty()) return waiters;
+  if (leader->reply.size() >= kShareThreshold) {
+    // One serialization, one buffer: the leader's reply becomes the chunk every waiter
+    // queues (no copy, not even for the leader).
+    auto chunk = std::make_shared<const std::string>(std::move(leader->reply));
+    leader->reply.clear();
+    stats_.bytes_not_copied += chunk->size() * waiters.size();
+    for (Work* w : waiters) w->chunk = chunk;
+    leader->chunk = std::move(chunk);
+  } else {
+    for (Work* w : waiters) w->reply.assign(leader->reply);
+  }
+  for (Work* w : waiters) w->exec_ns = 0;  // the leader's slot counts the execution
+  return waiters;
+}
+
+}  // namespace omnibus

@@ -82,12 +82,18 @@ std::vector<std::string_view> ArgvOf(const Operation& op) {
 
 // Sends `batch` as one pipeline (invoke time: before it is written) and fills in each
 // operation's outcome and completion time as its reply is read. False if the connection
-// failed (the operations without a reply stay pending).
-bool RunPipeline(redisContext* c, std::vector<Operation>& batch, int* unexpected_errors) {
+// failed (the operations without a reply stay pending). `argvs`, if given, are the commands
+// sent instead of ArgvOf (e.g. an MSET that is a SET of the key to the checker).
+bool RunPipeline(redisContext* c, std::vector<Operation>& batch, int* unexpected_errors,
+                 const std::vector<std::vector<std::string>>* argvs = nullptr) {
   int64_t invoke = NowNs();
-  for (Operation& op : batch) {
-    op.invoke_ns = invoke;
-    AppendCommand(c, ArgvOf(op));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i].invoke_ns = invoke;
+    if (argvs != nullptr && !(*argvs)[i].empty()) {
+      AppendCommand(c, std::vector<std::string_view>((*argvs)[i].begin(), (*argvs)[i].end()));
+    } else {
+      AppendCommand(c, ArgvOf(batch[i]));
+    }
   }
   for (Operation& op : batch) {
     Reply r = GetReply(c);
@@ -151,6 +157,7 @@ TEST_P(LinearizabilityTest, HotKeyHistoriesAreLinearizable) {
     conns.push_back(server_->Connect());
     ASSERT_TRUE(conns.back());
   }
+  const int64_t joins_before = InfoField(conns[0].get(), "stats", "singleflight_joins");
   std::vector<std::vector<Operation>> histories(kClients);
   std::atomic<int> unexpected_errors{0}, broken{0};
   std::latch start(kClients);
@@ -203,8 +210,15 @@ TEST_P(LinearizabilityTest, HotKeyHistoriesAreLinearizable) {
       seen_across.insert(op.outcome.text);
     }
   }
-  // The clients really did share the keys.
+  // The clients really did share the keys, and with singleflight reads shared flights.
   EXPECT_GT(seen_across.size(), 10u);
+  const int64_t joins = InfoField(conns[0].get(), "stats", "singleflight_joins");
+  RecordProperty("singleflight_joins", static_cast<int>(joins - joins_before));
+  if (joins >= 0 && singleflight()) {
+    EXPECT_GT(joins, joins_before);
+  } else if (joins >= 0) {
+    EXPECT_EQ(joins, joins_before);
+  }
   ExpectLinearizable(history);
 }
 
@@ -259,6 +273,17 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
     });
   }
 
+  // Half the writes are an MSET of the key and one on another shard (a fan-out).
+  std::string other = "ryw:other";
+  for (const std::string& k : KeysOverAllShards("ryw:other", shards(), shards())) {
+    if (KeyShard(k, shards()) != KeyShard(key, shards())) other = k;
+  }
+  RedisConn admin = server_->Connect();
+  ASSERT_TRUE(admin);
+  const int64_t joins_before = InfoField(admin.get(), "stats", "singleflight_joins");
+  const int64_t refused_before =
+      InfoField(admin.get(), "stats", "singleflight_joins_refused_own_writes");
+
   // The writer: SET k v_i; GET k in one pipeline, sometimes two or three such pairs.
   std::mt19937_64 rng(77 * shards() + singleflight());
   std::vector<Operation>& mine = histories[0];
@@ -268,6 +293,7 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
   for (int round = 0; round < kRounds; ++round) {
     int pairs = 1 + static_cast<int>(rng() % 3);
     std::vector<Operation> batch;
+    std::vector<std::vector<std::string>> argvs;
     for (int p = 0; p < pairs; ++p) {
       Operation set;
       set.client = 0;
@@ -277,10 +303,16 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
       Operation get = set;
       get.kind = OpKind::kGet;
       get.value.clear();
+      if (rng() % 2 == 0) {
+        argvs.push_back({"MSET", key, set.value, other, set.value});
+      } else {
+        argvs.push_back({});
+      }
+      argvs.push_back({});
       batch.push_back(set);
       batch.push_back(get);
     }
-    if (!RunPipeline(writer.get(), batch, &errors)) {
+    if (!RunPipeline(writer.get(), batch, &errors, &argvs)) {
       ++broken;
       break;
     }
@@ -312,6 +344,17 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
   }
   EXPECT_GT(history.size() - mine.size(), static_cast<size_t>(kRounds));
   EXPECT_GT(hammers_saw.size(), 10u);
+  // With singleflight, the hammers' GETs shared flights, and every one of the writer's GETs
+  // was kept out of the flights it could have joined. (-1: no such INFO field.)
+  const int64_t joins = InfoField(admin.get(), "stats", "singleflight_joins");
+  const int64_t refused = InfoField(admin.get(), "stats", "singleflight_joins_refused_own_writes");
+  RecordProperty("singleflight_joins", static_cast<int>(joins - joins_before));
+  if (joins >= 0 && singleflight()) {
+    EXPECT_GT(joins, joins_before);
+    EXPECT_GE(refused - refused_before, kRounds);
+  } else if (joins >= 0) {
+    EXPECT_EQ(joins, joins_before);
+  }
   // The whole key's history (the writer's values are unique) is linearizable too.
   ExpectLinearizable(history);
 }

@@ -168,6 +168,7 @@ TEST_P(LinearizabilityTest, HotKeyHistoriesAreLinearizable) {
       std::vector<Operation>& history = histories[id];
       int errors = 0;
       int sets = 0;
+      int64_t seq = 0;  // program order: the checker holds each client to it
       start.arrive_and_wait();
       while (static_cast<int>(history.size()) < kOpsPerClient) {
         // Two clients send one command at a time, the others pipelines of 1 to 16.
@@ -175,6 +176,7 @@ TEST_P(LinearizabilityTest, HotKeyHistoriesAreLinearizable) {
         std::vector<Operation> batch(depth);
         for (Operation& op : batch) {
           op.client = id;
+          op.seq = seq++;
           op.key = keys[rng() % keys.size()];
           // Mostly reads, as on a hot key: they are what singleflight coalesces. (Blind
           // writes are what makes checking expensive: see lincheck_test.cc.)
@@ -238,6 +240,7 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
   std::vector<std::vector<Operation>> histories(kHammers + 1);
   Operation initial;  // part of the history: the checker starts from an absent key
   initial.key = key;
+  initial.seq = 0;
   initial.kind = OpKind::kSet;
   initial.value = "v0";
   initial.invoke_ns = NowNs();
@@ -254,11 +257,13 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
     threads.emplace_back([&, id] {
       std::vector<Operation>& history = histories[id + 1];
       int errors = 0;
+      int64_t seq = 0;
       start.arrive_and_wait();
       while (!done.load(std::memory_order_relaxed)) {
         std::vector<Operation> batch(kHammerDepth);
         for (Operation& op : batch) {
           op.client = id + 1;
+          op.seq = seq++;
           op.key = key;
           op.kind = OpKind::kGet;
         }
@@ -288,6 +293,7 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
   std::mt19937_64 rng(77 * shards() + singleflight());
   std::vector<Operation>& mine = histories[0];
   int errors = 0, own_write_missed = 0, value = 0;
+  int64_t seq = 1;
   std::string first_miss;
   start.arrive_and_wait();
   for (int round = 0; round < kRounds; ++round) {
@@ -297,12 +303,14 @@ TEST_P(LinearizabilityTest, PipelinedSetThenGetReadsItsOwnWrite) {
     for (int p = 0; p < pairs; ++p) {
       Operation set;
       set.client = 0;
+      set.seq = seq++;
       set.key = key;
       set.kind = OpKind::kSet;
       set.value = "v" + std::to_string(++value);
       Operation get = set;
       get.kind = OpKind::kGet;
       get.value.clear();
+      get.seq = seq++;
       if (rng() % 2 == 0) {
         argvs.push_back({"MSET", key, set.value, other, set.value});
       } else {

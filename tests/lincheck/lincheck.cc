@@ -324,6 +324,24 @@ CheckResult CheckSorted(std::span<const Operation> ops, std::optional<std::strin
   std::vector<Frame> stack;
   int state = initial ? values.Intern(*initial) : kNil;
 
+  // Program order: the operation of the same client just before each one (-1: none).
+  std::vector<int64_t> before_in_client(n, -1);
+  {
+    std::map<int, std::vector<std::pair<int64_t, size_t>>> by_client;
+    for (size_t i = 0; i < n; ++i) {
+      if (ops[i].seq >= 0) by_client[ops[i].client].push_back({ops[i].seq, i});
+    }
+    for (auto& [client, program] : by_client) {
+      std::sort(program.begin(), program.end());
+      for (size_t k = 1; k < program.size(); ++k) {
+        before_in_client[program[k].second] = static_cast<int64_t>(program[k - 1].second);
+      }
+    }
+  }
+  auto linearized = [&](int64_t op) {
+    return op < 0 || (bits[static_cast<size_t>(op) / 64] >> (op % 64) & 1) != 0;
+  };
+
   std::vector<int64_t> return_time(n, std::numeric_limits<int64_t>::max());
   for (const Event& e : events) {
     if (e.is_return) return_time[e.op] = e.time;
@@ -352,6 +370,7 @@ CheckResult CheckSorted(std::span<const Operation> ops, std::optional<std::strin
     out.clear();
     for (int e = next[kHead]; e != kTail && is_call[e]; e = next[e]) {
       size_t op = op_of[e];
+      if (!linearized(before_in_client[op])) continue;
       if (steps[op].identity && Apply(steps[op], state, values) != kInvalid) {
         out.assign(1, e);
         return;

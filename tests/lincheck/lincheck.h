@@ -48,6 +48,13 @@ struct Operation {
   Outcome outcome;
   int64_t invoke_ns = 0;
   int64_t complete_ns = 0;  // ignored while pending
+  // The operation's place in its client's program, or -1. Redis executes one connection's
+  // commands in the order sent, so operations of one client with seq >= 0 must also be
+  // linearized in seq order, even when their windows overlap (a pipeline's commands share
+  // one invocation time). Plain linearizability cannot see a pipelined `SET k v; GET k`
+  // reading an older value; with seq the checker can. (Checked per key, this is a necessary
+  // condition of the whole history's, so a violation found is a real one.)
+  int64_t seq = -1;
 };
 
 struct CheckResult {

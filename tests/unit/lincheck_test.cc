@@ -176,6 +176,7 @@ bool BruteForce(const std::vector<Operation>& ops) {
   const size_t n = ops.size();
   std::vector<bool> used(n, false);
   auto done_before = [&](const Operation& y, const Operation& x) {
+    if (y.client == x.client && y.seq >= 0 && x.seq >= 0 && y.seq < x.seq) return true;
     return y.outcome.kind != Outcome::Kind::kPending && y.complete_ns < x.invoke_ns;
   };
   std::function<bool(std::optional<std::string>)> search = [&](std::optional<std::string> s) {
@@ -232,8 +233,11 @@ bool BruteForce(const std::vector<Operation>& ops) {
 // effect at a random point of its interval (pending ones maybe never), outcomes are what the
 // register answered at that point; then, half the time, one outcome is changed.
 // With `unique`, every SET writes a number no other SET writes (as the integration tests do).
+// With `pipelines`, half the operations are sent with the one before (same invocation time,
+// a later reply, a later point) and every operation carries its place in its client's program.
 std::vector<Operation> RandomHistory(std::mt19937_64& rng, int clients, int ops_per_client,
-                                     int64_t max_gap, bool perturb, bool unique = false) {
+                                     int64_t max_gap, bool perturb, bool unique = false,
+                                     bool pipelines = false) {
   struct Timed {
     Operation op;
     int64_t point;
@@ -243,6 +247,7 @@ std::vector<Operation> RandomHistory(std::mt19937_64& rng, int clients, int ops_
   std::vector<Timed> timed;
   for (int c = 0; c < clients; ++c) {
     int64_t t = static_cast<int64_t>(rng() % max_gap);
+    int depth = 1;
     for (int i = 0; i < ops_per_client; ++i) {
       Timed x;
       x.op.client = c;
@@ -260,6 +265,20 @@ std::vector<Operation> RandomHistory(std::mt19937_64& rng, int clients, int ops_
       x.op.invoke_ns = t;
       x.op.complete_ns = t + 1 + static_cast<int64_t>(rng() % max_gap);
       x.point = x.op.invoke_ns + static_cast<int64_t>(rng() % (x.op.complete_ns - t + 1));
+      if (pipelines) {
+        x.op.seq = i;
+        // Pipelines of up to 4; each reply comes a little after the one before.
+        if (i > 0 && depth < 4 && rng() % 2 == 0) {
+          ++depth;
+          const Timed& before = timed.back();
+          x.op.invoke_ns = before.op.invoke_ns;
+          x.op.complete_ns =
+              before.op.complete_ns + 1 + static_cast<int64_t>(rng() % (max_gap / 4 + 1));
+          x.point =
+              before.point + 1 +
+              static_cast<int64_t>(rng() % static_cast<uint64_t>(x.op.complete_ns - before.point));
+        }
+      }
       x.applies = true;
       x.pending = false;
       t = x.op.complete_ns + 1 + static_cast<int64_t>(rng() % max_gap);
@@ -327,13 +346,33 @@ std::vector<Operation> RandomHistory(std::mt19937_64& rng, int clients, int ops_
   return ops;
 }
 
+TEST(LincheckTest, ClientOrderCatchesAPipelinedStaleRead) {
+  // c2 pipelines SET b; GET: both sent at 20. As windows alone, the GET may come first and
+  // read "a"; in the client's order it cannot.
+  std::vector<Operation> ops = {Set(1, "a", 0, 10), Set(2, "b", 20, 30), Get(2, "a", 20, 31)};
+  EXPECT_TRUE(Linearizable(ops));
+  ops[1].seq = 7;
+  ops[2].seq = 8;
+  CheckResult r = CheckRegister(ops);
+  ASSERT_EQ(r.verdict, CheckResult::Verdict::kViolation);
+  EXPECT_EQ(r.culprit, 2u);
+  // Reading its own write is fine, and so is another client's read of "a".
+  ops[2] = Get(2, "b", 20, 31);
+  ops[2].seq = 8;
+  ops.push_back(Get(3, "a", 20, 31));
+  ops.back().seq = 0;
+  EXPECT_TRUE(Linearizable(ops));
+}
+
 TEST(LincheckTest, AgreesWithBruteForceOnSmallRandomHistories) {
   std::mt19937_64 rng(11);
   int violations = 0, checked = 0;
-  for (int round = 0; round < 3000; ++round) {
+  for (int round = 0; round < 4000; ++round) {
     int clients = 2 + static_cast<int>(rng() % 3);
     int per_client = clients == 4 ? 2 : 3;
-    std::vector<Operation> ops = RandomHistory(rng, clients, per_client, 6, round % 2 == 1);
+    bool pipelines = round % 4 >= 2;
+    std::vector<Operation> ops =
+        RandomHistory(rng, clients, per_client, 6, round % 2 == 1, false, pipelines);
     bool expected = BruteForce(ops);
     CheckResult r = CheckRegister(ops);
     ASSERT_NE(r.verdict, CheckResult::Verdict::kGaveUp);
@@ -354,21 +393,23 @@ TEST(LincheckTest, AgreesWithBruteForceOnSmallRandomHistories) {
 // search is exponential in the concurrency, as every WGL-style checker is; the integration
 // tests keep their concurrency per key near this one.)
 constexpr int kHotClients = 16;
-std::vector<Operation> HotKeyHistory(uint64_t seed, bool unique) {
+std::vector<Operation> HotKeyHistory(uint64_t seed, bool unique, bool pipelines = false) {
   std::mt19937_64 rng(seed);
-  return RandomHistory(rng, kHotClients, 4000 / kHotClients, 2000, false, unique);
+  return RandomHistory(rng, kHotClients, 4000 / kHotClients, 2000, false, unique, pipelines);
 }
 
 TEST(LincheckTest, FastOnThousandsOfOperations) {
-  for (bool unique : {true, false}) {
-    std::vector<Operation> ops = HotKeyHistory(5, unique);
+  for (int variant = 0; variant < 3; ++variant) {
+    bool unique = variant != 1, pipelines = variant == 2;
+    std::vector<Operation> ops = HotKeyHistory(5, unique, pipelines);
     ASSERT_EQ(ops.size(), 4000u);
     auto start = std::chrono::steady_clock::now();
     CheckResult r = CheckRegister(ops);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_TRUE(r.ok()) << r.witness;
-    printf("unique values %d: %.3f s, %zu configurations\n", unique, seconds, r.configurations);
+    printf("unique values %d, pipelines %d: %.3f s, %zu configurations\n", unique, pipelines,
+           seconds, r.configurations);
     // Generous for a loaded CI machine.
     EXPECT_LT(seconds, 2.0) << r.configurations << " configurations";
   }

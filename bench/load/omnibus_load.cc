@@ -374,6 +374,7 @@ class Loop {
       conns_.push_back(std::move(c));
     }
     const bool open_loop = w_.rate > 0 && !w_.prefill;
+    stats_.first_send_ns = NowNs();
     int timer = -1;
     if (open_loop) {
       timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
@@ -386,7 +387,6 @@ class Loop {
     } else {
       for (size_t i = 0; i < conns_.size(); ++i) SendBatch(i);
     }
-    stats_.first_send_ns = NowNs();
     int64_t drain_deadline = 0;
     std::vector<epoll_event> events(256);
     while (Live() > 0) {

@@ -388,6 +388,12 @@ TEST(LincheckTest, AgreesWithBruteForceOnSmallRandomHistories) {
   EXPECT_LT(violations, checked / 2);
 }
 
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+constexpr bool kTimed = true;
+#else
+constexpr bool kTimed = false;
+#endif
+
 // A hot key: 16 clients, 4000 operations, each overlapping about 8 others. (With 32 clients
 // and about 16 concurrent writes a linearizable history takes millions of configurations: the
 // search is exponential in the concurrency, as every WGL-style checker is; the integration
@@ -410,8 +416,12 @@ TEST(LincheckTest, FastOnThousandsOfOperations) {
     EXPECT_TRUE(r.ok()) << r.witness;
     printf("unique values %d, pipelines %d: %.3f s, %zu configurations\n", unique, pipelines,
            seconds, r.configurations);
-    // Generous for a loaded CI machine.
-    EXPECT_LT(seconds, 2.0) << r.configurations << " configurations";
+    // The search's size is deterministic (seeded histories); its time is checked only in
+    // optimized builds without sanitizers, and generously (a loaded CI machine).
+    EXPECT_LT(r.configurations, 100'000u);
+    if (kTimed) {
+      EXPECT_LT(seconds, 2.0) << r.configurations << " configurations";
+    }
   }
 }
 
@@ -431,7 +441,10 @@ TEST(LincheckTest, FindsOneBadReadAmongThousands) {
   ASSERT_EQ(r.verdict, CheckResult::Verdict::kViolation);
   EXPECT_THAT(r.witness, HasSubstr("c98 GET -> \"old\""));
   printf("%.3f s, %zu configurations\n", seconds, r.configurations);
-  EXPECT_LT(seconds, 2.0);
+  EXPECT_LT(r.configurations, 500'000u);
+  if (kTimed) {
+    EXPECT_LT(seconds, 2.0);
+  }
 
   // With too small a budget the search gives up, and says where it got furthest.
   CheckOptions small;

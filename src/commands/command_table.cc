@@ -14,7 +14,7 @@ namespace omnibus {
 CommandTable::CommandTable() {
   for (auto family : {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily,
                       ListFamily, HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily,
-                      ScriptFamily, PubSubFamily, FunctionFamily}) {
+                      ScriptFamily, PubSubFamily, FunctionFamily, LeaseFamily, LatencyFamily}) {
     for (CommandSpec& spec : family()) specs_.push_back(spec);
   }
   for (size_t i = 0; i < specs_.size(); ++i) {

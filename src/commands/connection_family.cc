@@ -174,6 +174,29 @@ void ClientReply(ReactorContext& ctx) {
   ctx.reply->Ok();  // never sent
 }
 
+// Ours (DESIGN §4): CLIENT NO-SHED ON|OFF.
+void ClientNoShed(ReactorContext& ctx) {
+  std::string_view mode = ctx.args[2];
+  if (EqualsIgnoreCase(mode, "on")) {
+    ctx.session->no_shed = true;
+  } else if (EqualsIgnoreCase(mode, "off")) {
+    ctx.session->no_shed = false;
+  } else {
+    return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
+  }
+  ctx.reply->Ok();
+}
+
+// Ours (DESIGN §4): CLIENT DEADLINE milliseconds (0: none).
+void ClientDeadline(ReactorContext& ctx) {
+  int64_t ms;
+  if (!ParseInt64(ctx.args[2], &ms) || ms < 0) {
+    return ctx.reply->Error("ERR deadline is not an integer or out of range");
+  }
+  ctx.session->deadline_ms = ms;
+  ctx.reply->Ok();
+}
+
 void ClientInfo(ReactorContext& ctx) {
   ctx.reply->Verbatim("txt", ctx.server->ClientListLine(*ctx.session));
 }
@@ -314,6 +337,14 @@ std::vector<CommandSpec> ConnectionFamily() {
           "client|reply", 3, kClientFlags, "@slow @connection", ClientReply,
           ConnDoc("Instruct the server whether to reply to commands", "3.2.0",
                   "on_off_skip:oneof(on:pure-token:ON|off:pure-token:OFF|skip:pure-token:SKIP)")),
+      reactor("client|no-shed", 3, kClientFlags, "@slow @connection", ClientNoShed,
+              ConnDoc("Omnibus: exempt this connection's commands from overload shedding "
+                      "(an admin connection)",
+                      "7.0.0", "enabled:oneof(on:pure-token:ON|off:pure-token:OFF)")),
+      reactor("client|deadline", 3, kClientFlags, "@slow @connection", ClientDeadline,
+              ConnDoc("Omnibus: refuse commands of this connection that have not started "
+                      "within a deadline (0: none)",
+                      "7.0.0", "milliseconds:integer")),
       reactor("client|info", 2, kClientFlags, "@slow @connection", ClientInfo,
               ConnDoc("Returns information about the current client connection.", "6.2.0", "")),
       reactor(

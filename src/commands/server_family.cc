@@ -38,9 +38,9 @@ void InfoShard(ExecContext& ctx) {
 
 constexpr std::string_view kDefaultSections[] = {
     "server", "clients", "memory", "stats", "replication", "cpu", "errorstats", "keyspace"};
-constexpr std::string_view kAllSections[] = {"server",       "clients",     "memory",
-                                             "stats",        "replication", "cpu",
-                                             "commandstats", "errorstats",  "keyspace"};
+constexpr std::string_view kAllSections[] = {
+    "server", "clients",      "memory",     "stats",        "replication",
+    "cpu",    "commandstats", "errorstats", "latencystats", "keyspace"};
 
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;
@@ -248,7 +248,7 @@ std::vector<CommandSpec> ServerFamily() {
   constexpr uint32_t kCfg = kCmdAdmin | kCmdNoScript | kCmdLoading | kCmdStale;
   CommandSpec info{"info",
                    -1,
-                   kCmdLoading | kCmdStale,
+                   kCmdLoading | kCmdStale | kCmdJumpsQueue,
                    "@slow @dangerous",
                    0,
                    0,

@@ -37,10 +37,12 @@ struct BlockedClient {
   bool sleeping = false;
   bool signaled = false;  // a key became ready while a pop was in flight: try again at once
   bool counted = false;   // in blocked_clients (after the first pop found nothing)
+  bool wake_all = false;  // waits for a state (CommandSpec::wait_fn): woken with every other
   std::string woken_by;   // the key whose readiness woke it: its next pop tries it first
   Reason reason = Reason::kNone;
   TimerQueue::Id timeout;
   TimerQueue::Id wake;
+  TimerQueue::Id recheck;  // the shard asked to be asked again (Work::wait_hint_ms)
   std::coroutine_handle<> handle;
 
   BlockedClient(Reactor* r, Connection* c, std::vector<std::string> k)
@@ -60,6 +62,7 @@ struct BlockedClient {
     }
     reactor->timers_.Cancel(timeout);
     reactor->timers_.Cancel(wake);
+    reactor->timers_.Cancel(recheck);
     if (counted) {
       --reactor->blocked_clients_;
       conn->session.blocked = false;
@@ -96,6 +99,21 @@ struct BlockedClient {
     b->timeout = {};
     b->End(Reason::kTimeout);
   }
+  // The shard's hint came due (the lease waited on ran out): every waiter of the key asks
+  // again, in the order they came, so the first of them may win the lease.
+  static void OnRecheck(void* arg) {
+    auto* b = static_cast<BlockedClient*>(arg);
+    b->recheck = {};
+    auto it = b->reactor->waiters_.find(b->keys.front());
+    if (it == b->reactor->waiters_.end()) return;
+    for (BlockedClient* x : it->second) {
+      if (x->sleeping) {
+        x->ScheduleWake();
+      } else {
+        x->signaled = true;
+      }
+    }
+  }
 
   struct Sleep {
     BlockedClient* b;
@@ -119,7 +137,8 @@ void Reactor::OnKeyReady(int db, const std::string& key) {
       // Like Redis, a client is served from the key that became ready, not its first key.
       b->woken_by = key;
       b->ScheduleWake();
-      return;
+      if (!b->wake_all) return;
+      continue;
     }
     b->signaled = true;
   }
@@ -143,7 +162,9 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
   std::string_view error;
   // A bad timeout is answered by the handler, where Redis checks it among the command's
   // other arguments; the attempt then never blocks.
-  const bool may_block = ParseBlockingTimeout(slot->args[ti], &timeout_ms, &error);
+  const bool may_block = spec->wait_fn != nullptr
+                             ? spec->wait_fn(slot->args, &timeout_ms)
+                             : ParseBlockingTimeout(slot->args[ti], &timeout_ms, &error);
   const int64_t start_ms = MonotonicMs();
   // A blocked command owns its arguments (§10.3).
   std::string storage;
@@ -166,6 +187,7 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
   }
   // Filed before the first pop goes out, so a key filled while it is in flight is not missed.
   BlockedClient waiter(this, c, std::move(wait_keys));
+  waiter.wake_all = spec->wait_fn != nullptr;
   if (timeout_ms > 0) {
     waiter.timeout = timers_.Add(start_ms + timeout_ms, &BlockedClient::OnTimeout, &waiter);
   }
@@ -189,11 +211,21 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
                                    : sel.AddParked(shards, spec->shard, attempt, options);
       w->may_block = may_block;
       waiter.signaled = false;
+      timers_.Cancel(waiter.recheck);
+      waiter.recheck = {};
       co_await sel.Next();
       slot->exec_ns += w->exec_ns;
+      slot->wait_ns = std::max(slot->wait_ns, w->wait_ns);
       if (!w->would_block) {  // served, or an error (WRONGTYPE, syntax)
         slot->reply.swap(w->reply);
         co_return;
+      }
+      // A re-check at the shard's hint, unless the wait ends first anyway.
+      const int64_t now = MonotonicMs();
+      const int64_t left =
+          timeout_ms > 0 ? start_ms + timeout_ms - now : std::numeric_limits<int64_t>::max() - now;
+      if (w->wait_hint_ms > 0 && w->wait_hint_ms < left) {
+        waiter.recheck = timers_.Add(now + w->wait_hint_ms, &BlockedClient::OnRecheck, &waiter);
       }
     }
     waiter.Count();
@@ -201,6 +233,19 @@ Task Reactor::BlockingPop(Connection* c, Work* slot, const CommandSpec* spec) {
     if (waiter.signaled) continue;
     co_await BlockedClient::Sleep{&waiter};
     if (waiter.reason != BlockedClient::Reason::kNone) break;
+  }
+  if (spec->wait_fn != nullptr && waiter.reason != BlockedClient::Reason::kUnblockedError) {
+    // The wait is over: one more look, without waiting, answers what there is now.
+    Select sel(this);
+    Select::PartOptions options;
+    options.db = slot->db;
+    options.resp = slot->resp;
+    options.write = true;
+    Work* w = sel.Add(shards[0], spec->shard, args, options);
+    co_await sel.Next();
+    slot->exec_ns += w->exec_ns;
+    slot->reply.swap(w->reply);
+    co_return;
   }
   ReplyBuilder rb(&slot->reply, slot->resp);
   if (waiter.reason == BlockedClient::Reason::kUnblockedError) {

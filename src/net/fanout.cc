@@ -19,6 +19,7 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
   options.db = slot->db;
   options.resp = slot->resp;
   options.write = (spec->flags & kCmdWrite) != 0;
+  options.priority = (spec->flags & kCmdJumpsQueue) != 0;
   if (spec->route == Route::kParked) {
     std::vector<int> shards = shard_of;
     std::sort(shards.begin(), shards.end());
@@ -27,6 +28,7 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
     co_await sel.Next();
     slot->reply.swap(cmd->reply);
     slot->exec_ns = cmd->exec_ns;
+    slot->wait_ns = cmd->wait_ns;
     co_return;
   }
   options.capture = true;
@@ -51,7 +53,11 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
     }
   }
   int64_t exec = 0;
-  while (Work* part = co_await sel.Next()) exec += part->exec_ns;
+  int64_t wait = 0;  // the parts wait side by side: the longest is the command's
+  while (Work* part = co_await sel.Next()) {
+    exec += part->exec_ns;
+    wait = std::max(wait, part->wait_ns);
+  }
   std::vector<SubReply> parts;
   for (size_t sh = 0; sh < n; ++sh) {
     if (part_of[sh] != nullptr) parts.push_back(SubReply{&part_of[sh]->result, positions[sh]});
@@ -60,6 +66,7 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
   MergeContext ctx{slot->args, parts, &rb, &c->session, api_};
   spec->merge(ctx);
   slot->exec_ns = exec;
+  slot->wait_ns = wait;
 }
 
 }  // namespace omnibus

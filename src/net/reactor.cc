@@ -58,7 +58,8 @@ Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
       shards_(std::move(shards)),
       poller_(std::move(poller)),
       batches_(shards_.size()),
-      in_flight_(shards_.size(), 0) {
+      in_flight_(shards_.size(), 0),
+      latency_(table_->all().size(), &options_->latency) {
   for (Shard* sh : shards_) keyspaces_.push_back(sh->keyspace());
   stats_.commands.resize(table_->all().size());
   stats_.max_shard_in_flight.resize(shards_.size());
@@ -339,6 +340,8 @@ bool Reactor::ParseGroup(Connection* c) {
     w->handler = nullptr;
     w->dispatch_seq = 0;
     w->command_id = kNoStats;
+    w->exec_ns = 0;
+    w->wait_ns = 0;  // only a shard sets it: 0 for commands answered here
     if (st == RespParser::Status::kError) {
       // Invariant: a protocol error is answered after the commands before it, then the
       // connection is closed, as Redis does.
@@ -397,9 +400,13 @@ void Reactor::DispatchGroup(Connection* c) {
 }
 
 void Reactor::DispatchRest(Connection* c) {
+  // Resumed after a barrier: commands of the group before it may still be queued on a shard,
+  // and these must not pass them there (§4, ShardQueue).
+  const bool resumed = c->dispatch_next > 0;
   while (c->dispatch_next < c->group) {
     size_t i = c->dispatch_next++;
     Work* w = c->works[i].get();
+    w->follows_own = resumed;
     if (w->args.empty()) {  // a protocol-error slot, already answered
       --c->pending;
       continue;
@@ -501,6 +508,8 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
   Session& s = c->session;
   w->db = static_cast<uint8_t>(s.db);
   w->resp = static_cast<uint8_t>(s.resp);
+  w->no_shed = s.no_shed;
+  w->deadline_ns = s.deadline_ms > 0 ? loop_ns_ + s.deadline_ms * 1'000'000 : 0;
   // CLIENT REPLY OFF / SKIP: the reply is made (and counted) but not sent.
   w->silent = s.replies_off || s.skip_next_reply;
   s.skip_next_reply = false;
@@ -773,14 +782,14 @@ void Reactor::PostBatches() {
     size_t staged = 0;
     // Invariant 6: never more in flight than the shard's queue holds; the rest waits here,
     // in order, for the next iteration.
-    while (staged < batch.size() && in_flight_[i] < s->queue_capacity()) {
-      s->Stage(batch[staged]);
+    while (!batch.empty() && in_flight_[i] < s->queue_capacity()) {
+      s->Stage(batch.front());
+      batch.pop_front();
       ++staged;
       ++in_flight_[i];
     }
-    if (staged < batch.size()) ++stats_.shard_queue_full[i];
+    if (!batch.empty()) ++stats_.shard_queue_full[i];
     stats_.max_shard_in_flight[i] = std::max(stats_.max_shard_in_flight[i], in_flight_[i]);
-    batch.erase(batch.begin(), batch.begin() + static_cast<ptrdiff_t>(staged));
     if (staged > 0) {
       ++stats_.shard_batches;
       s->PostToShard();
@@ -887,7 +896,11 @@ void Reactor::CompleteGroup(Connection* c) {
   for (size_t i = 0; i < c->group; ++i) {
     Work* w = c->works[i].get();
     std::string_view reply = w->chunk ? std::string_view(*w->chunk) : w->reply;
-    if (w->command_id != kNoStats) CountReply(&table_->all()[w->command_id], reply, w->exec_ns);
+    if (w->command_id != kNoStats) {
+      const CommandSpec& spec = table_->all()[w->command_id];
+      CountReply(&spec, reply, w->exec_ns);
+      ObserveLatency(c->session, spec, w->args, w->exec_ns, w->wait_ns);
+    }
     reply_bytes += reply.size();
     // Past the output limit the client is closed: don't queue replies it will never get.
     // A big reply moves into the queue without a copy; a shared one is queued by reference.

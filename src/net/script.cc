@@ -6,6 +6,7 @@
 //
 // The command is a barrier for its connection: the connection's next commands wait until
 // the script is done, so a script that runs again parked is still ordered before them.
+#include <algorithm>
 #include <numeric>
 
 #include "absl/hash/hash.h"
@@ -39,6 +40,7 @@ Task Reactor::Script(Connection* c, Work* slot, const CommandSpec* spec) {
     Work* part = sel.Add(shard, spec->shard, slot->args, options);
     co_await sel.Next();
     slot->exec_ns = part->exec_ns;
+    slot->wait_ns = part->wait_ns;
     if (part->escalate || part->reached_out) {
       // Bounded memory: forgetting means one more run that stops and goes parked.
       if (scripts_reaching_out_.size() >= 4096) scripts_reaching_out_.clear();
@@ -56,6 +58,7 @@ Task Reactor::Script(Connection* c, Work* slot, const CommandSpec* spec) {
   co_await sel.Next();
   slot->reply.swap(cmd->reply);
   slot->exec_ns += cmd->exec_ns;
+  slot->wait_ns = std::max(slot->wait_ns, cmd->wait_ns);
 }
 
 void Reactor::RefreshBusyShards() {

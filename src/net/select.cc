@@ -2,6 +2,8 @@
 // and a close that cancels reads and lets writes finish.
 #include "omnibus/net/select.h"
 
+#include <algorithm>
+
 namespace omnibus {
 
 Select::Select(SelectHost* host, int64_t deadline_ms) : host_(host), deadline_ms_(deadline_ms) {}
@@ -39,6 +41,7 @@ Work* Select::NewPart() {
   w->capture = false;
   w->may_block = false;
   w->would_block = false;
+  w->wait_hint_ms = 0;
   w->escalate = false;
   w->reached_out = false;
   w->keep = false;
@@ -47,7 +50,12 @@ Work* Select::NewPart() {
   w->ready.clear();
   w->args.clear();
   w->exec_ns = 0;
+  w->wait_ns = 0;
   w->dispatch_seq = 0;
+  w->priority = false;
+  w->follows_own = false;
+  w->no_shed = false;
+  w->deadline_ns = 0;
   owned_.push_back(w);
   return w;
 }
@@ -60,6 +68,7 @@ Work* Select::NewCommandPart(ShardHandler handler, std::span<const std::string_v
   w->resp = options.resp;
   w->capture = options.capture;
   w->keep = options.write;
+  w->priority = options.priority;
   w->OwnArgs(args);
   return w;
 }
@@ -152,6 +161,9 @@ void Select::PartReturned(SelectHost* host, Work* w) {
   w->returned = true;
   auto* s = static_cast<Select*>(w->owner);
   if (ParkGroup* g = w->park) {
+    // The parked command started once its last shard arrived: its queue wait is the longest
+    // of its parts'.
+    g->work->wait_ns = std::max(g->work->wait_ns, w->wait_ns);
     if (--g->parts_out > 0) {
       if (s == nullptr) host->FreeWork(w);
       return;

@@ -66,7 +66,10 @@ std::vector<Work*> FlightTable::Land(Work* leader) {
   } else {
     for (Work* w : waiters) w->reply.assign(leader->reply);
   }
-  for (Work* w : waiters) w->exec_ns = 0;  // the leader's slot counts the execution
+  for (Work* w : waiters) {
+    w->exec_ns = 0;                // the leader's slot counts the execution
+    w->wait_ns = leader->wait_ns;  // at most what the leader waited (they joined later)
+  }
   return waiters;
 }
 

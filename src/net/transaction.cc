@@ -132,6 +132,7 @@ Task Reactor::Exec(Connection* c, Work* slot) {
   std::vector<std::pair<Transaction*, size_t>> where(t->steps.size(), {t, 0});
   for (size_t i = 0; i < where.size(); ++i) where[i].second = i;
   Select sel(this);
+  int64_t tx_wait = 0;  // how long its shards' queues held it (the longest share's wait)
   const bool split = shards.size() > 1 && t->watches.empty() &&
                      std::find(step_shard.begin(), step_shard.end(), kSpans) == step_shard.end();
   if (split) {
@@ -180,7 +181,10 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     }
     // Keys the shares made ready, woken together in the transaction's order (this runs
     // inside the reactor's drain, which wakes them when it ends).
-    for (Work* part : parts) HoldReady(part);
+    for (Work* part : parts) {
+      HoldReady(part);
+      tx_wait = std::max(tx_wait, part->wait_ns);
+    }
   } else if (!shards.empty()) {
     // One shard step, or every involved shard parked at one fence (§6): nobody sees the
     // transaction half-applied, and the watch check is atomic with it. Writes always run
@@ -192,7 +196,10 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     w->tx = std::move(tx);
     sel.AddPrepared(shards, w);
     co_await sel.Next();
+    tx_wait = w->wait_ns;
   }
+  slot->wait_ns = tx_wait;
+  slot->exec_ns = 0;  // its commands' execution, summed below
   ReplyBuilder rb(&slot->reply, slot->resp);
   if (t->aborted) {
     rb.NullArray();
@@ -214,6 +221,7 @@ Task Reactor::Exec(Connection* c, Work* slot) {
         ReactorContext ctx{st.args, &srb, &s, api_};
         spec->reactor(ctx);
         CountReply(spec, out, 0);
+        ObserveLatency(s, *spec, st.args, 0, 0);
         slot->reply += out;
         break;
       }
@@ -225,6 +233,8 @@ Task Reactor::Exec(Connection* c, Work* slot) {
         MergeContext ctx{st.args, parts, &srb, &s, api_};
         spec->merge(ctx);
         CountReply(spec, out, st.exec_ns);
+        ObserveLatency(s, *spec, st.args, st.exec_ns, tx_wait);
+        slot->exec_ns += st.exec_ns;
         slot->reply += out;
         break;
       }
@@ -232,6 +242,10 @@ Task Reactor::Exec(Connection* c, Work* slot) {
       case TxStep::Mode::kOnShard:
       case TxStep::Mode::kAnswered:
         CountReply(spec, st.reply, st.exec_ns);
+        // Each of its commands waited as long as the transaction did (in the slow log
+        // beside its own execution; EXEC itself is never logged, as in Redis).
+        ObserveLatency(s, *spec, st.args, st.exec_ns, tx_wait);
+        slot->exec_ns += st.exec_ns;
         slot->reply += st.reply;
         break;
     }

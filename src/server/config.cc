@@ -69,6 +69,64 @@ ConfigParam NetBoolParam(std::string_view name, bool NetOptions::*field) {
           }};
 }
 
+ConfigParam LatencyIntParam(std::string_view name, int64_t LatencySettings::*field, int64_t lo) {
+  return {name, true, [field](const Config& c) { return StrCat(c.net.latency.*field); },
+          [field, lo](Config& c, std::string_view v) -> std::string {
+            int64_t x;
+            if (!ParseInt64(v, &x)) return "argument couldn't be parsed into an integer";
+            if (x < lo) return IntRangeError(lo, LLONG_MAX);
+            c.net.latency.*field = x;
+            return "";
+          }};
+}
+
+// SLOWLOG and LATENCY's settings (commands/latency_monitor.h), Redis 7.0's names and checks.
+void AddLatencyParams(std::vector<ConfigParam>* p) {
+  p->push_back(
+      LatencyIntParam("slowlog-log-slower-than", &LatencySettings::slowlog_log_slower_than, -1));
+  p->push_back(LatencyIntParam("slowlog-max-len", &LatencySettings::slowlog_max_len, 0));
+  p->push_back(
+      LatencyIntParam("latency-monitor-threshold", &LatencySettings::latency_monitor_threshold, 0));
+  p->push_back({"latency-tracking", true,
+                [](const Config& c) { return YesNo(c.net.latency.latency_tracking); },
+                [](Config& c, std::string_view v) -> std::string {
+                  if (EqualsIgnoreCase(v, "yes")) {
+                    c.net.latency.latency_tracking = true;
+                  } else if (EqualsIgnoreCase(v, "no")) {
+                    c.net.latency.latency_tracking = false;
+                  } else {
+                    return "argument must be 'yes' or 'no'";
+                  }
+                  return "";
+                }});
+  p->push_back(
+      {"latency-tracking-info-percentiles", true,
+       [](const Config& c) {
+         std::string out;
+         for (double pct : c.net.latency.info_percentiles) {
+           if (!out.empty()) out.push_back(' ');
+           out += PercentileLabel(pct);
+         }
+         return out;
+       },
+       [](Config& c, std::string_view v) -> std::string {
+         std::vector<std::string> parts;
+         if (!SplitInlineArgs(v, &parts))
+           return "Invalid latency-tracking-info-percentiles parameters";
+         std::vector<double> values;
+         for (const std::string& part : parts) {
+           long double d;
+           if (!ParseLongDouble(part, &d))
+             return "Invalid latency-tracking-info-percentiles parameters";
+           if (d < 0.0L || d > 100.0L)
+             return "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]";
+           values.push_back(static_cast<double>(d));
+         }
+         c.net.latency.info_percentiles = std::move(values);
+         return "";
+       }});
+}
+
 std::vector<ConfigParam> BuildParams() {
   std::vector<ConfigParam> p;
   p.push_back(IntParam("port", false, &Config::port, 0, 65535));
@@ -199,6 +257,22 @@ std::vector<ConfigParam> BuildParams() {
   p.push_back(NetMemoryParam("pipeline-pause-output-bytes",
                              &NetOptions::pipeline_pause_output_bytes, 16 * 1024));
   p.push_back(NetBoolParam("singleflight", &NetOptions::singleflight));
+  p.push_back(IntParam("queue-target-ms", true, &Config::queue_target_ms, 1, 60'000));
+  p.push_back(IntParam("queue-interval-ms", true, &Config::queue_interval_ms, 1, 600'000));
+  p.push_back(IntParam("queue-shed-ms", true, &Config::queue_shed_ms, 1, 3'600'000));
+  p.push_back({"queue-policy", true,
+               [](const Config& c) { return std::string(c.queue_adaptive ? "adaptive" : "fifo"); },
+               [](Config& c, std::string_view v) -> std::string {
+                 if (EqualsIgnoreCase(v, "adaptive")) {
+                   c.queue_adaptive = true;
+                 } else if (EqualsIgnoreCase(v, "fifo")) {
+                   c.queue_adaptive = false;
+                 } else {
+                   return "argument(s) must be one of the following: adaptive, fifo";
+                 }
+                 return "";
+               }});
+  AddLatencyParams(&p);
   return p;
 }
 

@@ -69,6 +69,7 @@ bool Server::Start(std::string* error) {
   so.hz = config_.hz;
   PublishLimits();
   so.limits = &limits_;
+  so.queue_policy = &queue_policy_;
   so.TEST_clock_ms = config_.TEST_clock_ms;
   so.commands = &table_;
   size_t depth = 64;
@@ -199,6 +200,10 @@ void Server::PublishLimits() {
   put(limits_.set_max_listpack_value, config_.set_max_listpack_value);
   put(limits_.zset_max_listpack_entries, config_.zset_max_listpack_entries);
   put(limits_.zset_max_listpack_value, config_.zset_max_listpack_value);
+  put(queue_policy_.target_ms, config_.queue_target_ms);
+  put(queue_policy_.interval_ms, config_.queue_interval_ms);
+  put(queue_policy_.shed_ms, config_.queue_shed_ms);
+  queue_policy_.adaptive.store(config_.queue_adaptive, std::memory_order_relaxed);
 }
 
 void Server::ResetStats() {
@@ -208,6 +213,9 @@ void Server::ResetStats() {
   fresh.max_shard_in_flight.resize(s.max_shard_in_flight.size());
   fresh.shard_queue_full.resize(s.shard_queue_full.size());
   s = std::move(fresh);
+  reactor_->flights().stats() = SingleflightStats{};
+  for (auto& shard : shards_) shard->ResetQueueStats();
+  reactor_->latency().ResetHistograms();  // as Redis's resetCommandTableStats
 }
 
 bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
@@ -375,6 +383,26 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     for (auto& [k, v] : errs) StrAppend(out, "errorstat_", k, ":count=", v, "\r\n");
     return true;
   }
+  if (section == "latencystats") {
+    // Redis 7.0's per-command percentiles (latency-tracking-info-percentiles), in µs, for
+    // every command (and subcommand) called since the last CONFIG RESETSTAT.
+    out->append("# Latencystats\r\n");
+    const LatencyMonitor& m = reactor_->latency();
+    const std::vector<double>& percentiles = config_.net.latency.info_percentiles;
+    for (const CommandSpec& spec : table_.all()) {
+      const LatencyHistogram* h = m.histogram(spec.id);
+      if (h == nullptr) continue;
+      StrAppend(out, "latency_percentiles_usec_", spec.name, ":");
+      for (size_t j = 0; j < percentiles.size(); ++j) {
+        if (j > 0) out->push_back(',');
+        StrAppend(
+            out, "p", PercentileLabel(percentiles[j]), "=",
+            StrFormat("%.3f", static_cast<double>(h->ValueAtPercentile(percentiles[j])) / 1000.0));
+      }
+      out->append("\r\n");
+    }
+    return true;
+  }
   if (section == "limits") {
     // Invariant 6: every bound, its setting and how close clients have come to it.
     const NetOptions& n = config_.net;
@@ -402,6 +430,38 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
                                       ",max_queue_depth=", st.max_shard_in_flight[i],
                                       ",queue_full_waits=", st.shard_queue_full[i],
                                       ",processed=", shards_[i]->processed()));
+    }
+    return true;
+  }
+  if (section == "overload") {
+    // DESIGN §4: what every shard's queue did. Sojourns are from the reactor queuing an item
+    // to its shard starting (or shedding) it; the percentile is to a histogram bucket.
+    out->append("# Overload\r\n");
+    line("queue_policy", config_.queue_adaptive ? "adaptive" : "fifo");
+    line("queue_target_ms", config_.queue_target_ms);
+    line("queue_interval_ms", config_.queue_interval_ms);
+    line("queue_shed_ms", config_.queue_shed_ms);
+    uint64_t shed = 0, missed = 0;
+    for (const auto& s : shards_) {
+      shed += s->queue_stats().shed.load(std::memory_order_relaxed);
+      missed += s->queue_stats().deadlines_missed.load(std::memory_order_relaxed);
+    }
+    line("shed_total", shed);
+    line("deadlines_missed_total", missed);
+    const int64_t now = MonotonicNs();
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      const QueueStats& q = shards_[i]->queue_stats();
+      auto get = [](const auto& a) { return a.load(std::memory_order_relaxed); };
+      int64_t since = get(q.lifo_since_ns);
+      uint64_t lifo_us =
+          get(q.lifo_us) + (since != 0 ? static_cast<uint64_t>(now - since) / 1000 : 0);
+      line(StrCat("shard", i),
+           StrCat("mode=", since != 0 ? "lifo" : "fifo", ",depth=", get(q.depth),
+                  ",ring_depth=", shards_[i]->ring_depth(), ",max_depth=", get(q.max_depth),
+                  ",sojourn_p99_us=", q.Percentile(0.99), ",sojourn_max_us=", get(q.max_sojourn_us),
+                  ",mode_switches=", get(q.mode_switches), ",lifo_ms=", lifo_us / 1000,
+                  ",served=", get(q.served), ",shed=", get(q.shed),
+                  ",deadlines_missed=", get(q.deadlines_missed)));
     }
     return true;
   }

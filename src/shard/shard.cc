@@ -3,8 +3,14 @@
 #include <pthread.h>
 
 #include "omnibus/base/clock.h"
+#include "omnibus/base/str_cat.h"
 
 namespace omnibus {
+namespace {
+
+const QueuePolicyOptions kDefaultQueuePolicy;
+
+}  // namespace
 
 Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* reactor)
     : index_(index),
@@ -15,7 +21,10 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
       inbound_(options.queue_capacity),
       // Completions can never outnumber work in flight, which the reactor bounds by the
       // inbound capacity, so this ring never fills.
-      completions_(options.queue_capacity) {
+      completions_(options.queue_capacity),
+      queue_(options.queue_capacity,
+             options.queue_policy != nullptr ? options.queue_policy : &kDefaultQueuePolicy,
+             &queue_stats_) {
   activity_.hand_over = &Shard::HandOver;
   activity_.shard = this;
 }
@@ -23,23 +32,29 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
 void Shard::HandOver(void* shard, bool busy) {
   auto* self = static_cast<Shard*>(shard);
   if (busy) {
-    // Counted in processed_ by the ConsumeAll they are taken from.
-    self->inbound_.ConsumeNextWhile(
-        [](Work* w) { return !w->is_part && w->park == nullptr && w->tx == nullptr; },
-        [self](Work* w) {
-          if (w->flight.is_open()) w->flight.Start();  // answered: no request may join it
-          w->reply.clear();
-          const bool function = self->activity_.function.load(std::memory_order_relaxed);
-          ReplyBuilder(&w->reply, w->resp)
-              .Error(function ? "BUSY Redis is busy running a script. You can only call FUNCTION "
-                                "KILL or SHUTDOWN NOSAVE."
-                              : "BUSY Redis is busy running a script. You can only call SCRIPT "
-                                "KILL or SHUTDOWN NOSAVE.");
-          w->exec_ns = 0;
-          self->completions_.Stage(w);
-        });
+    // Everything published so far joins the queue; then the client commands at its head, up
+    // to the first fence (those wait for the script), are answered.
+    const int64_t now = MonotonicNs();
+    self->inbound_.ConsumeAll([self, now](Work* w) { self->queue_.Push(w, now); });
+    auto client_command = [](Work* w) {
+      return !w->is_part && w->park == nullptr && w->tx == nullptr;
+    };
+    const bool function = self->activity_.function.load(std::memory_order_relaxed);
+    self->queue_.TakeLeading(client_command, [self, function, now](Work* w) {
+      if (w->flight.is_open()) w->flight.Start();  // answered: no request may join it
+      w->reply.clear();
+      ReplyBuilder(&w->reply, w->resp)
+          .Error(function ? "BUSY Redis is busy running a script. You can only call FUNCTION "
+                            "KILL or SHUTDOWN NOSAVE."
+                          : "BUSY Redis is busy running a script. You can only call SCRIPT "
+                            "KILL or SHUTDOWN NOSAVE.");
+      w->wait_ns = now - w->enqueue_ns;
+      w->exec_ns = 0;
+      self->completions_.Stage(w);
+      self->processed_.fetch_add(1, std::memory_order_relaxed);
+    });
   }
-  // The replies of commands that ran before the script in its batch would otherwise wait
+  // The replies of commands that ran before the script in its slice would otherwise wait
   // for the script to end.
   if (self->completions_.Publish()) self->reactor_->Notify();
 }
@@ -94,6 +109,7 @@ void Shard::Execute(Work* w) {
     ctx.activity = &activity_;
     w->handler(ctx);
     w->would_block = ctx.would_block;
+    w->wait_hint_ms = ctx.wait_hint_ms;
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
   }
@@ -144,6 +160,7 @@ void Shard::RunParked(Work* w) {
     ctx.activity = &activity_;
     cmd->handler(ctx);
     cmd->would_block = ctx.would_block;
+    cmd->wait_hint_ms = ctx.wait_hint_ms;
   }
   g->released.store(ParkGroup::kDone, std::memory_order_release);
   g->released.notify_all();
@@ -235,21 +252,40 @@ void Shard::Run() {
   pthread_setname_np(pthread_self(), name);
   const int64_t cycle_ns = 1'000'000'000 / options_.hz;
   int64_t next_cycle = MonotonicNs() + cycle_ns;
+  // Active expiry runs in slices of at most kExpireSliceUs between slices of the queue, up
+  // to a quarter of each cycle as Redis's slow cycle, so it never holds the queue long
+  // enough to look like overload by itself (§4).
+  constexpr int64_t kExpireSliceUs = 1000;
+  int64_t expire_budget_ns = 0;  // what is left of this cycle's expiry time
   while (!stop_.load(std::memory_order_relaxed)) {
     keyspace_.set_now_ms(options_.TEST_clock_ms != nullptr
                              ? options_.TEST_clock_ms->load(std::memory_order_acquire)
                              : UnixTimeMs());
-    // One clock read per command (commandstats' usec): the end of one command is the start
-    // of the next, which halves the clock reads of a pipelined batch.
+    // One clock read per command (commandstats' usec, queue waits): the end of one command
+    // is the start of the next.
     int64_t clock = MonotonicNs();
-    size_t n = inbound_.ConsumeAll([this, &clock](Work* w) {
+    // Everything the reactor published joins the local queue; the policy picks from there.
+    // A slice is short, so new arrivals are seen (newest-first needs them) and replies go
+    // back while a long queue is served.
+    inbound_.ConsumeAll([this, clock](Work* w) { queue_.Push(w, clock); });
+    size_t n = 0;
+    while (n < kServeSlice) {
+      ShardQueue::Pick pick = queue_.Next(clock);
+      if (!pick) break;
+      Work* w = pick.work;
       w->wait_ns = clock - w->enqueue_ns;
-      Execute(w);
+      if (pick.action == ShardQueue::Action::kRun) {
+        Execute(w);
+      } else {
+        Refuse(w, pick.action);
+      }
       int64_t end = MonotonicNs();
       w->exec_ns = end - clock;
+      queue_.NoteServiceNs(end - clock);
       clock = end;
       completions_.Stage(w);
-    });
+      ++n;
+    }
     if (n > 0) {
       processed_.fetch_add(n, std::memory_order_relaxed);
       completions_.Publish();
@@ -257,11 +293,16 @@ void Shard::Run() {
     }
     int64_t now = clock;
     if (now >= next_cycle) {
-      // Active expiry: up to 25% of a cycle, like Redis's slow cycle.
-      keyspace_.ActiveExpireCycle(cycle_ns / 4000);
+      expire_budget_ns = cycle_ns / 4;
       next_cycle = now + cycle_ns;
     }
-    if (n > 0) continue;
+    if (expire_budget_ns > 0) {
+      keyspace_.ActiveExpireCycle(kExpireSliceUs);
+      int64_t spent = MonotonicNs() - now;
+      // A slice that ended early found nothing more to do this cycle.
+      expire_budget_ns = spent < kExpireSliceUs * 1000 ? 0 : expire_budget_ns - spent;
+    }
+    if (n > 0 || !queue_.empty()) continue;
     parker_.PrepareToPark();
     if (!inbound_.Empty() || stop_.load()) {
       parker_.CancelPark();
@@ -269,6 +310,21 @@ void Shard::Run() {
     }
     int wait_ms = static_cast<int>((next_cycle - MonotonicNs()) / 1'000'000);
     parker_.Park(wait_ms < 1 ? 1 : wait_ms);
+  }
+}
+
+void Shard::Refuse(Work* w, ShardQueue::Action action) {
+  // Never executed, so a refused write is never half-applied; the reply keeps its slot.
+  if (w->flight.is_open()) w->flight.Start();  // answered: no request may join it
+  w->reply.clear();
+  const int64_t waited_ms = w->wait_ns / 1'000'000;
+  ReplyBuilder rb(&w->reply, w->resp);
+  if (action == ShardQueue::Action::kShed) {
+    rb.Error(StrCat("BUSY server overloaded, request shed after ", waited_ms,
+                    " ms in queue, retry in ", queue_.DrainEstimateMs(), " ms"));
+  } else {
+    rb.Error(
+        StrCat("TIMEOUT request deadline passed after ", waited_ms, " ms in queue, not executed"));
   }
 }
 

@@ -1,7 +1,10 @@
 #include "omnibus/store/db.h"
 
 #include <cstring>
+#include <random>
 #include <vector>
+
+#include "omnibus/store/lease_table.h"
 
 namespace omnibus {
 
@@ -72,7 +75,28 @@ void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
       }
     }
   }
+  if (leases_ != nullptr && event != KeyEvent::kFlushed) ForgetLease(key);
   if (TEST_on_event) TEST_on_event(key, event);
+}
+
+void Db::LeaseTableFree::operator()(LeaseTable* t) const { StoreDelete(t); }
+
+LeaseTable& Db::leases() {
+  if (leases_ == nullptr) {
+    // Tokens start at a random point, so one from before a restart rarely matches.
+    std::random_device rd;
+    leases_.reset(StoreNew<LeaseTable>((uint64_t{rd()} << 32) ^ rd()));
+  }
+  return *leases_;
+}
+
+void Db::ForgetLease(std::string_view key) {
+  if (leases_->Forget(key)) SignalReady(key);
+}
+
+void Db::ClearLeases() {
+  if (leases_ == nullptr) return;
+  leases_->Clear([this](std::string_view key) { SignalReady(key); });
 }
 
 Db::Entry Db::Find(std::string_view key) {
@@ -204,7 +228,11 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
 
 bool Db::Delete(std::string_view key) {
   Entry e = Find(key);
-  if (!e) return false;
+  if (!e) {
+    // DEL of a missing key still revokes its lease (docs/leases.md).
+    if (leases_ != nullptr) ForgetLease(key);
+    return false;
+  }
   Delete(e);
   return true;
 }
@@ -283,6 +311,7 @@ void Db::Clear() {
   volatile_ = 0;
   expire_cursor_ = 0;
   if (had_keys) OnKeyEvent({}, KeyEvent::kFlushed, false);
+  ClearLeases();
 }
 
 void Db::SwapContents(Db& other) {
@@ -294,6 +323,8 @@ void Db::SwapContents(Db& other) {
   std::swap(expired_keys, other.expired_keys);
   OnKeyEvent({}, KeyEvent::kFlushed, false);
   other.OnKeyEvent({}, KeyEvent::kFlushed, false);
+  ClearLeases();
+  other.ClearLeases();
 }
 
 void Db::ForEachLive(const std::function<void(const Record*)>& fn) {

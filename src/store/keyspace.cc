@@ -1,6 +1,7 @@
 #include "omnibus/store/keyspace.h"
 
 #include "omnibus/base/clock.h"
+#include "omnibus/store/lease_table.h"
 
 namespace omnibus {
 
@@ -10,7 +11,10 @@ size_t Keyspace::ActiveExpireCycle(int64_t budget_us) {
   for (size_t n = 0; n < dbs_.size(); ++n) {
     Db* db = dbs_[next_db_].get();
     next_db_ = (next_db_ + 1) % dbs_.size();
-    if (db == nullptr || db->volatile_keys() == 0) continue;
+    if (db == nullptr) continue;
+    // Expired leases and stale values (LEASE.*): a bounded slice per cycle.
+    if (LeaseTable* leases = db->leases_if_any()) leases->Sweep(db->now_ms(), 256);
+    if (db->volatile_keys() == 0) continue;
     while (true) {
       auto [examined, expired] = db->ActiveExpireSlice(16);
       total += expired;

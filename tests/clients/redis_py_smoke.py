@@ -78,6 +78,15 @@ def run(r):
     check(r.config_get("maxclients") == {"maxclients": "10000"}, "config get")
     r.client_setname("smoke")
     check(r.client_getname() == "smoke", "client name")
+    # SLOWLOG entries carry a 7th field (the queue wait, ours): redis-py reads the first six.
+    r.config_set("slowlog-log-slower-than", 0)
+    r.slowlog_reset()
+    r.set("slow", "1")
+    entries = r.slowlog_get(1)
+    check(len(entries) == 1 and entries[0]["command"] == b"SET slow 1", "slowlog_get %s" % entries)
+    check(entries[0]["duration"] >= 0 and entries[0]["start_time"] > 0, "slowlog_get fields")
+    check(r.slowlog_len() == 3, "slowlog_len %s" % r.slowlog_len())  # RESET, SET, SLOWLOG GET
+    r.config_set("slowlog-log-slower-than", 10000)
     run_types(r)
     check(r.flushall() is True and r.dbsize() == 0, "flushall")
 

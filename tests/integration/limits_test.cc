@@ -112,6 +112,7 @@ TEST_P(ConfiguredLimitsTest, PipelineGroupMaxCommands) {
 TEST_P(ConfiguredLimitsTest, ShardQueueDepth) {
   // The smallest queue the server accepts, with far more work in flight than it holds: the
   // reactor must hold the rest back, in order, and lose nothing.
+  // (The test fixture sheds nothing: this is the bound, not the overload policy.)
   StartServer({"--shard-queue-depth", "64"});
   Bystander bystander(*server_, "queue");
   ASSERT_TRUE(bystander.ok());

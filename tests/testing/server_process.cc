@@ -229,6 +229,10 @@ bool ServerProcess::SpawnOnce(int port) {
   std::vector<std::string> args;
   if (!config_path_.empty()) args.push_back(config_path_);
   args.insert(args.end(), {"--port", std::to_string(port), "--bind", "127.0.0.1"});
+  // Tests keep the adaptive queue (LIFO reordering under load) but shed nothing unless they
+  // say so (a later --queue-shed-ms wins): a sanitizer build's slowness must not turn a
+  // correctness test into an overload test. Overload tests set their own.
+  args.insert(args.end(), {"--queue-shed-ms", "60000"});
   args.insert(args.end(), args_.begin(), args_.end());
   pid_ = Spawn(args, log_path_, options_.max_open_files);
   status_.reset();

@@ -119,7 +119,7 @@ TEST(ShardTest, StageFailsWhenTheQueueIsFull) {
   }
   EXPECT_FALSE(shard.Stage(&works[256]));
   shard.PostToShard();
-  EXPECT_EQ(shard.queue_depth(), 256u);
+  EXPECT_EQ(shard.ring_depth(), 256u);
   EXPECT_EQ(notifier.count.load(), 0);
 }
 

@@ -37,6 +37,9 @@ enum CommandFlag : uint32_t {
   // Ours: allowed on a RESP2 connection in subscribed mode ((P|S)(UN)SUBSCRIBE PING QUIT
   // RESET).
   kCmdSubscribedOk = 1 << 22,
+  // Ours: its shard parts jump the shard queues (INFO: admin reads never wait behind a
+  // backlog, DESIGN §4). Only for reads whose order with other commands does not matter.
+  kCmdJumpsQueue = 1 << 23,
 };
 
 // Where a command runs (DESIGN §2, §6).
@@ -108,12 +111,18 @@ struct Session {
   bool skip_next_reply = false;
   bool silence_this = false;
   bool monitor = false;  // MONITOR: receives every command; may not touch the keyspace
+  // Overload control (§4; ours): CLIENT NO-SHED ON exempts this connection's commands from
+  // shedding (an admin connection); CLIENT DEADLINE ms refuses a command that has not started
+  // within ms of being read (0: no deadline).
+  bool no_shed = false;
+  int64_t deadline_ms = 0;
 };
 
 // What a (P|S)SUBSCRIBE / PUBLISH names: a channel, a pattern, or a shard channel.
 enum class PubSubKind : uint8_t { kChannel = 0, kPattern = 1, kShard = 2 };
 
 class CommandTable;
+class LatencyMonitor;
 
 // Per-shard counters summed for INFO (keyspace and stats sections).
 struct ShardTotals {
@@ -175,6 +184,8 @@ class ServerApi {
   virtual int64_t PubSubNumPat() = 0;
   // MONITOR: the session's connection receives a line for every command from now on.
   virtual void Monitor(Session& s) = 0;
+  // SLOWLOG, LATENCY (commands/latency_monitor.h).
+  virtual LatencyMonitor& latency() = 0;
 };
 
 struct ReactorContext {
@@ -204,6 +215,13 @@ using ReactorHandler = void (*)(ReactorContext& ctx);
 // keys. A malformed key count appends nothing; the handler then replies the error.
 using KeysHandler = void (*)(std::span<const std::string_view> args, std::vector<int>* out);
 using MergeHandler = void (*)(MergeContext& ctx);
+// Blocking commands that wait for a state rather than pop an element (LEASE.GET): how long
+// this call may wait, in ms (> 0), read from its arguments; false: it does not wait (no wait
+// asked for, or a bad argument the handler will reply). Every client waiting for such a
+// command's key is woken when the key becomes ready (not only the oldest, as for pops), and
+// when the wait ends (timeout, CLIENT UNBLOCK) the command runs once more without waiting:
+// its reply says what it finds then.
+using WaitHandler = bool (*)(std::span<const std::string_view> args, int64_t* wait_ms);
 // kCustom: returns the shard, or -1 after writing an error reply.
 using RouteHandler = int (*)(std::span<const std::string_view> args, int num_shards,
                              ReplyBuilder* reply);
@@ -244,6 +262,7 @@ struct CommandSpec {
   int timeout_arg = 0;     // blocking pops: the timeout's argument index (negative: from the end)
   uint16_t id = 0;         // index in the table, set by CommandTable
   bool container = false;  // has subcommands ("config|get"), set by CommandTable
+  WaitHandler wait_fn = nullptr;  // a kBlockingPop that waits for a state (see WaitHandler)
 };
 
 }  // namespace omnibus

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "omnibus/base/parker.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/commands/latency_monitor.h"
 #include "omnibus/io/poller.h"
 #include "omnibus/net/connection.h"
 #include "omnibus/net/select.h"
@@ -46,6 +48,8 @@ struct NetOptions {
   OutputBufferLimit output_limit_normal;
   OutputBufferLimit output_limit_replica{256LL << 20, 64LL << 20, 60};
   OutputBufferLimit output_limit_pubsub{32LL << 20, 8LL << 20, 60};
+  // slowlog-*, latency-monitor-threshold, latency-tracking* (commands/latency_monitor.h).
+  LatencySettings latency;
 };
 
 // Per-command counters for INFO commandstats.
@@ -132,6 +136,8 @@ class Reactor final : public Notifier, public SelectHost {
   bool BusyFunction(std::string* name, std::vector<std::string>* command, int64_t* duration_ms);
   size_t blocked_clients() const { return blocked_clients_; }
   FlightTable& flights() { return flights_; }
+  // SLOWLOG, LATENCY, INFO latencystats.
+  LatencyMonitor& latency() { return latency_; }
 
   // SelectHost
   int num_shards() const override { return static_cast<int>(shards_.size()); }
@@ -205,6 +211,11 @@ class Reactor final : public Notifier, public SelectHost {
   const OutputBufferLimit& LimitFor(const Connection* c) const;
   void RetryPausedAccepts();
   void CountReply(const CommandSpec* spec, std::string_view reply, int64_t exec_ns);
+  // Slow log, latency events and histograms for one completed command (cheap when off).
+  void ObserveLatency(const Session& s, const CommandSpec& spec,
+                      std::span<const std::string_view> args, int64_t exec_ns, int64_t wait_ns) {
+    latency_.Observe(spec, args, exec_ns, wait_ns, s.addr, s.name);
+  }
   // A command that runs on one shard: staged there, or joined to an identical flight of a
   // coalescable read (§5). Notes the shards the group may write to.
   void StageOnShard(Connection* c, Work* w, const CommandSpec& spec, int shard);
@@ -225,10 +236,12 @@ class Reactor final : public Notifier, public SelectHost {
   std::vector<Connection*> ready_;                  // connections to process again this iteration
   std::vector<Connection*> flush_;                  // connections with replies to write
   absl::flat_hash_set<Connection*> write_blocked_;  // the kernel took only part of their output
-  std::vector<std::vector<Work*>> batches_;         // per shard, not yet staged
-  std::vector<size_t> in_flight_;                   // per shard, staged but not drained
-  std::vector<int> scratch_shard_of_;               // Run's per-key shards
-  std::vector<int> scratch_key_at_;                 // Run's key positions
+  // Per shard, not yet staged: this iteration's batch, and the backlog when the shard's
+  // ring was full (a queue too: its items' waits count from their enqueue_ns, §4).
+  std::vector<std::deque<Work*>> batches_;
+  std::vector<size_t> in_flight_;                       // per shard, staged but not drained
+  std::vector<int> scratch_shard_of_;                   // Run's per-key shards
+  std::vector<int> scratch_key_at_;                     // Run's key positions
   std::vector<std::unique_ptr<Connection>> graveyard_;  // freed this iteration
   std::vector<Work*> free_works_;                       // parts for reuse
   std::vector<Keyspace*> keyspaces_;                    // every shard's, for parked groups
@@ -252,6 +265,7 @@ class Reactor final : public Notifier, public SelectHost {
   bool busy_all_ = false;              // a busy script runs parked over every shard
   bool busy_function_ = false;         // a busy script is a function (FUNCTION KILL's error text)
   FlightTable flights_;                // singleflight front (§5)
+  LatencyMonitor latency_;             // SLOWLOG, LATENCY, latencystats
 
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};

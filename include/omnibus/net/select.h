@@ -51,8 +51,9 @@ class Select {
   struct PartOptions {
     uint8_t db = 0;
     uint8_t resp = 2;
-    bool write = false;    // must complete even if the select closes first
-    bool capture = false;  // reply as a ReplyValue (Work::result) instead of RESP bytes
+    bool write = false;     // must complete even if the select closes first
+    bool capture = false;   // reply as a ReplyValue (Work::result) instead of RESP bytes
+    bool priority = false;  // jumps the shard's queue (INFO: admin reads never wait, §4)
   };
   // A part for one shard, running `handler` over a copy of `args`.
   Work* Add(int shard, ShardHandler handler, std::span<const std::string_view> args,

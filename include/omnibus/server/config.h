@@ -25,6 +25,11 @@ struct Config {
   std::string io_backend = "epoll";
   int hz = 10;
   int64_t shard_queue_depth = 65536;
+  // Overload control (DESIGN §4; ours): shard/shard_queue.h.
+  int64_t queue_target_ms = 5;
+  int64_t queue_interval_ms = 100;
+  int64_t queue_shed_ms = 50;
+  bool queue_adaptive = true;  // queue-policy adaptive|fifo
   // Container encodings (store/container_limits.h has their meaning and defaults).
   int64_t hash_max_listpack_entries = 512;
   int64_t hash_max_listpack_value = 64;

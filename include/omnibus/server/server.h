@@ -69,6 +69,7 @@ class Server final : public ServerApi {
   }
   int64_t PubSubNumPat() override { return reactor_->PubSubNumPat(); }
   void Monitor(Session& s) override { reactor_->Monitor(s); }
+  LatencyMonitor& latency() override { return reactor_->latency(); }
   bool UnblockClient(uint64_t id, bool with_error) override {
     return reactor_->UnblockClient(id, with_error);
   }
@@ -83,6 +84,7 @@ class Server final : public ServerApi {
   Config config_;
   // The container-encoding settings as shards read them (copied from config_ on CONFIG SET).
   ContainerLimits limits_;
+  QueuePolicyOptions queue_policy_;  // the shards read it live (CONFIG SET)
   void PublishLimits();
   CommandTable table_;
   ReactorNotifier notifier_;

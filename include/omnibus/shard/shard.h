@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "omnibus/base/parker.h"
+#include "omnibus/shard/shard_queue.h"
 #include "omnibus/shard/spsc_ring.h"
 #include "omnibus/shard/work.h"
 #include "omnibus/store/keyspace.h"
@@ -24,6 +25,8 @@ struct ShardOptions {
   // Test seam: the keyspace clock (Unix ms) read before each batch instead of the real time,
   // so two servers in one process (the command fuzzer) expire keys at the same instant.
   const std::atomic<int64_t>* TEST_clock_ms = nullptr;
+  // Overload control (§4); null: the defaults.
+  const QueuePolicyOptions* queue_policy = nullptr;
 };
 
 // One shard thread: the only thread that touches its keyspace (invariant 1). Executes its
@@ -56,9 +59,15 @@ class Shard {
   template <typename F>
   size_t DrainUnexecuted(F&& fn) {
     if (thread_.joinable()) return 0;  // still running: the queue is not ours to read
-    return inbound_.ConsumeAll(fn);
+    size_t n = queue_.size();
+    queue_.DrainAll(fn);
+    return n + inbound_.ConsumeAll(fn);
   }
-  size_t queue_depth() const { return inbound_.SizeApprox(); }
+  // Work published to the shard and not yet taken into its queue.
+  size_t ring_depth() const { return inbound_.SizeApprox(); }
+  // What the shard's queue did (INFO overload), read from any thread.
+  const QueueStats& queue_stats() const { return queue_stats_; }
+  void ResetQueueStats() { queue_stats_.Reset(); }
   size_t queue_capacity() const { return inbound_.capacity(); }
 
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
@@ -66,8 +75,14 @@ class Shard {
   ScriptActivity& script_activity() { return activity_; }
 
  private:
+  // Work taken from the ring and served per pick between two looks at the ring (and two
+  // publications of completions).
+  static constexpr size_t kServeSlice = 64;
+
   void Run();
   void Execute(Work* w);
+  // Answers a shed item or one whose deadline passed, without executing it (§4).
+  void Refuse(Work* w, ShardQueue::Action action);
   void RunParked(Work* w);
   // Shutdown: releases the shards parked at `g` unless a runner already claimed it (it
   // releases them when done).
@@ -87,6 +102,8 @@ class Shard {
   Keyspace keyspace_;
   SpscRing<Work*> inbound_;
   SpscRing<Work*> completions_;
+  QueueStats queue_stats_;
+  ShardQueue queue_;  // after queue_stats_ (it writes there)
   Parker parker_;
   std::atomic<bool> stop_{false};
   ScriptActivity activity_;

@@ -37,6 +37,9 @@ struct ExecContext {
   // handler that would wait sets would_block instead of replying.
   bool may_block = false;
   bool would_block = false;
+  // With would_block: ask again after this many ms even if no key becomes ready (LEASE.GET:
+  // when the lease it waits on runs out); 0: only when a key becomes ready.
+  int64_t wait_hint_ms = 0;
   // Scripting (EVAL): the interpreter scripts use and the table redis.call resolves
   // commands in.
   LuaEngine* script = nullptr;
@@ -145,6 +148,7 @@ struct Work {
   std::unique_ptr<Transaction> tx;  // EXEC: run this transaction instead of `handler`
   bool may_block = false;           // see ExecContext
   bool would_block = false;         // out: the handler found nothing and may wait (§10.5)
+  int64_t wait_hint_ms = 0;         // out: see ExecContext
   bool escalate = false;            // out: see ExecContext
   bool reached_out = false;         // out: see ExecContext
   // A read part that has not started when its select closes is skipped (§6).
@@ -165,6 +169,14 @@ struct Work {
   // loop clock), and out, how long it waited before its shard started it (or shed it).
   int64_t enqueue_ns = 0;
   int64_t wait_ns = 0;
+  // Overload control (§4), set by the reactor for its shard's queue (ShardQueue): a command
+  // dispatched after its group's barrier, which must not pass the group's earlier commands
+  // still queued; a client that opted out of shedding (CLIENT NO-SHED); a part that jumps the
+  // queue (INFO); the client's deadline (CLIENT DEADLINE), 0 for none.
+  bool follows_own = false;
+  bool no_shed = false;
+  bool priority = false;
+  int64_t deadline_ns = 0;
   // Singleflight (§5). A slot leading a flight: its state word (the shard starts it) and, on
   // the reactor, the slots that joined it. A slot whose reply is a chunk shared with others
   // (a big reply of a flight with waiters) has it in `chunk` instead of `reply`.

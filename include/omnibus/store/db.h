@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,7 @@ enum class KeyEvent : uint8_t {
 };
 
 class Db;
+class LeaseTable;
 
 // A key that gained elements while clients block on it (§10.5), with its place in the order
 // such events happened across every shard (a parked step fills several shards' lists).
@@ -183,6 +185,13 @@ class Db {
 
   static uint64_t NextReadySeq() { return ready_seq_.fetch_add(1, std::memory_order_relaxed); }
 
+  // --- Leases (LEASE.*, docs/leases.md): per missing key, who recomputes it and the stale
+  // value missers may be served meanwhile. Any event of a key forgets its lease state (a write
+  // gives it a value; DEL revokes the lease even of a missing key), a flush or SWAPDB all of
+  // it; clients waiting for such a key are woken (SignalReady).
+  LeaseTable& leases();  // created on first use
+  LeaseTable* leases_if_any() { return leases_.get(); }
+
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
 
@@ -201,6 +210,8 @@ class Db {
   // Unlinks and frees; reports `event`.
   void Remove(Entry e, KeyEvent event);
   void Touch(Record* r) { r->lru = static_cast<uint16_t>(*now_ms_ / 1000); }
+  void ForgetLease(std::string_view key);
+  void ClearLeases();
 
   const int64_t* now_ms_;
   Table table_;
@@ -217,6 +228,10 @@ class Db {
   absl::flat_hash_set<std::string> blocking_;
   std::vector<ReadyKey>* ready_;
   static std::atomic<uint64_t> ready_seq_;
+  struct LeaseTableFree {
+    void operator()(LeaseTable* t) const;
+  };
+  std::unique_ptr<LeaseTable, LeaseTableFree> leases_;
 };
 
 }  // namespace omnibus

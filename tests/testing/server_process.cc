@@ -232,7 +232,8 @@ bool ServerProcess::SpawnOnce(int port) {
   // Tests keep the adaptive queue (LIFO reordering under load) but shed nothing unless they
   // say so (a later --queue-shed-ms wins): a sanitizer build's slowness must not turn a
   // correctness test into an overload test. Overload tests set their own.
-  args.insert(args.end(), {"--queue-shed-ms", "60000"});
+  const char* other = getenv("OMNIBUS_TEST_SERVER");
+  if (other == nullptr || *other == '\0') args.insert(args.end(), {"--queue-shed-ms", "60000"});
   args.insert(args.end(), args_.begin(), args_.end());
   pid_ = Spawn(args, log_path_, options_.max_open_files);
   status_.reset();

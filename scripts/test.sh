@@ -45,7 +45,7 @@ if [ "$quick" = 0 ]; then
   omnibus_build "$root/build/tsan" RelWithDebInfo -DOMNIBUS_WERROR=$werror \
     -DOMNIBUS_SANITIZE=thread -DOMNIBUS_BUILD_BENCH=OFF
   run_suite "$root/build/tsan" \
-    -R 'SpscRing|Shard|Select|Atomicity|Transaction|Blocking|Scripting|Functions|Pipelin|Basic|Protocol|Flight|Singleflight|ShardQueue|Overload|redis_py|differential'
+    -R 'SpscRing|Shard|Select|Atomicity|Transaction|Blocking|Scripting|Functions|Pipelin|Basic|Protocol|Flight|Singleflight|ShardQueue|Overload|Lineariz|redis_py|differential'
 fi
 
 if [ "$quick" = 0 ]; then

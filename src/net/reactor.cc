@@ -1,5 +1,4 @@
 #include "omnibus/net/reactor.h"
-#include "omnibus/net/tracking.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/io/socket.h"
+#include "omnibus/net/tracking.h"
 #include "src/net/fanout.h"
 
 namespace omnibus {
@@ -776,9 +776,8 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 void Reactor::StageToShard(int shard, Work* w) {
   w->enqueue_ns = loop_ns_;  // its queue wait starts here, backlog included (§4)
   if (w->origin == 0) {
-    w->origin = w->is_part || w->owner == nullptr
-                    ? current_origin_
-                    : static_cast<Connection*>(w->owner)->session.id;
+    w->origin = w->is_part || w->owner == nullptr ? current_origin_
+                                                  : static_cast<Connection*>(w->owner)->session.id;
   }
   if (w->park == nullptr) {
     if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC
@@ -908,14 +907,13 @@ bool Reactor::JoinOrLead(Connection* c, Work* w, int shard) {
   // Read-your-writes: a request never shares a flight that may have been queued before its
   // own group's earlier write to that shard. Transactions (MULTI is never dispatched here)
   // and WATCHing clients keep their own reads.
-  bool may_join = true;
+  FlightTable::NoJoin no_join = FlightTable::NoJoin::kNone;
   if (c->group_write_shards & ShardBit(shard)) {
-    ++flights_.stats().refused_own_writes;
-    may_join = false;
+    no_join = FlightTable::NoJoin::kOwnWrites;
   } else if (!c->session.watched.empty()) {
-    may_join = false;
+    no_join = FlightTable::NoJoin::kWatching;
   }
-  return flights_.JoinOrLead(w, may_join);
+  return flights_.JoinOrLead(w, no_join);
 }
 
 void Reactor::OnSlotDone(Connection* c) {

@@ -27,18 +27,21 @@ bool FlightTable::SameRequest(const Work* a, const Work* b) {
   return true;
 }
 
-bool FlightTable::JoinOrLead(Work* w, bool may_join) {
+bool FlightTable::JoinOrLead(Work* w, NoJoin no_join) {
   uint64_t h = HashOf(w);
   auto [it, inserted] = flights_.try_emplace(h, w);
   if (!inserted) {
     Work* leader = it->second;
-    if (may_join && SameRequest(leader, w)) {
-      if (leader->flight.TryJoin()) {
+    if (SameRequest(leader, w)) {
+      if (no_join != NoJoin::kNone) {
+        if (no_join == NoJoin::kOwnWrites) ++stats_.refused_own_writes;
+      } else if (leader->flight.TryJoin()) {
         leader->joined.push_back(w);
         ++stats_.joins;
         return true;
+      } else {
+        ++stats_.refused_started;
       }
-      ++stats_.refused_started;
     }
     it->second = w;  // the old flight keeps running; new identical requests join this one
   }

@@ -74,15 +74,15 @@ class FlightTableTest : public ::testing::Test {
 
 TEST_F(FlightTableTest, IdenticalRequestsJoinUntilTheFlightStarts) {
   Work* leader = Make({"GET", "k"});
-  EXPECT_FALSE(table_.JoinOrLead(leader, true));
+  EXPECT_FALSE(table_.JoinOrLead(leader));
   EXPECT_TRUE(leader->flight.is_open());
   Work* a = Make({"get", "k"});  // the command's spelling does not matter
   Work* b = Make({"GET", "k"});
-  EXPECT_TRUE(table_.JoinOrLead(a, true));
-  EXPECT_TRUE(table_.JoinOrLead(b, true));
+  EXPECT_TRUE(table_.JoinOrLead(a));
+  EXPECT_TRUE(table_.JoinOrLead(b));
   EXPECT_EQ(leader->flight.Start(), 2u);  // the shard takes it
   Work* late = Make({"GET", "k"});
-  EXPECT_FALSE(table_.JoinOrLead(late, true));  // started: it leads a new flight
+  EXPECT_FALSE(table_.JoinOrLead(late));  // started: it leads a new flight
   EXPECT_EQ(table_.stats().refused_started, 1u);
   EXPECT_EQ(table_.stats().joins, 2u);
 
@@ -98,7 +98,7 @@ TEST_F(FlightTableTest, IdenticalRequestsJoinUntilTheFlightStarts) {
   // The late flight is still open (landing the old one did not close it).
   EXPECT_EQ(table_.open_flights(), 1u);
   Work* joins_late = Make({"GET", "k"});
-  EXPECT_TRUE(table_.JoinOrLead(joins_late, true));
+  EXPECT_TRUE(table_.JoinOrLead(joins_late));
   late->flight.Start();
   late->reply = "$-1\r\n";
   EXPECT_EQ(table_.Land(late).size(), 1u);
@@ -108,26 +108,27 @@ TEST_F(FlightTableTest, IdenticalRequestsJoinUntilTheFlightStarts) {
 
 TEST_F(FlightTableTest, DifferentRequestsNeverJoin) {
   Work* leader = Make({"GET", "k"});
-  EXPECT_FALSE(table_.JoinOrLead(leader, true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"GET", "k2"}), true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"GET", "k"}, /*db=*/1), true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"GET", "k"}, 0, /*resp=*/3), true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"STRLEN", "k"}, 0, 2, /*command_id=*/8), true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"HGET", "k", "a"}, 0, 2, 9), true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"HGET", "k", "ab"}, 0, 2, 9), true));
-  EXPECT_FALSE(table_.JoinOrLead(Make({"HGET", "ka", "b"}, 0, 2, 9), true));
+  EXPECT_FALSE(table_.JoinOrLead(leader));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"GET", "k2"})));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"GET", "k"}, /*db=*/1)));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"GET", "k"}, 0, /*resp=*/3)));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"STRLEN", "k"}, 0, 2, /*command_id=*/8)));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"HGET", "k", "a"}, 0, 2, 9)));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"HGET", "k", "ab"}, 0, 2, 9)));
+  EXPECT_FALSE(table_.JoinOrLead(Make({"HGET", "ka", "b"}, 0, 2, 9)));
   EXPECT_EQ(table_.stats().joins, 0u);
   EXPECT_EQ(table_.stats().flights, 8u);
 }
 
 TEST_F(FlightTableTest, RefusedJoinLeadsANewFlight) {
   Work* leader = Make({"GET", "k"});
-  EXPECT_FALSE(table_.JoinOrLead(leader, true));
+  EXPECT_FALSE(table_.JoinOrLead(leader));
   Work* own_write = Make({"GET", "k"});
-  EXPECT_FALSE(table_.JoinOrLead(own_write, /*may_join=*/false));
+  EXPECT_FALSE(table_.JoinOrLead(own_write, FlightTable::NoJoin::kOwnWrites));
+  EXPECT_EQ(table_.stats().refused_own_writes, 1u);
   // Later identical requests join the newest flight, which was queued after the write.
   Work* next = Make({"GET", "k"});
-  EXPECT_TRUE(table_.JoinOrLead(next, true));
+  EXPECT_TRUE(table_.JoinOrLead(next));
   leader->flight.Start();
   EXPECT_TRUE(table_.Land(leader).empty());
   own_write->flight.Start();
@@ -139,11 +140,11 @@ TEST_F(FlightTableTest, RefusedJoinLeadsANewFlight) {
 
 TEST_F(FlightTableTest, BigRepliesAreOneSharedChunk) {
   Work* leader = Make({"GET", "big"});
-  EXPECT_FALSE(table_.JoinOrLead(leader, true));
+  EXPECT_FALSE(table_.JoinOrLead(leader));
   std::vector<Work*> joined;
   for (int i = 0; i < 10; ++i) {
     joined.push_back(Make({"GET", "big"}));
-    EXPECT_TRUE(table_.JoinOrLead(joined.back(), true));
+    EXPECT_TRUE(table_.JoinOrLead(joined.back()));
   }
   leader->flight.Start();
   std::string value(100 * 1024, 'x');

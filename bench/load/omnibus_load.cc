@@ -14,6 +14,14 @@
 //   omnibus-load --port 6379 --connections 50 --pipeline 1 --seconds 10
 //                --keys 1000000 --dist zipf --zipf-s 0.99 --ratio 9:1 --value-size 1024 --prefill
 //   omnibus-load --port 6379 --hot-key hot --value-size 102400 --prefill --requests 100000
+//   omnibus-load --port 6379 --rate 20000 --seconds 30 --command "SINTERCARD 2 {s__key__}a
+//   {s__key__}b"
+//                --slo-ms 100 --series --burst-rate 60000 --burst-at 5 --burst-seconds 10
+//
+// --command sends that command instead of GET/SET, with __key__ replaced by the picked key
+// (the key's number when --keys is given). Goodput counts answers that are not errors and
+// arrived within --slo-ms of the request's (intended) send; --series prints one JSON line per
+// second of intended send time (answered, served, good, errors, p99 of served).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +83,12 @@ struct Options {
   int threads = 1;
   std::string key_prefix = "key:";
   uint64_t seed = 1;
+  std::vector<std::string> command;  // --command, split on spaces; "__key__" is substituted
+  double slo_ms = 100;
+  bool series = false;
+  double burst_rate = 0;  // open loop: this rate from --burst-at for --burst-seconds
+  double burst_at = 0;
+  double burst_seconds = 0;
 };
 
 void Usage() {
@@ -82,7 +96,8 @@ void Usage() {
           "usage: omnibus-load [--host H] [--port P] [--connections N] [--pipeline P]\n"
           "  [--requests R | --seconds S] [--keys K] [--dist uniform|zipf] [--zipf-s S]\n"
           "  [--hot-key NAME] [--ratio GET:SET] [--value-size B] [--prefill] [--rate R]\n"
-          "  [--threads T] [--key-prefix P] [--seed N]\n"
+          "  [--threads T] [--key-prefix P] [--seed N] [--command \"CMD ARGS __key__\"]\n"
+          "  [--slo-ms MS] [--series] [--burst-rate R --burst-at S --burst-seconds D]\n"
           "--prefill SETs every key (or the hot key) first; with --requests 0 it only prefills.\n");
 }
 
@@ -137,6 +152,26 @@ Options ParseOptions(int argc, char** argv) {
       o.key_prefix = value(i);
     } else if (a == "--seed") {
       o.seed = std::stoull(value(i));
+    } else if (a == "--command") {
+      std::string c = value(i);
+      size_t pos = 0;
+      while (pos < c.size()) {
+        size_t end = c.find(' ', pos);
+        if (end == std::string::npos) end = c.size();
+        if (end > pos) o.command.push_back(c.substr(pos, end - pos));
+        pos = end + 1;
+      }
+      if (o.command.empty()) Die("--command needs a command");
+    } else if (a == "--slo-ms") {
+      o.slo_ms = std::stod(value(i));
+    } else if (a == "--series") {
+      o.series = true;
+    } else if (a == "--burst-rate") {
+      o.burst_rate = std::stod(value(i));
+    } else if (a == "--burst-at") {
+      o.burst_at = std::stod(value(i));
+    } else if (a == "--burst-seconds") {
+      o.burst_seconds = std::stod(value(i));
     } else if (a == "--help" || a == "-h") {
       Usage();
       exit(0);
@@ -286,8 +321,21 @@ void AppendBulk(std::string& out, std::string_view s) {
   out += "\r\n";
 }
 
+// One second of a run, by intended send time (--series).
+struct Second {
+  uint64_t answered = 0;
+  uint64_t served = 0;  // not an error
+  uint64_t good = 0;    // served within the SLO
+  uint64_t errors = 0;
+  Histogram served_latency;
+};
+
 struct Stats {
   Histogram latency;
+  Histogram served_latency;  // answers that were not errors
+  uint64_t served = 0;
+  uint64_t good = 0;  // served within --slo-ms
+  std::vector<std::unique_ptr<Second>> seconds;
   uint64_t completed = 0;
   uint64_t gets = 0;
   uint64_t sets = 0;
@@ -300,6 +348,21 @@ struct Stats {
 
   void Merge(const Stats& o) {
     latency.Merge(o.latency);
+    served_latency.Merge(o.served_latency);
+    served += o.served;
+    good += o.good;
+    for (size_t i = 0; i < o.seconds.size(); ++i) {
+      if (o.seconds[i] == nullptr) continue;
+      if (seconds.size() <= i) seconds.resize(i + 1);
+      if (seconds[i] == nullptr) seconds[i] = std::make_unique<Second>();
+      Second& a = *seconds[i];
+      const Second& b = *o.seconds[i];
+      a.answered += b.answered;
+      a.served += b.served;
+      a.good += b.good;
+      a.errors += b.errors;
+      a.served_latency.Merge(b.served_latency);
+    }
     completed += o.completed;
     gets += o.gets;
     sets += o.sets;
@@ -347,6 +410,8 @@ struct Workload {
   int64_t requests = 0;     // this thread's share (closed loop with --requests, open loop)
   int64_t deadline_ns = 0;  // > 0: stop sending at this time
   double rate = 0;          // this thread's open-loop rate
+  double burst_rate = 0;    // this thread's rate during the burst
+  int64_t start_ns = 0;     // the run's start (series seconds, the burst)
   // Prefill: SET keys first_key, first_key + stride, ... below `keys` in order.
   bool prefill = false;
   int64_t first_key = 0;
@@ -463,6 +528,19 @@ class Loop {
       is_get = false;
       key = o_.hot_key.empty() ? o_.key_prefix + std::to_string(next_key_) : o_.hot_key;
       next_key_ += w_.stride;
+    } else if (!o_.command.empty()) {
+      std::string k = o_.hot_key.empty() ? std::to_string(w_.keys->Pick(rng_)) : o_.hot_key;
+      c.out += '*';
+      c.out += std::to_string(o_.command.size());
+      c.out += "\r\n";
+      for (const std::string& arg : o_.command) {
+        size_t at = arg.find("__key__");
+        AppendBulk(c.out,
+                   at == std::string::npos ? arg : arg.substr(0, at) + k + arg.substr(at + 7));
+      }
+      c.inflight.push_back({start_ns, true});
+      ++issued_;
+      return;
     } else {
       int total = o_.get_weight + o_.set_weight;
       is_get = static_cast<int>(rng_() % static_cast<uint64_t>(total)) < o_.get_weight;
@@ -489,14 +567,19 @@ class Loop {
   // stamped with its arrival time (not the time it is sent).
   void Arrivals(int timer) {
     int64_t now = NowNs();
+    const int64_t burst_from = w_.start_ns + static_cast<int64_t>(o_.burst_at * 1e9);
+    const int64_t burst_to = burst_from + static_cast<int64_t>(o_.burst_seconds * 1e9);
     std::exponential_distribution<double> gap(w_.rate / 1e9);
+    std::exponential_distribution<double> burst_gap(w_.burst_rate > 0 ? w_.burst_rate / 1e9 : 1);
     std::vector<bool> touched(conns_.size(), false);
     while (next_arrival_ns_ <= now && MaySend(next_arrival_ns_) && Live() > 0) {
       size_t i = next_conn_++ % conns_.size();
       if (conns_[i]->fd < 0) continue;
       AppendRequest(*conns_[i], next_arrival_ns_);
       touched[i] = true;
-      next_arrival_ns_ += static_cast<int64_t>(gap(rng_)) + 1;
+      const bool burst =
+          w_.burst_rate > 0 && next_arrival_ns_ >= burst_from && next_arrival_ns_ < burst_to;
+      next_arrival_ns_ += static_cast<int64_t>(burst ? burst_gap(rng_) : gap(rng_)) + 1;
     }
     for (size_t i = 0; i < conns_.size(); ++i) {
       if (touched[i]) Flush(i);
@@ -577,14 +660,33 @@ class Loop {
   void Complete(Conn& c, char type, std::string_view line, int64_t now) {
     Request r = c.inflight.front();
     c.inflight.pop_front();
-    stats_.latency.Record(now - r.start_ns);
+    const int64_t latency = now - r.start_ns;
+    stats_.latency.Record(latency);
     ++stats_.completed;
     ++(r.is_get ? stats_.gets : stats_.sets);
     stats_.last_reply_ns = now;
+    Second* second = nullptr;
+    if (o_.series) {
+      auto s = static_cast<size_t>(std::max<int64_t>(0, r.start_ns - w_.start_ns) / 1'000'000'000);
+      if (stats_.seconds.size() <= s) stats_.seconds.resize(s + 1);
+      if (stats_.seconds[s] == nullptr) stats_.seconds[s] = std::make_unique<Second>();
+      second = stats_.seconds[s].get();
+      ++second->answered;
+    }
     if (type == '-' || type == '!') {
       ++stats_.errors[std::string(line.substr(0, line.find(' ')))];
-    } else if (r.is_get && type == '$' && line != "-1") {
-      ++stats_.hits;
+      if (second != nullptr) ++second->errors;
+      return;
+    }
+    if (r.is_get && type == '$' && line != "-1") ++stats_.hits;
+    ++stats_.served;
+    stats_.served_latency.Record(latency);
+    const bool good = static_cast<double>(latency) <= o_.slo_ms * 1e6;
+    stats_.good += good ? 1 : 0;
+    if (second != nullptr) {
+      ++second->served;
+      second->good += good ? 1 : 0;
+      second->served_latency.Record(latency);
     }
   }
 
@@ -617,8 +719,8 @@ Stats RunThreads(const Options& o, const KeyPicker& keys, bool prefill) {
   int threads = prefill ? std::min(o.threads, 8) : o.threads;
   int connections = prefill ? std::min(o.connections, threads) : o.connections;
   int64_t total = prefill ? (o.hot_key.empty() ? o.keys : 1) : o.requests;
-  int64_t deadline =
-      !prefill && o.seconds > 0 ? NowNs() + static_cast<int64_t>(o.seconds * 1e9) : 0;
+  const int64_t start = NowNs();
+  int64_t deadline = !prefill && o.seconds > 0 ? start + static_cast<int64_t>(o.seconds * 1e9) : 0;
   std::vector<Workload> work(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     Workload& w = work[static_cast<size_t>(t)];
@@ -628,6 +730,8 @@ Stats RunThreads(const Options& o, const KeyPicker& keys, bool prefill) {
     w.requests = total / threads + (t < total % threads ? 1 : 0);
     w.deadline_ns = deadline;
     w.rate = o.rate / threads;
+    w.burst_rate = o.burst_rate / threads;
+    w.start_ns = start;
     w.prefill = prefill;
     w.first_key = t;
     w.stride = threads;
@@ -699,6 +803,23 @@ int main(int argc, char** argv) {
     printf("  %s=%llu", k.c_str(), static_cast<unsigned long long>(v));
   printf("; unanswered %llu\n", static_cast<unsigned long long>(s.unanswered));
 
+  if (o.series) {
+    for (size_t i = 0; i < s.seconds.size(); ++i) {
+      const Second* sec = s.seconds[i].get();
+      if (sec == nullptr) continue;
+      printf(
+          "{\"second\":%zu,\"answered\":%llu,\"served\":%llu,\"good\":%llu,\"errors\":%llu,"
+          "\"served_p99_us\":%.1f}\n",
+          i, static_cast<unsigned long long>(sec->answered),
+          static_cast<unsigned long long>(sec->served), static_cast<unsigned long long>(sec->good),
+          static_cast<unsigned long long>(sec->errors),
+          sec->served_latency.Quantile(0.99) / 1000.0);
+    }
+  }
+  printf("served:      %llu (within %.0f ms: %llu, goodput %.0f/s); served p99 %.1f us\n",
+         static_cast<unsigned long long>(s.served), o.slo_ms,
+         static_cast<unsigned long long>(s.good), static_cast<double>(s.good) / elapsed,
+         s.served_latency.Quantile(0.99) / 1000.0);
   std::string json = "{\"mode\":\"" + std::string(mode) + "\"";
   auto field = [&](const char* name, double v, const char* fmt = "%.0f") {
     char buf[64];
@@ -720,6 +841,12 @@ int main(int argc, char** argv) {
   field("p999_us", us(0.999), "%.1f");
   field("max_us", static_cast<double>(s.latency.max()) / 1000.0, "%.1f");
   field("bytes_in", static_cast<double>(s.bytes_in));
+  field("served", static_cast<double>(s.served));
+  field("good", static_cast<double>(s.good));
+  field("slo_ms", o.slo_ms, "%.1f");
+  field("goodput", static_cast<double>(s.good) / elapsed, "%.1f");
+  field("served_p50_us", s.served_latency.Quantile(0.5) / 1000.0, "%.1f");
+  field("served_p99_us", s.served_latency.Quantile(0.99) / 1000.0, "%.1f");
   field("unanswered", static_cast<double>(s.unanswered));
   json += ",\"errors\":{";
   bool first = true;

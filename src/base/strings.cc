@@ -296,4 +296,66 @@ std::string JoinStrings(const std::vector<std::string>& parts, std::string_view 
   return out;
 }
 
+void AppendRepr(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char ch : s) {
+    auto u = static_cast<unsigned char>(ch);
+    switch (ch) {
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\a':
+        out->append("\\a");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      default:
+        if (u >= 32 && u < 127) {
+          out->push_back(ch);
+        } else {
+          out->append("\\x");
+          out->push_back(kHex[u >> 4]);
+          out->push_back(kHex[u & 15]);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+std::string MonitorLine(int64_t unix_us, int db, std::string_view who,
+                        std::span<const std::string_view> args, size_t redact_from,
+                        size_t redact_to) {
+  std::string line = "+" + std::to_string(unix_us / 1'000'000) + ".";
+  std::string micros = std::to_string(unix_us % 1'000'000);
+  line.append(6 - micros.size(), '0');
+  line.append(micros);
+  line.append(" [" + std::to_string(db) + " ");
+  line.append(who);
+  line.push_back(']');
+  for (size_t i = 0; i < args.size(); ++i) {
+    line.push_back(' ');
+    if (i >= redact_from && i < redact_to) {
+      line.append("\"(redacted)\"");
+    } else {
+      AppendRepr(&line, args[i]);
+    }
+  }
+  line.append("\r\n");
+  return line;
+}
+
 }  // namespace omnibus

@@ -10,6 +10,7 @@
 // script parked from then on). redis.call runs commands through the command table.
 // SCRIPT subcommands run on shard 0; the cache they change is every shard's.
 #include <cctype>
+#include <optional>
 
 #include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
@@ -232,6 +233,21 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
     }
     ctx.track_reads = false;  // once per run
   }
+  // MONITOR shows the command once it ran (as Redis 7.0's call() does: a SELECT shows its new
+  // DB), as "[db lua]", however it returns.
+  struct FeedMonitors {
+    Keyspace* keyspace;
+    const int* db;
+    Args argv;
+    ~FeedMonitors() {
+      Db& here = keyspace->db(*db);
+      if (here.Listening(kNoticeMonitor)) {
+        here.NoteMonitor(MonitorLine(UnixTimeUs(), *db, "lua", argv));
+      }
+    }
+  };
+  std::optional<FeedMonitors> monitor;
+  if (!(spec->flags & (kCmdAdmin | kCmdSkipMonitor))) monitor.emplace(ctx.local, db, argv);
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
   ExecContext sub = ctx;
@@ -476,7 +492,14 @@ void RunScript(ExecContext& ctx, LuaEngine* engine, Args keys, Args args, bool r
       return activity->ShouldStop();
     };
   }
-  if (!invoke(run)) undo.Rollback(ctx.local);
+  // An aborted run (it reached another shard) never happened: its changes are undone, and
+  // the key notices of its changes and of the undoing are dropped (notifications, tracking,
+  // MONITOR lines come from the run that counts).
+  const size_t notices_before = ctx.local->notice_list().size();
+  if (!invoke(run)) {
+    undo.Rollback(ctx.local);
+    ctx.local->notice_list().resize(notices_before);
+  }
   if (activity != nullptr) activity->End();
 }
 

@@ -19,6 +19,7 @@ void Reactor::UpdateNoticeListeners() {
     mask |= flags & ~(kNotifyKeyspace | kNotifyKeyevent);
   }
   if (tracking_ != nullptr && !tracking_->clients.empty()) mask |= kNoticeModified | kNoticeFlush;
+  if (!monitors_.empty()) mask |= kNoticeMonitor;
   // Shards read it when they execute what is staged after this store (the queue's publish
   // orders it before them).
   notice_listeners_->mask.store(mask, std::memory_order_relaxed);
@@ -42,6 +43,8 @@ void Reactor::HandleNotices() {
       if (tracking_ != nullptr) TrackingInvalidate(n);
     } else if (n.cls == kNoticeRead) {
       if (tracking_ != nullptr) TrackScriptRead(n);
+    } else if (n.cls == kNoticeMonitor) {
+      if (!monitors_.empty()) FeedMonitorLine(n.key);
     } else if (n.cls == kNoticeFlush) {
       if (tracking_ != nullptr) TrackingFlush(n);
     } else if ((flags & n.cls) && (flags & (kNotifyKeyspace | kNotifyKeyevent))) {

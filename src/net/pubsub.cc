@@ -192,89 +192,38 @@ void Reactor::Monitor(Session& s) {
   if (s.monitor) return;
   s.monitor = true;
   monitors_.push_back(c);
+  UpdateNoticeListeners();  // commands run by scripts are shown too (kNoticeMonitor)
 }
 
-namespace {
-
-// Redis's sdscatrepr: a quoted string with \\ \" \n \r \t \a \b escaped and other
-// unprintable bytes as \xHH.
-void AppendRepr(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (char ch : s) {
-    auto u = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\a':
-        out->append("\\a");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      default:
-        if (u >= 32 && u < 127) {
-          out->push_back(ch);
-        } else {
-          out->append("\\x");
-          out->push_back(kHex[u >> 4]);
-          out->push_back(kHex[u & 15]);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-}  // namespace
-
-void Reactor::FeedMonitors(const Connection* c, const CommandSpec& spec,
-                           std::span<const std::string_view> args) {
-  if (monitors_.empty() || (spec.flags & (kCmdAdmin | kCmdSkipMonitor))) return;
-  int64_t us = UnixTimeUs();
-  std::string line = StrCat("+", us / 1'000'000, ".");
-  std::string micros = StrCat(us % 1'000'000);
-  line.append(6 - micros.size(), '0');
-  line.append(micros);
-  line.append(StrCat(" [", c->session.db, " ", c->session.addr, "]"));
-  // Passwords never reach a monitor: AUTH's arguments, HELLO's after AUTH.
-  size_t redact_from = args.size();
-  if (spec.name == "auth") redact_from = 1;
-  if (spec.name == "hello") {
-    for (size_t i = 1; i + 2 < args.size(); ++i) {
-      if (EqualsIgnoreCase(args[i], "auth")) {
-        redact_from = i + 1;
-        break;
-      }
-    }
-  }
-  for (size_t i = 0; i < args.size(); ++i) {
-    line.push_back(' ');
-    bool redacted = i >= redact_from && !(spec.name == "hello" && i > redact_from + 1);
-    if (redacted) {
-      line.append("\"(redacted)\"");
-    } else {
-      AppendRepr(&line, args[i]);
-    }
-  }
-  line.append("\r\n");
+void Reactor::FeedMonitorLine(std::string line) {
   auto chunk = std::make_shared<const std::string>(std::move(line));
   // A copy: a delivery may close a monitor (its output limit), which leaves monitors_.
   std::vector<Connection*> to = monitors_;
   const int64_t now_ms = MonotonicMs();
   for (Connection* m : to) PushChunk(m, chunk, now_ms);
+}
+
+void Reactor::FeedMonitors(const Connection* c, const CommandSpec& spec,
+                           std::span<const std::string_view> args) {
+  if (monitors_.empty() || (spec.flags & kCmdAdmin)) return;
+  // EVAL and FCALL are skip_monitor so that Redis's call() does not show them after they ran;
+  // Redis shows them before their script's commands instead, as this does (at dispatch).
+  if ((spec.flags & kCmdSkipMonitor) && spec.task != ReactorTask::kScript) return;
+  // Passwords never reach a monitor: AUTH's arguments, HELLO's two after AUTH.
+  size_t redact_from = SIZE_MAX, redact_to = SIZE_MAX;
+  if (spec.name == "auth") redact_from = 1;
+  if (spec.name == "hello") {
+    for (size_t i = 1; i + 2 < args.size(); ++i) {
+      if (EqualsIgnoreCase(args[i], "auth")) {
+        redact_from = i + 1;
+        redact_to = i + 3;
+        break;
+      }
+    }
+  }
+  std::string line =
+      MonitorLine(UnixTimeUs(), c->session.db, c->session.addr, args, redact_from, redact_to);
+  FeedMonitorLine(std::move(line));
 }
 
 }  // namespace omnibus

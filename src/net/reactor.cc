@@ -1085,6 +1085,7 @@ void Reactor::Close(Connection* c) {
   if (c->session.monitor) {
     auto at = std::find(monitors_.begin(), monitors_.end(), c);
     if (at != monitors_.end()) monitors_.erase(at);
+    if (monitors_.empty()) UpdateNoticeListeners();
     c->session.monitor = false;
   }
   if (c->pending == 0) Free(c);

@@ -193,6 +193,46 @@ TEST_P(PubSubTest, ClientReplyOffSkipOn) {
 // MONITOR (issue 11, part 7): one line per command as redis-server writes it (quoting,
 // redaction, the DB after SELECT, a transaction's commands before its EXEC, no admin
 // commands), and a monitor may not touch the keyspace.
+TEST_P(PubSubTest, MonitorShowsAScriptThenItsCommands) {
+  RawClient mon(server_->ConnectRaw());
+  ASSERT_TRUE(mon.ok());
+  ASSERT_TRUE(mon.Send("MONITOR\r\n"));
+  EXPECT_EQ(mon.ReadExactly(5), "+OK\r\n");
+  RedisConn r = server_->Connect();
+  ASSERT_TRUE(r);
+  EXPECT_THAT(Command(r, {"EVAL",
+                          "redis.call('set', KEYS[1], '1') redis.call('select', '2') "
+                          "redis.call('set', 'b\\n', 'x') return redis.call('get', KEYS[1])",
+                          "1", "k"}),
+              IsNil());
+  Command(r, {"PING"});
+  std::string got = mon.ReadUntil("\"PING\"\r\n");
+  // "+<seconds>.<micros> [<db> <addr>|lua]" -> "+T [<db> client|lua]"
+  std::string normalized;
+  for (size_t pos = 0; pos < got.size();) {
+    size_t end = got.find("\r\n", pos);
+    if (end == std::string::npos) break;
+    std::string line = got.substr(pos, end - pos);
+    size_t open = line.find(" [");
+    size_t space = line.find(' ', open + 2);
+    size_t close = line.find("] ", open);
+    ASSERT_TRUE(line[0] == '+' && open != std::string::npos && close != std::string::npos) << line;
+    std::string who = line.substr(space + 1, close - space - 1);
+    normalized += "+T [" + line.substr(open + 2, space - open - 2) + " " +
+                  (who == "lua" ? "lua" : "client") + "]" + line.substr(close + 1) + "\n";
+    pos = end + 2;
+  }
+  EXPECT_EQ(normalized,
+            "+T [0 client] \"EVAL\" \"redis.call('set', KEYS[1], '1') redis.call('select', "
+            "'2') redis.call('set', 'b\\\\n', 'x') return redis.call('get', KEYS[1])\" \"1\" "
+            "\"k\"\n"
+            "+T [0 lua] \"set\" \"k\" \"1\"\n"
+            "+T [2 lua] \"select\" \"2\"\n"
+            "+T [2 lua] \"set\" \"b\\n\" \"x\"\n"
+            "+T [2 lua] \"get\" \"k\"\n"
+            "+T [0 client] \"PING\"\n");
+}
+
 TEST_P(PubSubTest, MonitorSeesCommandsAsRedis) {
   RawClient mon(server_->ConnectRaw());
   ASSERT_TRUE(mon.ok());

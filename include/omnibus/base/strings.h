@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,15 @@ std::string LongDoubleToHuman(long double v);
 bool GlobMatch(std::string_view pattern, std::string_view str, bool nocase = false);
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// Redis's sdscatrepr: `s` quoted, with \\ \" \n \r \t \a \b escaped and other unprintable
+// bytes as \xHH.
+void AppendRepr(std::string* out, std::string_view s);
+// One MONITOR line as Redis prints it: "+<unix s>.<µs> [<db> <who>] "arg" ...\r\n", the
+// arguments in [redact_from, redact_to) shown as "(redacted)" (passwords).
+std::string MonitorLine(int64_t unix_us, int db, std::string_view who,
+                        std::span<const std::string_view> args, size_t redact_from = SIZE_MAX,
+                        size_t redact_to = SIZE_MAX);
 void AsciiToLower(std::string* s);
 
 }  // namespace omnibus

@@ -205,6 +205,7 @@ class Reactor final : public Notifier, public SelectHost {
   // MONITOR: one line for `args` run by `c` (its DB now), shared by every monitor.
   void FeedMonitors(const Connection* c, const CommandSpec& spec,
                     std::span<const std::string_view> args);
+  void FeedMonitorLine(std::string line);  // one line, shared by every monitor
   void OnKeyReady(int db, const std::string& key);
   // Key notices (net/notify.cc): queued with their work's dispatch, handled at the end of a
   // drain in the sequencer's order.

@@ -106,8 +106,7 @@ class Db {
   // (index, key) (null: nobody listens).
   // Key notices (store/key_notice.h) go to `notices` while `listeners` asks for them.
   explicit Db(const int64_t* now_ms, int index = 0, std::vector<ReadyKey>* ready = nullptr,
-              std::vector<KeyNotice>* notices = nullptr,
-              const NoticeListeners* listeners = nullptr)
+              std::vector<KeyNotice>* notices = nullptr, const NoticeListeners* listeners = nullptr)
       : now_ms_(now_ms),
         index_(index),
         ready_(ready),
@@ -228,6 +227,10 @@ class Db {
   // A script's redis.call read `key` for a caller that tracks keys (client tracking
   // remembers it on the reactor).
   void NoteRead(std::string_view key) { RecordNotice(kNoticeRead, nullptr, key); }
+  // A command a script runs, for MONITOR clients (`line` as MONITOR prints it).
+  void NoteMonitor(std::string_view line) {
+    if (Listening(kNoticeMonitor)) RecordNotice(kNoticeMonitor, nullptr, line);
+  }
 
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;

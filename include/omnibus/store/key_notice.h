@@ -38,6 +38,8 @@ enum NotifyClass : uint32_t {
   kNoticeModified = 1u << 30,
   // Ours: a key a script read for a caller that tracks keys (recorded whatever the mask).
   kNoticeRead = 1u << 29,
+  // Ours: a command a script ran, for MONITOR (the key is the whole MONITOR line).
+  kNoticeMonitor = 1u << 28,
   kNoticeFlush = 1u << 31,
 };
 

@@ -61,8 +61,10 @@ void Db::FinishWrite(KeyWrite& w) {
     // Redis's dbAdd announces the key before the command's own event.
     RecordNotice(kNotifyNew, "new", r->key());
     notices_->back().seq = w.new_seq_;
-    std::rotate(notices_->begin() + static_cast<ptrdiff_t>(w.notices_at_), notices_->end() - 1,
-                notices_->end());
+    if (w.notices_at_ < notices_->size()) {
+      std::rotate(notices_->begin() + static_cast<ptrdiff_t>(w.notices_at_), notices_->end() - 1,
+                  notices_->end());
+    }
   }
   if (!w.changed_ && !w.created_) return;
   OnKeyEvent(r->key(), w.created_ ? KeyEvent::kWritten : KeyEvent::kUpdated, len > w.len_before_);

@@ -248,8 +248,7 @@ void SortGeneric(ExecContext& ctx, bool readonly) {
   if (values.empty()) {
     if (dst.Delete(*o.store)) dst.Notify(kNotifyGeneric, "del", *o.store);
   } else {
-    dst.StoreObjectNotify(*o.store, ListFromValues(values, ctx.limits()), kNotifyList,
-                          "sortstore");
+    dst.StoreObjectNotify(*o.store, ListFromValues(values, ctx.limits()), kNotifyList, "sortstore");
   }
   ctx.reply->Integer(static_cast<int64_t>(outputlen));
 }

@@ -487,9 +487,9 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
       ForWindow(*o, w, [&](std::string_view m, double s) { out.emplace_back(std::string(m), s); });
     }
     size_t n = out.size();
-    ctx.DbFor(a[1]).StoreObjectNotify(
-        a[1], ZSetBuild(std::move(out), MaxEntries(ctx), MaxValue(ctx)), kNotifyZset,
-        "zrangestore");
+    ctx.DbFor(a[1]).StoreObjectNotify(a[1],
+                                      ZSetBuild(std::move(out), MaxEntries(ctx), MaxValue(ctx)),
+                                      kNotifyZset, "zrangestore");
     return ctx.reply->Integer(static_cast<int64_t>(n));
   }
   ReplyScoredHeader(ctx.reply, w.count, withscores);

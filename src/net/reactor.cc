@@ -1,5 +1,4 @@
 #include "omnibus/net/reactor.h"
-#include "omnibus/net/tracking.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/io/socket.h"
+#include "omnibus/net/tracking.h"
 #include "src/net/fanout.h"
 
 namespace omnibus {
@@ -755,9 +755,8 @@ void Reactor::EmitBeforeBarrier(Connection* c) {
 
 void Reactor::StageToShard(int shard, Work* w) {
   if (w->origin == 0) {
-    w->origin = w->is_part || w->owner == nullptr
-                    ? current_origin_
-                    : static_cast<Connection*>(w->owner)->session.id;
+    w->origin = w->is_part || w->owner == nullptr ? current_origin_
+                                                  : static_cast<Connection*>(w->owner)->session.id;
   }
   if (w->park == nullptr) {
     if (w->dispatch_seq == 0) w->dispatch_seq = ++dispatch_seq_;  // else set by a split EXEC

@@ -167,9 +167,9 @@ struct Work {
   // A scattered part: the place in the whole command of each of its keys (key notices are
   // put back in argument order).
   std::vector<uint32_t> notice_order;
-  bool returned = false;      // a part back from its shard
-  bool keep = false;          // a part that completes even if its select closes (writes, fences)
-  bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
+  bool returned = false;  // a part back from its shard
+  bool keep = false;      // a part that completes even if its select closes (writes, fences)
+  bool silent = false;    // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
   int64_t exec_ns = 0;
 
   // Makes `args` views into `storage`, a copy of `from`.

@@ -104,8 +104,7 @@ class Db {
   // (index, key) (null: nobody listens).
   // Key notices (store/key_notice.h) go to `notices` while `listeners` asks for them.
   explicit Db(const int64_t* now_ms, int index = 0, std::vector<ReadyKey>* ready = nullptr,
-              std::vector<KeyNotice>* notices = nullptr,
-              const NoticeListeners* listeners = nullptr)
+              std::vector<KeyNotice>* notices = nullptr, const NoticeListeners* listeners = nullptr)
       : now_ms_(now_ms),
         index_(index),
         ready_(ready),

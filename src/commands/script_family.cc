@@ -232,6 +232,12 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
     }
     ctx.track_reads = false;  // once per run
   }
+  // Read-only commands announce the keys they miss (keymiss), for this call only.
+  struct ReadLookups {
+    const ExecContext& ctx;
+    ~ReadLookups() { ctx.SetReadLookups(false); }
+  } read_lookups{ctx};
+  ctx.SetReadLookups((spec->flags & kCmdReadOnly) != 0);
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
   ExecContext sub = ctx;

@@ -39,6 +39,7 @@ Work* Select::NewPart() {
   w->capture = false;
   w->may_block = false;
   w->track_reads = false;
+  w->read_lookups = false;
   w->would_block = false;
   w->escalate = false;
   w->reached_out = false;

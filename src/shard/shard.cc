@@ -89,7 +89,9 @@ void Shard::Execute(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
+    keyspace_.set_read_lookups(w->read_lookups);
     w->handler(ctx);
+    keyspace_.set_read_lookups(false);
     w->would_block = ctx.would_block;
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
@@ -149,7 +151,9 @@ void Shard::RunParked(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
+    for (int i = 0; i < g->num_shards; ++i) g->all[i]->set_read_lookups(cmd->read_lookups);
     cmd->handler(ctx);
+    for (int i = 0; i < g->num_shards; ++i) g->all[i]->set_read_lookups(false);
     cmd->would_block = ctx.would_block;
   }
   g->released.store(ParkGroup::kDone, std::memory_order_release);
@@ -192,6 +196,9 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     ctx.db_index = step.db;
     ctx.args = step.args;
     ctx.may_block = false;  // blocking commands inside MULTI do not block
+    for (int i = 0; i < (parked ? base.num_shards : 1); ++i) {
+      (parked ? all[i] : base.local)->set_read_lookups(step.read_lookups);
+    }
     switch (step.mode) {
       case TxStep::Mode::kReactor:
       case TxStep::Mode::kAnswered:
@@ -226,6 +233,9 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
         }
         break;
       }
+    }
+    for (int i = 0; i < (parked ? base.num_shards : 1); ++i) {
+      (parked ? all[i] : base.local)->set_read_lookups(false);
     }
     if (tx->split) {
       auto& ready = base.local->ready_list();

@@ -108,7 +108,11 @@ void Db::OnKeyEvent(std::string_view key, KeyEvent event, bool gained) {
 
 Db::Entry Db::Find(std::string_view key) {
   Entry e = Peek(key);
-  if (e) Touch(e.get());
+  if (e) {
+    Touch(e.get());
+  } else if (*read_lookups_) {
+    NotifyMiss(key);
+  }
   return e;
 }
 

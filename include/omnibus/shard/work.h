@@ -62,6 +62,13 @@ struct ExecContext {
     return all[ShardForKey(key, num_shards)]->db(db);
   }
   Db& LocalDb() const { return local->db(db_index); }
+  // keymiss notifications: while on, a lookup that finds no key announces it (Redis's
+  // lookupKeyRead). On for read-only commands; write commands turn it on around the lookups
+  // of keys they only read (the sources of *STORE, SORT, COPY).
+  void SetReadLookups(bool on) const {
+    if (all == nullptr) return local->set_read_lookups(on);
+    for (int i = 0; i < num_shards; ++i) all[i]->set_read_lookups(on);
+  }
   const ContainerLimits& limits() const { return local->limits(); }
   int64_t now_ms() const { return local->now_ms(); }
 };
@@ -105,7 +112,8 @@ struct TxStep {
   std::string reply;                   // kOnKeys, kOnShard
   std::vector<ReplyValue> parts;       // kEachShard, one per shard
   int64_t exec_ns = 0;
-  uint32_t order = 0;  // its place in the transaction (a split EXEC orders ready keys by it)
+  uint32_t order = 0;         // its place in the transaction (a split EXEC orders ready keys by it)
+  bool read_lookups = false;  // a read-only command (keymiss notifications)
 };
 
 // A key WATCHed by a connection: EXEC runs only if its version is still this one.
@@ -150,6 +158,7 @@ struct Work {
   bool escalate = false;            // out: see ExecContext
   bool reached_out = false;         // out: see ExecContext
   bool track_reads = false;         // see ExecContext
+  bool read_lookups = false;        // a read-only command: a missing key is a "keymiss"
   // A read part that has not started when its select closes is skipped (§6).
   std::atomic<bool> cancelled{false};
   // Out: keys of this shard that gained elements while clients block on them, as

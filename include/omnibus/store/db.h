@@ -220,6 +220,12 @@ class Db {
   // remembers it on the reactor).
   void NoteRead(std::string_view key) { RecordNotice(kNoticeRead, nullptr, key); }
 
+  // Points at the keyspace's "a read-only command runs" (keymiss notifications).
+  void set_read_lookups(const bool* on) { read_lookups_ = on; }
+  // A read lookup that found nothing (Redis's keymiss), for commands that read a key with a
+  // write's lookup (SET ... GET, GETDEL, GETEX, GETSET).
+  void NotifyMiss(std::string_view key) { Notify(kNotifyKeyMiss, "keymiss", key); }
+
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
 
@@ -259,6 +265,8 @@ class Db {
   std::vector<ReadyKey>* ready_;
   std::vector<KeyNotice>* notices_;
   const NoticeListeners* listeners_;
+  const bool* read_lookups_ = &kNo;
+  static constexpr bool kNo = false;
   static const NoticeListeners no_listeners_;
   static std::atomic<uint64_t> ready_seq_;
 };

@@ -89,9 +89,9 @@ void Shard::Execute(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
-    keyspace_.set_read_lookups(w->read_lookups);
+    Db::SetReadLookups(w->read_lookups);
     w->handler(ctx);
-    keyspace_.set_read_lookups(false);
+    Db::SetReadLookups(false);
     w->would_block = ctx.would_block;
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
@@ -151,9 +151,9 @@ void Shard::RunParked(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
-    for (int i = 0; i < g->num_shards; ++i) g->all[i]->set_read_lookups(cmd->read_lookups);
+    Db::SetReadLookups(cmd->read_lookups);
     cmd->handler(ctx);
-    for (int i = 0; i < g->num_shards; ++i) g->all[i]->set_read_lookups(false);
+    Db::SetReadLookups(false);
     cmd->would_block = ctx.would_block;
   }
   g->released.store(ParkGroup::kDone, std::memory_order_release);
@@ -196,9 +196,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     ctx.db_index = step.db;
     ctx.args = step.args;
     ctx.may_block = false;  // blocking commands inside MULTI do not block
-    for (int i = 0; i < (parked ? base.num_shards : 1); ++i) {
-      (parked ? all[i] : base.local)->set_read_lookups(step.read_lookups);
-    }
+    Db::SetReadLookups(step.read_lookups);
     switch (step.mode) {
       case TxStep::Mode::kReactor:
       case TxStep::Mode::kAnswered:
@@ -234,9 +232,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
         break;
       }
     }
-    for (int i = 0; i < (parked ? base.num_shards : 1); ++i) {
-      (parked ? all[i] : base.local)->set_read_lookups(false);
-    }
+    Db::SetReadLookups(false);
     if (tx->split) {
       auto& ready = base.local->ready_list();
       for (size_t i = ready_before; i < ready.size(); ++i) ready[i].seq = step.order;
@@ -248,6 +244,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     step.exec_ns = end - clock;
     clock = end;
   }
+  Db::SetReadLookups(false);  // a step answered on the reactor skips the reset above
 }
 
 void Shard::Run() {

@@ -8,6 +8,7 @@ namespace omnibus {
 
 std::atomic<uint64_t> Db::ready_seq_{0};
 const NoticeListeners Db::no_listeners_;
+thread_local bool Db::read_lookups_ = false;
 
 namespace {
 
@@ -110,7 +111,7 @@ Db::Entry Db::Find(std::string_view key) {
   Entry e = Peek(key);
   if (e) {
     Touch(e.get());
-  } else if (*read_lookups_) {
+  } else if (read_lookups_) {
     NotifyMiss(key);
   }
   return e;

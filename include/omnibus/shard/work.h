@@ -65,10 +65,9 @@ struct ExecContext {
   // keymiss notifications: while on, a lookup that finds no key announces it (Redis's
   // lookupKeyRead). On for read-only commands; write commands turn it on around the lookups
   // of keys they only read (the sources of *STORE, SORT, COPY).
-  void SetReadLookups(bool on) const {
-    if (all == nullptr) return local->set_read_lookups(on);
-    for (int i = 0; i < num_shards; ++i) all[i]->set_read_lookups(on);
-  }
+  // The executing thread's state (a parked runner reaches other shards' Dbs, whose own
+  // threads wait), so nothing is written to shards that are not part of the run.
+  void SetReadLookups(bool on) const { Db::SetReadLookups(on); }
   const ContainerLimits& limits() const { return local->limits(); }
   int64_t now_ms() const { return local->now_ms(); }
 };

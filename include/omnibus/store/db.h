@@ -220,8 +220,9 @@ class Db {
   // remembers it on the reactor).
   void NoteRead(std::string_view key) { RecordNotice(kNoticeRead, nullptr, key); }
 
-  // Points at the keyspace's "a read-only command runs" (keymiss notifications).
-  void set_read_lookups(const bool* on) { read_lookups_ = on; }
+  // keymiss notifications: while the executing thread runs a read-only command (or a write
+  // command's lookups of keys it only reads), Find announces the keys it does not find.
+  static void SetReadLookups(bool on) { read_lookups_ = on; }
   // A read lookup that found nothing (Redis's keymiss), for commands that read a key with a
   // write's lookup (SET ... GET, GETDEL, GETEX, GETSET).
   void NotifyMiss(std::string_view key) { Notify(kNotifyKeyMiss, "keymiss", key); }
@@ -265,8 +266,7 @@ class Db {
   std::vector<ReadyKey>* ready_;
   std::vector<KeyNotice>* notices_;
   const NoticeListeners* listeners_;
-  const bool* read_lookups_ = &kNo;
-  static constexpr bool kNo = false;
+  static thread_local bool read_lookups_;
   static const NoticeListeners no_listeners_;
   static std::atomic<uint64_t> ready_seq_;
 };

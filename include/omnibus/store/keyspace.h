@@ -27,10 +27,7 @@ class Keyspace {
 
   Db& db(int index) {
     auto& slot = dbs_[static_cast<size_t>(index)];
-    if (!slot) {
-      slot = std::make_unique<Db>(&now_ms_, index, &ready_, &notices_, listeners_);
-      slot->set_read_lookups(&read_lookups_);
-    }
+    if (!slot) slot = std::make_unique<Db>(&now_ms_, index, &ready_, &notices_, listeners_);
     return *slot;
   }
   // Null if the DB was never touched.
@@ -49,10 +46,6 @@ class Keyspace {
   std::vector<KeyNotice>& notice_list() { return notices_; }
   std::vector<KeyNotice> TakeNotices() { return std::exchange(notices_, {}); }
 
-  // While a read-only command runs, a lookup that finds no key announces a "keymiss" (Redis's
-  // lookupKeyRead). Set around each execution.
-  void set_read_lookups(bool on) { read_lookups_ = on; }
-
   void set_now_ms(int64_t ms) { now_ms_ = ms; }
   int64_t now_ms() const { return now_ms_; }
   uint64_t Random() { return rng_(); }
@@ -64,7 +57,6 @@ class Keyspace {
 
  private:
   int64_t now_ms_ = 0;
-  bool read_lookups_ = false;
   std::vector<ReadyKey> ready_;
   std::vector<KeyNotice> notices_;
   std::vector<std::unique_ptr<Db>> dbs_;

@@ -64,7 +64,9 @@ void Copy(ExecContext& ctx) {
   // The destination first: an Entry is valid only until the next call on its Db, and `dst`
   // may be `src` (both checks answer 0, so their order does not show).
   bool dst_exists = static_cast<bool>(dst.Find(to));
+  ctx.SetReadLookups(true);  // the source is read (keymiss)
   Db::Entry e = src.Find(from);
+  ctx.SetReadLookups(false);
   if (!e) return ctx.reply->Integer(0);
   if (dst_exists && !replace) return ctx.reply->Integer(0);
   int64_t expire = e->expire_at_ms();

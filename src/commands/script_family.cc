@@ -248,6 +248,12 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
   };
   std::optional<FeedMonitors> monitor;
   if (!(spec->flags & (kCmdAdmin | kCmdSkipMonitor))) monitor.emplace(ctx.local, db, argv);
+  // Read-only commands announce the keys they miss (keymiss), for this call only.
+  struct ReadLookups {
+    const ExecContext& ctx;
+    ~ReadLookups() { ctx.SetReadLookups(false); }
+  } read_lookups{ctx};
+  ctx.SetReadLookups((spec->flags & kCmdReadOnly) != 0);
   ReplyValue v;
   ReplyBuilder rb(&v, resp);
   ExecContext sub = ctx;

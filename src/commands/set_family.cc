@@ -373,7 +373,10 @@ void SInter(ExecContext& ctx) {
 void SInterStore(ExecContext& ctx) {
   std::string_view dst = ctx.args[1];
   std::vector<ObjectRef> sets;
-  if (!LoadSets(ctx, ctx.args.subspan(2), &sets)) return;
+  ctx.SetReadLookups(true);  // the sources are read (keymiss), the destination written
+  bool loaded = LoadSets(ctx, ctx.args.subspan(2), &sets);
+  ctx.SetReadLookups(false);
+  if (!loaded) return;
   ObjectRef result = NewSetObject();
   if (!AnyMissing(sets)) {
     SetLimits limits = Limits(ctx);
@@ -429,7 +432,10 @@ template <SetOp kOp>
 void SUnionDiffStore(ExecContext& ctx) {
   std::string_view dst = ctx.args[1];
   std::vector<ObjectRef> sets;
-  if (!LoadSets(ctx, ctx.args.subspan(2), &sets)) return;
+  ctx.SetReadLookups(true);  // the sources are read (keymiss), the destination written
+  bool loaded = LoadSets(ctx, ctx.args.subspan(2), &sets);
+  ctx.SetReadLookups(false);
+  if (!loaded) return;
   ObjectRef result = UnionDiff(sets, kOp, Limits(ctx));
   int64_t n = static_cast<int64_t>(SetLength(result));
   // An empty result deletes the destination.

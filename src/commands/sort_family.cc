@@ -131,6 +131,8 @@ void SortGeneric(ExecContext& ctx, bool readonly) {
   SortOptions o;
   if (!ParseSortOptions(ctx.args, readonly, &o, ctx.reply)) return;
   std::string_view key = ctx.args[1];
+  // Everything but the destination is read (keymiss), BY and GET patterns included.
+  ctx.SetReadLookups(true);
   Db::Entry e = ctx.DbFor(key).Find(key);
   if (e && e->type() != ValueType::kList && e->type() != ValueType::kSet &&
       e->type() != ValueType::kZSet)
@@ -245,11 +247,11 @@ void SortGeneric(ExecContext& ctx, bool readonly) {
     for (std::string_view g : o.gets) values.push_back(LookupByPattern(ctx, g, el).value_or(""));
   }
   Db& dst = ctx.DbFor(*o.store);
+  ctx.SetReadLookups(false);
   if (values.empty()) {
     if (dst.Delete(*o.store)) dst.Notify(kNotifyGeneric, "del", *o.store);
   } else {
-    dst.StoreObjectNotify(*o.store, ListFromValues(values, ctx.limits()), kNotifyList,
-                          "sortstore");
+    dst.StoreObjectNotify(*o.store, ListFromValues(values, ctx.limits()), kNotifyList, "sortstore");
   }
   ctx.reply->Integer(static_cast<int64_t>(outputlen));
 }

@@ -148,6 +148,7 @@ void SetGeneric(ExecContext& ctx, std::string_view cmd, uint32_t flags, std::str
   if (!ExpireFromFlags(flags, expire, ctx.now_ms(), cmd, &expire_at, ctx.reply)) return;
   if ((flags & kGet) && !ReplyStringOrNull(db, a[1], ctx.reply)) return;
   bool found = static_cast<bool>(db.Find(a[1]));
+  if ((flags & kGet) && !found) db.NotifyMiss(a[1]);  // GET's read lookup, as Redis's
   if (((flags & kNx) && found) || ((flags & kXx) && !found)) {
     if (!(flags & kGet)) ctx.reply->Null();
     return;
@@ -191,7 +192,10 @@ void GetDel(ExecContext& ctx) {
   Db& db = ctx.DbFor(ctx.args[1]);
   auto e = db.FindTyped(ctx.args[1], ValueType::kString);
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
-  if (!*e) return ctx.reply->Null();
+  if (!*e) {
+    db.NotifyMiss(ctx.args[1]);
+    return ctx.reply->Null();
+  }
   ctx.reply->Bulk((*e)->value());
   db.Delete(*e);
   db.Notify(kNotifyGeneric, "del", ctx.args[1]);
@@ -205,7 +209,10 @@ void GetEx(ExecContext& ctx) {
   Db& db = ctx.DbFor(ctx.args[1]);
   auto e = db.FindTyped(ctx.args[1], ValueType::kString);
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
-  if (!*e) return ctx.reply->Null();
+  if (!*e) {
+    db.NotifyMiss(ctx.args[1]);
+    return ctx.reply->Null();
+  }
   int64_t expire_at;
   if (!ExpireFromFlags(flags, expire, ctx.now_ms(), "getex", &expire_at, ctx.reply)) return;
   ctx.reply->Bulk((*e)->value());

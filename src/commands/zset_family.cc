@@ -464,7 +464,10 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
 
   ObjectRef st;
   const ObjectRef* o;
-  if (!ReadZSet(ctx, key, &o, &st)) return;
+  if (store) ctx.SetReadLookups(true);  // the source is read (keymiss)
+  bool found = ReadZSet(ctx, key, &o, &st);
+  if (store) ctx.SetReadLookups(false);
+  if (!found) return;
   RankWindow w;
   if (o != nullptr) {
     size_t len = ZSetLength(*o);
@@ -487,9 +490,9 @@ void ZRangeGeneric(ExecContext& ctx, size_t argc_start, bool store, RangeType ra
       ForWindow(*o, w, [&](std::string_view m, double s) { out.emplace_back(std::string(m), s); });
     }
     size_t n = out.size();
-    ctx.DbFor(a[1]).StoreObjectNotify(
-        a[1], ZSetBuild(std::move(out), MaxEntries(ctx), MaxValue(ctx)), kNotifyZset,
-        "zrangestore");
+    ctx.DbFor(a[1]).StoreObjectNotify(a[1],
+                                      ZSetBuild(std::move(out), MaxEntries(ctx), MaxValue(ctx)),
+                                      kNotifyZset, "zrangestore");
     return ctx.reply->Integer(static_cast<int64_t>(n));
   }
   ReplyScoredHeader(ctx.reply, w.count, withscores);
@@ -851,7 +854,9 @@ void ZSetOpGeneric(ExecContext& ctx, size_t numkeys_at, bool store, SetOp op, bo
   size_t j = numkeys_at + 1;
   for (auto& s : src) {
     s.key = a[j++];
+    if (store) ctx.SetReadLookups(true);  // a source is read (keymiss)
     auto e = ctx.DbFor(s.key).Find(s.key);
+    if (store) ctx.SetReadLookups(false);
     if (e) {
       // Without the set type's reader a set input answers WRONGTYPE.
       bool set_ok = e->type() == ValueType::kSet;

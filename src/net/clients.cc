@@ -36,8 +36,8 @@ std::string Reactor::ClientLine(const Connection* conn) {
   return StrCat(
       "id=", s.id, " addr=", s.addr, " laddr=", s.laddr, " fd=", s.fd, " name=", s.name,
       " age=", (now - s.created_ms) / 1000, " idle=", (now - s.last_interaction_ms) / 1000,
-      " flags=", flags, " db=", s.db,
-      " sub=", s.sub_channels, " psub=", s.sub_patterns, " ssub=", s.sub_shard_channels,
+      " flags=", flags, " db=", s.db, " sub=", s.sub_channels, " psub=", s.sub_patterns,
+      " ssub=", s.sub_shard_channels,
       " multi=", s.in_multi ? static_cast<int64_t>(s.queued.size()) : -1, " qbuf=", qbuf,
       " qbuf-free=", qfree, " argv-mem=0 multi-mem=0 rbs=", conn ? conn->in.capacity() : 0,
       " rbp=0 obl=", obl, " oll=0 omem=", omem,

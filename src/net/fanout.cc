@@ -25,6 +25,7 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
     std::sort(shards.begin(), shards.end());
     shards.erase(std::unique(shards.begin(), shards.end()), shards.end());
     Work* cmd = sel.AddParked(shards, spec->shard, slot->args, options);
+    cmd->read_lookups = slot->read_lookups;
     co_await sel.Next();
     slot->reply.swap(cmd->reply);
     slot->exec_ns = cmd->exec_ns;
@@ -35,8 +36,10 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
   std::vector<Work*> part_of(n, nullptr);
   std::vector<std::vector<uint32_t>> positions(n);
   if (spec->route == Route::kAllShards) {
-    for (int sh : shard_of)
+    for (int sh : shard_of) {
       part_of[static_cast<size_t>(sh)] = sel.Add(sh, spec->shard, slot->args, options);
+      part_of[static_cast<size_t>(sh)]->read_lookups = slot->read_lookups;
+    }
   } else {  // kScatter: each shard gets the command over its own keys
     std::vector<std::vector<std::string_view>> args(n);
     for (size_t k = 0; k < key_at.size(); ++k) {
@@ -53,6 +56,7 @@ Task Reactor::FanOut(Connection* c, Work* slot, const CommandSpec* spec, std::ve
     for (size_t sh = 0; sh < n; ++sh) {
       if (args[sh].empty()) continue;
       part_of[sh] = sel.Add(static_cast<int>(sh), spec->shard, args[sh], options);
+      part_of[sh]->read_lookups = slot->read_lookups;
       part_of[sh]->dispatch_seq = dispatch;
       part_of[sh]->notice_order = positions[sh];
     }

@@ -574,6 +574,7 @@ bool Reactor::Dispatch(Connection* c, Work* w) {
     return barrier;
   }
   current_origin_ = s.id;  // its works' key notices name it (NOLOOP)
+  w->read_lookups = (spec->flags & kCmdReadOnly) != 0;
   const uint64_t seq_before = dispatch_seq_;
   bool barrier = Run(c, w, spec);
   if (s.tracking.on) {

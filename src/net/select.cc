@@ -41,6 +41,7 @@ Work* Select::NewPart() {
   w->capture = false;
   w->may_block = false;
   w->track_reads = false;
+  w->read_lookups = false;
   w->would_block = false;
   w->wait_hint_ms = 0;
   w->escalate = false;

@@ -37,6 +37,9 @@ bool FlightTable::JoinOrLead(Work* w, NoJoin no_join) {
         if (no_join == NoJoin::kOwnWrites) ++stats_.refused_own_writes;
       } else if (leader->flight.TryJoin()) {
         leader->joined.push_back(w);
+        // Answered by the leader's execution: it takes that place in the sequencer's order
+        // (client tracking remembers the read as of then, §10.1).
+        w->dispatch_seq = leader->dispatch_seq;
         ++stats_.joins;
         return true;
       } else {

@@ -77,6 +77,7 @@ Task Reactor::Exec(Connection* c, Work* slot) {
     st.order = static_cast<uint32_t>(i);
     st.command_id = spec->id;
     st.handler = spec->shard;
+    st.read_lookups = (spec->flags & kCmdReadOnly) != 0;
     switch (spec->route) {
       case Route::kReactor: {
         st.mode = TxStep::Mode::kReactor;

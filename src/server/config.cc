@@ -174,8 +174,8 @@ std::vector<ConfigParam> BuildParams() {
                  c.net.notify_keyspace_events = flags;
                  return "";
                }});
-  p.push_back(NetIntParam("tracking-table-max-keys", &NetOptions::tracking_table_max_keys, 0,
-                          LLONG_MAX));
+  p.push_back(
+      NetIntParam("tracking-table-max-keys", &NetOptions::tracking_table_max_keys, 0, LLONG_MAX));
   p.push_back(NetMemoryParam("proto-max-bulk-len", &NetOptions::proto_max_bulk_len, 1024 * 1024));
   p.push_back(NetMemoryParam("client-query-buffer-limit", &NetOptions::client_query_buffer_limit,
                              1024 * 1024));

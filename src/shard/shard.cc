@@ -108,7 +108,9 @@ void Shard::Execute(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
+    Db::SetReadLookups(w->read_lookups);
     w->handler(ctx);
+    Db::SetReadLookups(false);
     w->would_block = ctx.would_block;
     w->wait_hint_ms = ctx.wait_hint_ms;
     w->escalate = ctx.escalate;
@@ -169,7 +171,9 @@ void Shard::RunParked(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
+    Db::SetReadLookups(cmd->read_lookups);
     cmd->handler(ctx);
+    Db::SetReadLookups(false);
     cmd->would_block = ctx.would_block;
     cmd->wait_hint_ms = ctx.wait_hint_ms;
   }
@@ -213,6 +217,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     ctx.db_index = step.db;
     ctx.args = step.args;
     ctx.may_block = false;  // blocking commands inside MULTI do not block
+    Db::SetReadLookups(step.read_lookups);
     switch (step.mode) {
       case TxStep::Mode::kReactor:
       case TxStep::Mode::kAnswered:
@@ -248,6 +253,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
         break;
       }
     }
+    Db::SetReadLookups(false);
     if (tx->split) {
       auto& ready = base.local->ready_list();
       for (size_t i = ready_before; i < ready.size(); ++i) ready[i].seq = step.order;
@@ -259,6 +265,7 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
     step.exec_ns = end - clock;
     clock = end;
   }
+  Db::SetReadLookups(false);  // a step answered on the reactor skips the reset above
 }
 
 void Shard::Run() {
@@ -310,8 +317,15 @@ void Shard::Run() {
     if (now >= next_cycle) {
       expire_budget_ns = cycle_ns / 4;
       next_cycle = now + cycle_ns;
+    }
+    if (expire_budget_ns > 0) {
+      keyspace_.ActiveExpireCycle(kExpireSliceUs);
+      int64_t spent = MonotonicNs() - now;
+      // A slice that ended early found nothing more to do this cycle.
+      expire_budget_ns = spent < kExpireSliceUs * 1000 ? 0 : expire_budget_ns - spent;
       if (keyspace_.has_notices()) {
-        // No Work carries these back: they happened after the last one this shard ran.
+        // Expired keys' notices: no Work carries them back; they happened after the last
+        // one this shard ran.
         std::vector<KeyNotice> notices = keyspace_.TakeNotices();
         for (KeyNotice& kn : notices) {
           kn.dispatch = last_dispatch_;
@@ -324,12 +338,6 @@ void Shard::Run() {
         }
         reactor_->Notify();
       }
-    }
-    if (expire_budget_ns > 0) {
-      keyspace_.ActiveExpireCycle(kExpireSliceUs);
-      int64_t spent = MonotonicNs() - now;
-      // A slice that ended early found nothing more to do this cycle.
-      expire_budget_ns = spent < kExpireSliceUs * 1000 ? 0 : expire_budget_ns - spent;
     }
     if (n > 0 || !queue_.empty()) continue;
     parker_.PrepareToPark();

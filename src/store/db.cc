@@ -11,6 +11,7 @@ namespace omnibus {
 
 std::atomic<uint64_t> Db::ready_seq_{0};
 const NoticeListeners Db::no_listeners_;
+thread_local bool Db::read_lookups_ = false;
 
 namespace {
 
@@ -64,8 +65,10 @@ void Db::FinishWrite(KeyWrite& w) {
     // Redis's dbAdd announces the key before the command's own event.
     RecordNotice(kNotifyNew, "new", r->key());
     notices_->back().seq = w.new_seq_;
-    std::rotate(notices_->begin() + static_cast<ptrdiff_t>(w.notices_at_), notices_->end() - 1,
-                notices_->end());
+    if (w.notices_at_ < notices_->size()) {
+      std::rotate(notices_->begin() + static_cast<ptrdiff_t>(w.notices_at_), notices_->end() - 1,
+                  notices_->end());
+    }
   }
   if (!w.changed_ && !w.created_) return;
   OnKeyEvent(r->key(), w.created_ ? KeyEvent::kWritten : KeyEvent::kUpdated, len > w.len_before_);
@@ -130,7 +133,11 @@ void Db::ClearLeases() {
 
 Db::Entry Db::Find(std::string_view key) {
   Entry e = Peek(key);
-  if (e) Touch(e.get());
+  if (e) {
+    Touch(e.get());
+  } else if (read_lookups_) {
+    NotifyMiss(key);
+  }
   return e;
 }
 

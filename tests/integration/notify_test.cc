@@ -280,6 +280,36 @@ TEST_P(NotifyTest, NewKeysAndBothChannels) {
                           "rpush l", "space@3 k new", "new@3 k", "space@3 k append", "append@3 k"));
 }
 
+TEST_P(NotifyTest, KeyMissOnReadLookups) {
+  ASSERT_THAT(Command(conn_, {"CONFIG", "SET", "notify-keyspace-events", "Em"}), IsStatus("OK"));
+  EXPECT_THAT(Run({{"GET", "n1"},
+                   {"MGET", "n1", "n2"},
+                   {"EXISTS", "n3", "n1"},
+                   {"TTL", "n1"},
+                   {"TYPE", "n1"},
+                   {"OBJECT", "ENCODING", "n1"},  // no: OBJECT does not announce
+                   {"HGET", "h", "f"},
+                   {"LRANGE", "l", "0", "-1"},
+                   {"ZSCORE", "z", "a"},
+                   {"SET", "k", "v", "GET"},
+                   {"GETDEL", "n1"},
+                   {"INCR", "cnt"},  // writes' own lookups do not announce
+                   {"DEL", "n1"},
+                   {"SADD", "{s}1", "a"},
+                   {"SINTERSTORE", "{s}d", "{s}1", "{s}n"},
+                   {"COPY", "{s}n", "{s}c"},
+                   {"RPUSH", "{s}l", "2", "1"},
+                   {"SORT", "{s}l", "BY", "{s}w_*", "STORE", "{s}o"},
+                   {"MULTI"},
+                   {"GET", "n1"},
+                   {"EXEC"},
+                   {"EVAL", "return redis.call('get', KEYS[1])", "1", "n2"}}),
+              ElementsAre("keymiss n1", "keymiss n1", "keymiss n2", "keymiss n3", "keymiss n1",
+                          "keymiss n1", "keymiss n1", "keymiss h", "keymiss l", "keymiss z",
+                          "keymiss k", "keymiss n1", "keymiss {s}n", "keymiss {s}n",
+                          "keymiss {s}w_2", "keymiss {s}w_1", "keymiss n1", "keymiss n2"));
+}
+
 TEST_P(NotifyTest, FlagsFilterAndConfigAtRunTime) {
   EXPECT_THAT(Command(conn_, {"CONFIG", "GET", "notify-keyspace-events"}),
               IsArray(ElementsAre("notify-keyspace-events", "AE")));

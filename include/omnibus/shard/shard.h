@@ -3,8 +3,8 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "omnibus/base/parker.h"
 #include "omnibus/shard/shard_queue.h"
@@ -16,9 +16,9 @@ namespace omnibus {
 
 struct ShardOptions {
   int num_dbs = 16;
-  size_t queue_capacity = 64 * 1024;        // shard-queue-depth (a power of two)
-  int hz = 10;                              // active expire cycles per second
-  const ContainerLimits* limits = nullptr;  // owned by the server; null: Redis's defaults
+  size_t queue_capacity = 64 * 1024;           // shard-queue-depth (a power of two)
+  int hz = 10;                                 // active expire cycles per second
+  const ContainerLimits* limits = nullptr;     // owned by the server; null: Redis's defaults
   const NoticeListeners* listeners = nullptr;  // owned by the server; null: nobody listens
   // Scripting: this shard's own interpreter (a parked script runs in the engine of the
   // thread that runs it), and the command table for redis.call.

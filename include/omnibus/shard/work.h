@@ -66,6 +66,12 @@ struct ExecContext {
     return all[ShardForKey(key, num_shards)]->db(db);
   }
   Db& LocalDb() const { return local->db(db_index); }
+  // keymiss notifications: while on, a lookup that finds no key announces it (Redis's
+  // lookupKeyRead). On for read-only commands; write commands turn it on around the lookups
+  // of keys they only read (the sources of *STORE, SORT, COPY).
+  // The executing thread's state (a parked runner reaches other shards' Dbs, whose own
+  // threads wait), so nothing is written to shards that are not part of the run.
+  void SetReadLookups(bool on) const { Db::SetReadLookups(on); }
   const ContainerLimits& limits() const { return local->limits(); }
   int64_t now_ms() const { return local->now_ms(); }
 };
@@ -109,7 +115,8 @@ struct TxStep {
   std::string reply;                   // kOnKeys, kOnShard
   std::vector<ReplyValue> parts;       // kEachShard, one per shard
   int64_t exec_ns = 0;
-  uint32_t order = 0;  // its place in the transaction (a split EXEC orders ready keys by it)
+  uint32_t order = 0;         // its place in the transaction (a split EXEC orders ready keys by it)
+  bool read_lookups = false;  // a read-only command (keymiss notifications)
 };
 
 // A key WATCHed by a connection: EXEC runs only if its version is still this one.
@@ -155,6 +162,7 @@ struct Work {
   bool escalate = false;            // out: see ExecContext
   bool reached_out = false;         // out: see ExecContext
   bool track_reads = false;         // see ExecContext
+  bool read_lookups = false;        // a read-only command: a missing key is a "keymiss"
   // A read part that has not started when its select closes is skipped (§6).
   std::atomic<bool> cancelled{false};
   // Out: keys of this shard that gained elements while clients block on them, as
@@ -172,9 +180,9 @@ struct Work {
   // A scattered part: the place in the whole command of each of its keys (key notices are
   // put back in argument order).
   std::vector<uint32_t> notice_order;
-  bool returned = false;      // a part back from its shard
-  bool keep = false;          // a part that completes even if its select closes (writes, fences)
-  bool silent = false;        // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
+  bool returned = false;  // a part back from its shard
+  bool keep = false;      // a part that completes even if its select closes (writes, fences)
+  bool silent = false;    // a client's slot whose reply is not sent (CLIENT REPLY OFF/SKIP)
   int64_t exec_ns = 0;
   // Queue wait (§4): when the reactor queued it for its shard (MonotonicNs, the reactor's
   // loop clock), and out, how long it waited before its shard started it (or shed it).

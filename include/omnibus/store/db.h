@@ -232,6 +232,13 @@ class Db {
     if (Listening(kNoticeMonitor)) RecordNotice(kNoticeMonitor, nullptr, line);
   }
 
+  // keymiss notifications: while the executing thread runs a read-only command (or a write
+  // command's lookups of keys it only reads), Find announces the keys it does not find.
+  static void SetReadLookups(bool on) { read_lookups_ = on; }
+  // A read lookup that found nothing (Redis's keymiss), for commands that read a key with a
+  // write's lookup (SET ... GET, GETDEL, GETEX, GETSET).
+  void NotifyMiss(std::string_view key) { Notify(kNotifyKeyMiss, "keymiss", key); }
+
   // Test seam: called for every event that passes the choke point.
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
 
@@ -273,6 +280,7 @@ class Db {
   std::vector<ReadyKey>* ready_;
   std::vector<KeyNotice>* notices_;
   const NoticeListeners* listeners_;
+  static thread_local bool read_lookups_;
   static const NoticeListeners no_listeners_;
   static std::atomic<uint64_t> ready_seq_;
   struct LeaseTableFree {

@@ -7,40 +7,22 @@ raise_on_error=False, each in its own slot; on a plain call, raised), the shed w
 not be applied, and the connection must stay usable.
 """
 import argparse
+import os
 import signal
 import socket
 import subprocess
-import time
+import sys
 
 import redis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from client_test_util import check, free_port, wait_ready  # noqa: E402
 
 SHED_PREFIX = "BUSY server overloaded, request shed after "
 SPIN = ("local t0 = redis.call('TIME') repeat local t = redis.call('TIME') until "
         "(t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 300000 return 1")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port, proc, deadline_s=10.0):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited early with %s" % proc.returncode)
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)  # polling for readiness with a deadline, not synchronization
-    raise RuntimeError("server did not start listening")
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 def encode(*args):

@@ -239,15 +239,15 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
     Keyspace* keyspace;
     const int* db;
     Args argv;
+    bool shown;
     ~FeedMonitors() {
+      if (!shown) return;
       Db& here = keyspace->db(*db);
       if (here.Listening(kNoticeMonitor)) {
         here.NoteMonitor(MonitorLine(UnixTimeUs(), *db, "lua", argv));
       }
     }
-  };
-  std::optional<FeedMonitors> monitor;
-  if (!(spec->flags & (kCmdAdmin | kCmdSkipMonitor))) monitor.emplace(ctx.local, db, argv);
+  } monitor{ctx.local, db, argv, !(spec->flags & (kCmdAdmin | kCmdSkipMonitor))};
   // Read-only commands announce the keys they miss (keymiss), for this call only.
   struct ReadLookups {
     const ExecContext& ctx;

@@ -12,10 +12,10 @@
 namespace omnibus {
 
 CommandTable::CommandTable() {
-  for (auto family : {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily,
-                      ListFamily, HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily,
-                      ScriptFamily, PubSubFamily, FunctionFamily, LeaseFamily, LatencyFamily,
-                      TrackingFamily}) {
+  for (auto family :
+       {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily, ListFamily,
+        HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily, ScriptFamily,
+        PubSubFamily, FunctionFamily, LeaseFamily, LatencyFamily, TrackingFamily}) {
     for (CommandSpec& spec : family()) specs_.push_back(spec);
   }
   for (size_t i = 0; i < specs_.size(); ++i) {

@@ -49,13 +49,14 @@ bool FlightTable::JoinOrLead(Work* w, NoJoin no_join) {
     it->second = w;  // the old flight keeps running; new identical requests join this one
   }
   w->flight.Open();
+  w->flight_hash = h;
   ++stats_.flights;
   return false;
 }
 
 std::vector<Work*> FlightTable::Land(Work* leader) {
   leader->flight.Close();
-  if (auto it = flights_.find(HashOf(leader)); it != flights_.end() && it->second == leader) {
+  if (auto it = flights_.find(leader->flight_hash); it != flights_.end() && it->second == leader) {
     flights_.erase(it);
   }
   std::vector<Work*> waiters = std::move(leader->joined);

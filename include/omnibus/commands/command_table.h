@@ -43,8 +43,8 @@ std::vector<CommandSpec> TransactionFamily();
 std::vector<CommandSpec> ScriptFamily();
 std::vector<CommandSpec> PubSubFamily();
 std::vector<CommandSpec> FunctionFamily();
-std::vector<CommandSpec> LeaseFamily();  // ours: LEASE.* (docs/leases.md)
-std::vector<CommandSpec> LatencyFamily();  // SLOWLOG, LATENCY
+std::vector<CommandSpec> LeaseFamily();     // ours: LEASE.* (docs/leases.md)
+std::vector<CommandSpec> LatencyFamily();   // SLOWLOG, LATENCY
 std::vector<CommandSpec> TrackingFamily();  // CLIENT TRACKING & co
 
 // Shard handlers of WATCH (args: name key...; replies each key's version) and of the

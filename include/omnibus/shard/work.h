@@ -200,6 +200,7 @@ struct Work {
   // the reactor, the slots that joined it. A slot whose reply is a chunk shared with others
   // (a big reply of a flight with waiters) has it in `chunk` instead of `reply`.
   FlightWord flight;
+  uint64_t flight_hash = 0;  // its key in the reactor's flight table, kept for landing
   std::vector<Work*> joined;
   std::shared_ptr<const std::string> chunk;
 

@@ -32,6 +32,7 @@ void FcallGeneric(ExecContext& ctx, bool read_only_command) {
   if (read_only_command && !no_writes) {
     return ctx.reply->Error("ERR Can not execute a script with write flag using *_ro command.");
   }
+  if (ScriptRefusedForMemory(ctx, f->flags)) return;
   bool read_only = read_only_command || no_writes;
   FunctionEngine& functions = *ctx.functions;
   RunScript(

@@ -141,19 +141,27 @@ void ObjectRefCount(ExecContext& ctx) {
 void ObjectIdleTime(ExecContext& ctx) {
   Db::Entry e = ctx.DbFor(ctx.args[2]).Peek(ctx.args[2]);
   if (!e) return ctx.reply->Null();
-  uint16_t now = static_cast<uint16_t>(ctx.now_ms() / 1000);
-  ctx.reply->Integer(static_cast<uint16_t>(now - e->lru));
+  const Evictor& ev = ctx.local->evictor();
+  // Under an LFU policy the record's stamp is a counter, not an access time (as Redis).
+  if (PolicyIsLfu(ev.policy())) {
+    return ctx.reply->Error(
+        "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
+        "switching between policies at runtime LRU and LFU data will take some time to adjust.");
+  }
+  ctx.reply->Integer(ev.IdleSeconds(e.get()));
 }
 
 void ObjectFreq(ExecContext& ctx) {
   Db::Entry e = ctx.DbFor(ctx.args[2]).Peek(ctx.args[2]);
   if (!e) return ctx.reply->Null();
-  // No LFU policy exists yet (maxmemory-policy comes with eviction), so, as Redis under any
-  // non-LFU policy:
-  ctx.reply->Error(
-      "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
-      "that when switching between policies at runtime LRU and LFU data will take some time to "
-      "adjust.");
+  const Evictor& ev = ctx.local->evictor();
+  if (!PolicyIsLfu(ev.policy())) {
+    return ctx.reply->Error(
+        "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+        "note that when switching between policies at runtime LRU and LFU data will take some "
+        "time to adjust.");
+  }
+  ctx.reply->Integer(ev.LfuCounter(e.get()));
 }
 
 void ObjectHelp(ReactorContext& ctx) {

@@ -22,6 +22,11 @@ void ScriptKeys(std::span<const std::string_view> args, std::vector<int>* out);
 // the interpreter that runs it; `invoke` runs it there (LuaEngine::Run or CallFunction) with
 // the run arguments and returns what they return (false: stopped, to run again parked).
 // `function_name`: FCALL's function as registered (FUNCTION STATS shows it while busy).
+// maxmemory: notes in `ctx` whether the script's deny-oom calls must fail (out of memory
+// after eviction, unless `flags` say allow-oom); true when the script may not run at all
+// (then the -OOM reply is made): a script with flags that may write.
+bool ScriptRefusedForMemory(ExecContext& ctx, uint32_t flags);
+
 void RunScript(ExecContext& ctx, LuaEngine* engine, std::span<const std::string_view> keys,
                std::span<const std::string_view> args, bool read_only, bool is_function,
                absl::FunctionRef<bool(const ScriptRunArgs&)> invoke,

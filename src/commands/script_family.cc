@@ -205,6 +205,9 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
   if (read_only && (spec->flags & kCmdWrite)) {
     return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
   }
+  if (ctx.script_oom && (spec->flags & kCmdDenyOom)) {
+    return ErrorValue("OOM command not allowed when used memory > 'maxmemory'.");
+  }
   if ((spec->flags & kCmdWrite) && ctx.activity != nullptr && !ctx.activity->MarkWrite()) {
     engine->KillRun();  // SCRIPT KILL came first: the script never writes
     return ErrorValue("ERR Script killed by user with SCRIPT KILL...");
@@ -334,6 +337,20 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
   return ErrorValue("ERR This Redis command is not allowed from script");
 }
 
+}  // namespace
+
+bool ScriptRefusedForMemory(ExecContext& ctx, uint32_t flags) {
+  // Redis's pre-command OOM state, taken once as the script starts (evicting first).
+  ctx.script_oom = !(flags & kScriptAllowOom) && !ctx.local->MakeRoom();
+  if (!ctx.script_oom || (flags & (kScriptEvalCompat | kScriptNoWrites))) return false;
+  // A script that declares flags and may write is refused before it runs; a compat script
+  // runs and its deny-oom calls fail.
+  ctx.reply->Error("OOM command not allowed when used memory > 'maxmemory'.");
+  return true;
+}
+
+namespace {
+
 // EVAL/EVALSHA (and their _RO forms): numkeys, then the run.
 void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
   Args a = ctx.args;
@@ -362,6 +379,7 @@ void EvalGeneric(ExecContext& ctx, bool is_sha, bool read_only_command) {
     if (!is_sha && !engine.Load(a[1], &sha, &error)) return ctx.reply->Error(error);
     return ctx.reply->Error("ERR Can not execute a script with write flag using *_ro command.");
   }
+  if (ScriptRefusedForMemory(ctx, flags)) return;
   bool read_only = read_only_command || (flags & kScriptNoWrites) != 0;
   RunScript(ctx, &engine, a.subspan(3, static_cast<size_t>(numkeys)),
             a.subspan(3 + static_cast<size_t>(numkeys)), read_only, /*is_function=*/false,

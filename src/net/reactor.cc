@@ -595,6 +595,12 @@ void Reactor::Queue(Connection* c, Work* w, const CommandSpec* spec) {
     s.multi_dirty = true;
     return;
   }
+  if (api_->OutOfMemory()) {
+    // Redis refuses to queue anything while out of memory (queuing takes memory too).
+    Reject(w, "OOM command not allowed when used memory > 'maxmemory'.", spec);
+    s.multi_dirty = true;
+    return;
+  }
   // The queued command owns its arguments (§10.3): the input buffer moves on.
   QueuedCommand& q = s.queued.emplace_back();
   q.spec = spec;

@@ -10,6 +10,7 @@
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
 #include "omnibus/resp/parser.h"
+#include "omnibus/store/eviction.h"
 #include "omnibus/store/key_notice.h"
 
 namespace omnibus {
@@ -82,6 +83,34 @@ ConfigParam LatencyIntParam(std::string_view name, int64_t LatencySettings::*fie
 }
 
 // SLOWLOG and LATENCY's settings (commands/latency_monitor.h), Redis 7.0's names and checks.
+// maxmemory and eviction (store/eviction.h), Redis 7.0's names, ranges and errors.
+void AddEvictionParams(std::vector<ConfigParam>* p) {
+  p->push_back({"maxmemory", true, [](const Config& c) { return StrCat(c.maxmemory); },
+                [](Config& c, std::string_view v) -> std::string {
+                  int64_t x;
+                  if (!ParseMemory(v, &x)) return "argument must be a memory value";
+                  if (x < 0) return IntRangeError(0, LLONG_MAX);
+                  c.maxmemory = x;
+                  return "";
+                }});
+  p->push_back({"maxmemory-policy", true, [](const Config& c) { return c.maxmemory_policy; },
+                [](Config& c, std::string_view v) -> std::string {
+                  auto policy = ParseEvictionPolicy(v);
+                  if (!policy) {
+                    return "argument(s) must be one of the following: volatile-lru, "
+                           "volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, "
+                           "allkeys-lfu, allkeys-random, noeviction, allkeys-tinylfu";
+                  }
+                  c.maxmemory_policy = std::string(EvictionPolicyName(*policy));
+                  return "";
+                }});
+  p->push_back(IntParam("maxmemory-samples", true, &Config::maxmemory_samples, 1, 64));
+  p->push_back(
+      IntParam("maxmemory-eviction-tenacity", true, &Config::maxmemory_eviction_tenacity, 0, 100));
+  p->push_back(IntParam("lfu-log-factor", true, &Config::lfu_log_factor, 0, INT_MAX));
+  p->push_back(IntParam("lfu-decay-time", true, &Config::lfu_decay_time, 0, INT_MAX));
+}
+
 void AddLatencyParams(std::vector<ConfigParam>* p) {
   p->push_back(
       LatencyIntParam("slowlog-log-slower-than", &LatencySettings::slowlog_log_slower_than, -1));
@@ -284,6 +313,7 @@ std::vector<ConfigParam> BuildParams() {
                  }
                  return "";
                }});
+  AddEvictionParams(&p);
   AddLatencyParams(&p);
   return p;
 }

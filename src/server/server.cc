@@ -70,6 +70,9 @@ bool Server::Start(std::string* error) {
   PublishLimits();
   so.limits = &limits_;
   so.queue_policy = &queue_policy_;
+  budget_ = std::make_unique<MemoryBudget>(n);
+  so.eviction = &eviction_;
+  so.budget = budget_.get();
   so.listeners = &listeners_;
   so.TEST_clock_ms = config_.TEST_clock_ms;
   so.commands = &table_;
@@ -97,6 +100,7 @@ bool Server::Start(std::string* error) {
   notifier_.target = reactor_.get();
   reactor_->set_notice_listeners(&listeners_);
   if (!reactor_->Listen(config_.bind, config_.port, config_.tcp_backlog, error)) return false;
+  budget_->wake = [this](int shard) { shards_[static_cast<size_t>(shard)]->Wake(); };
   for (auto& s : shards_) s->Start();
   OMNIBUS_LOG(kNotice, "Omnibus ", kOmnibusVersion, " (Redis ", kRedisVersion,
               " compatible) started: port=", reactor_->port(), " shards=", n,
@@ -207,6 +211,18 @@ void Server::PublishLimits() {
   put(queue_policy_.interval_ms, config_.queue_interval_ms);
   put(queue_policy_.shed_ms, config_.queue_shed_ms);
   queue_policy_.adaptive.store(config_.queue_adaptive, std::memory_order_relaxed);
+  put(eviction_.maxmemory, config_.maxmemory);
+  eviction_.policy.store(
+      static_cast<uint8_t>(
+          ParseEvictionPolicy(config_.maxmemory_policy).value_or(EvictionPolicy::kNoEviction)),
+      std::memory_order_relaxed);
+  auto put32 = [](std::atomic<int32_t>& to, int64_t v) {
+    to.store(static_cast<int32_t>(v), std::memory_order_relaxed);
+  };
+  put32(eviction_.samples, config_.maxmemory_samples);
+  put32(eviction_.tenacity, config_.maxmemory_eviction_tenacity);
+  put32(eviction_.lfu_log_factor, config_.lfu_log_factor);
+  put32(eviction_.lfu_decay_time, config_.lfu_decay_time);
 }
 
 void Server::ResetStats() {
@@ -312,9 +328,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("used_memory_scripts", script_store_.bytes() + fs.overhead_bytes);
     line("used_memory_scripts_human",
          HumanBytes(static_cast<double>(script_store_.bytes() + fs.overhead_bytes)));
-    line("maxmemory", 0);
-    line("maxmemory_human", "0B");
-    line("maxmemory_policy", "noeviction");
+    line("maxmemory", config_.maxmemory);
+    line("maxmemory_human", HumanBytes(static_cast<double>(config_.maxmemory)));
+    line("maxmemory_policy", config_.maxmemory_policy);
     line("mem_fragmentation_ratio",
          StrFormat("%.2f", used == 0 ? 0.0 : static_cast<double>(rss) / used));
     line("mem_allocator", allocator);
@@ -332,7 +348,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("client_output_buffer_limit_disconnections", st.output_buffer_limit_disconnections);
     line("accept_errors", st.accept_errors);
     line("expired_keys", totals.expired_keys);
-    line("evicted_keys", 0);
+    line("evicted_keys", budget_->Evicted());
     line("pubsub_channels", reactor_->PubSubChannelCount(PubSubKind::kChannel));
     line("pubsub_patterns", reactor_->PubSubNumPat());
     line("pubsubshard_channels", reactor_->PubSubChannelCount(PubSubKind::kShard));

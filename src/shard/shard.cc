@@ -4,11 +4,13 @@
 
 #include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
+#include "omnibus/commands/command_table.h"
 
 namespace omnibus {
 namespace {
 
 const QueuePolicyOptions kDefaultQueuePolicy;
+constexpr std::string_view kOomError = "OOM command not allowed when used memory > 'maxmemory'.";
 
 }  // namespace
 
@@ -17,7 +19,7 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
       num_shards_(num_shards),
       options_(options),
       reactor_(reactor),
-      keyspace_(options.num_dbs, options.limits, options.listeners),
+      keyspace_(options.num_dbs, options.limits, options.listeners, options.eviction),
       inbound_(options.queue_capacity),
       // Completions can never outnumber work in flight, which the reactor bounds by the
       // inbound capacity, so this ring never fills.
@@ -27,6 +29,7 @@ Shard::Shard(int index, int num_shards, const ShardOptions& options, Notifier* r
              &queue_stats_) {
   activity_.hand_over = &Shard::HandOver;
   activity_.shard = this;
+  keyspace_.AttachBudget(options.budget, index);
 }
 
 void Shard::HandOver(void* shard, bool busy) {
@@ -101,6 +104,11 @@ void Shard::Execute(Work* w) {
   } else {
     ReplyBuilder rb =
         w->capture ? ReplyBuilder(&w->result, w->resp) : ReplyBuilder(&w->reply, w->resp);
+    if (!MakeRoomFor(w->command_id)) {
+      rb.Error(kOomError);
+      last_dispatch_ = w->dispatch_seq;
+      return;
+    }
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
     ctx.track_reads = w->track_reads;
@@ -128,6 +136,14 @@ std::vector<KeyNotice> Shard::TakeLooseNotices() {
   std::lock_guard<std::mutex> lock(loose_mu_);
   has_loose_notices_.store(false, std::memory_order_relaxed);
   return std::exchange(loose_notices_, {});
+}
+
+bool Shard::MakeRoomFor(uint16_t command_id) {
+  // One load and a branch when there is no maxmemory.
+  if (keyspace_.evictor().maxmemory() <= 0 || options_.commands == nullptr) return true;
+  const CommandSpec& spec = options_.commands->all()[command_id];
+  if (!(spec.flags & kCmdDenyOom)) return true;
+  return keyspace_.MakeRoom();
 }
 
 void Shard::RunParked(Work* w) {
@@ -312,7 +328,9 @@ void Shard::Run() {
       processed_.fetch_add(n, std::memory_order_relaxed);
       completions_.Publish();
       reactor_->Notify();
+      keyspace_.PublishMemory();
     }
+    keyspace_.EvictInBackground();
     int64_t now = clock;
     if (now >= next_cycle) {
       expire_budget_ns = cycle_ns / 4;
@@ -341,7 +359,7 @@ void Shard::Run() {
     }
     if (n > 0 || !queue_.empty()) continue;
     parker_.PrepareToPark();
-    if (!inbound_.Empty() || stop_.load()) {
+    if (!inbound_.Empty() || stop_.load() || keyspace_.EvictionRequested()) {
       parker_.CancelPark();
       continue;
     }

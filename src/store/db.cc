@@ -132,6 +132,7 @@ void Db::ClearLeases() {
 }
 
 Db::Entry Db::Find(std::string_view key) {
+  if (evictor_ != nullptr) evictor_->Count(index_, key);  // TinyLFU counts hits and misses
   Entry e = Peek(key);
   if (e) {
     Touch(e.get());
@@ -166,7 +167,7 @@ OpResult<KeyWrite> Db::Write(std::string_view key, ValueType type, bool create) 
   }
   if (!create) return KeyWrite();
   Record* r = NewObjectRecord(key, NewObject(type), -1);
-  Touch(r);
+  Stamp(r);
   table_.Insert(r);
   const bool announce = notices_ != nullptr && Listening(kNotifyNew);
   return KeyWrite(this, r, true, announce ? notices_->size() : 0, announce ? NextReadySeq() : 0);
@@ -210,15 +211,17 @@ void Db::SetString(std::string_view key, std::string_view value, int64_t expire_
     if (keep_ttl && !IsExpired(old)) expire_at_ms = old->expire_at_ms();
     r = NewRecord(key, value.size(), expire_at_ms);
     r->next = old->next;
+    r->lru = old->lru;  // an overwrite keeps the key's LFU history, as Redis's dbOverwrite
+    Touch(r);
     *link = r;
     if (old->has_expire()) --volatile_;
     FreeRecord(old);
   } else {
     r = NewRecord(key, value.size(), expire_at_ms);
+    Stamp(r);
     table_.Insert(r);
   }
   memcpy(r->mutable_value(), value.data(), value.size());
-  Touch(r);
   if (r->has_expire()) ++volatile_;
   OnKeyEvent(key, KeyEvent::kWritten, false);
 }
@@ -262,14 +265,16 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
   }
   Record** link = FindForOverwrite(key);
   Record* r = NewObjectRecord(key, obj, -1);
-  Touch(r);
   if (link != nullptr) {
     Record* old = *link;
+    r->lru = old->lru;
+    Touch(r);
     r->next = old->next;
     *link = r;
     if (old->has_expire()) --volatile_;
     FreeRecord(old);
   } else {
+    Stamp(r);
     table_.Insert(r);
   }
   OnKeyEvent(key, KeyEvent::kWritten, true);
@@ -299,8 +304,23 @@ bool Db::Delete(std::string_view key) {
 
 void Db::Delete(Entry e) { Remove(e, KeyEvent::kDeleted); }
 
+void Db::Evict(Entry e) { Remove(e, KeyEvent::kEvicted); }
+
+Record* Db::Sample(bool volatile_only, const std::function<uint64_t()>& rand) {
+  if (volatile_only && volatile_ == 0) return nullptr;
+  // Most keys may have no TTL: a bounded number of tries, as Redis's sampling of its expires
+  // dict would find one at once.
+  for (int tries = 0; tries < 64; ++tries) {
+    Record* r = table_.Random(rand);
+    if (r == nullptr) return nullptr;
+    if (!volatile_only || r->has_expire()) return r;
+  }
+  return nullptr;
+}
+
 void Db::Remove(Entry e, KeyEvent event) {
   if (event == KeyEvent::kExpired) Notify(kNotifyExpired, "expired", (*e.link)->key());
+  if (event == KeyEvent::kEvicted) Notify(kNotifyEvicted, "evicted", (*e.link)->key());
   Record* r = table_.Unlink(e.link);
   if (r->has_expire()) --volatile_;
   OnKeyEvent(r->key(), event, false);

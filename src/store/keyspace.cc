@@ -1,7 +1,11 @@
 #include "omnibus/store/keyspace.h"
 
+#include <climits>
+#include <cmath>
+
 #include "omnibus/base/clock.h"
 #include "omnibus/store/lease_table.h"
+#include "omnibus/store/memory.h"
 
 namespace omnibus {
 
@@ -25,6 +29,173 @@ size_t Keyspace::ActiveExpireCycle(int64_t budget_us) {
     if ((MonotonicNs() - start) / 1000 > budget_us) break;
   }
   return total;
+}
+
+size_t Keyspace::TotalKeys() const {
+  size_t n = 0;
+  for (const auto& db : dbs_) {
+    if (db != nullptr) n += db->size();
+  }
+  return n;
+}
+
+void Keyspace::PublishMemory() {
+  if (budget_ != nullptr) budget_->Publish(shard_, StoreAllocatedBytes(), evictor_.evicted_keys);
+}
+
+bool Keyspace::OverMaxmemory() const {
+  int64_t max = evictor_.maxmemory();
+  return max > 0 && budget_ != nullptr && budget_->TotalWith(shard_, StoreAllocatedBytes()) > max;
+}
+
+namespace {
+
+// Redis's evictionTimeLimitUs: how long one command may spend evicting before the rest is
+// left for later (maxmemory-eviction-tenacity: 10 is 500 µs, 100 is unlimited).
+int64_t EvictionTimeLimitNs(int tenacity) {
+  if (tenacity <= 10) return 50'000LL * tenacity;
+  if (tenacity < 100) return static_cast<int64_t>(500'000.0 * std::pow(1.15, tenacity - 10.0));
+  return INT64_MAX;
+}
+
+}  // namespace
+
+bool Keyspace::MakeRoom() {
+  const int64_t max = evictor_.maxmemory();
+  if (max <= 0 || budget_ == nullptr) return true;
+  if (budget_->TotalWith(shard_, StoreAllocatedBytes()) <= max) return true;
+  if (evictor_.policy() == EvictionPolicy::kNoEviction) return false;
+  const int64_t share = max / budget_->shards();
+  if (!EvictWhileOver(max, share, EvictionTimeLimitNs(evictor_.tenacity()))) return false;
+  // Down to its share and still over: the others hold more than theirs.
+  if (budget_->TotalWith(shard_, StoreAllocatedBytes()) > max && !evict_pending_) AskOthers(share);
+  return true;
+}
+
+void Keyspace::AskOthers(int64_t share) {
+  for (int i = 0; i < budget_->shards(); ++i) {
+    if (i != shard_ && budget_->Published(i) > share) budget_->Request(i);
+  }
+}
+
+void Keyspace::EvictInBackground() {
+  if (budget_ == nullptr) return;
+  const bool requested = budget_->TakeRequest(shard_);
+  const int64_t max = evictor_.maxmemory();
+  if (max <= 0 || evictor_.policy() == EvictionPolicy::kNoEviction) {
+    evict_pending_ = false;
+    return;
+  }
+  const int64_t own = StoreAllocatedBytes();
+  const int64_t share = max / budget_->shards();
+  if (budget_->TotalWith(shard_, own) <= max) {
+    evict_pending_ = false;
+    return;
+  }
+  if (!evict_pending_ && !requested && own <= share) return;
+  evict_pending_ = false;
+  constexpr int64_t kSliceNs = 1'000'000;  // as active expiry's slices (§4)
+  EvictWhileOver(max, share, kSliceNs);
+  PublishMemory();
+}
+
+bool Keyspace::EvictWhileOver(int64_t max, int64_t floor, int64_t limit_ns) {
+  const int64_t start = MonotonicNs();
+  evictor_.SetKeyCount(TotalKeys());
+  for (int n = 1;; ++n) {
+    int64_t own = StoreAllocatedBytes();
+    if (own <= floor || budget_->TotalWith(shard_, own) <= max) break;
+    if (!EvictOne()) {
+      PublishMemory();
+      return false;
+    }
+    if (n % 16 == 0 && MonotonicNs() - start > limit_ns) {
+      // The rest between batches (Redis: its eviction time proc).
+      evictor_.eviction_exceeded_time_ns += static_cast<uint64_t>(MonotonicNs() - start);
+      evict_pending_ = true;
+      break;
+    }
+  }
+  PublishMemory();
+  return true;
+}
+
+void Keyspace::Populate(bool volatile_only) {
+  auto rand = [this] { return evictor_.Random(); };
+  for (size_t i = 0; i < dbs_.size(); ++i) {
+    Db* db = dbs_[i].get();
+    if (db == nullptr || db->size() == 0) continue;
+    for (int s = 0; s < evictor_.samples(); ++s) {
+      Record* r = db->Sample(volatile_only, rand);
+      if (r == nullptr) break;
+      evictor_.Offer(static_cast<int>(i), r);
+    }
+  }
+}
+
+bool Keyspace::EvictOne() {
+  const EvictionPolicy policy = evictor_.policy();
+  const bool volatile_only = PolicyIsVolatile(policy);
+  auto evict = [this](int db_index, std::string_view key) {
+    Db& db = *dbs_[static_cast<size_t>(db_index)];
+    Db::Entry e = db.Peek(key);  // a dead key expires here instead: room made all the same
+    if (!e) return;
+    db.Evict(e);
+    ++evictor_.evicted_keys;
+  };
+  if (policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom) {
+    auto rand = [this] { return evictor_.Random(); };
+    for (size_t tries = 0; tries < dbs_.size(); ++tries) {
+      size_t i = next_evict_db_;
+      next_evict_db_ = (next_evict_db_ + 1) % dbs_.size();
+      Db* db = dbs_[i].get();
+      if (db == nullptr || db->size() == 0) continue;
+      Record* r = db->Sample(volatile_only, rand);
+      if (r == nullptr) continue;
+      evict(static_cast<int>(i), std::string(r->key()));
+      return true;
+    }
+    return false;
+  }
+  // The best pool candidate that still exists (for volatile-*: still with a TTL).
+  auto take_best = [&](Evictor::Candidate* out, const Evictor::Candidate* skip) {
+    Populate(volatile_only);
+    while (evictor_.TakeBest(out)) {
+      if (skip != nullptr && out->db == skip->db && out->key == skip->key) continue;
+      Db* db = db_if_exists(out->db);
+      if (db == nullptr) continue;
+      Db::Entry e = db->Peek(out->key);
+      if (e && (!volatile_only || e->has_expire())) return true;
+    }
+    return false;
+  };
+  Evictor::Candidate victim;
+  if (policy == EvictionPolicy::kAllKeysTinyLfu) {
+    // W-TinyLFU: a key leaving the window competes with the main part's victim; the one
+    // requested less often goes (ties keep the incumbent: a one-time key never displaces).
+    Evictor::Candidate newcomer;
+    while (evictor_.TakeWindowOverflow(&newcomer)) {
+      Db* db = db_if_exists(newcomer.db);
+      if (db == nullptr || !db->Peek(newcomer.key)) continue;  // gone meanwhile
+      if (!take_best(&victim, &newcomer)) {
+        evict(newcomer.db, newcomer.key);
+        return true;
+      }
+      if (evictor_.SketchEstimate(newcomer.db, newcomer.key) >
+          evictor_.SketchEstimate(victim.db, victim.key)) {
+        evict(victim.db, victim.key);
+      } else {
+        // The incumbent stays a candidate for the next round.
+        Db::Entry e = dbs_[static_cast<size_t>(victim.db)]->Peek(victim.key);
+        if (e) evictor_.Offer(victim.db, e.get());
+        evict(newcomer.db, newcomer.key);
+      }
+      return true;
+    }
+  }
+  if (!take_best(&victim, nullptr)) return false;
+  evict(victim.db, victim.key);
+  return true;
 }
 
 }  // namespace omnibus

@@ -172,6 +172,9 @@ class ServerApi {
   virtual bool AppendInfoSection(std::string_view section, const ShardTotals& totals,
                                  std::string* out) = 0;
   virtual void RequestShutdown() = 0;
+  // maxmemory: used memory is over it and the policy evicts nothing (MULTI refuses to queue
+  // then, as Redis). Under an evicting policy the shards make room as commands arrive.
+  virtual bool OutOfMemory() const { return false; }
   // Forgets every key the session WATCHes (UNWATCH, DISCARD, RESET; EXEC does it itself).
   virtual void Unwatch(Session& s) = 0;
   // CLIENT UNBLOCK: true if the client was blocked and is now unblocked (with a null reply,

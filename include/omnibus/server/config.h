@@ -30,6 +30,13 @@ struct Config {
   int64_t queue_interval_ms = 100;
   int64_t queue_shed_ms = 50;
   bool queue_adaptive = true;  // queue-policy adaptive|fifo
+  // maxmemory and eviction (DESIGN §10.8, store/eviction.h); Redis 7.0's defaults.
+  int64_t maxmemory = 0;
+  std::string maxmemory_policy = "noeviction";
+  int64_t maxmemory_samples = 5;
+  int64_t maxmemory_eviction_tenacity = 10;
+  int64_t lfu_log_factor = 10;
+  int64_t lfu_decay_time = 1;
   // Container encodings (store/container_limits.h has their meaning and defaults).
   int64_t hash_max_listpack_entries = 512;
   int64_t hash_max_listpack_value = 64;

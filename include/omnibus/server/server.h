@@ -28,6 +28,10 @@ class Server final : public ServerApi {
   void Stop();                     // async-signal-safe
   int port() const { return reactor_->port(); }
   int num_shards() const override { return static_cast<int>(shards_.size()); }
+  bool OutOfMemory() const override {
+    return config_.maxmemory > 0 && config_.maxmemory_policy == "noeviction" &&
+           budget_->Total() > config_.maxmemory;
+  }
 
   // ServerApi
   const CommandTable& commands() const override { return table_; }
@@ -89,6 +93,8 @@ class Server final : public ServerApi {
   // The container-encoding settings as shards read them (copied from config_ on CONFIG SET).
   ContainerLimits limits_;
   QueuePolicyOptions queue_policy_;  // the shards read it live (CONFIG SET)
+  EvictionSettings eviction_;        // likewise
+  std::unique_ptr<MemoryBudget> budget_;
   void PublishLimits();
   // Who listens for key notices (store/key_notice.h): set by the reactor, read by shards.
   NoticeListeners listeners_;

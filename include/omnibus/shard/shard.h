@@ -30,6 +30,9 @@ struct ShardOptions {
   const std::atomic<int64_t>* TEST_clock_ms = nullptr;
   // Overload control (§4); null: the defaults.
   const QueuePolicyOptions* queue_policy = nullptr;
+  // maxmemory (§10.8), both owned by the server; null: no maxmemory.
+  const EvictionSettings* eviction = nullptr;
+  MemoryBudget* budget = nullptr;
 };
 
 // One shard thread: the only thread that touches its keyspace (invariant 1). Executes its
@@ -53,6 +56,8 @@ class Shard {
   void PostToShard() {
     if (inbound_.Publish()) parker_.Unpark();
   }
+  // Any thread: wakes the shard if it is parked (another shard asks it to evict).
+  void Wake() { parker_.Unpark(); }
   template <typename F>
   size_t DrainCompletions(F&& fn) {
     return completions_.ConsumeAll(fn);
@@ -91,6 +96,8 @@ class Shard {
   // Answers a shed item or one whose deadline passed, without executing it (§4).
   void Refuse(Work* w, ShardQueue::Action action);
   void RunParked(Work* w);
+  // maxmemory: before a deny-oom command, evicts as the policy says; false: -OOM.
+  bool MakeRoomFor(uint16_t command_id);
   // Shutdown: releases the shards parked at `g` unless a runner already claimed it (it
   // releases them when done).
   static void Abandon(ParkGroup* g);

@@ -55,6 +55,8 @@ struct ExecContext {
   // Client tracking: the caller tracks the keys it reads; a script notes what its
   // redis.call reads (Db::NoteRead) so the reactor remembers them for the caller.
   bool track_reads = false;
+  // A script runs while out of memory (maxmemory): its deny-oom calls fail with -OOM.
+  bool script_oom = false;
 
   Db& DbFor(std::string_view key) const {
     if (all == nullptr) return local->db(db_index);

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "omnibus/base/op_status.h"
+#include "omnibus/store/eviction.h"
 #include "omnibus/store/key_notice.h"
 #include "omnibus/store/object.h"
 #include "omnibus/store/record.h"
@@ -25,6 +26,7 @@ enum class KeyEvent : uint8_t {
   kDeleted,  // DEL, a container emptied, RENAME/MOVE out
   kExpired,  // lazy or active expiry
   kFlushed,  // FLUSHDB/FLUSHALL/SWAPDB: every key of the DB at once (the key is empty)
+  kEvicted,  // maxmemory eviction
 };
 
 class Db;
@@ -105,13 +107,17 @@ class Db {
   // Keys that gain elements while clients block on them are appended to `ready` as
   // (index, key) (null: nobody listens).
   // Key notices (store/key_notice.h) go to `notices` while `listeners` asks for them.
+  // `evictor` (the shard's, may be null) stamps records on access and counts lookups for
+  // eviction (store/eviction.h); null: plain LRU stamps.
   explicit Db(const int64_t* now_ms, int index = 0, std::vector<ReadyKey>* ready = nullptr,
-              std::vector<KeyNotice>* notices = nullptr, const NoticeListeners* listeners = nullptr)
+              std::vector<KeyNotice>* notices = nullptr, const NoticeListeners* listeners = nullptr,
+              Evictor* evictor = nullptr)
       : now_ms_(now_ms),
         index_(index),
         ready_(ready),
         notices_(notices),
-        listeners_(listeners != nullptr ? listeners : &no_listeners_) {}
+        listeners_(listeners != nullptr ? listeners : &no_listeners_),
+        evictor_(evictor) {}
 
   // A found key: valid until the next call on this Db.
   struct Entry {
@@ -152,6 +158,11 @@ class Db {
 
   bool Delete(std::string_view key);
   void Delete(Entry e);
+  // maxmemory: removes the key as an eviction ("evicted" notification, WATCH, tracking).
+  void Evict(Entry e);
+  // A random record (live or not) for eviction's sampling; `volatile_only`: one with a TTL
+  // (bounded tries; null when none was found).
+  Record* Sample(bool volatile_only, const std::function<uint64_t()>& rand);
 
   // RENAME/MOVE: takes the key out of this Db (reported as deleted) without freeing its value.
   // The caller must pass the record to Attach (here or in another Db) or FreeRecord it.
@@ -260,7 +271,22 @@ class Db {
   Record* Rebuild(Entry e, int64_t expire_at_ms);
   // Unlinks and frees; reports `event`.
   void Remove(Entry e, KeyEvent event);
-  void Touch(Record* r) { r->lru = static_cast<uint16_t>(*now_ms_ / 1000); }
+  void Touch(Record* r) {
+    if (evictor_ != nullptr) {
+      evictor_->Touch(r);
+    } else {
+      r->lru = static_cast<uint16_t>(*now_ms_ / 1000);
+    }
+  }
+  // A record this Db just created (not an overwrite): LFU's initial counter, TinyLFU's window.
+  void Stamp(Record* r) {
+    if (evictor_ != nullptr) {
+      evictor_->Stamp(r);
+      evictor_->Created(index_, r->key());
+    } else {
+      Touch(r);
+    }
+  }
   void ForgetLease(std::string_view key);
   void ClearLeases();
 
@@ -280,6 +306,7 @@ class Db {
   std::vector<ReadyKey>* ready_;
   std::vector<KeyNotice>* notices_;
   const NoticeListeners* listeners_;
+  Evictor* evictor_;
   static thread_local bool read_lookups_;
   static const NoticeListeners no_listeners_;
   static std::atomic<uint64_t> ready_seq_;

@@ -17,9 +17,12 @@ class Keyspace {
  public:
   // `limits` (owned by the server, outliving the keyspace) may be null: Redis's defaults.
   // `listeners` (owned by the server) may be null: nobody ever listens for key notices.
+  // `eviction` (owned by the server) may be null: no maxmemory.
   explicit Keyspace(int num_dbs, const ContainerLimits* limits = nullptr,
-                    const NoticeListeners* listeners = nullptr)
-      : dbs_(static_cast<size_t>(num_dbs)),
+                    const NoticeListeners* listeners = nullptr,
+                    const EvictionSettings* eviction = nullptr)
+      : evictor_(eviction),
+        dbs_(static_cast<size_t>(num_dbs)),
         limits_(limits ? limits : &default_limits_),
         listeners_(listeners) {}
 
@@ -27,7 +30,9 @@ class Keyspace {
 
   Db& db(int index) {
     auto& slot = dbs_[static_cast<size_t>(index)];
-    if (!slot) slot = std::make_unique<Db>(&now_ms_, index, &ready_, &notices_, listeners_);
+    if (!slot) {
+      slot = std::make_unique<Db>(&now_ms_, index, &ready_, &notices_, listeners_, &evictor_);
+    }
     return *slot;
   }
   // Null if the DB was never touched.
@@ -46,7 +51,11 @@ class Keyspace {
   std::vector<KeyNotice>& notice_list() { return notices_; }
   std::vector<KeyNotice> TakeNotices() { return std::exchange(notices_, {}); }
 
-  void set_now_ms(int64_t ms) { now_ms_ = ms; }
+  // Before each batch: the clock, and the eviction settings CONFIG SET may have changed.
+  void set_now_ms(int64_t ms) {
+    now_ms_ = ms;
+    evictor_.Refresh(ms);
+  }
   int64_t now_ms() const { return now_ms_; }
   uint64_t Random() { return rng_(); }
 
@@ -55,8 +64,44 @@ class Keyspace {
   // Returns the number of keys expired.
   size_t ActiveExpireCycle(int64_t budget_us);
 
+  // --- maxmemory (DESIGN §10.8, store/eviction.h) -------------------------------------
+  Evictor& evictor() { return evictor_; }
+  // This keyspace is shard `shard` of those sharing `budget`.
+  void AttachBudget(MemoryBudget* budget, int shard) {
+    budget_ = budget;
+    shard_ = shard;
+  }
+  // Before a command that may grow memory (deny-oom): while the shared budget is over
+  // maxmemory, evicts this shard's keys by the policy, down to its fair share (below it,
+  // the shards above theirs are asked to make the room). False: out of memory (noeviction,
+  // or nothing this shard may evict): the command is refused with -OOM.
+  bool MakeRoom();
+  // The shared budget is over maxmemory (scripts check it before a deny-oom call).
+  bool OverMaxmemory() const;
+  // Between batches: evicts what MakeRoom left for later (its time limit), what another
+  // shard asked for, or whatever puts this shard over its share while the budget is over.
+  void EvictInBackground();
+  // Evicts one key chosen by the policy. False when there is nothing to evict.
+  bool EvictOne();
+  // Publishes this shard's counted bytes to the shared budget.
+  void PublishMemory();
+  size_t TotalKeys() const;
+  // Another shard asked this one to evict (a parked shard must not sleep through it).
+  bool EvictionRequested() const { return budget_ != nullptr && budget_->HasRequest(shard_); }
+
  private:
+  // Evicts while the budget is over `max` and this shard holds more than `floor`, for at
+  // most `limit_ns`. False when nothing could be evicted while still over.
+  bool EvictWhileOver(int64_t max, int64_t floor, int64_t limit_ns);
+  void Populate(bool volatile_only);
+  void AskOthers(int64_t share);
+
   int64_t now_ms_ = 0;
+  Evictor evictor_;
+  MemoryBudget* budget_ = nullptr;
+  int shard_ = 0;
+  bool evict_pending_ = false;
+  size_t next_evict_db_ = 0;
   std::vector<ReadyKey> ready_;
   std::vector<KeyNotice> notices_;
   std::vector<std::unique_ptr<Db>> dbs_;

@@ -88,8 +88,7 @@ void AddEvictionParams(std::vector<ConfigParam>* p) {
   p->push_back({"maxmemory", true, [](const Config& c) { return StrCat(c.maxmemory); },
                 [](Config& c, std::string_view v) -> std::string {
                   int64_t x;
-                  if (!ParseMemory(v, &x)) return "argument must be a memory value";
-                  if (x < 0) return IntRangeError(0, LLONG_MAX);
+                  if (!ParseMemory(v, &x) || x < 0) return "argument must be a memory value";
                   c.maxmemory = x;
                   return "";
                 }});
@@ -104,7 +103,7 @@ void AddEvictionParams(std::vector<ConfigParam>* p) {
                   c.maxmemory_policy = std::string(EvictionPolicyName(*policy));
                   return "";
                 }});
-  p->push_back(IntParam("maxmemory-samples", true, &Config::maxmemory_samples, 1, 64));
+  p->push_back(IntParam("maxmemory-samples", true, &Config::maxmemory_samples, 1, INT_MAX));
   p->push_back(
       IntParam("maxmemory-eviction-tenacity", true, &Config::maxmemory_eviction_tenacity, 0, 100));
   p->push_back(IntParam("lfu-log-factor", true, &Config::lfu_log_factor, 0, INT_MAX));

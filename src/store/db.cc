@@ -308,14 +308,22 @@ void Db::Evict(Entry e) { Remove(e, KeyEvent::kEvicted); }
 
 Record* Db::Sample(bool volatile_only, const std::function<uint64_t()>& rand) {
   if (volatile_only && volatile_ == 0) return nullptr;
-  // Most keys may have no TTL: a bounded number of tries, as Redis's sampling of its expires
-  // dict would find one at once.
+  // Most keys may have no TTL: a bounded number of random tries, then a walk from a cursor
+  // (Redis samples its expires dict, which holds only keys with a TTL).
   for (int tries = 0; tries < 64; ++tries) {
     Record* r = table_.Random(rand);
     if (r == nullptr) return nullptr;
     if (!volatile_only || r->has_expire()) return r;
   }
-  return nullptr;
+  Record* found = nullptr;
+  int passes = 0;
+  while (found == nullptr && passes < 2) {
+    sample_cursor_ = table_.Scan(sample_cursor_, [&](Record* r) {
+      if (found == nullptr && r->has_expire()) found = r;
+    });
+    if (sample_cursor_ == 0) ++passes;
+  }
+  return found;
 }
 
 void Db::Remove(Entry e, KeyEvent event) {

@@ -33,10 +33,14 @@ std::string_view EvictionPolicyName(EvictionPolicy p) {
 
 // --- FrequencySketch ----------------------------------------------------------------------
 
-void FrequencySketch::Resize(size_t width) {
-  width_ = 16;
-  while (width_ < width) width_ <<= 1;
+void FrequencySketch::Resize(size_t keys) {
+  // Four counters per key and row (8 bytes per key in all, as Caffeine's sketch), so the
+  // distinct keys seen between two agings rarely share all four counters; aged after 10
+  // additions per key (TinyLFU's sample size).
+  width_ = 4096;
+  while (width_ < 4 * keys) width_ <<= 1;
   table_.assign(width_ * 4 / 16, 0);
+  sample_size_ = 10 * std::max<size_t>(keys, width_ / 4);
   additions_ = 0;
 }
 
@@ -61,7 +65,7 @@ void FrequencySketch::Add(uint64_t hash) {
   }
   // Aging (TinyLFU's reset): after a sample of 10 × width additions, halve every counter,
   // so the sketch follows what is popular now.
-  if (added && ++additions_ >= 10 * width_) {
+  if (added && ++additions_ >= sample_size_) {
     for (uint64_t& word : table_) word = (word >> 1) & 0x7777777777777777ULL;
     additions_ /= 2;
   }
@@ -197,9 +201,9 @@ void Evictor::SetKeyCount(size_t keys) {
   if (policy_ != EvictionPolicy::kAllKeysTinyLfu) return;
   // The window holds about 1% of the keys (W-TinyLFU's default), at least one.
   window_cap_ = std::max<size_t>(1, keys / 100);
-  // About one counter per key, in powers of two; regrown (and so forgotten) only while the
-  // keys outgrow it, which stops once the cache is full.
-  if (keys > sketch_.width() && sketch_.width() < (size_t{1} << 26)) sketch_.Resize(keys * 2);
+  // Regrown (and so forgotten) only while the keys outgrow it, which stops once the cache is
+  // full.
+  if (4 * keys > sketch_.width() && sketch_.width() < (size_t{1} << 28)) sketch_.Resize(keys);
 }
 
 }  // namespace omnibus

@@ -1,5 +1,6 @@
 #include "omnibus/store/keyspace.h"
 
+#include <algorithm>
 #include <climits>
 #include <cmath>
 
@@ -82,6 +83,7 @@ void Keyspace::EvictInBackground() {
   if (budget_ == nullptr) return;
   const bool requested = budget_->TakeRequest(shard_);
   const int64_t max = evictor_.maxmemory();
+  if (max > 0) evictor_.SetKeyCount(TotalKeys());  // TinyLFU's sketch follows the keyspace
   if (max <= 0 || evictor_.policy() == EvictionPolicy::kNoEviction) {
     evict_pending_ = false;
     return;
@@ -125,7 +127,8 @@ void Keyspace::Populate(bool volatile_only) {
   for (size_t i = 0; i < dbs_.size(); ++i) {
     Db* db = dbs_[i].get();
     if (db == nullptr || db->size() == 0) continue;
-    for (int s = 0; s < evictor_.samples(); ++s) {
+    const size_t samples = std::min<size_t>(static_cast<size_t>(evictor_.samples()), db->size());
+    for (size_t s = 0; s < samples; ++s) {
       Record* r = db->Sample(volatile_only, rand);
       if (r == nullptr) break;
       evictor_.Offer(static_cast<int>(i), r);

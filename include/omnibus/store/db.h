@@ -294,6 +294,7 @@ class Db {
   Table table_;
   size_t volatile_ = 0;
   uint64_t expire_cursor_ = 0;
+  uint64_t sample_cursor_ = 0;  // eviction's walk for keys with a TTL
 
   struct Watch {
     uint64_t version = 0;

@@ -117,12 +117,13 @@ class MemoryBudget {
   std::unique_ptr<Slot[]> slots_;
 };
 
-// A count-min sketch of 4-bit counters (4 rows), aged by halving every counter after
-// 10 × width increments: TinyLFU's frequency filter. Width grows with the keys it serves.
+// A count-min sketch of 4-bit counters (4 rows), aged by halving every counter after 10
+// additions per key: TinyLFU's frequency filter. Sized for the keys it serves.
 class FrequencySketch {
  public:
-  explicit FrequencySketch(size_t width = 1024) { Resize(width); }
-  void Resize(size_t width);
+  explicit FrequencySketch(size_t keys = 1024) { Resize(keys); }
+  // Forgets everything.
+  void Resize(size_t keys);
   size_t width() const { return width_; }
   void Add(uint64_t hash);
   int Estimate(uint64_t hash) const;
@@ -133,6 +134,7 @@ class FrequencySketch {
   std::vector<uint64_t> table_;  // 16 counters per word
   size_t width_ = 0;             // counters per row (a power of two)
   size_t additions_ = 0;
+  size_t sample_size_ = 0;
 };
 
 // One shard's eviction state: the policy in force for the current batch, the access clock

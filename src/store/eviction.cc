@@ -89,6 +89,7 @@ uint64_t Evictor::KeyHash(int db, std::string_view key) {
 
 void Evictor::Refresh(int64_t now_ms) {
   now_ms_ = now_ms;
+  lru_clock_ = LruClock();
   if (settings_ == nullptr) return;
   auto policy = static_cast<EvictionPolicy>(settings_->policy.load(std::memory_order_relaxed));
   if (policy != policy_) {
@@ -102,6 +103,8 @@ void Evictor::Refresh(int64_t now_ms) {
   lfu_log_factor_ = settings_->lfu_log_factor.load(std::memory_order_relaxed);
   lfu_decay_time_ = settings_->lfu_decay_time.load(std::memory_order_relaxed);
   count_lookups_ = policy_ == EvictionPolicy::kAllKeysTinyLfu && maxmemory_ > 0;
+  lfu_ = PolicyIsLfu(policy_);
+  lru_clock_ = LruClock();
 }
 
 // Under an LFU policy the 16-bit stamp is Redis's LFU field shrunk to our record: the last
@@ -115,11 +118,7 @@ int Evictor::LfuCounter(const Record* r) const {
   return periods > counter ? 0 : counter - periods;
 }
 
-void Evictor::Touch(Record* r) {
-  if (!PolicyIsLfu(policy_)) {
-    r->lru = LruClock();
-    return;
-  }
+void Evictor::TouchLfu(Record* r) {
   int counter = LfuCounter(r);
   if (counter < 255) {
     // Redis's LFULogIncr: the higher the counter, the less likely an access raises it.

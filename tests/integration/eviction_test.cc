@@ -121,9 +121,9 @@ TEST_P(EvictionTest, NoevictionRefusesWritesAndKeepsServingReads) {
               IsBulk(std::string(1000, 'v')));
   EXPECT_THAT(Command(conn_, {"EVAL", "#!lua\nreturn 1", "0"}), IsError(kOom));
   EXPECT_THAT(Command(conn_, {"EVAL", "#!lua flags=no-writes\nreturn 1", "0"}), IsInt(1));
-  EXPECT_THAT(Command(conn_, {"EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','a','b')",
-                              "0"}),
-              IsStatus("OK"));
+  EXPECT_THAT(
+      Command(conn_, {"EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','a','b')", "0"}),
+      IsStatus("OK"));
   EXPECT_EQ(Evicted(), 0);
   EXPECT_EQ(DbSize(), 100);  // 100 - k2 + a
   Config("maxmemory", "0");
@@ -266,8 +266,9 @@ TEST_P(EvictionTest, ConfigNamesAndErrorsAsRedis) {
   EXPECT_STREQ(r->element[1]->str, "allkeys-lfu");
   // OBJECT IDLETIME and FREQ answer by policy.
   ASSERT_THAT(Command(conn_, {"SET", "k", "v"}), IsStatus("OK"));
-  EXPECT_THAT(Command(conn_, {"OBJECT", "IDLETIME", "k"}),
-              IsErrorStartingWith("ERR An LFU maxmemory policy is selected, idle time not tracked."));
+  EXPECT_THAT(
+      Command(conn_, {"OBJECT", "IDLETIME", "k"}),
+      IsErrorStartingWith("ERR An LFU maxmemory policy is selected, idle time not tracked."));
   Config("maxmemory-policy", "allkeys-lru");
   EXPECT_THAT(Command(conn_, {"OBJECT", "FREQ", "k"}),
               IsErrorStartingWith("ERR An LFU maxmemory policy is not selected"));
@@ -315,8 +316,7 @@ TEST_P(SharedBudgetTest, ShardsOverTheirShareMakeRoomForOthers) {
     Reply r = GetReply(conn_.get());
     ASSERT_THAT(r, IsStatus("OK"));
   }
-  ASSERT_TRUE(PollUntil([&] { return Used() <= limit + 64 * 1024; }, milliseconds(5000)))
-      << Used();
+  ASSERT_TRUE(PollUntil([&] { return Used() <= limit + 64 * 1024; }, milliseconds(5000))) << Used();
   int kept = 0;
   for (const std::string& k : others) {
     Reply r = Command(conn_, {"EXISTS", k});

@@ -13,9 +13,9 @@ namespace omnibus {
 namespace {
 
 TEST(EvictionPolicyTest, NamesRoundTrip) {
-  for (const char* name : {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu",
-                           "volatile-lfu", "allkeys-random", "volatile-random", "volatile-ttl",
-                           "allkeys-tinylfu"}) {
+  for (const char* name :
+       {"noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu",
+        "allkeys-random", "volatile-random", "volatile-ttl", "allkeys-tinylfu"}) {
     auto p = ParseEvictionPolicy(name);
     ASSERT_TRUE(p.has_value()) << name;
     EXPECT_EQ(EvictionPolicyName(*p), name);

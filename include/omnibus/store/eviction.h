@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
-namespace omnibus {
+#include "omnibus/store/record.h"
 
-struct Record;
+namespace omnibus {
 
 // Redis 7.0's maxmemory-policy values, plus ours.
 enum class EvictionPolicy : uint8_t {
@@ -153,7 +153,13 @@ class Evictor {
 
   // --- Record access stamps (Db calls these) -------------------------------------------
   // A record was looked up (LRU: now; LFU: Redis's logarithmic increment after decay).
-  void Touch(Record* r);
+  void Touch(Record* r) {
+    if (lfu_) {
+      TouchLfu(r);
+    } else {
+      r->lru = lru_clock_;
+    }
+  }
   // A new record: LFU counters start at LFU_INIT_VAL (5) so new keys are not evicted at once.
   void Stamp(Record* r);
   // TinyLFU: counts a lookup of (db, key), found or not; no-op under other policies.
@@ -205,6 +211,7 @@ class Evictor {
 
  private:
   uint64_t Score(const Record* r) const;
+  void TouchLfu(Record* r);
   uint16_t LruClock() const { return static_cast<uint16_t>(now_ms_ / 1000); }
   uint8_t LfuMinutes() const { return static_cast<uint8_t>(now_ms_ / 60000); }
 
@@ -220,6 +227,8 @@ class Evictor {
   static constexpr size_t kPoolSize = 16;
   std::vector<Candidate> pool_;  // ascending score
   bool count_lookups_ = false;   // TinyLFU with a maxmemory
+  bool lfu_ = false;             // PolicyIsLfu(policy_)
+  uint16_t lru_clock_ = 0;       // LruClock() of this batch
   size_t window_cap_ = 16;
   FrequencySketch sketch_;
   std::deque<Candidate> window_;  // TinyLFU: keys created most recently, oldest first

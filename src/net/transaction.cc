@@ -31,6 +31,18 @@ Task Reactor::Exec(Connection* c, Work* slot) {
         .Error("EXECABORT Transaction discarded because of previous errors.");
     co_return;
   }
+  if (api_->OutOfMemory() &&
+      std::any_of(queued.begin(), queued.end(), [](const QueuedCommand& q) {
+        return q.spec != nullptr && (q.spec->flags & kCmdDenyOom);
+      })) {
+    // Redis rejects an EXEC that would grow memory while out of it, as a whole.
+    SendUnwatch(tx->watches);
+    ReplyBuilder(&slot->reply, slot->resp)
+        .Error(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used "
+            "memory > 'maxmemory'.");
+    co_return;
+  }
   tx->resp = slot->resp;
   // The queue's vector moved its elements as it grew, and a short argument string moves by
   // copy: point each command's views at its own storage again before reading them.

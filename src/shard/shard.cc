@@ -239,6 +239,9 @@ void Shard::RunTransaction(const ExecContext& base, Keyspace* const* all, Transa
       case TxStep::Mode::kAnswered:
         continue;
       case TxStep::Mode::kOnKeys: {
+        // maxmemory: room is made as for the command alone; the transaction runs whole
+        // either way (an EXEC that could not have run was refused on the reactor).
+        MakeRoomFor(step.command_id);
         ReplyBuilder rb(&step.reply, tx->resp);
         ctx.reply = &rb;
         step.handler(ctx);

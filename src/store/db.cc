@@ -306,15 +306,12 @@ void Db::Delete(Entry e) { Remove(e, KeyEvent::kDeleted); }
 
 void Db::Evict(Entry e) { Remove(e, KeyEvent::kEvicted); }
 
-Record* Db::Sample(bool volatile_only, const std::function<uint64_t()>& rand) {
-  if (volatile_only && volatile_ == 0) return nullptr;
-  // Most keys may have no TTL: a bounded number of random tries, then a walk from a cursor
-  // (Redis samples its expires dict, which holds only keys with a TTL).
-  for (int tries = 0; tries < 64; ++tries) {
-    Record* r = table_.Random(rand);
-    if (r == nullptr) return nullptr;
-    if (!volatile_only || r->has_expire()) return r;
-  }
+size_t Db::SampleSome(bool volatile_only, uint64_t random, size_t n, Record** out) {
+  if (volatile_only && volatile_ == 0) return 0;
+  size_t got = table_.SampleSome(random, n, out, volatile_only);
+  if (got > 0 || !volatile_only) return got;
+  // Keys with a TTL are rare here: walk from a cursor until one turns up (Redis samples its
+  // expires dict, which holds only those).
   Record* found = nullptr;
   int passes = 0;
   while (found == nullptr && passes < 2) {
@@ -323,7 +320,9 @@ Record* Db::Sample(bool volatile_only, const std::function<uint64_t()>& rand) {
     });
     if (sample_cursor_ == 0) ++passes;
   }
-  return found;
+  if (found == nullptr) return 0;
+  out[0] = found;
+  return 1;
 }
 
 void Db::Remove(Entry e, KeyEvent event) {

@@ -123,15 +123,18 @@ bool Keyspace::EvictWhileOver(int64_t max, int64_t floor, int64_t limit_ns) {
 }
 
 void Keyspace::Populate(bool volatile_only) {
-  auto rand = [this] { return evictor_.Random(); };
+  constexpr size_t kBatch = 64;
+  Record* sampled[kBatch];
   for (size_t i = 0; i < dbs_.size(); ++i) {
     Db* db = dbs_[i].get();
     if (db == nullptr || db->size() == 0) continue;
-    const size_t samples = std::min<size_t>(static_cast<size_t>(evictor_.samples()), db->size());
-    for (size_t s = 0; s < samples; ++s) {
-      Record* r = db->Sample(volatile_only, rand);
-      if (r == nullptr) break;
-      evictor_.Offer(static_cast<int>(i), r);
+    size_t want = std::min<size_t>(static_cast<size_t>(evictor_.samples()), db->size());
+    while (want > 0) {
+      size_t got =
+          db->SampleSome(volatile_only, evictor_.Random(), std::min(want, kBatch), sampled);
+      if (got == 0) break;
+      for (size_t j = 0; j < got; ++j) evictor_.Offer(static_cast<int>(i), sampled[j]);
+      want -= got;
     }
   }
 }
@@ -147,14 +150,13 @@ bool Keyspace::EvictOne() {
     ++evictor_.evicted_keys;
   };
   if (policy == EvictionPolicy::kAllKeysRandom || policy == EvictionPolicy::kVolatileRandom) {
-    auto rand = [this] { return evictor_.Random(); };
     for (size_t tries = 0; tries < dbs_.size(); ++tries) {
       size_t i = next_evict_db_;
       next_evict_db_ = (next_evict_db_ + 1) % dbs_.size();
       Db* db = dbs_[i].get();
       if (db == nullptr || db->size() == 0) continue;
-      Record* r = db->Sample(volatile_only, rand);
-      if (r == nullptr) continue;
+      Record* r;
+      if (db->SampleSome(volatile_only, evictor_.Random(), 1, &r) == 0) continue;
       evict(static_cast<int>(i), std::string(r->key()));
       return true;
     }

@@ -200,6 +200,40 @@ uint64_t Table::Scan(uint64_t v, const std::function<void(Record*)>& fn) {
   return v;
 }
 
+size_t Table::SampleSome(uint64_t random, size_t n, Record** out, bool ttl_only) {
+  if (size() == 0 || n == 0) return 0;
+  const size_t total = size_[0] + size_[1];
+  size_t i = random % total;
+  // First the chain heads of the buckets in order, each prefetched as it is found, so the
+  // records' cache misses overlap instead of following one another; then the chains.
+  constexpr size_t kMaxHeads = 64;
+  Record* heads[kMaxHeads];
+  size_t num_heads = 0;
+  const size_t want_heads = std::min(n, kMaxHeads);
+  const size_t max_steps = std::max<size_t>(10 * n, 64);
+  for (size_t step = 0; step < max_steps && num_heads < want_heads; ++step) {
+    Record* head;
+    if (i < size_[0]) {
+      // Buckets below the rehash index have moved to the new array: empty.
+      head = rehashing() && static_cast<int64_t>(i) < rehash_idx_ ? nullptr : buckets_[0][i];
+    } else {
+      head = buckets_[1][i - size_[0]];
+    }
+    if (head != nullptr) {
+      __builtin_prefetch(head);
+      heads[num_heads++] = head;
+    }
+    i = i + 1 == total ? 0 : i + 1;
+  }
+  size_t got = 0;
+  for (size_t h = 0; h < num_heads && got < n; ++h) {
+    for (Record* r = heads[h]; r != nullptr && got < n; r = r->next) {
+      if (!ttl_only || r->has_expire()) out[got++] = r;
+    }
+  }
+  return got;
+}
+
 Record* Table::Random(const std::function<uint64_t()>& rand) {
   if (size() == 0) return nullptr;
   Record* head = nullptr;

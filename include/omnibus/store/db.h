@@ -160,9 +160,9 @@ class Db {
   void Delete(Entry e);
   // maxmemory: removes the key as an eviction ("evicted" notification, WATCH, tracking).
   void Evict(Entry e);
-  // A random record (live or not) for eviction's sampling; `volatile_only`: one with a TTL
-  // (bounded tries; null when none was found).
-  Record* Sample(bool volatile_only, const std::function<uint64_t()>& rand);
+  // Up to `n` records (live or not) for eviction's sampling, from a random place;
+  // `volatile_only`: records with a TTL (then at least one whenever the Db has any).
+  size_t SampleSome(bool volatile_only, uint64_t random, size_t n, Record** out);
 
   // RENAME/MOVE: takes the key out of this Db (reported as deleted) without freeing its value.
   // The caller must pass the record to Attach (here or in another Db) or FreeRecord it.

@@ -51,6 +51,11 @@ class Table {
   uint64_t Scan(uint64_t cursor, const std::function<void(Record*)>& fn);
   // A random record or nullptr if empty. `rand` returns uniformly random 64-bit values.
   Record* Random(const std::function<uint64_t()>& rand);
+  // Up to `n` records into `out` from consecutive buckets after a random one (Redis's
+  // dictGetSomeKeys: the bucket array is read in order, so n samples cost about n record
+  // loads, not n random bucket and chain walks). `ttl_only`: only records with an expiry.
+  // Looks at a bounded number of buckets; may return fewer.
+  size_t SampleSome(uint64_t random, size_t n, Record** out, bool ttl_only);
   // Exchanges the contents of two tables (SWAPDB).
   void Swap(Table& o);
   // Removes every record.

@@ -129,10 +129,13 @@ void Keyspace::Populate(bool volatile_only) {
     Db* db = dbs_[i].get();
     if (db == nullptr || db->size() == 0) continue;
     size_t want = std::min<size_t>(static_cast<size_t>(evictor_.samples()), db->size());
-    while (want > 0) {
+    for (int empty = 0; want > 0 && empty < 4;) {
       size_t got =
           db->SampleSome(volatile_only, evictor_.Random(), std::min(want, kBatch), sampled);
-      if (got == 0) break;
+      if (got == 0) {
+        ++empty;  // a sparse stretch of the table: try elsewhere
+        continue;
+      }
       for (size_t j = 0; j < got; ++j) evictor_.Offer(static_cast<int>(i), sampled[j]);
       want -= got;
     }

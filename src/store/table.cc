@@ -212,13 +212,12 @@ size_t Table::SampleSome(uint64_t random, size_t n, Record** out, bool ttl_only)
   const size_t want_heads = std::min(n, kMaxHeads);
   const size_t max_steps = std::max<size_t>(10 * n, 64);
   for (size_t step = 0; step < max_steps && num_heads < want_heads; ++step) {
-    Record* head;
-    if (i < size_[0]) {
-      // Buckets below the rehash index have moved to the new array: empty.
-      head = rehashing() && static_cast<int64_t>(i) < rehash_idx_ ? nullptr : buckets_[0][i];
-    } else {
-      head = buckets_[1][i - size_[0]];
+    // Buckets below the rehash index have moved to the new array: skip them (a random start
+    // there would otherwise walk empty buckets only).
+    if (rehashing() && i < size_[0] && static_cast<int64_t>(i) < rehash_idx_) {
+      i = static_cast<size_t>(rehash_idx_);
     }
+    Record* head = i < size_[0] ? buckets_[0][i] : buckets_[1][i - size_[0]];
     if (head != nullptr) {
       __builtin_prefetch(head);
       heads[num_heads++] = head;

@@ -509,6 +509,8 @@ class ListEventsTest : public ::testing::Test {
         return "expired";
       case KeyEvent::kFlushed:
         return "flushed";
+      case KeyEvent::kEvicted:
+        return "evicted";
     }
     return "?";
   }

@@ -158,9 +158,12 @@ def replay(log, args, server, trace_args):
 
 def setup_policy(log, server, policy, maxmemory):
     """FLUSHALL, then the policy and maxmemory; ServerError if the server refuses either."""
-    log.config(server, "FLUSHALL")
-    log.config(server, "CONFIG", "SET", "maxmemory-policy", policy)
-    log.config(server, "CONFIG", "SET", "maxmemory", str(maxmemory))
+    for args in (("FLUSHALL",), ("CONFIG", "SET", "maxmemory-policy", policy),
+                 ("CONFIG", "SET", "maxmemory", str(maxmemory))):
+        try:
+            log.config(server, *args)
+        except ServerError as e:
+            raise ServerError("%s: %s" % (" ".join(args), e))
     got = server.client.cmd("CONFIG", "GET", "maxmemory-policy")
     if got != ["maxmemory-policy", policy]:
         raise ServerError("CONFIG GET maxmemory-policy answers %r after setting %s" %
@@ -242,11 +245,12 @@ def hit_ratio_mode(log, args, redis, omnibus):
     for row in rows:
         cells = [row["trace"], "%.3f" % row["infinite"] if "infinite" in row else "-"]
         for r in row["cells"]:
-            cells.append("FAILED" if r is None else "%.3f (%.0fk/s)" % (
-                r["hit_ratio"], r["requests_per_sec"] / 1000))
+            cells.append("FAILED" if r is None else "%.3f (%.0fk/s, %.1fk keys)" % (
+                r["hit_ratio"], r["requests_per_sec"] / 1000, r["dbsize"] / 1000))
         md.append("| " + " | ".join(cells) + " |")
     md.append("")
-    md.append("Cells: hit ratio after warm-up (requests/s of the replay, thousands).")
+    md.append("Cells: hit ratio after warm-up (requests/s of the replay; keys the cache held at "
+              "the end: at one maxmemory, less overhead a key holds more keys).")
     for (kind, policy), why in failures.items():
         md.append("")
         md.append("FAILED: %s with maxmemory-policy %s: %s" % (kind, policy, why))
@@ -288,9 +292,12 @@ def eviction_mode(log, args, redis, omnibus):
             maxmemory = empty + args.eviction_maxmemory
             setup_policy(log, server, policy, maxmemory)
             # Fill to maxmemory first, so that every SET of the measured run evicts.
-            redis_benchmark(log, server.port, args.eviction_requests // 2, args.clients, 16)
-            if int(server.client.info().get("evicted_keys", 0)) == 0:
-                raise ServerError("the fill run evicted nothing at maxmemory %d" % maxmemory)
+            for _ in range(20):
+                redis_benchmark(log, server.port, 100_000, args.clients, 16)
+                if int(server.client.info().get("evicted_keys", 0)) > 0:
+                    break
+            else:
+                raise ServerError("2M SETs evicted nothing at maxmemory %d" % maxmemory)
             full_rps, full_cpu, evicted = measured_run(log, args, server)
         except ServerError as e:
             failures[(server.kind, policy)] = str(e)
@@ -303,9 +310,8 @@ def eviction_mode(log, args, redis, omnibus):
             evicted / args.eviction_requests), file=sys.stderr)
     md = ["### What eviction costs: SET -P 16 when every SET evicts", ""]
     md.append("redis-benchmark -t set -P 16 -r 10000000 -n %d -c %d, with maxmemory 0 and with "
-              "maxmemory = empty used_memory + %d B (filled first by a run of %d SETs)." % (
-                  args.eviction_requests, args.clients, args.eviction_maxmemory,
-                  args.eviction_requests // 2))
+              "maxmemory = empty used_memory + %d B (filled first, by runs of 100000 SETs until one "
+              "evicts)." % (args.eviction_requests, args.clients, args.eviction_maxmemory))
     md.append("")
     md.append("| server | policy | SET/s, no eviction | SET/s, evicting | ratio | SETs that "
               "evicted | CPU µs/request, no eviction | CPU µs/request, evicting |")
@@ -344,8 +350,8 @@ def main():
     ap.add_argument("--cache-fraction", type=float, default=0.1)
     ap.add_argument("--maxmemory", type=int, default=0, help="bytes; default: measured")
     ap.add_argument("--eviction-requests", type=int, default=2_000_000)
-    ap.add_argument("--eviction-maxmemory", type=int, default=16 << 20,
-                    help="bytes above the empty used_memory (default 16 MB)")
+    ap.add_argument("--eviction-maxmemory", type=int, default=4 << 20,
+                    help="bytes above the empty used_memory (default 4 MB)")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--quick", action="store_true",
                     help="100k keys, 1M requests, 200k SETs: for checking the script")

@@ -26,6 +26,7 @@
 //   omnibus-cache-trace --port 6379 --trace zipf --zipf-s 1.0 --keys 1000000 --requests 5000000
 //   omnibus-cache-trace --port 6379 --trace scan --scan-fraction 0.3 --scan-len 20000
 //   omnibus-cache-trace --port 6379 --trace loop --loop-len 1000000 --flushall
+//   omnibus-cache-trace --trace zipf --zipf-s 0.8 --dump-trace zipf08.trace   (no server)
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
@@ -70,6 +71,7 @@ struct Options {
   std::string key_prefix = "ct:";
   bool flushall = false;
   bool quiet = false;
+  std::string dump;  // write the trace here, one key per line, and exit
 };
 
 void Usage() {
@@ -77,9 +79,10 @@ void Usage() {
           "usage: omnibus-cache-trace [--host H] [--port P] [--trace zipf|scan|loop|file]\n"
           "  [--keys N] [--requests R] [--zipf-s S] [--scan-fraction F] [--scan-len K]\n"
           "  [--loop-len L] [--file PATH] [--seed N] [--value-size B] [--window W]\n"
-          "  [--warmup FRACTION] [--key-prefix P] [--flushall] [--quiet]\n"
+          "  [--warmup FRACTION] [--key-prefix P] [--flushall] [--quiet] [--dump-trace PATH]\n"
           "Cache-aside replay (GET, on a miss SET) of the trace; prints hits, misses, hit ratio\n"
-          "after the warm-up, requests/s, evicted_keys and used_memory; the last line is JSON.\n");
+          "after the warm-up, requests/s, evicted_keys and used_memory; the last line is JSON.\n"
+          "--dump-trace writes the trace as a file trace (one key per line) and exits.\n");
 }
 
 Options ParseOptions(int argc, char** argv) {
@@ -122,6 +125,8 @@ Options ParseOptions(int argc, char** argv) {
       o.key_prefix = value(i);
     } else if (a == "--flushall") {
       o.flushall = true;
+    } else if (a == "--dump-trace") {
+      o.dump = value(i);
     } else if (a == "--quiet") {
       o.quiet = true;
     } else if (a == "--help" || a == "-h") {
@@ -261,19 +266,18 @@ class CommandWriter {
     AppendBulk(value_);
     return out_;
   }
+  // The key's name; valid until the next call.
+  std::string_view Key(uint32_t id) {
+    if (!trace_.names.empty()) return trace_.names[id];
+    key_.assign(prefix_);
+    char digits[16];
+    int n = snprintf(digits, sizeof digits, "%010u", id);
+    key_.append(digits, n);
+    return key_;
+  }
 
  private:
-  void AppendKey(uint32_t id) {
-    if (!trace_.names.empty()) return AppendBulk(trace_.names[id]);
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "%s%010u", prefix_.c_str(), id);
-    if (n < 0 || static_cast<size_t>(n) >= sizeof buf) {
-      key_.assign(prefix_);
-      key_.append(std::to_string(id));
-      return AppendBulk(key_);
-    }
-    AppendBulk(std::string_view(buf, n));
-  }
+  void AppendKey(uint32_t id) { AppendBulk(Key(id)); }
   void AppendBulk(std::string_view s) {
     out_.push_back('$');
     out_.append(std::to_string(s.size()));
@@ -337,6 +341,19 @@ int main(int argc, char** argv) {
   Options o = ParseOptions(argc, argv);
   Trace trace = MakeTrace(o);
   const uint32_t total = static_cast<uint32_t>(trace.requests.size());
+  if (!o.dump.empty()) {
+    CommandWriter names(o, trace);
+    FILE* f = fopen(o.dump.c_str(), "w");
+    if (f == nullptr) Die("cannot write " + o.dump);
+    for (uint32_t id : trace.requests) {
+      std::string_view k = names.Key(id);
+      fwrite(k.data(), 1, k.size(), f);
+      fputc('\n', f);
+    }
+    if (fclose(f) != 0) Die("cannot write " + o.dump);
+    printf("%u requests of %s written to %s\n", total, trace.description.c_str(), o.dump.c_str());
+    return 0;
+  }
   const uint32_t counted_from = static_cast<uint32_t>(o.warmup * total);
 
   // The infinite-cache ratio of the counted part: requests whose key came earlier in the trace.
@@ -449,6 +466,12 @@ int main(int argc, char** argv) {
   std::string used_memory = InfoField(info, "used_memory");
   std::string maxmemory = InfoField(info, "maxmemory");
   std::string policy = InfoField(info, "maxmemory_policy");
+  // How many keys the cache held at the end: at one maxmemory, servers with less overhead a
+  // key hold more of them.
+  auto* dbsize_reply = static_cast<redisReply*>(redisCommand(c, "DBSIZE"));
+  if (dbsize_reply == nullptr) Die(std::string("connection lost: ") + c->errstr);
+  long long dbsize = dbsize_reply->type == REDIS_REPLY_INTEGER ? dbsize_reply->integer : -1;
+  freeReplyObject(dbsize_reply);
   redisFree(c);
 
   int64_t counted_requests = total - counted_from;
@@ -472,10 +495,12 @@ int main(int argc, char** argv) {
         " earlier miss of the same key\n",
         rate, seconds, static_cast<long long>(sets), static_cast<long long>(set_errors),
         static_cast<long long>(resent));
-    printf("server: evicted_keys +%s, used_memory %s, maxmemory %s, maxmemory_policy %s\n",
-           evicted.empty() ? "n/a" : std::to_string(evicted_delta).c_str(),
-           used_memory.empty() ? "n/a" : used_memory.c_str(),
-           maxmemory.empty() ? "n/a" : maxmemory.c_str(), policy.empty() ? "n/a" : policy.c_str());
+    printf(
+        "server: %lld keys, evicted_keys +%s, used_memory %s, maxmemory %s, maxmemory_policy"
+        " %s\n",
+        dbsize, evicted.empty() ? "n/a" : std::to_string(evicted_delta).c_str(),
+        used_memory.empty() ? "n/a" : used_memory.c_str(),
+        maxmemory.empty() ? "n/a" : maxmemory.c_str(), policy.empty() ? "n/a" : policy.c_str());
     for (const auto& [kind, n] : error_kinds) {
       printf("errors %s: %lld\n", kind.c_str(), static_cast<long long>(n));
     }
@@ -492,7 +517,8 @@ int main(int argc, char** argv) {
       "\"hit_ratio\":%.6f,\"hit_ratio_all\":%.6f,\"infinite_cache_hit_ratio\":%.6f,"
       "\"warmup_hits\":%lld,\"warmup_misses\":%lld,\"warmup_errors\":%lld,\"sets\":%lld,"
       "\"set_errors\":%lld,\"resent\":%lld,\"seconds\":%.3f,\"requests_per_sec\":%.0f,"
-      "\"evicted_keys\":%s,\"used_memory\":%s,\"maxmemory\":%s,\"maxmemory_policy\":%s,"
+      "\"dbsize\":%lld,\"evicted_keys\":%s,\"used_memory\":%s,\"maxmemory\":%s,\"maxmemory_"
+      "policy\":%s,"
       "\"error_kinds\":%s}\n",
       JsonString(trace.description).c_str(), total, distinct_keys, o.value_size, o.window, o.warmup,
       static_cast<long long>(counted_requests), static_cast<long long>(counted.hits),
@@ -500,7 +526,7 @@ int main(int argc, char** argv) {
       hit_ratio_all, infinite_ratio, static_cast<long long>(warm.hits),
       static_cast<long long>(warm.misses), static_cast<long long>(warm.errors),
       static_cast<long long>(sets), static_cast<long long>(set_errors),
-      static_cast<long long>(resent), seconds, rate,
+      static_cast<long long>(resent), seconds, rate, dbsize,
       evicted.empty() ? "null" : std::to_string(evicted_delta).c_str(),
       JsonNumberOrNull(used_memory).c_str(), JsonNumberOrNull(maxmemory).c_str(),
       policy.empty() ? "null" : JsonString(policy).c_str(), errors_json.c_str());

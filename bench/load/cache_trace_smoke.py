@@ -10,7 +10,7 @@
 - With maxmemory and allkeys-lru: a loop larger than the cache hits (almost) never, a zipfian
   trace hits less than an infinite cache but plausibly often, keys are evicted, and
   hits + misses = requests.
-- The same seed gives the same trace.
+- The same seed gives the same trace; a trace dumped to a file replays the same from it.
 
 Run: bench/load/cache_trace_smoke.py --trace-bin build/bench/omnibus-cache-trace
      [--omnibus build/omnibus-server]
@@ -81,6 +81,21 @@ def main():
               b["infinite_cache_hit_ratio"], "same seed, same trace", [a, b])
         check(a["infinite_cache_hit_ratio"] != c["infinite_cache_hit_ratio"],
               "another seed, another trace", [a, c])
+
+        # The same trace dumped to a file and replayed from it: the same counts.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "zipf.trace")
+            out = subprocess.run([args.trace_bin, "--keys", "5000", "--requests", "20000",
+                                  "--dump-trace", path], capture_output=True, text=True,
+                                 timeout=60, check=True)
+            with open(path) as f:
+                lines = f.read().splitlines()
+            check(len(lines) == 20000 and lines[0].startswith("ct:"), "trace dumped",
+                  out.stdout)
+            d = replay(args, port, "--flushall", "--file", path)
+        check((d["hits"], d["misses"], d["distinct_keys"]) ==
+              (a["hits"], a["misses"], a["distinct_keys"]), "dumped trace replays the same",
+              [a, d])
 
         with tempfile.NamedTemporaryFile("w", suffix=".trace", delete=False) as f:
             f.write("a\nb\na\r\nc\n\na\nb\n")

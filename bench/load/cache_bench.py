@@ -245,8 +245,8 @@ def hit_ratio_mode(log, args, redis, omnibus):
     for row in rows:
         cells = [row["trace"], "%.3f" % row["infinite"] if "infinite" in row else "-"]
         for r in row["cells"]:
-            cells.append("FAILED" if r is None else "%.3f (%.0fk/s, %.1fk keys)" % (
-                r["hit_ratio"], r["requests_per_sec"] / 1000, r["dbsize"] / 1000))
+            cells.append("FAILED" if r is None else "%.3f (%.0fk/s, %d keys)" % (
+                r["hit_ratio"], r["requests_per_sec"] / 1000, r["dbsize"]))
         md.append("| " + " | ".join(cells) + " |")
     md.append("")
     md.append("Cells: hit ratio after warm-up (requests/s of the replay; keys the cache held at "

@@ -397,6 +397,8 @@ int main(int argc, char** argv) {
   Counts warm, counted;
   int64_t sets = 0, set_errors = 0, resent = 0;
   std::map<std::string, int64_t> error_kinds;
+  // Hits in each tenth of the trace: shows whether the warm-up was long enough.
+  std::vector<int64_t> hits_by_tenth(10, 0);
 
   auto send = [&](uint32_t id, uint32_t index, bool is_set) {
     const std::string& cmd = is_set ? writer.Set(id) : writer.Get(id);
@@ -436,6 +438,7 @@ int main(int argc, char** argv) {
     switch (r->type) {
       case REDIS_REPLY_STRING:
         ++counts.hits;
+        ++hits_by_tenth[static_cast<uint64_t>(s.index) * 10 / total];
         break;
       case REDIS_REPLY_NIL:
         if (last_set_seq[s.id] > s.seq) {
@@ -505,6 +508,15 @@ int main(int argc, char** argv) {
       printf("errors %s: %lld\n", kind.c_str(), static_cast<long long>(n));
     }
   }
+  std::string tenths_json = "[";
+  for (int i = 0; i < 10; ++i) {
+    uint64_t begin = static_cast<uint64_t>(total) * i / 10;
+    uint64_t end = static_cast<uint64_t>(total) * (i + 1) / 10;
+    if (i > 0) tenths_json += ",";
+    tenths_json += Fmt("%.4f", ratio(hits_by_tenth[i], static_cast<int64_t>(end - begin)));
+  }
+  tenths_json += "]";
+  if (!o.quiet) printf("hit ratio by tenth of the trace: %s\n", tenths_json.c_str());
   std::string errors_json = "{";
   for (const auto& [kind, n] : error_kinds) {
     if (errors_json.size() > 1) errors_json += ",";
@@ -519,7 +531,7 @@ int main(int argc, char** argv) {
       "\"set_errors\":%lld,\"resent\":%lld,\"seconds\":%.3f,\"requests_per_sec\":%.0f,"
       "\"dbsize\":%lld,\"evicted_keys\":%s,\"used_memory\":%s,\"maxmemory\":%s,\"maxmemory_"
       "policy\":%s,"
-      "\"error_kinds\":%s}\n",
+      "\"hit_ratio_by_tenth\":%s,\"error_kinds\":%s}\n",
       JsonString(trace.description).c_str(), total, distinct_keys, o.value_size, o.window, o.warmup,
       static_cast<long long>(counted_requests), static_cast<long long>(counted.hits),
       static_cast<long long>(counted.misses), static_cast<long long>(counted.errors), hit_ratio,
@@ -529,6 +541,7 @@ int main(int argc, char** argv) {
       static_cast<long long>(resent), seconds, rate, dbsize,
       evicted.empty() ? "null" : std::to_string(evicted_delta).c_str(),
       JsonNumberOrNull(used_memory).c_str(), JsonNumberOrNull(maxmemory).c_str(),
-      policy.empty() ? "null" : JsonString(policy).c_str(), errors_json.c_str());
+      policy.empty() ? "null" : JsonString(policy).c_str(), tenths_json.c_str(),
+      errors_json.c_str());
   return 0;
 }

@@ -46,6 +46,10 @@ def check_totals(r):
           and r["set_errors"] == 0, "hits + misses = requests, no errors", r)
     check(r["warmup_hits"] + r["warmup_misses"] + r["counted_requests"] == r["requests"],
           "warm-up and counted requests add up", r)
+    tenths = r["hit_ratio_by_tenth"]
+    if r["requests"] % 10 == 0 and r["warmup"] == 0.5:
+        check(len(tenths) == 10 and abs(sum(tenths[5:]) / 5 - r["hit_ratio"]) < 1e-3,
+              "the second half's tenths average to the hit ratio", r)
 
 
 def exact_without_eviction(args, port, name):

@@ -163,7 +163,7 @@ def setup_policy(log, server, policy, maxmemory):
                  ("CONFIG", "SET", "maxmemory", str(maxmemory))):
         try:
             log.config(server, *args)
-        except ServerError as e:
+        except (ServerError, OSError) as e:
             raise ServerError("%s: %s" % (" ".join(args), e))
     got = server.client.cmd("CONFIG", "GET", "maxmemory-policy")
     if got != ["maxmemory-policy", policy]:
@@ -221,7 +221,7 @@ def hit_ratio_mode(log, args, redis, omnibus):
                         r["maxmemory"], r["maxmemory_policy"]))
                 if r["errors"] or r["set_errors"]:
                     raise ServerError("errors during the replay: %s" % r["error_kinds"])
-            except ServerError as e:
+            except (ServerError, OSError) as e:
                 failures[key] = str(e)
                 print("FAILED %s %s: %s" % (server.kind, policy, e), file=sys.stderr)
                 row["cells"].append(None)
@@ -306,7 +306,7 @@ def eviction_mode(log, args, redis, omnibus):
                 rps, cpu, evicted = measured_run(log, args, server)
                 full.append((rps, cpu))
                 evicted_share.append(evicted / args.eviction_requests)
-        except ServerError as e:
+        except (ServerError, OSError) as e:
             failures[(server.kind, policy)] = str(e)
             print("FAILED %s %s: %s" % (server.kind, policy, e), file=sys.stderr)
             continue

@@ -205,25 +205,32 @@ def hit_ratio_mode(log, args, redis, omnibus):
     else:
         maxmemory, note = auto_maxmemory(log, args, redis)
     cols = columns(args, redis, omnibus)
-    rows, failures = [], {}
+    # refused: a server/policy pair whose setup failed (the rest of its column is not run);
+    # failures: every failed cell, refused or not.
+    rows, refused, failures = [], set(), {}
     for name, trace_args in traces(args):
         row = {"trace": name, "cells": []}
         for server, policy in cols:
             key = (server.kind, policy)
-            if key in failures:
+            if key in refused:
                 row["cells"].append(None)
                 continue
             try:
-                setup_policy(log, server, policy, maxmemory)
+                try:
+                    setup_policy(log, server, policy, maxmemory)
+                except (ServerError, OSError):
+                    refused.add(key)
+                    raise
                 r = replay(log, args, server, trace_args)
                 if r["maxmemory_policy"] != policy or r["maxmemory"] != maxmemory:
+                    refused.add(key)
                     raise ServerError("INFO reports maxmemory %s, policy %s" % (
                         r["maxmemory"], r["maxmemory_policy"]))
                 if r["errors"] or r["set_errors"]:
                     raise ServerError("errors during the replay: %s" % r["error_kinds"])
             except (ServerError, OSError) as e:
-                failures[key] = str(e)
-                print("FAILED %s %s: %s" % (server.kind, policy, e), file=sys.stderr)
+                failures[key + (name,)] = str(e)
+                print("FAILED %s %s on %s: %s" % (server.kind, policy, name, e), file=sys.stderr)
                 row["cells"].append(None)
                 continue
             row["infinite"] = r["infinite_cache_hit_ratio"]
@@ -252,9 +259,9 @@ def hit_ratio_mode(log, args, redis, omnibus):
     md.append("")
     md.append("Cells: hit ratio after warm-up (requests/s of the replay; keys the cache held at "
               "the end: at one maxmemory, less overhead a key holds more keys).")
-    for (kind, policy), why in failures.items():
+    for (kind, policy, trace), why in failures.items():
         md.append("")
-        md.append("FAILED: %s with maxmemory-policy %s: %s" % (kind, policy, why))
+        md.append("FAILED: %s with maxmemory-policy %s on %s: %s" % (kind, policy, trace, why))
     return md, failures
 
 
@@ -419,7 +426,7 @@ def main():
         with open(args.output, "w") as f:
             f.write(text)
     if failures:
-        print("cache_bench: %d server/policy pairs FAILED (see above)" % len(failures),
+        print("cache_bench: %d cells FAILED (see above)" % len(failures),
               file=sys.stderr)
         sys.exit(1)
 

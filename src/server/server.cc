@@ -16,6 +16,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
+#include "omnibus/store/lazy_free.h"
 
 namespace omnibus {
 namespace {
@@ -207,6 +208,12 @@ void Server::PublishLimits() {
   put(queue_policy_.interval_ms, config_.queue_interval_ms);
   put(queue_policy_.shed_ms, config_.queue_shed_ms);
   queue_policy_.adaptive.store(config_.queue_adaptive, std::memory_order_relaxed);
+  LazyFreeOptions& lazy = LazyFreeSettings();
+  lazy.lazy_eviction.store(config_.lazyfree_lazy_eviction, std::memory_order_relaxed);
+  lazy.lazy_expire.store(config_.lazyfree_lazy_expire, std::memory_order_relaxed);
+  lazy.lazy_server_del.store(config_.lazyfree_lazy_server_del, std::memory_order_relaxed);
+  lazy.lazy_user_del.store(config_.lazyfree_lazy_user_del, std::memory_order_relaxed);
+  lazy.lazy_user_flush.store(config_.lazyfree_lazy_user_flush, std::memory_order_relaxed);
 }
 
 void Server::ResetStats() {
@@ -219,6 +226,7 @@ void Server::ResetStats() {
   reactor_->flights().stats() = SingleflightStats{};
   for (auto& shard : shards_) shard->ResetQueueStats();
   reactor_->latency().ResetHistograms();  // as Redis's resetCommandTableStats
+  ResetLazyFreedObjects();
 }
 
 bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
@@ -318,6 +326,8 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("mem_fragmentation_ratio",
          StrFormat("%.2f", used == 0 ? 0.0 : static_cast<double>(rss) / used));
     line("mem_allocator", allocator);
+    line("lazyfree_pending_objects", LazyFreePendingObjects());
+    line("lazyfreed_objects", LazyFreedObjects());
     line("table_bytes", totals.table_bytes);
     return true;
   }

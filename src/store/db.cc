@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "omnibus/store/lazy_free.h"
 #include "omnibus/store/lease_table.h"
 
 namespace omnibus {
@@ -212,7 +213,7 @@ void Db::SetString(std::string_view key, std::string_view value, int64_t expire_
     r->next = old->next;
     *link = r;
     if (old->has_expire()) --volatile_;
-    FreeRecord(old);
+    FreeReplaced(old);
   } else {
     r = NewRecord(key, value.size(), expire_at_ms);
     table_.Insert(r);
@@ -268,7 +269,7 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
     r->next = old->next;
     *link = r;
     if (old->has_expire()) --volatile_;
-    FreeRecord(old);
+    FreeReplaced(old);
   } else {
     table_.Insert(r);
   }
@@ -286,25 +287,30 @@ void Db::StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t 
   Notify(cls, event, key);
 }
 
-bool Db::Delete(std::string_view key) {
+bool Db::Delete(std::string_view key, bool lazy) {
   Entry e = Find(key);
   if (!e) {
     // DEL of a missing key still revokes its lease (docs/leases.md).
     if (leases_ != nullptr) ForgetLease(key);
     return false;
   }
-  Delete(e);
+  Delete(e, lazy);
   return true;
 }
 
-void Db::Delete(Entry e) { Remove(e, KeyEvent::kDeleted); }
+void Db::Delete(Entry e, bool lazy) { Remove(e, KeyEvent::kDeleted, lazy); }
 
-void Db::Remove(Entry e, KeyEvent event) {
+void Db::FreeReplaced(Record* old) {
+  FreeRecordMaybeLazy(old, LazyFreeOptions::Get(LazyFreeSettings().lazy_server_del));
+}
+
+void Db::Remove(Entry e, KeyEvent event, bool lazy) {
   if (event == KeyEvent::kExpired) Notify(kNotifyExpired, "expired", (*e.link)->key());
   Record* r = table_.Unlink(e.link);
   if (r->has_expire()) --volatile_;
   OnKeyEvent(r->key(), event, false);
-  FreeRecord(r);
+  if (event == KeyEvent::kExpired) lazy |= LazyFreeOptions::Get(LazyFreeSettings().lazy_expire);
+  FreeRecordMaybeLazy(r, lazy);
   table_.MaybeShrink();
 }
 
@@ -329,7 +335,7 @@ void Db::Attach(std::string_view key, Record* detached, int64_t expire_at_ms) {
     r->next = old->next;
     *link = r;
     if (old->has_expire()) --volatile_;
-    FreeRecord(old);
+    FreeReplaced(old);
   } else {
     table_.Insert(r);
   }
@@ -365,10 +371,14 @@ void Db::TouchWatchedPresent(const Table* a, const Table* b) {
   }
 }
 
-void Db::Clear() {
+void Db::Clear(bool lazy) {
   bool had_keys = table_.size() > 0;
   if (had_keys && !watched_.empty()) TouchWatchedPresent(&table_, nullptr);
-  table_.Clear();
+  if (lazy) {
+    FreeTableLazily(&table_);
+  } else {
+    table_.Clear();
+  }
   volatile_ = 0;
   expire_cursor_ = 0;
   if (had_keys) OnKeyEvent({}, KeyEvent::kFlushed, false);

@@ -3,12 +3,21 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <string>
+
+#include "omnibus/base/str_cat.h"
+
+#if defined(OMNIBUS_MIMALLOC)
+#include <mimalloc.h>
+#endif
 
 namespace omnibus {
 namespace {
 
 // One count per thread: shards never share a thread, so no atomics are needed.
 thread_local int64_t allocated_bytes = 0;
+// Bytes of this thread's count that another thread freed (lazy free) and handed back.
+thread_local std::shared_ptr<std::atomic<int64_t>> returned_bytes;
 
 }  // namespace
 
@@ -39,6 +48,43 @@ void StoreFree(void* p) {
   free(p);
 }
 
-int64_t StoreAllocatedBytes() { return allocated_bytes; }
+int64_t StoreAllocatedBytes() {
+  if (returned_bytes == nullptr) return allocated_bytes;
+  return allocated_bytes - returned_bytes->load(std::memory_order_relaxed);
+}
+
+std::shared_ptr<std::atomic<int64_t>> StoreReturnedBytesHandle() {
+  if (returned_bytes == nullptr) returned_bytes = std::make_shared<std::atomic<int64_t>>(0);
+  return returned_bytes;
+}
+
+int64_t StoreFreeOnBehalf(const std::shared_ptr<std::atomic<int64_t>>& owner,
+                          const std::function<void()>& free_fn) {
+  int64_t before = allocated_bytes;
+  free_fn();
+  int64_t freed = before - allocated_bytes;
+  allocated_bytes = before;
+  owner->fetch_add(freed, std::memory_order_relaxed);
+  return freed;
+}
+
+void StoreReleaseFreeMemory(bool force) {
+#if defined(OMNIBUS_MIMALLOC)
+  mi_collect(force);
+#else
+  (void)force;
+  malloc_trim(0);
+#endif
+}
+
+const char* StoreAllocatorName() {
+#if defined(OMNIBUS_MIMALLOC)
+  static const std::string name = StrCat("mimalloc-", MI_MALLOC_VERSION / 100, ".",
+                                         MI_MALLOC_VERSION / 10 % 10, ".", MI_MALLOC_VERSION % 10);
+  return name.c_str();
+#else
+  return "libc";
+#endif
+}
 
 }  // namespace omnibus

@@ -324,8 +324,8 @@ std::vector<CommandSpec> KeysFamily() {
        MergeSum, nullptr,
        Doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed.",
            "key:key{key_flags=RM+delete}...")},
-      {"unlink", -2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, -1, 1, Route::kScatter, Unlink,
-       nullptr, MergeSum, nullptr,
+      {"unlink", -2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, -1, 1, Route::kScatter,
+       Unlink, nullptr, MergeSum, nullptr,
        Doc("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
            "blocking.",
            "4.0.0", "O(1) for each key removed regardless of its size.",

@@ -216,6 +216,29 @@ void Server::PublishLimits() {
   lazy.lazy_user_flush.store(config_.lazyfree_lazy_user_flush, std::memory_order_relaxed);
 }
 
+void Server::NoteUsedMemory(int64_t used) {
+  int64_t peak = used_memory_peak_.load(std::memory_order_relaxed);
+  while (used > peak &&
+         !used_memory_peak_.compare_exchange_weak(peak, used, std::memory_order_relaxed)) {
+  }
+}
+
+MemoryFigures Server::Memory(int64_t store_bytes) {
+  MemoryFigures m;
+  // The reactor's client buffers are not counted yet (DESIGN §10.8 says they belong in it).
+  m.used = std::max<int64_t>(store_bytes, 0);
+  NoteUsedMemory(m.used);
+  m.peak = used_memory_peak();
+  m.startup = 0;  // at start-up the keyspace holds nothing, and nothing else is counted
+  m.lua_caches = static_cast<int64_t>(script_store_.bytes());
+  if (!functions_.empty()) {
+    m.functions_caches = static_cast<int64_t>(functions_.front()->PublishedStats().overhead_bytes);
+  }
+  m.cached_scripts = static_cast<int64_t>(script_store_.Count());
+  m.clients = static_cast<int64_t>(reactor_->num_clients());
+  return m;
+}
+
 void Server::ResetStats() {
   ReactorStats& s = reactor_->stats();
   ReactorStats fresh;
@@ -285,6 +308,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     // Counted memory (DESIGN §10.8): what the shards allocated for keys and values (the
     // reactor's client buffers are not counted yet).
     size_t used = static_cast<size_t>(std::max<int64_t>(totals.store_bytes, 0));
+    NoteUsedMemory(static_cast<int64_t>(used));
 #if defined(OMNIBUS_MIMALLOC)
     std::string allocator = StrCat("mimalloc-", MI_MALLOC_VERSION / 100, ".",
                                    MI_MALLOC_VERSION / 10 % 10, ".", MI_MALLOC_VERSION % 10);

@@ -1,7 +1,10 @@
 #include "omnibus/store/memory.h"
 
 #include <malloc.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -74,6 +77,48 @@ void StoreReleaseFreeMemory(bool force) {
 #else
   (void)force;
   malloc_trim(0);
+#endif
+}
+
+int64_t ProcessResidentBytes() {
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages = 0, resident = 0;
+  int n = fscanf(f, "%ld %ld", &pages, &resident);
+  fclose(f);
+  return n == 2 ? static_cast<int64_t>(resident) * sysconf(_SC_PAGESIZE) : 0;
+}
+
+AllocatorFigures StoreAllocatorFigures(int64_t counted) {
+  AllocatorFigures f;
+#if defined(OMNIBUS_MIMALLOC)
+  size_t elapsed, user, sys, rss, peak_rss, commit, peak_commit, faults;
+  mi_process_info(&elapsed, &user, &sys, &rss, &peak_rss, &commit, &peak_commit, &faults);
+  // mimalloc has no process-wide "allocated" without its statistics build; on Linux its rss
+  // is the committed size, so the process's own RSS bounds it.
+  (void)rss;
+  f.allocated = counted;
+  f.active = static_cast<int64_t>(commit);
+  f.resident = std::min(f.active, ProcessResidentBytes());
+#else
+  struct mallinfo2 mi = mallinfo2();
+  f.allocated = static_cast<int64_t>(mi.uordblks + mi.hblkhd);
+  f.active = static_cast<int64_t>(mi.arena + mi.hblkhd);
+  f.resident = ProcessResidentBytes();
+  (void)counted;
+#endif
+  return f;
+}
+
+std::string StoreAllocatorStatsText() {
+#if defined(OMNIBUS_MIMALLOC)
+  std::string out;
+  mi_stats_merge();
+  mi_stats_print_out(
+      [](const char* msg, void* arg) { static_cast<std::string*>(arg)->append(msg); }, &out);
+  return out;
+#else
+  return {};
 #endif
 }
 

@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <string>
 #include <utility>
 
 namespace omnibus {
@@ -41,6 +42,19 @@ int64_t StoreFreeOnBehalf(const std::shared_ptr<std::atomic<int64_t>>& owner,
 // PURGE; the "bursts" work replaces this with ReleaseFreeMemory). `force` also collects
 // what other threads freed into this heap.
 void StoreReleaseFreeMemory(bool force);
+// What the allocator itself says (MEMORY STATS' allocator.* fields): bytes handed out, bytes
+// in pages it keeps (committed), and resident bytes. Where the allocator cannot tell what it
+// handed out process-wide (mimalloc without statistics), `counted` (used_memory) stands in.
+struct AllocatorFigures {
+  int64_t allocated = 0;
+  int64_t active = 0;
+  int64_t resident = 0;
+};
+AllocatorFigures StoreAllocatorFigures(int64_t counted);
+// The process's resident set size, in bytes.
+int64_t ProcessResidentBytes();
+// MEMORY MALLOC-STATS: the allocator's statistics report; empty if it has none.
+std::string StoreAllocatorStatsText();
 // The allocator's name for INFO's mem_allocator and MEMORY DOCTOR ("mimalloc-2.0.9", "libc").
 const char* StoreAllocatorName();
 

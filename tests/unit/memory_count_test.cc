@@ -17,7 +17,8 @@
 #if defined(OMNIBUS_MIMALLOC)
 #include <mimalloc.h>
 #elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+// From the sanitizer runtime (sanitizer/allocator_interface.h, which GCC's packages may lack).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #define OMNIBUS_SANITIZER_ALLOCATOR 1
 #else
 #include <malloc.h>

@@ -20,7 +20,12 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-bool IsOmnibus() { return getenv("OMNIBUS_TEST_SERVER") == nullptr; }
+// Omnibus says so in INFO server (redis-server, run by redis_as_omnibus.sh, does not).
+bool IsOmnibusServer(const RedisConn& c) {
+  Reply r = Command(c, {"INFO", "server"});
+  return r != nullptr && r->type != REDIS_REPLY_ERROR &&
+         std::string_view(r->str, r->len).find("omnibus_version:") != std::string_view::npos;
+}
 
 int64_t Info(const RedisConn& c, std::string_view section, std::string_view field) {
   std::optional<int64_t> v = InfoInt(c.get(), section, field);
@@ -165,7 +170,8 @@ TEST_F(MemoryTest, DoctorPurgeMallocStatsHelp) {
 }
 
 TEST_F(MemoryTest, DoctorFindsAPeakAfterABigDataSetIsGone) {
-  if (!IsOmnibus()) GTEST_SKIP() << "redis-server's allocator keeps pages: not a fair check";
+  if (!IsOmnibusServer(c_))
+    GTEST_SKIP() << "redis-server's allocator keeps pages: not a fair check";
   // 40 MB of values, then most of it deleted: the peak is over 150% of what is used.
   for (int i = 0; i < 400; ++i) Cmd({"SET", StrCat("big:", i), std::string(100'000, 'x')});
   Info(c_, "memory", "used_memory");  // INFO notes the peak
@@ -180,7 +186,7 @@ TEST_F(MemoryTest, DoctorFindsAPeakAfterABigDataSetIsGone) {
 }
 
 TEST_F(MemoryTest, CountedMemoryReturnsToItsBaselineAndKeepsThePeak) {
-  if (!IsOmnibus()) GTEST_SKIP() << "exact counts are ours";
+  if (!IsOmnibusServer(c_)) GTEST_SKIP() << "exact counts are ours";
   int64_t base = Info(c_, "memory", "used_memory");
   for (int i = 0; i < 1000; ++i) Cmd({"SET", StrCat("k:", i), std::string(1000, 'v')});
   FillSet(c_, "set", 5000);
@@ -218,12 +224,13 @@ TEST_F(MemoryTest, UnlinkFreesABigSetOnTheLazyFreeThread) {
   EXPECT_THAT(Cmd({"EXISTS", "{s}big"}), IsInt(0));
   ASSERT_TRUE(WaitLazyFreeIdle(c_));
   EXPECT_EQ(Info(c_, "memory", "lazyfreed_objects"), freed0 + 1);
-  // Loose: the hand-off is a pointer, freeing 1M members takes far longer.
-  EXPECT_LT(took, std::chrono::milliseconds(50));
+  // Loose (a shared, possibly sanitized machine): the hand-off is a pointer. The proof that
+  // the set was freed elsewhere is lazyfreed_objects, which only the background thread moves.
+  EXPECT_LT(took, std::chrono::milliseconds(250));
   Cmd({"DEL", "{s}after"});
   int64_t after = Info(c_, "memory", "used_memory");
   // Back to the baseline (redis-server's own buffers move a little; ours is exact).
-  if (IsOmnibus()) {
+  if (IsOmnibusServer(c_)) {
     EXPECT_EQ(after, base);
   } else {
     EXPECT_NEAR(static_cast<double>(after), static_cast<double>(base), 256 * 1024);
@@ -272,7 +279,7 @@ TEST_F(MemoryTest, FlushAllAndFlushDbAsync) {
   ASSERT_TRUE(WaitLazyFreeIdle(c_));
   // Redis counts a flushed table as the keys it held.
   EXPECT_EQ(Info(c_, "memory", "lazyfreed_objects"), freed0 + 300);
-  if (IsOmnibus()) {
+  if (IsOmnibusServer(c_)) {
     EXPECT_LE(Info(c_, "memory", "used_memory"), base);
   }
 

@@ -16,10 +16,14 @@
 
 #if defined(OMNIBUS_MIMALLOC)
 #include <mimalloc.h>
-#elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#elif defined(__SANITIZE_ADDRESS__)
 // From the sanitizer runtime (sanitizer/allocator_interface.h, which GCC's packages may lack).
 extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #define OMNIBUS_SANITIZER_ALLOCATOR 1
+#elif defined(__SANITIZE_THREAD__)
+// ThreadSanitizer's allocator counts its own bookkeeping with the program's blocks: no figure
+// to compare with (the lazy free and MEMORY USAGE tests below still run).
+#define OMNIBUS_NO_ALLOCATOR_FIGURE 1
 #else
 #include <malloc.h>
 #endif
@@ -52,16 +56,18 @@ int64_t AllocatorBytes() {
       &total);
   return total;
 #elif defined(OMNIBUS_SANITIZER_ALLOCATOR)
-  // The sanitizers' allocators report requested sizes, as their malloc_usable_size does.
+  // AddressSanitizer's allocator reports requested sizes, as its malloc_usable_size does.
   return static_cast<int64_t>(__sanitizer_get_current_allocated_bytes());
+#elif defined(OMNIBUS_NO_ALLOCATOR_FIGURE)
+  return 0;
 #else
   // glibc: chunk sizes, a word more than the usable size per chunk (see kPerBlockSlack).
   return static_cast<int64_t>(mallinfo2().uordblks);
 #endif
 }
 
-// glibc's uordblks counts each chunk's size word beside the usable bytes; mimalloc and the
-// sanitizers count exactly what StoreAlloc counts.
+// glibc's uordblks counts each chunk's size word beside the usable bytes; mimalloc and
+// AddressSanitizer count exactly what StoreAlloc counts.
 #if defined(OMNIBUS_MIMALLOC) || defined(OMNIBUS_SANITIZER_ALLOCATOR)
 constexpr int64_t kPerBlockSlack = 0;
 #else
@@ -125,7 +131,14 @@ struct Case {
   std::function<void(MemoryCountTest*)> build;
 };
 
+#if defined(OMNIBUS_NO_ALLOCATOR_FIGURE)
+#define SKIP_WITHOUT_ALLOCATOR_FIGURE() GTEST_SKIP() << "no allocator figure under ThreadSanitizer"
+#else
+#define SKIP_WITHOUT_ALLOCATOR_FIGURE() (void)0
+#endif
+
 TEST_F(MemoryCountTest, EveryTypeAndEncodingMatchesTheAllocator) {
+  SKIP_WITHOUT_ALLOCATOR_FIGURE();
   auto strings = [](const std::string& prefix, size_t len) {
     return [=](size_t i) {
       std::string v = StrCat(prefix, i);
@@ -266,6 +279,7 @@ TEST_F(MemoryCountTest, EveryTypeAndEncodingMatchesTheAllocator) {
 }
 
 TEST_F(MemoryCountTest, LeasesAreCountedWithTheirKeys) {
+  SKIP_WITHOUT_ALLOCATOR_FIGURE();
   const int64_t counted0 = StoreAllocatedBytes();
   const int64_t heap0 = AllocatorBytes();
   Db& db = ks_.db(0);

@@ -258,7 +258,7 @@ Db::Entry Db::ResizeValue(Entry e, size_t new_len) {
 void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
   if (ObjectLength(obj) == 0) {
     FreeObject(obj);
-    Delete(key);
+    Delete(key, LazyServerDel());
     return;
   }
   Record** link = FindForOverwrite(key);
@@ -280,7 +280,7 @@ void Db::StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t 
                            const char* event) {
   if (ObjectLength(obj) == 0) {
     FreeObject(obj);
-    if (Delete(key)) Notify(kNotifyGeneric, "del", key);
+    if (Delete(key, LazyServerDel())) Notify(kNotifyGeneric, "del", key);
     return;
   }
   StoreObject(key, obj);
@@ -300,9 +300,7 @@ bool Db::Delete(std::string_view key, bool lazy) {
 
 void Db::Delete(Entry e, bool lazy) { Remove(e, KeyEvent::kDeleted, lazy); }
 
-void Db::FreeReplaced(Record* old) {
-  FreeRecordMaybeLazy(old, LazyFreeOptions::Get(LazyFreeSettings().lazy_server_del));
-}
+void Db::FreeReplaced(Record* old) { FreeRecordMaybeLazy(old, LazyServerDel()); }
 
 void Db::Remove(Entry e, KeyEvent event, bool lazy) {
   if (event == KeyEvent::kExpired) Notify(kNotifyExpired, "expired", (*e.link)->key());

@@ -255,6 +255,28 @@ TEST_F(MemoryTest, DelIsLazyOnlyUnderLazyfreeLazyUserDel) {
                       "'lazyfree-lazy-user-del') - argument must be 'yes' or 'no'"));
 }
 
+TEST_F(MemoryTest, OverwritesAreLazyUnderLazyfreeLazyServerDel) {
+  ASSERT_TRUE(WaitLazyFreeIdle(c_));
+  int64_t freed0 = Info(c_, "memory", "lazyfreed_objects");
+  FillSet(c_, "{o}a", 10'000);
+  EXPECT_THAT(Cmd({"SET", "{o}a", "v"}), IsStatus("OK"));  // freed at once by default
+  EXPECT_EQ(Info(c_, "memory", "lazyfreed_objects"), freed0);
+  EXPECT_THAT(Cmd({"CONFIG", "SET", "lazyfree-lazy-server-del", "yes"}), IsStatus("OK"));
+  FillSet(c_, "{o}s", 10'000);
+  EXPECT_THAT(Cmd({"SET", "{o}s", "v"}), IsStatus("OK"));  // an overwrite
+  FillSet(c_, "{o}b", 10'000);
+  FillSet(c_, "{o}c", 20'000);
+  EXPECT_THAT(Cmd({"RENAME", "{o}b", "{o}c"}), IsStatus("OK"));  // the old {o}c goes
+  FillSet(c_, "{o}d", 10'000);
+  EXPECT_THAT(Cmd({"COPY", "{o}c", "{o}d", "REPLACE"}), IsInt(1));  // the old {o}d goes
+  FillSet(c_, "{o}e", 10'000);
+  EXPECT_THAT(Cmd({"SINTERSTORE", "{o}e", "{o}c", "{o}missing"}), IsInt(0));  // {o}e emptied
+  ASSERT_TRUE(WaitLazyFreeIdle(c_));
+  EXPECT_EQ(Info(c_, "memory", "lazyfreed_objects"), freed0 + 4);
+  EXPECT_THAT(Cmd({"SCARD", "{o}c"}), IsInt(10'000));
+  EXPECT_THAT(Cmd({"SCARD", "{o}d"}), IsInt(10'000));
+}
+
 TEST_F(MemoryTest, ExpiryIsLazyUnderLazyfreeLazyExpire) {
   ASSERT_TRUE(WaitLazyFreeIdle(c_));
   EXPECT_THAT(Cmd({"CONFIG", "SET", "lazyfree-lazy-expire", "yes"}), IsStatus("OK"));

@@ -36,6 +36,9 @@ struct LazyFreeOptions {
   static bool Get(const std::atomic<bool>& b) { return b.load(std::memory_order_relaxed); }
 };
 LazyFreeOptions& LazyFreeSettings();
+// lazyfree-lazy-server-del: for deletes a command does on the side (RENAME's and COPY
+// REPLACE's old destination, an overwrite, a *STORE that empties its destination).
+inline bool LazyServerDel() { return LazyFreeOptions::Get(LazyFreeSettings().lazy_server_del); }
 
 // Redis's lazyfreeGetFreeEffort: how many allocations freeing the value takes (quicklist
 // nodes, hash table entries, skiplist nodes); 1 for a string or a one-block encoding.

@@ -15,7 +15,7 @@ CommandTable::CommandTable() {
   for (auto family :
        {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily, ListFamily,
         HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily, ScriptFamily,
-        PubSubFamily, FunctionFamily, LeaseFamily, LatencyFamily, TrackingFamily}) {
+        PubSubFamily, FunctionFamily, LeaseFamily, LatencyFamily, TrackingFamily, MemoryFamily}) {
     for (CommandSpec& spec : family()) specs_.push_back(spec);
   }
   for (size_t i = 0; i < specs_.size(); ++i) {

@@ -6,6 +6,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/store/lazy_free.h"
 
 namespace omnibus {
 namespace {
@@ -21,7 +22,7 @@ void RenameGeneric(ExecContext& ctx, bool nx) {
   Db& dst = ctx.DbFor(to);
   if (nx && dst.Find(to)) return ctx.reply->Integer(0);
   // As Redis: an existing destination is deleted first (then the key arrives as "new").
-  dst.Delete(to);
+  dst.Delete(to, LazyServerDel());  // lazily under lazyfree-lazy-server-del, as Redis
   // Found again: an Entry is valid only until the next call on its Db, and `dst` may be it.
   Db::Entry e = src.Find(from);
   int64_t expire = e->expire_at_ms();
@@ -73,7 +74,7 @@ void Copy(ExecContext& ctx) {
   if (dst_exists) {
     // As Redis: the old destination goes first (then the copy arrives as "new"). `e` is
     // found again: it is valid only until the next call on its Db.
-    dst.Delete(to);
+    dst.Delete(to, LazyServerDel());
     e = src.Find(from);
   }
   if (e->is_container()) {

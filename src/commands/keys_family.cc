@@ -10,6 +10,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/store/lazy_free.h"
 
 namespace omnibus {
 namespace {
@@ -19,16 +20,23 @@ namespace {
 constexpr int kShardBits = 8;
 constexpr uint64_t kShardMask = (uint64_t{1} << kShardBits) - 1;
 
-void Del(ExecContext& ctx) {
+// DEL and UNLINK: UNLINK frees big values on the lazyfree thread (store/lazy_free.h), DEL too
+// under lazyfree-lazy-user-del.
+void DelGeneric(ExecContext& ctx, bool lazy) {
   int64_t n = 0;
   for (size_t i = 1; i < ctx.args.size(); ++i) {
     Db& db = ctx.DbFor(ctx.args[i]);
-    if (!db.Delete(ctx.args[i])) continue;
+    if (!db.Delete(ctx.args[i], lazy)) continue;
     db.Notify(kNotifyGeneric, "del", ctx.args[i]);
     ++n;
   }
   ctx.reply->Integer(n);
 }
+
+void Del(ExecContext& ctx) {
+  DelGeneric(ctx, LazyFreeOptions::Get(LazyFreeSettings().lazy_user_del));
+}
+void Unlink(ExecContext& ctx) { DelGeneric(ctx, true); }
 
 void Exists(ExecContext& ctx) {
   int64_t n = 0;
@@ -271,27 +279,32 @@ void DbSize(ExecContext& ctx) {
   ctx.reply->Integer(db == nullptr ? 0 : static_cast<int64_t>(db->size()));
 }
 
-bool ParseFlushOption(ExecContext& ctx) {
+// Redis's getFlushCommandFlags: SYNC or ASYNC, else lazyfree-lazy-user-flush decides.
+bool ParseFlushOption(ExecContext& ctx, bool* lazy) {
   if (ctx.args.size() > 2 || (ctx.args.size() == 2 && !EqualsIgnoreCase(ctx.args[1], "async") &&
                               !EqualsIgnoreCase(ctx.args[1], "sync"))) {
     ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
     return false;
   }
+  *lazy = ctx.args.size() == 2 ? EqualsIgnoreCase(ctx.args[1], "async")
+                               : LazyFreeOptions::Get(LazyFreeSettings().lazy_user_flush);
   return true;
 }
 
 void FlushDb(ExecContext& ctx) {
-  if (!ParseFlushOption(ctx)) return;
-  if (Db* db = ctx.local->db_if_exists(ctx.db_index)) db->Clear();
+  bool lazy;
+  if (!ParseFlushOption(ctx, &lazy)) return;
+  if (Db* db = ctx.local->db_if_exists(ctx.db_index)) db->Clear(lazy);
   // Client tracking: every key may be gone (once per command: shard 0's part says it).
   if (ctx.shard_index == 0) ctx.local->db(ctx.db_index).NotifyFlush();
   ctx.reply->Ok();
 }
 
 void FlushAll(ExecContext& ctx) {
-  if (!ParseFlushOption(ctx)) return;
+  bool lazy;
+  if (!ParseFlushOption(ctx, &lazy)) return;
   for (int i = 0; i < ctx.local->num_dbs(); ++i) {
-    if (Db* db = ctx.local->db_if_exists(i)) db->Clear();
+    if (Db* db = ctx.local->db_if_exists(i)) db->Clear(lazy);
   }
   if (ctx.shard_index == 0) ctx.local->db(ctx.db_index).NotifyFlush();
   ctx.reply->Ok();
@@ -311,8 +324,8 @@ std::vector<CommandSpec> KeysFamily() {
        MergeSum, nullptr,
        Doc("Delete a key", "1.0.0", "O(N) where N is the number of keys that will be removed.",
            "key:key{key_flags=RM+delete}...")},
-      {"unlink", -2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, -1, 1, Route::kScatter, Del,
-       nullptr, MergeSum, nullptr,
+      {"unlink", -2, kCmdWrite | kCmdFast, "@keyspace @write @fast", 1, -1, 1, Route::kScatter,
+       Unlink, nullptr, MergeSum, nullptr,
        Doc("Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
            "blocking.",
            "4.0.0", "O(1) for each key removed regardless of its size.",

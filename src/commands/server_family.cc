@@ -221,6 +221,11 @@ void CommandDocs(ReactorContext& ctx) {
 
 void CommandGetKeys(ReactorContext& ctx) {
   const CommandSpec* s = ctx.server->commands().Find(ctx.args[2]);
+  // A container's subcommand names the entry (MEMORY USAGE key, OBJECT ENCODING key), as
+  // Redis's lookupCommand.
+  if (s != nullptr && s->container && ctx.args.size() > 3) {
+    s = ctx.server->commands().Find(StrCat(s->name, "|", ctx.args[3]));
+  }
   if (s == nullptr) return ctx.reply->Error("ERR Invalid command specified");
   auto cmd_args = ctx.args.subspan(2);
   int argc = static_cast<int>(cmd_args.size());

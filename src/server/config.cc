@@ -71,6 +71,20 @@ ConfigParam NetBoolParam(std::string_view name, bool NetOptions::*field) {
           }};
 }
 
+ConfigParam BoolParam(std::string_view name, bool Config::*field) {
+  return {name, true, [field](const Config& c) { return YesNo(c.*field); },
+          [field](Config& c, std::string_view v) -> std::string {
+            if (EqualsIgnoreCase(v, "yes")) {
+              c.*field = true;
+            } else if (EqualsIgnoreCase(v, "no")) {
+              c.*field = false;
+            } else {
+              return "argument must be 'yes' or 'no'";
+            }
+            return "";
+          }};
+}
+
 ConfigParam LatencyIntParam(std::string_view name, int64_t LatencySettings::*field, int64_t lo) {
   return {name, true, [field](const Config& c) { return StrCat(c.net.latency.*field); },
           [field, lo](Config& c, std::string_view v) -> std::string {
@@ -280,6 +294,12 @@ std::vector<ConfigParam> BuildParams() {
                [](Config&, std::string_view v) -> std::string {
                  return EqualsIgnoreCase(v, "no") ? "" : "persistence is not supported";
                }});
+  // Lazy free (store/lazy_free.h).
+  p.push_back(BoolParam("lazyfree-lazy-eviction", &Config::lazyfree_lazy_eviction));
+  p.push_back(BoolParam("lazyfree-lazy-expire", &Config::lazyfree_lazy_expire));
+  p.push_back(BoolParam("lazyfree-lazy-server-del", &Config::lazyfree_lazy_server_del));
+  p.push_back(BoolParam("lazyfree-lazy-user-del", &Config::lazyfree_lazy_user_del));
+  p.push_back(BoolParam("lazyfree-lazy-user-flush", &Config::lazyfree_lazy_user_flush));
   // Ours.
   p.push_back(IntParam("shards", false, &Config::shards, 0, 256));
   p.push_back({"io-backend", false, [](const Config& c) { return c.io_backend; },

@@ -16,6 +16,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
+#include "omnibus/store/lazy_free.h"
 
 namespace omnibus {
 namespace {
@@ -211,6 +212,12 @@ void Server::PublishLimits() {
   put(queue_policy_.interval_ms, config_.queue_interval_ms);
   put(queue_policy_.shed_ms, config_.queue_shed_ms);
   queue_policy_.adaptive.store(config_.queue_adaptive, std::memory_order_relaxed);
+  LazyFreeOptions& lazy = LazyFreeSettings();
+  lazy.lazy_eviction.store(config_.lazyfree_lazy_eviction, std::memory_order_relaxed);
+  lazy.lazy_expire.store(config_.lazyfree_lazy_expire, std::memory_order_relaxed);
+  lazy.lazy_server_del.store(config_.lazyfree_lazy_server_del, std::memory_order_relaxed);
+  lazy.lazy_user_del.store(config_.lazyfree_lazy_user_del, std::memory_order_relaxed);
+  lazy.lazy_user_flush.store(config_.lazyfree_lazy_user_flush, std::memory_order_relaxed);
   put(eviction_.maxmemory, config_.maxmemory);
   eviction_.policy.store(
       static_cast<uint8_t>(
@@ -225,6 +232,29 @@ void Server::PublishLimits() {
   put32(eviction_.lfu_decay_time, config_.lfu_decay_time);
 }
 
+void Server::NoteUsedMemory(int64_t used) {
+  int64_t peak = used_memory_peak_.load(std::memory_order_relaxed);
+  while (used > peak &&
+         !used_memory_peak_.compare_exchange_weak(peak, used, std::memory_order_relaxed)) {
+  }
+}
+
+MemoryFigures Server::Memory(int64_t store_bytes) {
+  MemoryFigures m;
+  // The reactor's client buffers are not counted yet (DESIGN §10.8 says they belong in it).
+  m.used = std::max<int64_t>(store_bytes, 0);
+  NoteUsedMemory(m.used);
+  m.peak = used_memory_peak();
+  m.startup = 0;  // at start-up the keyspace holds nothing, and nothing else is counted
+  m.lua_caches = static_cast<int64_t>(script_store_.bytes());
+  if (!functions_.empty()) {
+    m.functions_caches = static_cast<int64_t>(functions_.front()->PublishedStats().overhead_bytes);
+  }
+  m.cached_scripts = static_cast<int64_t>(script_store_.Count());
+  m.clients = static_cast<int64_t>(reactor_->num_clients());
+  return m;
+}
+
 void Server::ResetStats() {
   ReactorStats& s = reactor_->stats();
   ReactorStats fresh;
@@ -235,6 +265,7 @@ void Server::ResetStats() {
   reactor_->flights().stats() = SingleflightStats{};
   for (auto& shard : shards_) shard->ResetQueueStats();
   reactor_->latency().ResetHistograms();  // as Redis's resetCommandTableStats
+  ResetLazyFreedObjects();
 }
 
 bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
@@ -293,6 +324,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     // Counted memory (DESIGN §10.8): what the shards allocated for keys and values (the
     // reactor's client buffers are not counted yet).
     size_t used = static_cast<size_t>(std::max<int64_t>(totals.store_bytes, 0));
+    NoteUsedMemory(static_cast<int64_t>(used));
 #if defined(OMNIBUS_MIMALLOC)
     std::string allocator = StrCat("mimalloc-", MI_MALLOC_VERSION / 100, ".",
                                    MI_MALLOC_VERSION / 10 % 10, ".", MI_MALLOC_VERSION % 10);
@@ -334,6 +366,8 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("mem_fragmentation_ratio",
          StrFormat("%.2f", used == 0 ? 0.0 : static_cast<double>(rss) / used));
     line("mem_allocator", allocator);
+    line("lazyfree_pending_objects", LazyFreePendingObjects());
+    line("lazyfreed_objects", LazyFreedObjects());
     line("table_bytes", totals.table_bytes);
     return true;
   }

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "omnibus/store/lazy_free.h"
 #include "omnibus/store/lease_table.h"
 
 namespace omnibus {
@@ -215,7 +216,7 @@ void Db::SetString(std::string_view key, std::string_view value, int64_t expire_
     Touch(r);
     *link = r;
     if (old->has_expire()) --volatile_;
-    FreeRecord(old);
+    FreeReplaced(old);
   } else {
     r = NewRecord(key, value.size(), expire_at_ms);
     Stamp(r);
@@ -260,7 +261,7 @@ Db::Entry Db::ResizeValue(Entry e, size_t new_len) {
 void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
   if (ObjectLength(obj) == 0) {
     FreeObject(obj);
-    Delete(key);
+    Delete(key, LazyServerDel());
     return;
   }
   Record** link = FindForOverwrite(key);
@@ -272,7 +273,7 @@ void Db::StoreObject(std::string_view key, const ObjectRef& obj) {
     r->next = old->next;
     *link = r;
     if (old->has_expire()) --volatile_;
-    FreeRecord(old);
+    FreeReplaced(old);
   } else {
     Stamp(r);
     table_.Insert(r);
@@ -284,27 +285,29 @@ void Db::StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t 
                            const char* event) {
   if (ObjectLength(obj) == 0) {
     FreeObject(obj);
-    if (Delete(key)) Notify(kNotifyGeneric, "del", key);
+    if (Delete(key, LazyServerDel())) Notify(kNotifyGeneric, "del", key);
     return;
   }
   StoreObject(key, obj);
   Notify(cls, event, key);
 }
 
-bool Db::Delete(std::string_view key) {
+bool Db::Delete(std::string_view key, bool lazy) {
   Entry e = Find(key);
   if (!e) {
     // DEL of a missing key still revokes its lease (docs/leases.md).
     if (leases_ != nullptr) ForgetLease(key);
     return false;
   }
-  Delete(e);
+  Delete(e, lazy);
   return true;
 }
 
-void Db::Delete(Entry e) { Remove(e, KeyEvent::kDeleted); }
+void Db::Delete(Entry e, bool lazy) { Remove(e, KeyEvent::kDeleted, lazy); }
 
-void Db::Evict(Entry e) { Remove(e, KeyEvent::kEvicted); }
+void Db::Evict(Entry e) {
+  Remove(e, KeyEvent::kEvicted, LazyFreeOptions::Get(LazyFreeSettings().lazy_eviction));
+}
 
 size_t Db::SampleSome(bool volatile_only, uint64_t random, size_t n, Record** out) {
   if (volatile_only && volatile_ == 0) return 0;
@@ -325,13 +328,16 @@ size_t Db::SampleSome(bool volatile_only, uint64_t random, size_t n, Record** ou
   return 1;
 }
 
-void Db::Remove(Entry e, KeyEvent event) {
+void Db::FreeReplaced(Record* old) { FreeRecordMaybeLazy(old, LazyServerDel()); }
+
+void Db::Remove(Entry e, KeyEvent event, bool lazy) {
   if (event == KeyEvent::kExpired) Notify(kNotifyExpired, "expired", (*e.link)->key());
   if (event == KeyEvent::kEvicted) Notify(kNotifyEvicted, "evicted", (*e.link)->key());
   Record* r = table_.Unlink(e.link);
   if (r->has_expire()) --volatile_;
   OnKeyEvent(r->key(), event, false);
-  FreeRecord(r);
+  if (event == KeyEvent::kExpired) lazy |= LazyFreeOptions::Get(LazyFreeSettings().lazy_expire);
+  FreeRecordMaybeLazy(r, lazy);
   table_.MaybeShrink();
 }
 
@@ -356,7 +362,7 @@ void Db::Attach(std::string_view key, Record* detached, int64_t expire_at_ms) {
     r->next = old->next;
     *link = r;
     if (old->has_expire()) --volatile_;
-    FreeRecord(old);
+    FreeReplaced(old);
   } else {
     table_.Insert(r);
   }
@@ -392,10 +398,14 @@ void Db::TouchWatchedPresent(const Table* a, const Table* b) {
   }
 }
 
-void Db::Clear() {
+void Db::Clear(bool lazy) {
   bool had_keys = table_.size() > 0;
   if (had_keys && !watched_.empty()) TouchWatchedPresent(&table_, nullptr);
-  table_.Clear();
+  if (lazy) {
+    FreeTableLazily(&table_);
+  } else {
+    table_.Clear();
+  }
   volatile_ = 0;
   expire_cursor_ = 0;
   if (had_keys) OnKeyEvent({}, KeyEvent::kFlushed, false);

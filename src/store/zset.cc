@@ -436,6 +436,22 @@ ObjectRef CopyZSet(const ObjectRef& obj) {
   return ObjectRef{obj.type, obj.enc, dst};
 }
 
+size_t ZSetSkiplistMemoryUsage(const ObjectRef& obj, size_t samples) {
+  const ZSkiplist* zsl = Skiplist(obj);
+  size_t bytes = StoreBlockSize(zsl) + StoreBlockSize(zsl->header) + StoreBlockSize(zsl->buckets) +
+                 StoreBlockSize(zsl->buckets1);
+  if (zsl->length == 0) return bytes;
+  bool all = samples == 0 || samples >= zsl->length;
+  size_t seen = 0, sampled = 0;
+  for (ZNode* x = zsl->header->fwd()[0]; x != nullptr && (all || seen < samples); x = x->fwd()[0]) {
+    sampled += StoreBlockSize(x);
+    ++seen;
+  }
+  if (all) return bytes + sampled;
+  return bytes + static_cast<size_t>(static_cast<double>(sampled) / static_cast<double>(seen) *
+                                     static_cast<double>(zsl->length));
+}
+
 // ---- Reads ------------------------------------------------------------------------------
 
 bool ZSetScore(const ObjectRef& obj, std::string_view member, double* score) {

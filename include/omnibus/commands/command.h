@@ -145,6 +145,18 @@ struct ShardTotals {
   int64_t store_bytes = 0;  // counted keyspace memory (store/memory.h), all shards
 };
 
+// Counted memory as MEMORY STATS and MEMORY DOCTOR report it (DESIGN §10.8).
+struct MemoryFigures {
+  int64_t used = 0;     // used_memory: the shards' counted bytes, plus what the server adds
+  int64_t peak = 0;     // used_memory_peak (this call included)
+  int64_t startup = 0;  // used_memory at start-up
+  int64_t clients_normal = 0;
+  int64_t lua_caches = 0;
+  int64_t functions_caches = 0;
+  int64_t cached_scripts = 0;
+  int64_t clients = 0;  // connected clients
+};
+
 // What the reactor offers keyless commands (implemented in net/ and server/, so commands/
 // never includes them).
 class ServerApi {
@@ -205,6 +217,9 @@ class ServerApi {
   // CLIENT TRACKING ON|OFF [options]: `args` is the whole command. Writes +OK or the error.
   virtual void ClientTracking(Session& s, std::span<const std::string_view> args,
                               ReplyBuilder* rb) = 0;
+  // MEMORY STATS / DOCTOR: the figures around `store_bytes` (the shards' summed count, just
+  // gathered), which also raises the peak.
+  virtual MemoryFigures Memory(int64_t store_bytes) = 0;
 };
 
 struct ReactorContext {

@@ -46,6 +46,7 @@ std::vector<CommandSpec> FunctionFamily();
 std::vector<CommandSpec> LeaseFamily();     // ours: LEASE.* (docs/leases.md)
 std::vector<CommandSpec> LatencyFamily();   // SLOWLOG, LATENCY
 std::vector<CommandSpec> TrackingFamily();  // CLIENT TRACKING & co
+std::vector<CommandSpec> MemoryFamily();    // MEMORY (commands/memory_family.cc)
 
 // Shard handlers of WATCH (args: name key...; replies each key's version) and of the
 // reactor's unwatch (args: name (db key)...), in transaction_family.cc.

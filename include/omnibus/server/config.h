@@ -46,6 +46,12 @@ struct Config {
   int64_t set_max_listpack_value = 64;
   int64_t zset_max_listpack_entries = 128;
   int64_t zset_max_listpack_value = 64;
+  // Lazy free (store/lazy_free.h): Redis 7.0's names and defaults.
+  bool lazyfree_lazy_eviction = false;
+  bool lazyfree_lazy_expire = false;
+  bool lazyfree_lazy_server_del = false;
+  bool lazyfree_lazy_user_del = false;
+  bool lazyfree_lazy_user_flush = false;
   std::vector<std::pair<std::string, std::string>> renames;  // rename-command
   NetOptions net;
   // Test seam (not a setting): the keyspace clock of every shard, see ShardOptions.

@@ -82,6 +82,12 @@ class Server final : public ServerApi {
     return reactor_->UnblockClient(id, with_error);
   }
   size_t blocked_clients() const override { return reactor_->blocked_clients(); }
+  MemoryFigures Memory(int64_t store_bytes) override;
+
+  // used_memory_peak: the largest used_memory seen by INFO, MEMORY or a shard's published
+  // count. NoteUsedMemory may be called from any thread.
+  void NoteUsedMemory(int64_t used);
+  int64_t used_memory_peak() const { return used_memory_peak_.load(std::memory_order_relaxed); }
 
  private:
   struct ReactorNotifier final : Notifier {
@@ -108,6 +114,7 @@ class Server final : public ServerApi {
   std::vector<std::unique_ptr<FunctionEngine>> functions_;  // one per shard
   std::vector<std::unique_ptr<Shard>> shards_;
   std::unique_ptr<Reactor> reactor_;
+  std::atomic<int64_t> used_memory_peak_{0};
   int64_t start_ms_;
   std::string run_id_;
 };

@@ -156,9 +156,12 @@ class Db {
   void StoreObjectNotify(std::string_view key, const ObjectRef& obj, uint32_t cls,
                          const char* event);
 
-  bool Delete(std::string_view key);
-  void Delete(Entry e);
-  // maxmemory: removes the key as an eviction ("evicted" notification, WATCH, tracking).
+  // `lazy`: a big value is freed on the lazyfree thread (UNLINK; DEL under
+  // lazyfree-lazy-user-del; store/lazy_free.h).
+  bool Delete(std::string_view key, bool lazy = false);
+  void Delete(Entry e, bool lazy = false);
+  // maxmemory: removes the key as an eviction ("evicted" notification, WATCH, tracking), its
+  // value freed lazily under lazyfree-lazy-eviction.
   void Evict(Entry e);
   // Up to `n` records (live or not) for eviction's sampling, from a random place;
   // `volatile_only`: records with a TTL (then at least one whenever the Db has any).
@@ -176,7 +179,8 @@ class Db {
   size_t size() const { return table_.size(); }
   size_t volatile_keys() const { return volatile_; }
   int64_t now_ms() const { return *now_ms_; }
-  void Clear();
+  // `lazy`: the records are freed on the lazyfree thread (FLUSHDB/FLUSHALL ASYNC).
+  void Clear(bool lazy = false);
   // SWAPDB: exchanges the contents (keys, counts, expiry cursor) of two Dbs of one shard.
   // Watched keys and blocked keys stay with their Db and see a flush.
   void SwapContents(Db& other);
@@ -269,8 +273,11 @@ class Db {
   // Replaces the record at `e` by a copy with another expiry; the value bytes (and so a
   // container's ownership) move to the new record.
   Record* Rebuild(Entry e, int64_t expire_at_ms);
-  // Unlinks and frees; reports `event`.
-  void Remove(Entry e, KeyEvent event);
+  // Unlinks and frees (lazily if `lazy` or for an expiry under lazyfree-lazy-expire); reports
+  // `event`.
+  void Remove(Entry e, KeyEvent event, bool lazy = false);
+  // Frees a value a write replaced (lazily under lazyfree-lazy-server-del).
+  static void FreeReplaced(Record* old);
   void Touch(Record* r) {
     if (evictor_ != nullptr) {
       evictor_->Touch(r);

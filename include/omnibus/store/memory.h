@@ -1,9 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <new>
+#include <string>
 #include <utility>
 
 namespace omnibus {
@@ -22,6 +26,37 @@ void StoreFree(void* p);
 int64_t StoreAllocatedBytes();
 // The block size the allocator really uses for `p`.
 size_t StoreBlockSize(const void* p);
+
+// Lazy free (store/lazy_free.h): a thread that frees memory another thread counted hands the
+// bytes back to the counting thread, so the shard that allocated a value stops counting it
+// once it is gone, wherever it was freed. A handle on this thread's returned bytes (created on
+// first use; it outlives the thread while a handed-off value still points at it).
+std::shared_ptr<std::atomic<int64_t>> StoreReturnedBytesHandle();
+// Runs `free_fn` (which frees counted memory on the calling thread) and credits what it freed
+// to the thread behind `owner`, leaving the calling thread's own count unchanged. Returns the
+// bytes freed.
+int64_t StoreFreeOnBehalf(const std::shared_ptr<std::atomic<int64_t>>& owner,
+                          const std::function<void()>& free_fn);
+
+// Hands the allocator's free memory back to the OS for the calling thread's heap (MEMORY
+// PURGE; the "bursts" work replaces this with ReleaseFreeMemory). `force` also collects
+// what other threads freed into this heap.
+void StoreReleaseFreeMemory(bool force);
+// What the allocator itself says (MEMORY STATS' allocator.* fields): bytes handed out, bytes
+// in pages it keeps (committed), and resident bytes. Where the allocator cannot tell what it
+// handed out process-wide (mimalloc without statistics), `counted` (used_memory) stands in.
+struct AllocatorFigures {
+  int64_t allocated = 0;
+  int64_t active = 0;
+  int64_t resident = 0;
+};
+AllocatorFigures StoreAllocatorFigures(int64_t counted);
+// The process's resident set size, in bytes.
+int64_t ProcessResidentBytes();
+// MEMORY MALLOC-STATS: the allocator's statistics report; empty if it has none.
+std::string StoreAllocatorStatsText();
+// The allocator's name for INFO's mem_allocator and MEMORY DOCTOR ("mimalloc-2.0.9", "libc").
+const char* StoreAllocatorName();
 
 // `new T(args...)` and `delete p` in counted memory, for a container's own structure.
 template <typename T, typename... Args>

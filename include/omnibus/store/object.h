@@ -22,6 +22,11 @@ size_t ObjectLength(const ObjectRef& obj);
 // A deep copy in the same encoding (COPY).
 ObjectRef CopyObject(const ObjectRef& obj);
 
+// MEMORY USAGE: the bytes the allocator holds for the container (real block sizes), with
+// the elements of a large form estimated from the first `samples` of them (0: all of them),
+// as Redis's objectComputeSize does (store/memory_usage.cc).
+size_t ObjectMemoryUsage(const ObjectRef& obj, size_t samples);
+
 // The per-type implementations object.cc dispatches to.
 ObjectRef NewList();
 void FreeList(const ObjectRef& obj);
@@ -42,5 +47,6 @@ ObjectRef NewZSet();
 void FreeZSet(const ObjectRef& obj);
 size_t ZSetLength(const ObjectRef& obj);
 ObjectRef CopyZSet(const ObjectRef& obj);
+size_t ZSetSkiplistMemoryUsage(const ObjectRef& obj, size_t samples);  // zset.cc
 
 }  // namespace omnibus

@@ -36,11 +36,20 @@ void InfoShard(ExecContext& ctx) {
   }
 }
 
+// Redis 7.0's groups. Sections come out in Redis's order whatever order they were asked in;
+// Omnibus's own sections (limits, shards, overload) follow, when asked for by name.
 constexpr std::string_view kDefaultSections[] = {
-    "server", "clients", "memory", "stats", "replication", "cpu", "errorstats", "keyspace"};
+    "server", "clients", "memory",     "stats",   "persistence",
+    "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"};
 constexpr std::string_view kAllSections[] = {
-    "server", "clients",      "memory",     "stats",        "replication",
-    "cpu",    "commandstats", "errorstats", "latencystats", "keyspace"};
+    "server",     "clients", "memory",       "persistence", "stats",
+    "replication", "cpu",    "modules",      "commandstats", "errorstats",
+    "latencystats", "cluster", "keyspace"};
+constexpr std::string_view kSectionOrder[] = {
+    "server",       "clients",    "memory",       "persistence", "stats",
+    "replication",  "cpu",        "modules",      "commandstats", "errorstats",
+    "latencystats", "cluster",    "keyspace",     "limits",      "shards",
+    "overload"};
 
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;
@@ -71,11 +80,12 @@ void MergeInfo(MergeContext& ctx) {
       wanted.push_back(s);
     }
   }
+  std::vector<std::string> ordered;
+  for (std::string_view s : kSectionOrder) {
+    if (std::find(wanted.begin(), wanted.end(), s) != wanted.end()) ordered.emplace_back(s);
+  }
   std::string text;
-  std::vector<std::string> done;
-  for (const std::string& s : wanted) {
-    if (std::find(done.begin(), done.end(), s) != done.end()) continue;
-    done.push_back(s);
+  for (const std::string& s : ordered) {
     std::string section;
     if (!ctx.server->AppendInfoSection(s, totals, &section)) continue;
     if (!text.empty()) text.append("\r\n");
@@ -107,6 +117,12 @@ void ConfigGet(ReactorContext& ctx) {
 void ConfigSet(ReactorContext& ctx) {
   if (ctx.args.size() % 2 != 0) return ReplyStatus(ctx.reply, OpStatus::kSyntaxError);
   std::string err = ctx.server->ConfigSet(ctx.args.subspan(2));
+  if (!err.empty()) return ctx.reply->Error(err);
+  ctx.reply->Ok();
+}
+
+void ConfigRewrite(ReactorContext& ctx) {
+  std::string err = ctx.server->ConfigRewrite();
   if (!err.empty()) return ctx.reply->Error(err);
   ctx.reply->Ok();
 }
@@ -275,6 +291,9 @@ std::vector<CommandSpec> ServerFamily() {
                      "parameter_value:block(parameter:string value:string)...")),
       reactor("config|resetstat", 2, kCfg, "@admin @slow @dangerous", ConfigResetStat,
               SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")),
+      reactor("config|rewrite", 2, kCfg, "@admin @slow @dangerous", ConfigRewrite,
+              SrvDoc("Rewrite the configuration file with the in memory configuration", "2.8.0",
+                     "O(1)", "")),
       reactor("command", -1, kCmdLoading | kCmdStale, "@slow @connection", CommandAll,
               SrvDoc("Get array of Redis command details", "2.8.13",
                      "O(N) where N is the total number of Redis commands", "")),

@@ -157,6 +157,8 @@ class ServerApi {
   // Empty string on success, else the error text (without '-').
   // CONFIG SET name value [name value ...]: all or nothing, like Redis 7.
   virtual std::string ConfigSet(std::span<const std::string_view> name_value_pairs) = 0;
+  // CONFIG REWRITE: "" on success, else the error text (without '-').
+  virtual std::string ConfigRewrite() = 0;
   virtual void ResetStats() = 0;
   virtual bool RequirePassMatches(std::string_view user, std::string_view pass) const = 0;
   virtual bool RequiresAuth() const = 0;

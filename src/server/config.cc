@@ -50,7 +50,7 @@ ConfigParam NetIntParam(std::string_view name, T NetOptions::*field, int64_t lo,
 }
 
 ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, int64_t lo) {
-  return {name, true, [field](const Config& c) { return StrCat(c.net.*field); },
+  ConfigParam p{name, true, [field](const Config& c) { return StrCat(c.net.*field); },
           [field, lo](Config& c, std::string_view v) -> std::string {
             int64_t x;
             if (!ParseMemory(v, &x)) return "argument must be a memory value";
@@ -58,6 +58,8 @@ ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, in
             c.net.*field = x;
             return "";
           }};
+  p.memory = true;
+  return p;
 }
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }

@@ -101,6 +101,10 @@ void Int(std::vector<ConfigParam>* out, std::string_view name, bool mut, int64_t
              return "";
            }),
       alias);
+  if (kind == Num::kMemory) {
+    out->back().memory = true;
+    if (!alias.empty()) (*out)[out->size() - 2].memory = true;
+  }
 }
 
 // `names` in Redis's order (its error lists them so); `canonical` maps a name to the one

@@ -63,6 +63,16 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
+// Redis's rewriteConfigFormatMemory: the largest unit that divides the value.
+std::string FormatMemory(const std::string& value) {
+  int64_t bytes;
+  if (!ParseInt64(value, &bytes) || bytes == 0) return value;
+  if (bytes % (1024LL * 1024 * 1024) == 0) return StrCat(bytes / (1024LL * 1024 * 1024), "gb");
+  if (bytes % (1024 * 1024) == 0) return StrCat(bytes / (1024 * 1024), "mb");
+  if (bytes % 1024 == 0) return StrCat(bytes / 1024, "kb");
+  return value;
+}
+
 // The config lines that state `value` of `p`, as Redis writes them.
 std::vector<std::string> LinesFor(const ConfigParam& p, const std::string& value) {
   std::string_view name = p.name;
@@ -79,8 +89,8 @@ std::vector<std::string> LinesFor(const ConfigParam& p, const std::string& value
     std::vector<std::string> lines;
     for (size_t i = 0; i + 3 < parts.size(); i += 4) {
       std::string cls = parts[i] == "slave" ? "replica" : parts[i];
-      lines.push_back(StrCat(name, " ", cls, " ", parts[i + 1], " ", parts[i + 2], " ",
-                             parts[i + 3]));
+      lines.push_back(StrCat(name, " ", cls, " ", FormatMemory(parts[i + 1]), " ",
+                             FormatMemory(parts[i + 2]), " ", parts[i + 3]));
     }
     return lines;
   }
@@ -88,6 +98,7 @@ std::vector<std::string> LinesFor(const ConfigParam& p, const std::string& value
     if (value.empty()) return {};
     return {StrCat(name, " ", value)};
   }
+  if (p.memory) return {StrCat(name, " ", FormatMemory(value))};
   if (p.quoted || name == "notify-keyspace-events") return {StrCat(name, " ", Quote(value))};
   if (value.empty()) return {StrCat(name, " \"\"")};
   if (p.multi_arg) return {StrCat(name, " ", value)};

@@ -82,6 +82,8 @@ struct ConfigParam {
   // Redis's PROTECTED_CONFIG (dir, dbfilename): CONFIG SET refuses it unless
   // enable-protected-configs is yes.
   bool protected_config = false;
+  // Redis's MEMORY_CONFIG: CONFIG REWRITE writes 64mb rather than 67108864, as Redis does.
+  bool memory = false;
   // Redis's MULTI_ARG_CONFIG: a config file line's arguments are joined by spaces.
   bool multi_arg = false;
 };

@@ -14,23 +14,27 @@ namespace omnibus {
 namespace {
 
 // INFO's shard part, typed for MergeInfo: [expired keys, table bytes, counted store bytes,
-// then db index, keys, expires for each non-empty DB].
+// keyspace hits, keyspace misses, then db index, keys, expires for each non-empty DB].
 void InfoShard(ExecContext& ctx) {
-  int64_t expired = 0;
+  int64_t expired = 0, hits = 0, misses = 0;
   size_t table_bytes = 0;
   std::vector<std::array<int64_t, 3>> dbs;
   for (int i = 0; i < ctx.local->num_dbs(); ++i) {
     Db* db = ctx.local->db_if_exists(i);
     if (db == nullptr) continue;
     expired += static_cast<int64_t>(db->expired_keys);
+    hits += static_cast<int64_t>(db->keyspace_hits);
+    misses += static_cast<int64_t>(db->keyspace_misses);
     table_bytes += db->table().bucket_bytes();
     if (db->size() == 0) continue;
     dbs.push_back({i, static_cast<int64_t>(db->size()), static_cast<int64_t>(db->volatile_keys())});
   }
-  ctx.reply->Array(3 + 3 * dbs.size());
+  ctx.reply->Array(5 + 3 * dbs.size());
   ctx.reply->Integer(expired);
   ctx.reply->Integer(static_cast<int64_t>(table_bytes));
   ctx.reply->Integer(StoreAllocatedBytes());
+  ctx.reply->Integer(hits);
+  ctx.reply->Integer(misses);
   for (const auto& d : dbs) {
     for (int64_t v : d) ctx.reply->Integer(v);
   }
@@ -58,7 +62,9 @@ void MergeInfo(MergeContext& ctx) {
     totals.expired_keys += f[0].integer;
     totals.table_bytes += static_cast<size_t>(f[1].integer);
     totals.store_bytes += f[2].integer;
-    for (size_t i = 3; i + 2 < f.size(); i += 3) {
+    totals.keyspace_hits += f[3].integer;
+    totals.keyspace_misses += f[4].integer;
+    for (size_t i = 5; i + 2 < f.size(); i += 3) {
       size_t db = static_cast<size_t>(f[i].integer);
       if (totals.dbs.size() <= db) totals.dbs.resize(db + 1);
       totals.dbs[db].first += f[i + 1].integer;

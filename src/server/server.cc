@@ -369,6 +369,8 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     // Redis 7.0's remaining stats, for what Omnibus does not do (client eviction, forks,
     // MIGRATE, replication, active defragmentation, io threads): truthfully zero.
     line("evicted_clients", 0);
+    line("keyspace_hits", totals.keyspace_hits);
+    line("keyspace_misses", totals.keyspace_misses);
     line("pubsub_channels", reactor_->PubSubChannelCount(PubSubKind::kChannel));
     line("pubsub_patterns", reactor_->PubSubNumPat());
     line("pubsubshard_channels", reactor_->PubSubChannelCount(PubSubKind::kShard));

@@ -648,6 +648,17 @@ TEST(ConfigFileTest, InfoHasRedisSectionsAndFields) {
       EXPECT_THAT(text, HasSubstr(StrCat("\n", f))) << section << " lacks " << f;
     }
   }
+  // Read lookups count as hits and misses.
+  int64_t hits = InfoField(c.get(), "stats", "keyspace_hits");
+  int64_t misses = InfoField(c.get(), "stats", "keyspace_misses");
+  ASSERT_GE(hits, 0);
+  ASSERT_GE(misses, 0);
+  EXPECT_THAT(Command(c, {"SET", "present", "v"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"GET", "present"}), IsBulk("v"));
+  EXPECT_THAT(Command(c, {"GET", "present"}), IsBulk("v"));
+  EXPECT_THAT(Command(c, {"GET", "absent"}), IsNil());
+  EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_hits"), hits + 2);
+  EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_misses"), misses + 1);
   // Reads and writes are counted as they happen.
   int64_t reads = InfoField(c.get(), "stats", "total_reads_processed");
   int64_t writes = InfoField(c.get(), "stats", "total_writes_processed");

@@ -143,6 +143,8 @@ struct ShardTotals {
   std::vector<std::pair<int64_t, int64_t>> dbs;  // (keys, expires) per DB
   size_t table_bytes = 0;
   int64_t store_bytes = 0;  // counted keyspace memory (store/memory.h), all shards
+  int64_t keyspace_hits = 0;    // read-only commands' lookups that found the key
+  int64_t keyspace_misses = 0;  // ... and that did not
 };
 
 // What the reactor offers keyless commands (implemented in net/ and server/, so commands/

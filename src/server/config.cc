@@ -1,6 +1,7 @@
 #include "omnibus/server/config.h"
 
 #include <glob.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -476,6 +477,12 @@ bool LoadInclude(const std::string& pattern, Config* config, std::string* error,
     paths.push_back(pattern);
   }
   for (const std::string& path : paths) {
+    // Only regular files: a device a glob matched (/dev/*) would never end.
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      *error = StrCat("Fatal error, can't open config file '", path, "': not a regular file");
+      return false;
+    }
     std::string text;
     if (!ReadFile(path, &text, error)) return false;
     ++state->depth;
@@ -549,7 +556,16 @@ bool LoadText(std::string_view text, Config* config, std::string* error, LoadSta
         argv.size() == 2)
       continue;
     if (name == "include" && argv.size() == 2) {
-      if (!LoadInclude(argv[1], config, error, state)) return false;
+      std::string why;
+      if (!LoadInclude(argv[1], config, &why, state)) {
+        // An error inside the included file has its own report; a file that cannot be read
+        // is reported at this line (Redis's text last).
+        if (why.starts_with("\n***")) {
+          *error = why;
+          return false;
+        }
+        return fail(why);
+      }
       continue;
     }
     if (name == "rename-command" && argv.size() == 3) {
@@ -604,7 +620,6 @@ bool LoadConfigFromArgs(int argc, char** argv, Config* config, std::string* erro
     ++i;
   }
   // Like Redis, command-line options are appended to the file's text as config lines.
-  text += "\n";
   for (; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a.substr(0, 2) == "--") {

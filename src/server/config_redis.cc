@@ -164,8 +164,13 @@ std::string CheckSave(std::string_view v, std::string* stored) {
   return "";
 }
 
-// Redis's `replicaof <host> <port>` or `replicaof no one`; CONFIG GET shows "host port".
+// Redis's `replicaof <host> <port>` or `replicaof no one`; CONFIG GET shows "host port" (""
+// when none, which is accepted back).
 std::string CheckReplicaOf(std::string_view v, std::string* stored) {
+  if (v.empty()) {
+    stored->clear();
+    return "";
+  }
   std::vector<std::string> args;
   if (!SplitInlineArgs(v, &args) || args.size() != 2) return "wrong number of arguments";
   if (EqualsIgnoreCase(args[0], "no") && EqualsIgnoreCase(args[1], "one")) {

@@ -14,7 +14,9 @@ namespace omnibus {
 namespace {
 
 // INFO's shard part, typed for MergeInfo: [expired keys, table bytes, counted store bytes,
-// keyspace hits, keyspace misses, then db index, keys, expires for each non-empty DB].
+// keyspace hits, keyspace misses, stale share of expiry samples (per million), expiry cycles
+// cut by their budget, µs in expiry cycles, then db index, keys, expires for each non-empty
+// DB].
 void InfoShard(ExecContext& ctx) {
   int64_t expired = 0, hits = 0, misses = 0;
   size_t table_bytes = 0;
@@ -29,12 +31,16 @@ void InfoShard(ExecContext& ctx) {
     if (db->size() == 0) continue;
     dbs.push_back({i, static_cast<int64_t>(db->size()), static_cast<int64_t>(db->volatile_keys())});
   }
-  ctx.reply->Array(5 + 3 * dbs.size());
+  ctx.reply->Array(8 + 3 * dbs.size());
   ctx.reply->Integer(expired);
   ctx.reply->Integer(static_cast<int64_t>(table_bytes));
   ctx.reply->Integer(StoreAllocatedBytes());
   ctx.reply->Integer(hits);
   ctx.reply->Integer(misses);
+  const Keyspace::ExpireCycleStats& es = ctx.local->expire_cycle_stats();
+  ctx.reply->Integer(static_cast<int64_t>(es.stale_perc * 1e6));
+  ctx.reply->Integer(static_cast<int64_t>(es.time_cap_reached_count));
+  ctx.reply->Integer(es.cpu_us);
   for (const auto& d : dbs) {
     for (int64_t v : d) ctx.reply->Integer(v);
   }
@@ -64,13 +70,19 @@ void MergeInfo(MergeContext& ctx) {
     totals.store_bytes += f[2].integer;
     totals.keyspace_hits += f[3].integer;
     totals.keyspace_misses += f[4].integer;
-    for (size_t i = 5; i + 2 < f.size(); i += 3) {
+    // The mean over shards of each one's stale share, in percent.
+    totals.expired_stale_perc += static_cast<double>(f[5].integer) / 1e4 /
+                                 static_cast<double>(std::max<size_t>(ctx.parts.size(), 1));
+    totals.expired_time_cap_reached_count += f[6].integer;
+    totals.expire_cycle_cpu_milliseconds += f[7].integer;  // µs until the end of the loop
+    for (size_t i = 8; i + 2 < f.size(); i += 3) {
       size_t db = static_cast<size_t>(f[i].integer);
       if (totals.dbs.size() <= db) totals.dbs.resize(db + 1);
       totals.dbs[db].first += f[i + 1].integer;
       totals.dbs[db].second += f[i + 2].integer;
     }
   }
+  totals.expire_cycle_cpu_milliseconds /= 1000;
   std::vector<std::string> wanted;
   if (ctx.args.size() == 1) {
     wanted.assign(std::begin(kDefaultSections), std::end(kDefaultSections));

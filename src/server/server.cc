@@ -365,6 +365,9 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("client_output_buffer_limit_disconnections", st.output_buffer_limit_disconnections);
     line("accept_errors", st.accept_errors);
     line("expired_keys", totals.expired_keys);
+    line("expired_stale_perc", StrFormat("%.2f", totals.expired_stale_perc));
+    line("expired_time_cap_reached_count", totals.expired_time_cap_reached_count);
+    line("expire_cycle_cpu_milliseconds", totals.expire_cycle_cpu_milliseconds);
     line("evicted_keys", 0);
     // Redis 7.0's remaining stats, for what Omnibus does not do (client eviction, forks,
     // MIGRATE, replication, active defragmentation, io threads): truthfully zero.

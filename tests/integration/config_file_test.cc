@@ -668,6 +668,28 @@ TEST(ConfigFileTest, InfoHasRedisSectionsAndFields) {
   EXPECT_GT(InfoField(c.get(), "stats", "total_writes_processed"), writes);
 }
 
+// expired_stale_perc and its neighbours come from the active expire cycles, as in Redis.
+TEST(ConfigFileTest, ActiveExpiryStatsComeFromTheCycles) {
+  ServerProcess server({"--shards", "2", "--hz", "100"});
+  ASSERT_TRUE(server.ok()) << server.error();
+  RedisConn c = server.Connect();
+  ASSERT_TRUE(c);
+  EXPECT_THAT(InfoText(c, "stats"), HasSubstr("\r\nexpired_stale_perc:0.00\r\n"));
+  // Keys nobody reads again, so only the active cycles can find them expired.
+  for (int i = 0; i < 2000; ++i) AppendCommand(c.get(), {"SET", StrCat("t", i), "v", "PX", "20"});
+  for (int i = 0; i < 2000; ++i) ASSERT_THAT(GetReply(c.get()), IsStatus("OK"));
+  for (int i = 0; i < 200; ++i) AppendCommand(c.get(), {"SET", StrCat("long", i), "v", "EX", "1000"});
+  for (int i = 0; i < 200; ++i) ASSERT_THAT(GetReply(c.get()), IsStatus("OK"));
+  EXPECT_TRUE(PollUntil([&] { return InfoField(c.get(), "stats", "expired_keys") >= 2000; },
+                        milliseconds(20000)));
+  std::string stats = InfoText(c, "stats");
+  size_t at = stats.find("expired_stale_perc:");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_GT(strtod(stats.c_str() + at + 19, nullptr), 0.0) << stats;
+  EXPECT_GE(InfoField(c.get(), "stats", "expired_time_cap_reached_count"), 0);
+  EXPECT_GE(InfoField(c.get(), "stats", "expire_cycle_cpu_milliseconds"), 0);
+}
+
 TEST(ConfigFileTest, InstantaneousOpsPerSecFollowsTheLoad) {
   ServerProcess server({"--shards", "2"});
   ASSERT_TRUE(server.ok()) << server.error();

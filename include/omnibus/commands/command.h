@@ -145,6 +145,11 @@ struct ShardTotals {
   int64_t store_bytes = 0;  // counted keyspace memory (store/memory.h), all shards
   int64_t keyspace_hits = 0;    // read-only commands' lookups that found the key
   int64_t keyspace_misses = 0;  // ... and that did not
+  // Active expiry (store/keyspace.h ExpireCycleStats): the shards' mean stale share, in
+  // percent; cycles cut by their budget; milliseconds spent.
+  double expired_stale_perc = 0;
+  int64_t expired_time_cap_reached_count = 0;
+  int64_t expire_cycle_cpu_milliseconds = 0;
 };
 
 // What the reactor offers keyless commands (implemented in net/ and server/, so commands/

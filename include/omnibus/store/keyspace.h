@@ -55,6 +55,16 @@ class Keyspace {
   // Returns the number of keys expired.
   size_t ActiveExpireCycle(int64_t budget_us);
 
+  // What the active expire cycles did (Redis's INFO stats fields of the same names):
+  // a running estimate of the share of sampled volatile keys that were already expired, the
+  // cycles that stopped at their time budget, and the time spent in them.
+  struct ExpireCycleStats {
+    double stale_perc = 0;
+    uint64_t time_cap_reached_count = 0;
+    int64_t cpu_us = 0;
+  };
+  const ExpireCycleStats& expire_cycle_stats() const { return expire_stats_; }
+
  private:
   int64_t now_ms_ = 0;
   std::vector<ReadyKey> ready_;
@@ -62,6 +72,7 @@ class Keyspace {
   std::vector<std::unique_ptr<Db>> dbs_;
   std::mt19937_64 rng_{0x6f6d6e69627573};
   size_t next_db_ = 0;
+  ExpireCycleStats expire_stats_;
   ContainerLimits default_limits_;
   const ContainerLimits* limits_;
   const NoticeListeners* listeners_;

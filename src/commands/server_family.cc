@@ -48,18 +48,16 @@ void InfoShard(ExecContext& ctx) {
 
 // Redis 7.0's groups. Sections come out in Redis's order whatever order they were asked in;
 // Omnibus's own sections (limits, shards, overload) follow, when asked for by name.
-constexpr std::string_view kDefaultSections[] = {
-    "server", "clients", "memory",     "stats",   "persistence",
-    "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"};
+constexpr std::string_view kDefaultSections[] = {"server",      "clients",     "memory",  "stats",
+                                                 "persistence", "replication", "cpu",     "modules",
+                                                 "errorstats",  "cluster",     "keyspace"};
 constexpr std::string_view kAllSections[] = {
-    "server",     "clients", "memory",       "persistence", "stats",
-    "replication", "cpu",    "modules",      "commandstats", "errorstats",
-    "latencystats", "cluster", "keyspace"};
+    "server",  "clients",      "memory",     "persistence",  "stats",   "replication", "cpu",
+    "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"};
 constexpr std::string_view kSectionOrder[] = {
-    "server",       "clients",    "memory",       "persistence", "stats",
-    "replication",  "cpu",        "modules",      "commandstats", "errorstats",
-    "latencystats", "cluster",    "keyspace",     "limits",      "shards",
-    "overload"};
+    "server",   "clients", "memory",       "persistence", "stats",        "replication",
+    "cpu",      "modules", "commandstats", "errorstats",  "latencystats", "cluster",
+    "keyspace", "limits",  "shards",       "overload"};
 
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;

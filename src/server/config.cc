@@ -52,13 +52,13 @@ ConfigParam NetIntParam(std::string_view name, T NetOptions::*field, int64_t lo,
 
 ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, int64_t lo) {
   ConfigParam p{name, true, [field](const Config& c) { return StrCat(c.net.*field); },
-          [field, lo](Config& c, std::string_view v) -> std::string {
-            int64_t x;
-            if (!ParseMemory(v, &x)) return "argument must be a memory value";
-            if (x < lo) return IntRangeError(lo, LLONG_MAX);
-            c.net.*field = x;
-            return "";
-          }};
+                [field, lo](Config& c, std::string_view v) -> std::string {
+                  int64_t x;
+                  if (!ParseMemory(v, &x)) return "argument must be a memory value";
+                  if (x < lo) return IntRangeError(lo, LLONG_MAX);
+                  c.net.*field = x;
+                  return "";
+                }};
   p.memory = true;
   return p;
 }
@@ -386,10 +386,10 @@ namespace {
 // Redis's ACL categories (7.0), for checking `user` lines.
 bool IsAclCategory(std::string_view c) {
   static constexpr std::string_view kCategories[] = {
-      "keyspace", "read",       "write",       "set",       "sortedset",  "list",   "hash",
-      "string",   "bitmap",     "hyperloglog", "geo",       "stream",     "pubsub", "admin",
-      "fast",     "slow",       "blocking",    "dangerous", "connection", "transaction",
-      "scripting", "all"};
+      "keyspace",   "read",        "write",     "set",         "sortedset", "list",
+      "hash",       "string",      "bitmap",    "hyperloglog", "geo",       "stream",
+      "pubsub",     "admin",       "fast",      "slow",        "blocking",  "dangerous",
+      "connection", "transaction", "scripting", "all"};
   for (std::string_view k : kCategories) {
     if (EqualsIgnoreCase(c, k)) return true;
   }
@@ -412,10 +412,9 @@ std::string CheckUserLine(const std::vector<std::string>& argv) {
                       l == "allchannels" || l == "&*" || l == "allcommands" || l == "+@all" ||
                       l == "sanitize-payload" || l == "skip-sanitize-payload";
     bool known = permissive || l == "off" || l == "resetkeys" || l == "resetchannels" ||
-                 l == "nocommands" || l == "resetpass" || l == "reset" ||
-                 l == "clearselectors" || r[0] == '>' || r[0] == '<' || r[0] == '~' ||
-                 r[0] == '&' || r[0] == '(' || l.starts_with("%r~") || l.starts_with("%w~") ||
-                 l.starts_with("%rw~");
+                 l == "nocommands" || l == "resetpass" || l == "reset" || l == "clearselectors" ||
+                 r[0] == '>' || r[0] == '<' || r[0] == '~' || r[0] == '&' || r[0] == '(' ||
+                 l.starts_with("%r~") || l.starts_with("%w~") || l.starts_with("%rw~");
     if (r[0] == '#' || r[0] == '!') {
       bool hex = r.size() == 65;
       for (size_t j = 1; hex && j < r.size(); ++j)
@@ -460,8 +459,7 @@ bool ReadFile(const std::string& path, std::string* text, std::string* error) {
 bool LoadText(std::string_view text, Config* config, std::string* error, LoadState* state);
 
 // Redis's include: a path, or a glob (no match is fine, so an empty conf.d is).
-bool LoadInclude(const std::string& pattern, Config* config, std::string* error,
-                 LoadState* state) {
+bool LoadInclude(const std::string& pattern, Config* config, std::string* error, LoadState* state) {
   if (state->depth >= 16) {
     *error = StrCat("Fatal error, include nesting too deep at '", pattern, "'");
     return false;

@@ -27,8 +27,7 @@ std::string KeptValue(const Config& c, std::string_view name, const std::string&
 
 ConfigParam Kept(std::string_view name, bool mut, std::string dflt,
                  std::function<std::string(std::string_view, std::string*)> check) {
-  ConfigParam p{name, mut,
-                [name, dflt](const Config& c) { return KeptValue(c, name, dflt); },
+  ConfigParam p{name, mut, [name, dflt](const Config& c) { return KeptValue(c, name, dflt); },
                 [name, check](Config& c, std::string_view v) -> std::string {
                   std::string stored;
                   std::string err = check(v, &stored);
@@ -71,8 +70,8 @@ enum class Num { kInteger, kMemory, kOctal };
 
 void Int(std::vector<ConfigParam>* out, std::string_view name, bool mut, int64_t lo, int64_t hi,
          int64_t dflt, Num kind = Num::kInteger, std::string_view alias = {}) {
-  std::string shown = kind == Num::kOctal ? StrFormat("%llo", static_cast<long long>(dflt))
-                                          : StrCat(dflt);
+  std::string shown =
+      kind == Num::kOctal ? StrFormat("%llo", static_cast<long long>(dflt)) : StrCat(dflt);
   Add(out,
       Kept(name, mut, shown,
            [lo, hi, kind](std::string_view v, std::string* stored) -> std::string {
@@ -96,8 +95,8 @@ void Int(std::vector<ConfigParam>* out, std::string_view name, bool mut, int64_t
                                   static_cast<long long>(lo), static_cast<long long>(hi));
                return StrCat("argument must be between ", lo, " and ", hi, " inclusive");
              }
-             *stored = kind == Num::kOctal ? StrFormat("%llo", static_cast<long long>(x))
-                                           : StrCat(x);
+             *stored =
+                 kind == Num::kOctal ? StrFormat("%llo", static_cast<long long>(x)) : StrCat(x);
              return "";
            }),
       alias);
@@ -112,20 +111,21 @@ void Int(std::vector<ConfigParam>* out, std::string_view name, bool mut, int64_t
 // reads back as yes).
 void Enum(std::vector<ConfigParam>* out, std::string_view name, bool mut, std::string_view dflt,
           std::vector<std::pair<std::string_view, std::string_view>> names) {
-  Add(out, Kept(name, mut, std::string(dflt), [names](std::string_view v, std::string* stored) -> std::string {
-        for (auto [n, canonical] : names) {
-          if (EqualsIgnoreCase(v, n)) {
-            *stored = std::string(canonical);
-            return "";
-          }
-        }
-        std::string all;
-        for (auto [n, canonical] : names) {
-          if (!all.empty()) all += ", ";
-          all += n;
-        }
-        return StrCat("argument(s) must be one of the following: ", all);
-      }));
+  Add(out, Kept(name, mut, std::string(dflt),
+                [names](std::string_view v, std::string* stored) -> std::string {
+                  for (auto [n, canonical] : names) {
+                    if (EqualsIgnoreCase(v, n)) {
+                      *stored = std::string(canonical);
+                      return "";
+                    }
+                  }
+                  std::string all;
+                  for (auto [n, canonical] : names) {
+                    if (!all.empty()) all += ", ";
+                    all += n;
+                  }
+                  return StrCat("argument(s) must be one of the following: ", all);
+                }));
 }
 
 std::vector<std::pair<std::string_view, std::string_view>> Same(
@@ -139,8 +139,7 @@ void String(std::vector<ConfigParam>* out, std::string_view name, bool mut, std:
             std::string_view alias = {}, std::string_view not_a_path_error = {}) {
   ConfigParam p = Kept(name, mut, std::string(dflt),
                        [not_a_path_error](std::string_view v, std::string* stored) -> std::string {
-                         if (!not_a_path_error.empty() &&
-                             v.find('/') != std::string_view::npos)
+                         if (!not_a_path_error.empty() && v.find('/') != std::string_view::npos)
                            return std::string(not_a_path_error);
                          *stored = std::string(v);
                          return "";
@@ -202,7 +201,8 @@ std::string CheckOomScoreAdjValues(std::string_view v, std::string* stored) {
 // nosave exclusive), as Redis's flag configs; CONFIG GET shows them in Redis's order.
 std::string CheckShutdownFlags(std::string_view v, std::string* stored) {
   std::vector<std::string> args;
-  const std::string kError = "argument(s) must be one of the following: default, save, nosave, now, force";
+  const std::string kError =
+      "argument(s) must be one of the following: default, save, nosave, now, force";
   if (!SplitInlineArgs(v, &args) || args.empty()) return kError;
   bool flags[4] = {};  // save nosave now force
   static constexpr std::string_view kNames[] = {"save", "nosave", "now", "force"};
@@ -321,8 +321,7 @@ void AddKeptRedisParams(std::vector<ConfigParam>* p) {
   Enum(p, "appendfsync", kMutable, "everysec", Same({"everysec", "always", "no"}));
   Enum(p, "oom-score-adj", kMutable, "no",
        {{"no", "no"}, {"yes", "yes"}, {"relative", "yes"}, {"absolute", "absolute"}});
-  Enum(p, "acl-pubsub-default", kMutable, "resetchannels",
-       Same({"allchannels", "resetchannels"}));
+  Enum(p, "acl-pubsub-default", kMutable, "resetchannels", Same({"allchannels", "resetchannels"}));
   Enum(p, "sanitize-dump-payload", kMutable, "no", Same({"no", "yes", "clients"}));
   for (std::string_view name :
        {"enable-protected-configs", "enable-debug-command", "enable-module-command"}) {

@@ -76,8 +76,7 @@ std::string InfoText(const RedisConn& c, std::string_view section) {
 
 int CountOccurrences(const std::string& text, std::string_view needle) {
   int n = 0;
-  for (size_t pos = text.find(needle); pos != std::string::npos;
-       pos = text.find(needle, pos + 1))
+  for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
     ++n;
   return n;
 }
@@ -108,8 +107,8 @@ void CheckStockConfServer(bool drop_lead_families) {
   ASSERT_THAT(stock, HasSubstr("daemonize yes")) << "Debian's redis.conf is missing or changed";
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
-  ServerProcess server({"--daemonize", "no", "--pidfile", dir.File("omnibus.pid"), "--logfile",
-                        "", "--dir", dir.path(), "--shards", "2"},
+  ServerProcess server({"--daemonize", "no", "--pidfile", dir.File("omnibus.pid"), "--logfile", "",
+                        "--dir", dir.path(), "--shards", "2"},
                        ServerProcess::Options{.config_text = stock});
   ASSERT_TRUE(server.ok()) << server.error();
   RedisConn c = server.Connect();
@@ -260,7 +259,9 @@ include )",
               IsError("ERR CONFIG SET failed (possibly related to argument 'dir') - can't set "
                       "protected config"));
   EXPECT_TRUE(PollUntil(
-      [&] { return server.Log().find("CONFIG SET save: accepted, not applied") != std::string::npos; },
+      [&] {
+        return server.Log().find("CONFIG SET save: accepted, not applied") != std::string::npos;
+      },
       milliseconds(5000)));
   EXPECT_EQ(CountOccurrences(server.Log(), kNotApplied), 1);
 }
@@ -279,8 +280,7 @@ TEST(ConfigFileTest, BadDirectivesFailWithRedisErrors) {
       {"appendfsync sometimes", "argument(s) must be one of the following: everysec, always, no"},
       {"dbfilename /var/dump.rdb", "dbfilename can't be a path, just a filename"},
       {"dir /no/such/dir", "No such file or directory"},
-      {"supervised maybe",
-       "argument(s) must be one of the following: upstart, systemd, auto, no"},
+      {"supervised maybe", "argument(s) must be one of the following: upstart, systemd, auto, no"},
       {"no-such-directive 1", "Bad directive or wrong number of arguments"},
       {"rdbcompression yes no", "wrong number of arguments"},
       {"include /no/such/file.conf", "can't open config file '/no/such/file.conf'"},
@@ -346,8 +346,7 @@ TEST(ConfigFileTest, DaemonizeWritesPidFileAndRemovesItAtShutdown) {
   // Detached: its own session, not the test's.
   EXPECT_EQ(getsid(pid), pid);
   EXPECT_EQ(Command(c, {"SHUTDOWN"}), nullptr);
-  bool removed = PollUntil([&] { return access(pidfile.c_str(), F_OK) != 0; },
-                           milliseconds(10000));
+  bool removed = PollUntil([&] { return access(pidfile.c_str(), F_OK) != 0; }, milliseconds(10000));
   if (!removed) kill(pid, SIGKILL);
   EXPECT_TRUE(removed) << "pid file left after SHUTDOWN";
   EXPECT_THAT(ReadAll(dir.File("daemon.log")), HasSubstr("Removing the pid file."));
@@ -361,16 +360,16 @@ TEST(ConfigFileTest, DaemonizeReportsAFailedStartAndPortTakenLogsRedisLines) {
   std::string pidfile = dir.File("d.pid");
   std::string output;
   std::optional<int> status =
-      RunServerToExit({"--port", StrCat(first.port()), "--bind", "127.0.0.1", "--daemonize",
-                       "yes", "--pidfile", pidfile, "--shards", "1"},
+      RunServerToExit({"--port", StrCat(first.port()), "--bind", "127.0.0.1", "--daemonize", "yes",
+                       "--pidfile", pidfile, "--shards", "1"},
                       &output);
   ASSERT_TRUE(status.has_value()) << output;
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1) << output;
   // The parent prints the daemon's reason, in Redis's words.
   EXPECT_THAT(output, HasSubstr(StrCat("Could not create server TCP listening socket 127.0.0.1:",
                                        first.port(), ": bind: Address already in use")));
-  EXPECT_THAT(output, HasSubstr(StrCat("Failed listening on port ", first.port(),
-                                       " (TCP), aborting.")));
+  EXPECT_THAT(output,
+              HasSubstr(StrCat("Failed listening on port ", first.port(), " (TCP), aborting.")));
   EXPECT_NE(access(pidfile.c_str(), F_OK), 0);
 }
 
@@ -527,58 +526,185 @@ TEST(ConfigFileTest, EveryRedisParameterIsKnownToConfigGet) {
   ASSERT_TRUE(c);
   // Redis 7.0.15's CONFIG GET * names, less the maxmemory-*/lfu-*/lazyfree-* families
   // (issue 13 part 2), which this test tolerates either way.
-  const char* kNames[] = {
-      "acl-pubsub-default", "aclfile", "acllog-max-len", "active-defrag-cycle-max",
-      "active-defrag-cycle-min", "active-defrag-ignore-bytes", "active-defrag-max-scan-fields",
-      "active-defrag-threshold-lower", "active-defrag-threshold-upper", "activedefrag",
-      "activerehashing", "always-show-logo", "aof-disable-auto-gc", "aof-load-truncated",
-      "aof-rewrite-incremental-fsync", "aof-timestamp-enabled", "aof-use-rdb-preamble",
-      "aof_rewrite_cpulist", "appenddirname", "appendfilename", "appendfsync", "appendonly",
-      "auto-aof-rewrite-min-size", "auto-aof-rewrite-percentage", "bgsave_cpulist", "bind",
-      "bind-source-addr", "bio_cpulist", "busy-reply-threshold", "client-output-buffer-limit",
-      "client-query-buffer-limit", "cluster-allow-pubsubshard-when-down",
-      "cluster-allow-reads-when-down", "cluster-allow-replica-migration",
-      "cluster-announce-bus-port", "cluster-announce-hostname", "cluster-announce-ip",
-      "cluster-announce-port", "cluster-announce-tls-port", "cluster-config-file",
-      "cluster-enabled", "cluster-link-sendbuf-limit", "cluster-migration-barrier",
-      "cluster-node-timeout", "cluster-port", "cluster-preferred-endpoint-type",
-      "cluster-replica-no-failover", "cluster-replica-validity-factor",
-      "cluster-require-full-coverage", "cluster-slave-no-failover",
-      "cluster-slave-validity-factor", "crash-log-enabled", "crash-memcheck-enabled",
-      "daemonize", "databases", "dbfilename", "dir", "disable-thp", "dynamic-hz",
-      "enable-debug-command", "enable-module-command", "enable-protected-configs",
-      "hash-max-listpack-entries", "hash-max-listpack-value", "hash-max-ziplist-entries",
-      "hash-max-ziplist-value", "hll-sparse-max-bytes", "hz", "ignore-warnings", "io-threads",
-      "io-threads-do-reads", "jemalloc-bg-thread", "latency-monitor-threshold",
-      "latency-tracking", "latency-tracking-info-percentiles", "list-compress-depth",
-      "list-max-listpack-size", "list-max-ziplist-size", "logfile", "loglevel",
-      "lua-time-limit", "masterauth", "masteruser", "maxclients", "min-replicas-max-lag",
-      "min-replicas-to-write", "min-slaves-max-lag", "min-slaves-to-write",
-      "no-appendfsync-on-rewrite", "notify-keyspace-events", "oom-score-adj",
-      "oom-score-adj-values", "pidfile", "port", "proc-title-template",
-      "propagation-error-behavior", "protected-mode", "proto-max-bulk-len",
-      "rdb-del-sync-files", "rdb-save-incremental-fsync", "rdbchecksum", "rdbcompression",
-      "repl-backlog-size", "repl-backlog-ttl", "repl-disable-tcp-nodelay", "repl-diskless-load",
-      "repl-diskless-sync", "repl-diskless-sync-delay", "repl-diskless-sync-max-replicas",
-      "repl-ping-replica-period", "repl-ping-slave-period", "repl-timeout",
-      "replica-announce-ip", "replica-announce-port", "replica-announced",
-      "replica-ignore-disk-write-errors", "replica-ignore-maxmemory", "replica-lazy-flush",
-      "replica-priority", "replica-read-only", "replica-serve-stale-data", "replicaof",
-      "requirepass", "sanitize-dump-payload", "save", "server_cpulist",
-      "set-max-intset-entries", "set-proc-title", "shutdown-on-sigint", "shutdown-on-sigterm",
-      "shutdown-timeout", "slave-announce-ip", "slave-announce-port", "slave-ignore-maxmemory",
-      "slave-lazy-flush", "slave-priority", "slave-read-only", "slave-serve-stale-data",
-      "slaveof", "slowlog-log-slower-than", "slowlog-max-len", "socket-mark-id",
-      "stop-writes-on-bgsave-error", "stream-node-max-bytes", "stream-node-max-entries",
-      "supervised", "syslog-enabled", "syslog-facility", "syslog-ident", "tcp-backlog",
-      "tcp-keepalive", "timeout", "tls-auth-clients", "tls-ca-cert-dir", "tls-ca-cert-file",
-      "tls-cert-file", "tls-ciphers", "tls-ciphersuites", "tls-client-cert-file",
-      "tls-client-key-file", "tls-client-key-file-pass", "tls-cluster", "tls-dh-params-file",
-      "tls-key-file", "tls-key-file-pass", "tls-port", "tls-prefer-server-ciphers",
-      "tls-protocols", "tls-replication", "tls-session-cache-size",
-      "tls-session-cache-timeout", "tls-session-caching", "tracking-table-max-keys",
-      "unixsocket", "unixsocketperm", "zset-max-listpack-entries", "zset-max-listpack-value",
-      "zset-max-ziplist-entries", "zset-max-ziplist-value"};
+  const char* kNames[] = {"acl-pubsub-default",
+                          "aclfile",
+                          "acllog-max-len",
+                          "active-defrag-cycle-max",
+                          "active-defrag-cycle-min",
+                          "active-defrag-ignore-bytes",
+                          "active-defrag-max-scan-fields",
+                          "active-defrag-threshold-lower",
+                          "active-defrag-threshold-upper",
+                          "activedefrag",
+                          "activerehashing",
+                          "always-show-logo",
+                          "aof-disable-auto-gc",
+                          "aof-load-truncated",
+                          "aof-rewrite-incremental-fsync",
+                          "aof-timestamp-enabled",
+                          "aof-use-rdb-preamble",
+                          "aof_rewrite_cpulist",
+                          "appenddirname",
+                          "appendfilename",
+                          "appendfsync",
+                          "appendonly",
+                          "auto-aof-rewrite-min-size",
+                          "auto-aof-rewrite-percentage",
+                          "bgsave_cpulist",
+                          "bind",
+                          "bind-source-addr",
+                          "bio_cpulist",
+                          "busy-reply-threshold",
+                          "client-output-buffer-limit",
+                          "client-query-buffer-limit",
+                          "cluster-allow-pubsubshard-when-down",
+                          "cluster-allow-reads-when-down",
+                          "cluster-allow-replica-migration",
+                          "cluster-announce-bus-port",
+                          "cluster-announce-hostname",
+                          "cluster-announce-ip",
+                          "cluster-announce-port",
+                          "cluster-announce-tls-port",
+                          "cluster-config-file",
+                          "cluster-enabled",
+                          "cluster-link-sendbuf-limit",
+                          "cluster-migration-barrier",
+                          "cluster-node-timeout",
+                          "cluster-port",
+                          "cluster-preferred-endpoint-type",
+                          "cluster-replica-no-failover",
+                          "cluster-replica-validity-factor",
+                          "cluster-require-full-coverage",
+                          "cluster-slave-no-failover",
+                          "cluster-slave-validity-factor",
+                          "crash-log-enabled",
+                          "crash-memcheck-enabled",
+                          "daemonize",
+                          "databases",
+                          "dbfilename",
+                          "dir",
+                          "disable-thp",
+                          "dynamic-hz",
+                          "enable-debug-command",
+                          "enable-module-command",
+                          "enable-protected-configs",
+                          "hash-max-listpack-entries",
+                          "hash-max-listpack-value",
+                          "hash-max-ziplist-entries",
+                          "hash-max-ziplist-value",
+                          "hll-sparse-max-bytes",
+                          "hz",
+                          "ignore-warnings",
+                          "io-threads",
+                          "io-threads-do-reads",
+                          "jemalloc-bg-thread",
+                          "latency-monitor-threshold",
+                          "latency-tracking",
+                          "latency-tracking-info-percentiles",
+                          "list-compress-depth",
+                          "list-max-listpack-size",
+                          "list-max-ziplist-size",
+                          "logfile",
+                          "loglevel",
+                          "lua-time-limit",
+                          "masterauth",
+                          "masteruser",
+                          "maxclients",
+                          "min-replicas-max-lag",
+                          "min-replicas-to-write",
+                          "min-slaves-max-lag",
+                          "min-slaves-to-write",
+                          "no-appendfsync-on-rewrite",
+                          "notify-keyspace-events",
+                          "oom-score-adj",
+                          "oom-score-adj-values",
+                          "pidfile",
+                          "port",
+                          "proc-title-template",
+                          "propagation-error-behavior",
+                          "protected-mode",
+                          "proto-max-bulk-len",
+                          "rdb-del-sync-files",
+                          "rdb-save-incremental-fsync",
+                          "rdbchecksum",
+                          "rdbcompression",
+                          "repl-backlog-size",
+                          "repl-backlog-ttl",
+                          "repl-disable-tcp-nodelay",
+                          "repl-diskless-load",
+                          "repl-diskless-sync",
+                          "repl-diskless-sync-delay",
+                          "repl-diskless-sync-max-replicas",
+                          "repl-ping-replica-period",
+                          "repl-ping-slave-period",
+                          "repl-timeout",
+                          "replica-announce-ip",
+                          "replica-announce-port",
+                          "replica-announced",
+                          "replica-ignore-disk-write-errors",
+                          "replica-ignore-maxmemory",
+                          "replica-lazy-flush",
+                          "replica-priority",
+                          "replica-read-only",
+                          "replica-serve-stale-data",
+                          "replicaof",
+                          "requirepass",
+                          "sanitize-dump-payload",
+                          "save",
+                          "server_cpulist",
+                          "set-max-intset-entries",
+                          "set-proc-title",
+                          "shutdown-on-sigint",
+                          "shutdown-on-sigterm",
+                          "shutdown-timeout",
+                          "slave-announce-ip",
+                          "slave-announce-port",
+                          "slave-ignore-maxmemory",
+                          "slave-lazy-flush",
+                          "slave-priority",
+                          "slave-read-only",
+                          "slave-serve-stale-data",
+                          "slaveof",
+                          "slowlog-log-slower-than",
+                          "slowlog-max-len",
+                          "socket-mark-id",
+                          "stop-writes-on-bgsave-error",
+                          "stream-node-max-bytes",
+                          "stream-node-max-entries",
+                          "supervised",
+                          "syslog-enabled",
+                          "syslog-facility",
+                          "syslog-ident",
+                          "tcp-backlog",
+                          "tcp-keepalive",
+                          "timeout",
+                          "tls-auth-clients",
+                          "tls-ca-cert-dir",
+                          "tls-ca-cert-file",
+                          "tls-cert-file",
+                          "tls-ciphers",
+                          "tls-ciphersuites",
+                          "tls-client-cert-file",
+                          "tls-client-key-file",
+                          "tls-client-key-file-pass",
+                          "tls-cluster",
+                          "tls-dh-params-file",
+                          "tls-key-file",
+                          "tls-key-file-pass",
+                          "tls-port",
+                          "tls-prefer-server-ciphers",
+                          "tls-protocols",
+                          "tls-replication",
+                          "tls-session-cache-size",
+                          "tls-session-cache-timeout",
+                          "tls-session-caching",
+                          "tracking-table-max-keys",
+                          "unixsocket",
+                          "unixsocketperm",
+                          "zset-max-listpack-entries",
+                          "zset-max-listpack-value",
+                          "zset-max-ziplist-entries",
+                          "zset-max-ziplist-value"};
   for (const char* name : kNames) {
     Reply r = Command(c, {"CONFIG", "GET", name});
     auto v = StringsOf(r.get());
@@ -605,41 +731,40 @@ TEST(ConfigFileTest, InfoHasRedisSectionsAndFields) {
     return out;
   };
   using V = std::vector<std::string>;
-  V default_sections = {"Server",      "Clients", "Memory",  "Persistence", "Stats",  "Replication",
-                        "CPU",         "Modules", "Errorstats", "Cluster",  "Keyspace"};
+  V default_sections = {"Server", "Clients", "Memory",     "Persistence", "Stats",   "Replication",
+                        "CPU",    "Modules", "Errorstats", "Cluster",     "Keyspace"};
   EXPECT_EQ(headers({}), default_sections);
   EXPECT_EQ(headers({"default"}), default_sections);
-  V all = {"Server",      "Clients", "Memory",  "Persistence",  "Stats",
-           "Replication", "CPU",     "Modules", "Commandstats", "Errorstats",
-           "Latencystats", "Cluster", "Keyspace"};
+  V all = {"Server",  "Clients",      "Memory",     "Persistence",  "Stats",   "Replication", "CPU",
+           "Modules", "Commandstats", "Errorstats", "Latencystats", "Cluster", "Keyspace"};
   EXPECT_EQ(headers({"all"}), all);
   EXPECT_EQ(headers({"everything"}), all);
   // Redis's order, whatever the order asked.
   EXPECT_EQ(headers({"cluster", "server"}), (V{"Server", "Cluster"}));
   const std::vector<std::pair<std::string_view, std::vector<std::string_view>>> fields = {
       {"server",
-       {"redis_version:7.0.15", "redis_mode:standalone", "process_supervised:no",
-        "atomicvar_api:", "lru_clock:", "executable:/", "config_file:", "io_threads_active:0",
-        "configured_hz:"}},
-      {"clients", {"connected_clients:", "maxclients:", "client_recent_max_input_buffer:",
-                   "client_recent_max_output_buffer:", "clients_in_timeout_table:"}},
+       {"redis_version:7.0.15", "redis_mode:standalone", "process_supervised:no", "atomicvar_api:",
+        "lru_clock:", "executable:/", "config_file:", "io_threads_active:0", "configured_hz:"}},
+      {"clients",
+       {"connected_clients:", "maxclients:", "client_recent_max_input_buffer:",
+        "client_recent_max_output_buffer:", "clients_in_timeout_table:"}},
       {"persistence",
-       {"loading:0", "async_loading:0", "rdb_bgsave_in_progress:0", "rdb_last_save_time:",
-        "rdb_last_bgsave_status:ok", "rdb_last_bgsave_time_sec:-1", "aof_enabled:0",
-        "aof_rewrite_in_progress:0", "aof_last_bgrewrite_status:ok", "aof_last_write_status:ok",
-        "module_fork_in_progress:0"}},
+       {"loading:0", "async_loading:0", "rdb_bgsave_in_progress:0",
+        "rdb_last_save_time:", "rdb_last_bgsave_status:ok", "rdb_last_bgsave_time_sec:-1",
+        "aof_enabled:0", "aof_rewrite_in_progress:0", "aof_last_bgrewrite_status:ok",
+        "aof_last_write_status:ok", "module_fork_in_progress:0"}},
       {"stats",
        {"instantaneous_ops_per_sec:", "instantaneous_input_kbps:", "instantaneous_output_kbps:",
         "total_net_repl_input_bytes:0", "sync_full:0", "evicted_keys:", "evicted_clients:0",
         "latest_fork_usec:0", "total_forks:0", "unexpected_error_replies:0",
         "total_reads_processed:", "total_writes_processed:", "io_threaded_reads_processed:0"}},
       {"replication",
-       {"role:master", "connected_slaves:0", "master_failover_state:no-failover",
-        "master_replid:", "master_replid2:0000000000000000000000000000000000000000",
-        "master_repl_offset:0", "second_repl_offset:-1", "repl_backlog_active:0",
-        "repl_backlog_size:1048576"}},
-      {"cpu", {"used_cpu_sys:", "used_cpu_user_children:", "used_cpu_sys_main_thread:",
-               "used_cpu_user_main_thread:"}},
+       {"role:master", "connected_slaves:0", "master_failover_state:no-failover", "master_replid:",
+        "master_replid2:0000000000000000000000000000000000000000", "master_repl_offset:0",
+        "second_repl_offset:-1", "repl_backlog_active:0", "repl_backlog_size:1048576"}},
+      {"cpu",
+       {"used_cpu_sys:", "used_cpu_user_children:", "used_cpu_sys_main_thread:",
+        "used_cpu_user_main_thread:"}},
       {"cluster", {"cluster_enabled:0"}},
   };
   for (const auto& [section, want] : fields) {
@@ -678,7 +803,8 @@ TEST(ConfigFileTest, ActiveExpiryStatsComeFromTheCycles) {
   // Keys nobody reads again, so only the active cycles can find them expired.
   for (int i = 0; i < 2000; ++i) AppendCommand(c.get(), {"SET", StrCat("t", i), "v", "PX", "20"});
   for (int i = 0; i < 2000; ++i) ASSERT_THAT(GetReply(c.get()), IsStatus("OK"));
-  for (int i = 0; i < 200; ++i) AppendCommand(c.get(), {"SET", StrCat("long", i), "v", "EX", "1000"});
+  for (int i = 0; i < 200; ++i)
+    AppendCommand(c.get(), {"SET", StrCat("long", i), "v", "EX", "1000"});
   for (int i = 0; i < 200; ++i) ASSERT_THAT(GetReply(c.get()), IsStatus("OK"));
   EXPECT_TRUE(PollUntil([&] { return InfoField(c.get(), "stats", "expired_keys") >= 2000; },
                         milliseconds(20000)));

@@ -143,8 +143,9 @@ struct ShardTotals {
   std::vector<std::pair<int64_t, int64_t>> dbs;  // (keys, expires) per DB
   size_t table_bytes = 0;
   int64_t store_bytes = 0;  // counted keyspace memory (store/memory.h), all shards
-  int64_t keyspace_hits = 0;    // read-only commands' lookups that found the key
-  int64_t keyspace_misses = 0;  // ... and that did not
+  // Read-only commands' lookups that found the key, and that did not.
+  int64_t keyspace_hits = 0;
+  int64_t keyspace_misses = 0;
   // Active expiry (store/keyspace.h ExpireCycleStats): the shards' mean stale share, in
   // percent; cycles cut by their budget; milliseconds spent.
   double expired_stale_perc = 0;

@@ -143,7 +143,21 @@ void ConfigRewrite(ReactorContext& ctx) {
   ctx.reply->Ok();
 }
 
-void ConfigResetStat(ReactorContext& ctx) {
+// CONFIG RESETSTAT runs on every shard (the keyspace counters INFO sums live there: expired
+// keys, hits and misses, the expire cycles' figures), then on the reactor (its own).
+void ConfigResetStatShard(ExecContext& ctx) {
+  for (int i = 0; i < ctx.local->num_dbs(); ++i) {
+    Db* db = ctx.local->db_if_exists(i);
+    if (db == nullptr) continue;
+    db->expired_keys = 0;
+    db->keyspace_hits = 0;
+    db->keyspace_misses = 0;
+  }
+  ctx.local->ResetExpireCycleStats();
+  ctx.reply->Ok();
+}
+
+void ConfigResetStat(MergeContext& ctx) {
   ctx.server->ResetStats();
   ctx.reply->Ok();
 }
@@ -305,8 +319,9 @@ std::vector<CommandSpec> ServerFamily() {
               SrvDoc("Set configuration parameters to the given values", "2.0.0",
                      "O(N) when N is the number of configuration parameters provided",
                      "parameter_value:block(parameter:string value:string)...")),
-      reactor("config|resetstat", 2, kCfg, "@admin @slow @dangerous", ConfigResetStat,
-              SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")),
+      CommandSpec{"config|resetstat", 2, kCfg, "@admin @slow @dangerous", 0, 0, 0,
+                  Route::kAllShards, ConfigResetStatShard, nullptr, ConfigResetStat, nullptr,
+                  SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")},
       reactor("config|rewrite", 2, kCfg, "@admin @slow @dangerous", ConfigRewrite,
               SrvDoc("Rewrite the configuration file with the in memory configuration", "2.8.0",
                      "O(1)", "")),

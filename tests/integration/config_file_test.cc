@@ -784,6 +784,24 @@ TEST(ConfigFileTest, InfoHasRedisSectionsAndFields) {
   EXPECT_THAT(Command(c, {"GET", "absent"}), IsNil());
   EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_hits"), hits + 2);
   EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_misses"), misses + 1);
+  // CONFIG RESETSTAT zeroes them, on every shard, as Redis does (and in a transaction).
+  EXPECT_THAT(Command(c, {"SET", "gone", "v", "PX", "1"}), IsStatus("OK"));
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        Reply r = Command(c, {"GET", "gone"});
+        return r && r->type == REDIS_REPLY_NIL;
+      },
+      milliseconds(5000)));
+  EXPECT_GT(InfoField(c.get(), "stats", "expired_keys"), 0);
+  EXPECT_THAT(Command(c, {"CONFIG", "RESETSTAT"}), IsStatus("OK"));
+  EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_hits"), 0);
+  EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_misses"), 0);
+  EXPECT_EQ(InfoField(c.get(), "stats", "expired_keys"), 0);
+  EXPECT_THAT(Command(c, {"GET", "present"}), IsBulk("v"));
+  EXPECT_THAT(Command(c, {"MULTI"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"CONFIG", "RESETSTAT"}), IsStatus("QUEUED"));
+  EXPECT_THAT(Command(c, {"EXEC"}), IsArray(::testing::ElementsAre("OK")));
+  EXPECT_EQ(InfoField(c.get(), "stats", "keyspace_hits"), 0);
   // Reads and writes are counted as they happen.
   int64_t reads = InfoField(c.get(), "stats", "total_reads_processed");
   int64_t writes = InfoField(c.get(), "stats", "total_writes_processed");

@@ -64,6 +64,7 @@ class Keyspace {
     int64_t cpu_us = 0;
   };
   const ExpireCycleStats& expire_cycle_stats() const { return expire_stats_; }
+  void ResetExpireCycleStats() { expire_stats_ = ExpireCycleStats{}; }  // CONFIG RESETSTAT
 
  private:
   int64_t now_ms_ = 0;

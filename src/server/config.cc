@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -263,7 +264,15 @@ std::vector<ConfigParam> BuildParams() {
          return "";
        }});
   p.back().multi_arg = true;
-  p.push_back(IntParam("hz", false, &Config::hz, 1, 500));
+  // Redis takes any hz from 0 and keeps it within 1..500 (CONFIG_MIN_HZ/CONFIG_MAX_HZ).
+  p.push_back({"hz", false, [](const Config& c) { return StrCat(c.hz); },
+               [](Config& c, std::string_view v) -> std::string {
+                 int64_t x;
+                 if (!ParseInt64(v, &x)) return "argument couldn't be parsed into an integer";
+                 if (x < 0 || x > INT_MAX) return IntRangeError(0, INT_MAX);
+                 c.hz = static_cast<int>(std::clamp<int64_t>(x, 1, 500));
+                 return "";
+               }});
   // lua-time-limit is Redis 7.0's old name for busy-reply-threshold.
   p.push_back(NetIntParam("busy-reply-threshold", &NetOptions::busy_reply_threshold, 0, LLONG_MAX));
   p.push_back(NetIntParam("lua-time-limit", &NetOptions::busy_reply_threshold, 0, LLONG_MAX));

@@ -191,6 +191,7 @@ timeout 300
 tcp-keepalive 60
 loglevel notice
 databases 4
+hz 1000
 save ""
 appendonly no
 )"});
@@ -199,6 +200,7 @@ appendonly no
   ASSERT_TRUE(c);
   EXPECT_EQ(ConfigGet(c, "timeout"), "300");
   EXPECT_EQ(ConfigGet(c, "tcp-keepalive"), "60");
+  EXPECT_EQ(ConfigGet(c, "hz"), "500");  // 1000 asked: kept within 1..500, as Redis does
   EXPECT_EQ(ConfigGet(c, "databases"), "4");
   EXPECT_THAT(Command(c, {"SELECT", "4"}), IsError("ERR DB index is out of range"));
   EXPECT_EQ(ConfigGet(c, "save"), "");

@@ -14,33 +14,50 @@ namespace omnibus {
 namespace {
 
 // INFO's shard part, typed for MergeInfo: [expired keys, table bytes, counted store bytes,
-// then db index, keys, expires for each non-empty DB].
+// keyspace hits, keyspace misses, stale share of expiry samples (per million), expiry cycles
+// cut by their budget, µs in expiry cycles, then db index, keys, expires for each non-empty
+// DB].
 void InfoShard(ExecContext& ctx) {
-  int64_t expired = 0;
+  int64_t expired = 0, hits = 0, misses = 0;
   size_t table_bytes = 0;
   std::vector<std::array<int64_t, 3>> dbs;
   for (int i = 0; i < ctx.local->num_dbs(); ++i) {
     Db* db = ctx.local->db_if_exists(i);
     if (db == nullptr) continue;
     expired += static_cast<int64_t>(db->expired_keys);
+    hits += static_cast<int64_t>(db->keyspace_hits);
+    misses += static_cast<int64_t>(db->keyspace_misses);
     table_bytes += db->table().bucket_bytes();
     if (db->size() == 0) continue;
     dbs.push_back({i, static_cast<int64_t>(db->size()), static_cast<int64_t>(db->volatile_keys())});
   }
-  ctx.reply->Array(3 + 3 * dbs.size());
+  ctx.reply->Array(8 + 3 * dbs.size());
   ctx.reply->Integer(expired);
   ctx.reply->Integer(static_cast<int64_t>(table_bytes));
   ctx.reply->Integer(StoreAllocatedBytes());
+  ctx.reply->Integer(hits);
+  ctx.reply->Integer(misses);
+  const Keyspace::ExpireCycleStats& es = ctx.local->expire_cycle_stats();
+  ctx.reply->Integer(static_cast<int64_t>(es.stale_perc * 1e6));
+  ctx.reply->Integer(static_cast<int64_t>(es.time_cap_reached_count));
+  ctx.reply->Integer(es.cpu_us);
   for (const auto& d : dbs) {
     for (int64_t v : d) ctx.reply->Integer(v);
   }
 }
 
-constexpr std::string_view kDefaultSections[] = {
-    "server", "clients", "memory", "stats", "replication", "cpu", "errorstats", "keyspace"};
+// Redis 7.0's groups. Sections come out in Redis's order whatever order they were asked in;
+// Omnibus's own sections (limits, shards, overload) follow, when asked for by name.
+constexpr std::string_view kDefaultSections[] = {"server",      "clients",     "memory",  "stats",
+                                                 "persistence", "replication", "cpu",     "modules",
+                                                 "errorstats",  "cluster",     "keyspace"};
 constexpr std::string_view kAllSections[] = {
-    "server", "clients",      "memory",     "stats",        "replication",
-    "cpu",    "commandstats", "errorstats", "latencystats", "keyspace"};
+    "server",  "clients",      "memory",     "persistence",  "stats",   "replication", "cpu",
+    "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"};
+constexpr std::string_view kSectionOrder[] = {
+    "server",   "clients", "memory",       "persistence", "stats",        "replication",
+    "cpu",      "modules", "commandstats", "errorstats",  "latencystats", "cluster",
+    "keyspace", "limits",  "shards",       "overload"};
 
 void MergeInfo(MergeContext& ctx) {
   ShardTotals totals;
@@ -49,13 +66,21 @@ void MergeInfo(MergeContext& ctx) {
     totals.expired_keys += f[0].integer;
     totals.table_bytes += static_cast<size_t>(f[1].integer);
     totals.store_bytes += f[2].integer;
-    for (size_t i = 3; i + 2 < f.size(); i += 3) {
+    totals.keyspace_hits += f[3].integer;
+    totals.keyspace_misses += f[4].integer;
+    // The mean over shards of each one's stale share, in percent.
+    totals.expired_stale_perc += static_cast<double>(f[5].integer) / 1e4 /
+                                 static_cast<double>(std::max<size_t>(ctx.parts.size(), 1));
+    totals.expired_time_cap_reached_count += f[6].integer;
+    totals.expire_cycle_cpu_milliseconds += f[7].integer;  // µs until the end of the loop
+    for (size_t i = 8; i + 2 < f.size(); i += 3) {
       size_t db = static_cast<size_t>(f[i].integer);
       if (totals.dbs.size() <= db) totals.dbs.resize(db + 1);
       totals.dbs[db].first += f[i + 1].integer;
       totals.dbs[db].second += f[i + 2].integer;
     }
   }
+  totals.expire_cycle_cpu_milliseconds /= 1000;
   std::vector<std::string> wanted;
   if (ctx.args.size() == 1) {
     wanted.assign(std::begin(kDefaultSections), std::end(kDefaultSections));
@@ -71,11 +96,12 @@ void MergeInfo(MergeContext& ctx) {
       wanted.push_back(s);
     }
   }
+  std::vector<std::string> ordered;
+  for (std::string_view s : kSectionOrder) {
+    if (std::find(wanted.begin(), wanted.end(), s) != wanted.end()) ordered.emplace_back(s);
+  }
   std::string text;
-  std::vector<std::string> done;
-  for (const std::string& s : wanted) {
-    if (std::find(done.begin(), done.end(), s) != done.end()) continue;
-    done.push_back(s);
+  for (const std::string& s : ordered) {
     std::string section;
     if (!ctx.server->AppendInfoSection(s, totals, &section)) continue;
     if (!text.empty()) text.append("\r\n");
@@ -111,7 +137,27 @@ void ConfigSet(ReactorContext& ctx) {
   ctx.reply->Ok();
 }
 
-void ConfigResetStat(ReactorContext& ctx) {
+void ConfigRewrite(ReactorContext& ctx) {
+  std::string err = ctx.server->ConfigRewrite();
+  if (!err.empty()) return ctx.reply->Error(err);
+  ctx.reply->Ok();
+}
+
+// CONFIG RESETSTAT runs on every shard (the keyspace counters INFO sums live there: expired
+// keys, hits and misses, the expire cycles' figures), then on the reactor (its own).
+void ConfigResetStatShard(ExecContext& ctx) {
+  for (int i = 0; i < ctx.local->num_dbs(); ++i) {
+    Db* db = ctx.local->db_if_exists(i);
+    if (db == nullptr) continue;
+    db->expired_keys = 0;
+    db->keyspace_hits = 0;
+    db->keyspace_misses = 0;
+  }
+  ctx.local->ResetExpireCycleStats();
+  ctx.reply->Ok();
+}
+
+void ConfigResetStat(MergeContext& ctx) {
   ctx.server->ResetStats();
   ctx.reply->Ok();
 }
@@ -278,8 +324,12 @@ std::vector<CommandSpec> ServerFamily() {
               SrvDoc("Set configuration parameters to the given values", "2.0.0",
                      "O(N) when N is the number of configuration parameters provided",
                      "parameter_value:block(parameter:string value:string)...")),
-      reactor("config|resetstat", 2, kCfg, "@admin @slow @dangerous", ConfigResetStat,
-              SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")),
+      CommandSpec{"config|resetstat", 2, kCfg, "@admin @slow @dangerous", 0, 0, 0,
+                  Route::kAllShards, ConfigResetStatShard, nullptr, ConfigResetStat, nullptr,
+                  SrvDoc("Reset the stats returned by INFO", "2.0.0", "O(1)", "")},
+      reactor("config|rewrite", 2, kCfg, "@admin @slow @dangerous", ConfigRewrite,
+              SrvDoc("Rewrite the configuration file with the in memory configuration", "2.8.0",
+                     "O(1)", "")),
       reactor("command", -1, kCmdLoading | kCmdStale, "@slow @connection", CommandAll,
               SrvDoc("Get array of Redis command details", "2.8.13",
                      "O(N) where N is the total number of Redis commands", "")),

@@ -125,7 +125,9 @@ bool Reactor::Listen(const std::vector<std::string>& binds, int port, int backlo
     int fd = ListenTcp(addr, p, backlog, &err);
     if (fd < 0) {
       if (optional) continue;
-      *error = StrCat("Failed listening on port ", p, " (tcp), aborting: ", addr, ": ", err);
+      // Redis's two lines (main logs each).
+      *error = StrCat("Warning: Could not create server TCP listening socket ", addr, ":", p,
+                      ": bind: ", err, "\nFailed listening on port ", p, " (TCP), aborting.");
       return false;
     }
     if (port_ == 0) port_ = BoundPort(fd);
@@ -275,6 +277,7 @@ bool Reactor::ReadSome(Connection* c) {
   // Don't read a whole huge bulk in one go into a tiny buffer: cap a single read.
   want = std::min<size_t>(want, 64 * 1024 * 1024);
   char* dst = c->in.Reserve(want);
+  ++stats_.total_reads_processed;
   ssize_t n = read(c->fd, dst, want);
   if (n > 0) {
     c->in.Commit(static_cast<size_t>(n));
@@ -997,6 +1000,7 @@ void Reactor::CompleteGroup(Connection* c) {
 
 void Reactor::Flush(Connection* c) {
   if (c->closing) return;
+  ++stats_.total_writes_processed;
   switch (c->out.WriteTo(c->fd, &stats_.net_output_bytes)) {
     case OutputQueue::WriteResult::kWouldBlock:
       if (!c->blocked_on_write) write_blocked_.insert(c);

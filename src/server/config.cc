@@ -1,7 +1,15 @@
 #include "omnibus/server/config.h"
 
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 #include <tuple>
@@ -45,14 +53,16 @@ ConfigParam NetIntParam(std::string_view name, T NetOptions::*field, int64_t lo,
 }
 
 ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, int64_t lo) {
-  return {name, true, [field](const Config& c) { return StrCat(c.net.*field); },
-          [field, lo](Config& c, std::string_view v) -> std::string {
-            int64_t x;
-            if (!ParseMemory(v, &x)) return "argument must be a memory value";
-            if (x < lo) return IntRangeError(lo, LLONG_MAX);
-            c.net.*field = x;
-            return "";
-          }};
+  ConfigParam p{name, true, [field](const Config& c) { return StrCat(c.net.*field); },
+                [field, lo](Config& c, std::string_view v) -> std::string {
+                  int64_t x;
+                  if (!ParseMemory(v, &x)) return "argument must be a memory value";
+                  if (x < lo) return IntRangeError(lo, LLONG_MAX);
+                  c.net.*field = x;
+                  return "";
+                }};
+  p.memory = true;
+  return p;
 }
 
 std::string YesNo(bool b) { return b ? "yes" : "no"; }
@@ -168,6 +178,37 @@ void AddLatencyParams(std::vector<ConfigParam>* p) {
          c.net.latency.info_percentiles = std::move(values);
          return "";
        }});
+  p->back().multi_arg = true;
+}
+
+// daemonize, pidfile, supervised: applied by main() (server/daemon.h), immutable as in Redis.
+void AddProcessParams(std::vector<ConfigParam>* p) {
+  p->push_back({"daemonize", false, [](const Config& c) { return YesNo(c.daemonize); },
+                [](Config& c, std::string_view v) -> std::string {
+                  if (EqualsIgnoreCase(v, "yes")) {
+                    c.daemonize = true;
+                  } else if (EqualsIgnoreCase(v, "no")) {
+                    c.daemonize = false;
+                  } else {
+                    return "argument must be 'yes' or 'no'";
+                  }
+                  return "";
+                }});
+  p->push_back({"pidfile", false, [](const Config& c) { return c.pidfile; },
+                [](Config& c, std::string_view v) -> std::string {
+                  c.pidfile = std::string(v);
+                  return "";
+                }});
+  p->back().quoted = true;
+  p->push_back({"supervised", false, [](const Config& c) { return c.supervised; },
+                [](Config& c, std::string_view v) -> std::string {
+                  std::string m(v);
+                  AsciiToLower(&m);
+                  if (m != "upstart" && m != "systemd" && m != "auto" && m != "no")
+                    return "argument(s) must be one of the following: upstart, systemd, auto, no";
+                  c.supervised = m;
+                  return "";
+                }});
 }
 
 std::vector<ConfigParam> BuildParams() {
@@ -181,12 +222,14 @@ std::vector<ConfigParam> BuildParams() {
                  c.bind = parts;
                  return "";
                }});
+  p.back().multi_arg = true;
   p.push_back(NetBoolParam("protected-mode", &NetOptions::protected_mode));
   p.push_back({"requirepass", true, [](const Config& c) { return c.net.requirepass; },
                [](Config& c, std::string_view v) -> std::string {
                  c.net.requirepass = std::string(v);
                  return "";
                }});
+  p.back().quoted = true;
   p.push_back(IntParam("databases", false, &Config::databases, 1, 256));
   p.push_back(NetIntParam("maxclients", &NetOptions::maxclients, 1, UINT_MAX));
   p.push_back(NetIntParam("timeout", &NetOptions::timeout, 0, INT_MAX));
@@ -207,6 +250,8 @@ std::vector<ConfigParam> BuildParams() {
                  c.logfile = std::string(v);
                  return "";
                }});
+  p.back().quoted = true;
+  AddProcessParams(&p);
   p.push_back({"notify-keyspace-events", true,
                [](const Config& c) { return NotifyFlagsToString(c.net.notify_keyspace_events); },
                [](Config& c, std::string_view v) -> std::string {
@@ -260,10 +305,20 @@ std::vector<ConfigParam> BuildParams() {
          c.net = next;
          return "";
        }});
-  p.push_back(IntParam("hz", false, &Config::hz, 1, 500));
+  p.back().multi_arg = true;
+  // Redis takes any hz from 0 and keeps it within 1..500 (CONFIG_MIN_HZ/CONFIG_MAX_HZ).
+  p.push_back({"hz", false, [](const Config& c) { return StrCat(c.hz); },
+               [](Config& c, std::string_view v) -> std::string {
+                 int64_t x;
+                 if (!ParseInt64(v, &x)) return "argument couldn't be parsed into an integer";
+                 if (x < 0 || x > INT_MAX) return IntRangeError(0, INT_MAX);
+                 c.hz = static_cast<int>(std::clamp<int64_t>(x, 1, 500));
+                 return "";
+               }});
   // lua-time-limit is Redis 7.0's old name for busy-reply-threshold.
   p.push_back(NetIntParam("busy-reply-threshold", &NetOptions::busy_reply_threshold, 0, LLONG_MAX));
   p.push_back(NetIntParam("lua-time-limit", &NetOptions::busy_reply_threshold, 0, LLONG_MAX));
+  p.back().alias_of = "busy-reply-threshold";
   // Container encodings; the *-ziplist-* names are Redis's aliases for the same settings.
   for (auto [name, alias, field] :
        {std::tuple{"hash-max-listpack-entries", "hash-max-ziplist-entries",
@@ -278,22 +333,16 @@ std::vector<ConfigParam> BuildParams() {
         std::tuple{"set-max-listpack-entries", "", &Config::set_max_listpack_entries},
         std::tuple{"set-max-listpack-value", "", &Config::set_max_listpack_value}}) {
     p.push_back(IntParam(name, true, field, 0, LLONG_MAX));
-    if (*alias) p.push_back(IntParam(alias, true, field, 0, LLONG_MAX));
+    if (*alias) {
+      p.push_back(IntParam(alias, true, field, 0, LLONG_MAX));
+      p.back().alias_of = name;
+    }
   }
   p.push_back(
       IntParam("list-max-listpack-size", true, &Config::list_max_listpack_size, INT_MIN, INT_MAX));
   p.push_back(
       IntParam("list-max-ziplist-size", true, &Config::list_max_listpack_size, INT_MIN, INT_MAX));
-  // Omnibus keeps no data on disk (yet): these report that truthfully, so tools that read
-  // them (redis-benchmark reads both) see what they would see on a Redis without persistence.
-  p.push_back({"save", false, [](const Config&) { return std::string(); },
-               [](Config&, std::string_view v) -> std::string {
-                 return v.empty() ? "" : "persistence is not supported";
-               }});
-  p.push_back({"appendonly", false, [](const Config&) { return std::string("no"); },
-               [](Config&, std::string_view v) -> std::string {
-                 return EqualsIgnoreCase(v, "no") ? "" : "persistence is not supported";
-               }});
+  p.back().alias_of = "list-max-listpack-size";
   // Lazy free (store/lazy_free.h).
   p.push_back(BoolParam("lazyfree-lazy-eviction", &Config::lazyfree_lazy_eviction));
   p.push_back(BoolParam("lazyfree-lazy-expire", &Config::lazyfree_lazy_expire));
@@ -334,6 +383,7 @@ std::vector<ConfigParam> BuildParams() {
                }});
   AddEvictionParams(&p);
   AddLatencyParams(&p);
+  AddKeptRedisParams(&p);
   return p;
 }
 
@@ -389,7 +439,124 @@ int DefaultShardCount() {
   return cores > 1 ? cores - 1 : 1;
 }
 
-bool LoadConfigText(std::string_view text, Config* config, std::string* error) {
+namespace {
+
+// Redis's ACL categories (7.0), for checking `user` lines.
+bool IsAclCategory(std::string_view c) {
+  static constexpr std::string_view kCategories[] = {
+      "keyspace",   "read",        "write",     "set",         "sortedset", "list",
+      "hash",       "string",      "bitmap",    "hyperloglog", "geo",       "stream",
+      "pubsub",     "admin",       "fast",      "slow",        "blocking",  "dangerous",
+      "connection", "transaction", "scripting", "all"};
+  for (std::string_view k : kCategories) {
+    if (EqualsIgnoreCase(c, k)) return true;
+  }
+  return false;
+}
+
+// A `user <name> [rule ...]` line: checked with Redis's ACL rule syntax. Omnibus has one
+// user, "default", with every permission: a line that would restrict it (a password, off, key
+// or command limits) cannot be honoured and is refused rather than silently ignored.
+std::string CheckUserLine(const std::vector<std::string>& argv) {
+  bool is_default = argv[1] == "default";
+  for (size_t i = 2; i < argv.size(); ++i) {
+    const std::string& r = argv[i];
+    auto bad = [&](std::string_view why) {
+      return StrCat("Error in user declaration '", r, "': ", why);
+    };
+    std::string l = r;
+    AsciiToLower(&l);
+    bool permissive = l == "on" || l == "nopass" || l == "allkeys" || l == "~*" ||
+                      l == "allchannels" || l == "&*" || l == "allcommands" || l == "+@all" ||
+                      l == "sanitize-payload" || l == "skip-sanitize-payload";
+    bool known = permissive || l == "off" || l == "resetkeys" || l == "resetchannels" ||
+                 l == "nocommands" || l == "resetpass" || l == "reset" || l == "clearselectors" ||
+                 r[0] == '>' || r[0] == '<' || r[0] == '~' || r[0] == '&' || r[0] == '(' ||
+                 l.starts_with("%r~") || l.starts_with("%w~") || l.starts_with("%rw~");
+    if (r[0] == '#' || r[0] == '!') {
+      bool hex = r.size() == 65;
+      for (size_t j = 1; hex && j < r.size(); ++j)
+        hex = isdigit(static_cast<unsigned char>(r[j])) || (r[j] >= 'a' && r[j] <= 'f');
+      if (!hex)
+        return bad(
+            "The password hash must be exactly 64 characters and contain only lowercase "
+            "hexadecimal characters");
+      known = true;
+    } else if (r[0] == '+' || r[0] == '-') {
+      if (r.size() > 1 && r[1] == '@' && !IsAclCategory(std::string_view(r).substr(2)))
+        return bad("Unknown command or category name in ACL");
+      known = r.size() > 1;
+    }
+    if (!known) return bad("Syntax error");
+    if (is_default && !permissive && l != "reset" && l != "resetpass") {
+      return bad(
+          "Omnibus has only the default user, with every permission (use requirepass for a "
+          "password): this rule cannot be applied");
+    }
+  }
+  return "";
+}
+
+struct LoadState {
+  int depth = 0;
+  bool save_seen = false;  // Redis: the first save line replaces the defaults, later ones add
+};
+
+bool ReadFile(const std::string& path, std::string* text, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = StrCat("Fatal error, can't open config file '", path, "': ", strerror(errno));
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *text = ss.str();
+  return true;
+}
+
+bool LoadText(std::string_view text, Config* config, std::string* error, LoadState* state);
+
+// Redis's include: a path, or a glob (no match is fine, so an empty conf.d is).
+bool LoadInclude(const std::string& pattern, Config* config, std::string* error, LoadState* state) {
+  if (state->depth >= 16) {
+    *error = StrCat("Fatal error, include nesting too deep at '", pattern, "'");
+    return false;
+  }
+  std::vector<std::string> paths;
+  if (pattern.find_first_of("*?[") != std::string::npos) {
+    glob_t g;
+    if (glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) paths.emplace_back(g.gl_pathv[i]);
+    }
+    globfree(&g);
+  } else {
+    paths.push_back(pattern);
+  }
+  for (const std::string& path : paths) {
+    // Only regular files: a device a glob matched (/dev/*) would never end.
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      *error = StrCat("Fatal error, can't open config file '", path, "': not a regular file");
+      return false;
+    }
+    std::string text;
+    if (!ReadFile(path, &text, error)) return false;
+    ++state->depth;
+    bool ok = LoadText(text, config, error, state);
+    --state->depth;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void NoteNotApplied(Config* config, std::string_view name) {
+  for (const std::string& n : config->not_applied) {
+    if (n == name) return;
+  }
+  config->not_applied.emplace_back(name);
+}
+
+bool LoadText(std::string_view text, Config* config, std::string* error, LoadState* state) {
   int line_no = 0;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -408,46 +575,103 @@ bool LoadConfigText(std::string_view text, Config* config, std::string* error) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
       line.remove_suffix(1);
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
-    size_t start = line.find_first_not_of(" \t");
-    if (start == std::string_view::npos || line[start] == '#') continue;
+    if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> argv;
     if (!SplitInlineArgs(line, &argv)) return fail("Unbalanced quotes in configuration line");
     if (argv.empty()) continue;
     std::string name = argv[0];
     AsciiToLower(&name);
-    if (name == "rename-command") {
-      if (argv.size() != 3) return fail("Bad directive or wrong number of arguments");
+    const ConfigParam* p = FindConfigParam(name);
+    if (p != nullptr) {
+      if (!p->multi_arg && argv.size() != 2) return fail("wrong number of arguments");
+      std::string value;
+      if (p->multi_arg) {
+        if (argv.size() < 2) return fail("wrong number of arguments");
+        std::vector<std::string> rest(argv.begin() + 1, argv.end());
+        // A single "" stays a single empty argument (save "", bind "").
+        value = rest.size() == 1 && rest[0].empty() ? std::string() : JoinStrings(rest, " ");
+      } else {
+        value = argv[1];
+      }
+      if (name == "save" && !value.empty()) {
+        // save lines add up; the first one replaces Redis's default points.
+        if (state->save_seen) {
+          std::string before = p->get(*config);
+          if (!before.empty()) value = StrCat(before, " ", value);
+        }
+      }
+      if (name == "save") state->save_seen = true;
+      std::string err = p->set(*config, value);
+      if (!err.empty()) return fail(err);
+      if (!p->applied) NoteNotApplied(config, p->name);
+      continue;
+    }
+    // Redis 7.0 ignores these removed settings.
+    if ((name == "list-max-ziplist-entries" || name == "list-max-ziplist-value" ||
+         name == "lua-replicate-commands") &&
+        argv.size() == 2)
+      continue;
+    if (name == "include" && argv.size() == 2) {
+      std::string why;
+      if (!LoadInclude(argv[1], config, &why, state)) {
+        // An error inside the included file has its own report; a file that cannot be read
+        // is reported at this line (Redis's text last).
+        if (why.starts_with("\n***")) {
+          *error = why;
+          return false;
+        }
+        return fail(why);
+      }
+      continue;
+    }
+    if (name == "rename-command" && argv.size() == 3) {
       config->renames.emplace_back(argv[1], argv[2]);
       continue;
     }
-    const ConfigParam* p = FindConfigParam(name);
-    if (p == nullptr) return fail("Bad directive or wrong number of arguments");
-    std::string value;
-    if (name == "bind") {
-      std::vector<std::string> rest(argv.begin() + 1, argv.end());
-      value = JoinStrings(rest, " ");
-    } else {
-      if (argv.size() != 2) return fail("wrong number of arguments");
-      value = argv[1];
+    if (name == "user" && argv.size() >= 2) {
+      std::string err = CheckUserLine(argv);
+      if (!err.empty()) return fail(err);
+      config->user_lines.emplace_back(line);
+      NoteNotApplied(config, "user");
+      continue;
     }
-    std::string err = p->set(*config, value);
-    if (!err.empty()) return fail(err);
+    if (name == "loadmodule" && argv.size() >= 2) {
+      config->loadmodule_lines.emplace_back(line);
+      NoteNotApplied(config, "loadmodule");
+      continue;
+    }
+    return fail("Bad directive or wrong number of arguments");
   }
   return true;
+}
+
+}  // namespace
+
+bool LoadConfigText(std::string_view text, Config* config, std::string* error) {
+  LoadState state;
+  return LoadText(text, config, error, &state);
+}
+
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char buf[4096];
+  if (getcwd(buf, sizeof(buf)) == nullptr) return path;
+  std::string out = buf;
+  if (out.back() != '/') out.push_back('/');
+  return out + path;
 }
 
 bool LoadConfigFromArgs(int argc, char** argv, Config* config, std::string* error) {
   std::string text;
   int i = 1;
   if (i < argc && argv[i][0] != '-') {
-    std::ifstream in(argv[i]);
-    if (!in) {
-      *error =
-          StrCat("Fatal error, can't open config file '", argv[i], "': No such file or directory");
-      return false;
-    }
+    if (!ReadFile(argv[i], &text, error)) return false;
+    config->config_file = AbsolutePath(argv[i]);
+    ++i;
+  } else if (i < argc && std::string_view(argv[i]) == "-") {
+    // Redis reads the config from standard input when the first argument is "-".
     std::stringstream ss;
-    ss << in.rdbuf();
+    ss << std::cin.rdbuf();
     text = ss.str();
     ++i;
   }

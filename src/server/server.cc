@@ -46,6 +46,7 @@ Server::Server(Config config) : config_(std::move(config)), start_ms_(UnixTimeMs
   std::mt19937_64 rng(std::random_device{}());
   static constexpr char kHex[] = "0123456789abcdef";
   for (int i = 0; i < 40; ++i) run_id_.push_back(kHex[rng() % 16]);
+  for (int i = 0; i < 40; ++i) master_replid_.push_back(kHex[rng() % 16]);
 }
 
 Server::~Server() {
@@ -103,6 +104,13 @@ bool Server::Start(std::string* error) {
   if (!reactor_->Listen(config_.bind, config_.port, config_.tcp_backlog, error)) return false;
   budget_->wake = [this](int shard) { shards_[static_cast<size_t>(shard)]->Wake(); };
   for (auto& s : shards_) s->Start();
+  if (!config_.not_applied.empty()) {
+    // Once, in one line: what the configuration asked for that Omnibus does not do (yet).
+    OMNIBUS_LOG(kWarning, "Configuration directives accepted but not applied (Omnibus does not ",
+                "implement them yet; CONFIG GET shows their values): ",
+                JoinStrings(config_.not_applied, ", "));
+  }
+  reactor_->timers().Add(MonotonicMs() + 100, &Server::SampleMetrics, this);
   OMNIBUS_LOG(kNotice, "Omnibus ", kOmnibusVersion, " (Redis ", kRedisVersion,
               " compatible) started: port=", reactor_->port(), " shards=", n,
               " io-backend=", reactor_->poller_name());
@@ -174,8 +182,14 @@ std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
   auto failed = [](std::string_view name, std::string_view why) {
     return StrCat("ERR CONFIG SET failed (possibly related to argument '", name, "') - ", why);
   };
+  bool protected_allowed = false;
+  if (const ConfigParam* p = FindConfigParam("enable-protected-configs")) {
+    protected_allowed = p->get(config_) == "yes";
+  }
   for (size_t i = 0; i < params.size(); ++i) {
     if (!params[i]->mutable_at_runtime) return failed(pairs[2 * i], "can't set immutable config");
+    if (params[i]->protected_config && !protected_allowed)
+      return failed(pairs[2 * i], "can't set protected config");
     for (size_t j = 0; j < i; ++j) {
       if (params[j] == params[i]) return failed(pairs[2 * i], "duplicate parameter");
     }
@@ -184,6 +198,9 @@ std::string Server::ConfigSet(std::span<const std::string_view> pairs) {
   for (size_t i = 0; i < params.size(); ++i) {
     std::string err = params[i]->set(next, pairs[2 * i + 1]);
     if (!err.empty()) return failed(params[i]->name, err);
+  }
+  for (const ConfigParam* p : params) {
+    if (!p->applied) OMNIBUS_LOG(kNotice, "CONFIG SET ", p->name, ": accepted, not applied");
   }
   bool loglevel_changed = next.loglevel != config_.loglevel;
   config_ = std::move(next);  // NetOptions lives inside config_: the reactor sees it at once
@@ -266,6 +283,8 @@ void Server::ResetStats() {
   for (auto& shard : shards_) shard->ResetQueueStats();
   reactor_->latency().ResetHistograms();  // as Redis's resetCommandTableStats
   ResetLazyFreedObjects();
+  // As Redis's resetServerStats: the rates start over from the zeroed counters.
+  ops_metric_ = net_input_metric_ = net_output_metric_ = InstantMetric{};
 }
 
 bool Server::RequirePassMatches(std::string_view user, std::string_view pass) const {
@@ -293,9 +312,10 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("arch_bits", 64);
     line("monotonic_clock", "POSIX clock_gettime");
     line("multiplexing_api", reactor_->poller_name());
+    line("atomicvar_api", "c11-builtin");
     line("gcc_version", StrCat(__GNUC__, ".", __GNUC_MINOR__, ".", __GNUC_PATCHLEVEL__));
     line("process_id", getpid());
-    line("process_supervised", "no");
+    line("process_supervised", config_.process_supervised);
     line("run_id", run_id_);
     line("tcp_port", reactor_->port());
     line("server_time_usec", UnixTimeUs());
@@ -303,9 +323,12 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("uptime_in_days", (now - start_ms_) / 86400000);
     line("hz", config_.hz);
     line("configured_hz", config_.hz);
+    // Redis's LRU clock: seconds, in 24 bits.
+    line("lru_clock", (now / 1000) & ((1 << 24) - 1));
+    line("executable", config_.executable);
+    line("config_file", config_.config_file);
+    line("io_threads_active", 0);
     line("shards", shards_.size());
-    line("executable", "omnibus-server");
-    line("config_file", "");
     return true;
   }
   if (section == "clients") {
@@ -375,21 +398,55 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     out->append("# Stats\r\n");
     line("total_connections_received", st.total_connections_received);
     line("total_commands_processed", st.total_commands_processed);
+    line("instantaneous_ops_per_sec", static_cast<int64_t>(ops_metric_.PerSecond()));
     line("total_net_input_bytes", st.net_input_bytes);
     line("total_net_output_bytes", st.net_output_bytes);
+    line("total_net_repl_input_bytes", 0);
+    line("total_net_repl_output_bytes", 0);
+    line("instantaneous_input_kbps", StrFormat("%.2f", net_input_metric_.PerSecond() / 1024));
+    line("instantaneous_output_kbps", StrFormat("%.2f", net_output_metric_.PerSecond() / 1024));
+    line("instantaneous_input_repl_kbps", "0.00");
+    line("instantaneous_output_repl_kbps", "0.00");
     line("rejected_connections", st.rejected_connections);
+    line("sync_full", 0);
+    line("sync_partial_ok", 0);
+    line("sync_partial_err", 0);
     line("client_query_buffer_limit_disconnections", st.query_buffer_limit_disconnections);
     line("client_output_buffer_limit_disconnections", st.output_buffer_limit_disconnections);
     line("accept_errors", st.accept_errors);
     line("expired_keys", totals.expired_keys);
+    line("expired_stale_perc", StrFormat("%.2f", totals.expired_stale_perc));
+    line("expired_time_cap_reached_count", totals.expired_time_cap_reached_count);
+    line("expire_cycle_cpu_milliseconds", totals.expire_cycle_cpu_milliseconds);
     line("evicted_keys", budget_->Evicted());
+    // Redis 7.0's remaining stats, for what Omnibus does not do (client eviction, forks,
+    // MIGRATE, replication, active defragmentation, io threads): truthfully zero.
+    line("evicted_clients", 0);
+    line("keyspace_hits", totals.keyspace_hits);
+    line("keyspace_misses", totals.keyspace_misses);
     line("pubsub_channels", reactor_->PubSubChannelCount(PubSubKind::kChannel));
     line("pubsub_patterns", reactor_->PubSubNumPat());
     line("pubsubshard_channels", reactor_->PubSubChannelCount(PubSubKind::kShard));
+    line("latest_fork_usec", 0);
+    line("total_forks", 0);
+    line("migrate_cached_sockets", 0);
+    line("slave_expires_tracked_keys", 0);
+    line("active_defrag_hits", 0);
+    line("active_defrag_misses", 0);
+    line("active_defrag_key_hits", 0);
+    line("active_defrag_key_misses", 0);
+    line("total_active_defrag_time", 0);
+    line("current_active_defrag_time", 0);
     line("tracking_total_keys", reactor_->tracking_total_keys());
     line("tracking_total_items", reactor_->tracking_total_items());
     line("tracking_total_prefixes", reactor_->tracking_total_prefixes());
+    line("unexpected_error_replies", 0);
     line("total_error_replies", st.total_error_replies);
+    line("dump_payload_sanitizations", 0);
+    line("total_reads_processed", st.total_reads_processed);
+    line("total_writes_processed", st.total_writes_processed);
+    line("io_threaded_reads_processed", 0);
+    line("io_threaded_writes_processed", 0);
     line("fanout_commands", st.fanouts);
     const SingleflightStats& sf = reactor_->flights().stats();
     line("singleflight_flights", sf.flights);
@@ -405,6 +462,16 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     out->append("# Replication\r\n");
     line("role", "master");
     line("connected_slaves", 0);
+    line("master_failover_state", "no-failover");
+    line("master_replid", master_replid_);
+    line("master_replid2", std::string(40, '0'));
+    line("master_repl_offset", 0);
+    line("second_repl_offset", -1);
+    line("repl_backlog_active", 0);
+    const ConfigParam* backlog = FindConfigParam("repl-backlog-size");
+    line("repl_backlog_size", backlog != nullptr ? backlog->get(config_) : "1048576");
+    line("repl_backlog_first_byte_offset", 0);
+    line("repl_backlog_histlen", 0);
     return true;
   }
   if (section == "cpu") {
@@ -417,6 +484,11 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("used_cpu_user", secs(self.ru_utime));
     line("used_cpu_sys_children", secs(children.ru_stime));
     line("used_cpu_user_children", secs(children.ru_utime));
+    // INFO runs on the reactor, which is the main thread (main() calls Server::Run).
+    rusage main_thread;
+    getrusage(RUSAGE_THREAD, &main_thread);
+    line("used_cpu_sys_main_thread", secs(main_thread.ru_stime));
+    line("used_cpu_user_main_thread", secs(main_thread.ru_utime));
     return true;
   }
   if (section == "commandstats") {
@@ -530,7 +602,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     }
     return true;
   }
-  return false;
+  return AppendRedisInfoSection(section, totals, out);
 }
 
 }  // namespace omnibus

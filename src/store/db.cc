@@ -137,7 +137,9 @@ Db::Entry Db::Find(std::string_view key) {
   Entry e = Peek(key);
   if (e) {
     Touch(e.get());
+    keyspace_hits += read_lookups_;
   } else if (read_lookups_) {
+    ++keyspace_misses;
     NotifyMiss(key);
   }
   return e;

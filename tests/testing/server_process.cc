@@ -204,8 +204,11 @@ ServerProcess::ServerProcess(std::vector<std::string> args, Options options)
     error_ = "cannot create a log file";
     return;
   }
-  if (!options_.config_text.empty()) {
+  if (!options_.config_path.empty()) {
+    config_path_ = options_.config_path;
+  } else if (!options_.config_text.empty()) {
     config_path_ = MakeLogFile();
+    owns_config_ = true;
     std::ofstream out;
     if (!config_path_.empty()) out.open(config_path_, std::ios::binary | std::ios::trunc);
     if (!out.is_open() || !(out << options_.config_text) || !out.flush()) {
@@ -297,7 +300,7 @@ ServerProcess::~ServerProcess() {
                   << Log().substr(Log().size() > 4000 ? Log().size() - 4000 : 0);
   }
   if (!log_path_.empty()) unlink(log_path_.c_str());
-  if (!config_path_.empty()) unlink(config_path_.c_str());
+  if (owns_config_) unlink(config_path_.c_str());
 }
 
 int ServerProcess::Stop(milliseconds deadline) {

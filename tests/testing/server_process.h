@@ -52,6 +52,9 @@ class ServerProcess {
     // If not empty: written to a temporary file passed as the config file (the first
     // argument, before every --option, as redis-server expects it).
     std::string config_text;
+    // An existing config file to start with (passed first, as redis-server's; kept after the
+    // server stops, so a test can read what CONFIG REWRITE made of it).
+    std::string config_path;
     // If not 0: the child's RLIMIT_NOFILE (soft and hard) before exec, e.g. to make the
     // server run out of descriptors.
     rlim_t max_open_files = 0;
@@ -108,6 +111,7 @@ class ServerProcess {
   std::vector<std::string> args_;
   Options options_;
   std::string config_path_;
+  bool owns_config_ = false;  // config_path_ is a file this object wrote (and removes)
   pid_t pid_ = -1;
   int port_ = 0;
   std::optional<int> status_;

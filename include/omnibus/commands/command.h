@@ -143,6 +143,14 @@ struct ShardTotals {
   std::vector<std::pair<int64_t, int64_t>> dbs;  // (keys, expires) per DB
   size_t table_bytes = 0;
   int64_t store_bytes = 0;  // counted keyspace memory (store/memory.h), all shards
+  // Read-only commands' lookups that found the key, and that did not.
+  int64_t keyspace_hits = 0;
+  int64_t keyspace_misses = 0;
+  // Active expiry (store/keyspace.h ExpireCycleStats): the shards' mean stale share, in
+  // percent; cycles cut by their budget; milliseconds spent.
+  double expired_stale_perc = 0;
+  int64_t expired_time_cap_reached_count = 0;
+  int64_t expire_cycle_cpu_milliseconds = 0;
 };
 
 // Counted memory as MEMORY STATS and MEMORY DOCTOR report it (DESIGN §10.8).
@@ -169,6 +177,8 @@ class ServerApi {
   // Empty string on success, else the error text (without '-').
   // CONFIG SET name value [name value ...]: all or nothing, like Redis 7.
   virtual std::string ConfigSet(std::span<const std::string_view> name_value_pairs) = 0;
+  // CONFIG REWRITE: "" on success, else the error text (without '-').
+  virtual std::string ConfigRewrite() = 0;
   virtual void ResetStats() = 0;
   virtual bool RequirePassMatches(std::string_view user, std::string_view pass) const = 0;
   virtual bool RequiresAuth() const = 0;

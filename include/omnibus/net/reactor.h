@@ -81,6 +81,10 @@ struct ReactorStats {
   std::vector<size_t> max_shard_in_flight;  // per shard, high-water mark of its queue
   std::vector<uint64_t> shard_queue_full;   // per shard, times work waited for room
   std::vector<CommandStats> commands;
+  // Redis's total_reads_processed / total_writes_processed: read() calls on client sockets,
+  // flushes of a client's output.
+  uint64_t total_reads_processed = 0;
+  uint64_t total_writes_processed = 0;
   absl::flat_hash_map<std::string, uint64_t> errors;  // errorstats: prefix -> count
 };
 

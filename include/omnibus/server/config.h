@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +54,24 @@ struct Config {
   bool lazyfree_lazy_user_del = false;
   bool lazyfree_lazy_user_flush = false;
   std::vector<std::pair<std::string, std::string>> renames;  // rename-command
+  // Process management (server/daemon.h): applied by main() before the server starts.
+  bool daemonize = false;
+  std::string pidfile;
+  std::string supervised = "no";  // no|upstart|systemd|auto
+  // Not settings: what main() found (INFO server's process_supervised and executable).
+  std::string process_supervised = "no";
+  std::string executable;
+  // The absolute path of the file the server was started with ("" when none): INFO
+  // config_file, CONFIG REWRITE.
+  std::string config_file;
+  // Redis 7.0 directives Omnibus accepts (with Redis's syntax and checks) but does not apply
+  // yet, by canonical name; a name absent here has Redis's default (config_redis.cc).
+  std::map<std::string, std::string, std::less<>> kept;
+  // Which of those a config file or the command line set (canonical names, in order): logged
+  // once at start-up. `user` and `loadmodule` lines are kept whole (also not applied).
+  std::vector<std::string> not_applied;
+  std::vector<std::string> user_lines;
+  std::vector<std::string> loadmodule_lines;
   NetOptions net;
   // Test seam (not a setting): the keyspace clock of every shard, see ShardOptions.
   const std::atomic<int64_t>* TEST_clock_ms = nullptr;
@@ -65,6 +84,21 @@ struct ConfigParam {
   std::function<std::string(const Config&)> get;
   // Returns "" on success, else the reason ("argument couldn't be parsed into an integer").
   std::function<std::string(Config&, std::string_view)> set;
+  // What Omnibus does with it: false for a Redis directive it only keeps (CONFIG GET shows
+  // the value; start-up logs it as accepted-but-not-applied).
+  bool applied = true;
+  // Redis's string configs: CONFIG REWRITE writes the value quoted, as Redis does.
+  bool quoted = false;
+  // For Redis's second name of a setting (hash-max-ziplist-entries), the first name:
+  // CONFIG REWRITE writes only the first.
+  std::string_view alias_of = {};
+  // Redis's PROTECTED_CONFIG (dir, dbfilename): CONFIG SET refuses it unless
+  // enable-protected-configs is yes.
+  bool protected_config = false;
+  // Redis's MEMORY_CONFIG: CONFIG REWRITE writes 64mb rather than 67108864, as Redis does.
+  bool memory = false;
+  // Redis's MULTI_ARG_CONFIG: a config file line's arguments are joined by spaces.
+  bool multi_arg = false;
 };
 
 const std::vector<ConfigParam>& ConfigParams();
@@ -75,6 +109,14 @@ const ConfigParam* FindConfigParam(std::string_view name);
 bool LoadConfigText(std::string_view text, Config* config, std::string* error);
 // Builds the config from argv: an optional config file path, then "--name value ..." flags.
 bool LoadConfigFromArgs(int argc, char** argv, Config* config, std::string* error);
+
+// The Redis 7.0 parameters Omnibus keeps without applying (config_redis.cc).
+void AddKeptRedisParams(std::vector<ConfigParam>* params);
+// Redis's getAbsolutePath: `path` made absolute against the current directory.
+std::string AbsolutePath(const std::string& path);
+// CONFIG REWRITE (config_rewrite.cc): rewrites `path` Redis's way (comments and unknown lines
+// kept, changed settings replaced in place, new ones appended). "" or the error text.
+std::string RewriteConfigFile(const std::string& path, const Config& config);
 
 // Redis's memtoull: "1gb", "64mb", "100k", plain bytes.
 bool ParseMemory(std::string_view s, int64_t* out);

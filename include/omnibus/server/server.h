@@ -37,6 +37,7 @@ class Server final : public ServerApi {
   const CommandTable& commands() const override { return table_; }
   std::vector<std::pair<std::string, std::string>> ConfigGet(std::string_view pattern) override;
   std::string ConfigSet(std::span<const std::string_view> name_value_pairs) override;
+  std::string ConfigRewrite() override;
   void ResetStats() override;
   bool RequirePassMatches(std::string_view user, std::string_view pass) const override;
   bool RequiresAuth() const override { return !config_.net.requirepass.empty(); }
@@ -117,6 +118,24 @@ class Server final : public ServerApi {
   std::atomic<int64_t> used_memory_peak_{0};
   int64_t start_ms_;
   std::string run_id_;
+  std::string master_replid_;  // INFO replication: a replication id, as every Redis master has
+
+  // Redis's trackInstantaneousMetric: a reading every 100 ms (a reactor timer), the rate
+  // over the last 16 samples (INFO instantaneous_ops_per_sec, instantaneous_*_kbps).
+  struct InstantMetric {
+    static constexpr int kSamples = 16;
+    int64_t last_ms = 0;
+    uint64_t last_reading = 0;
+    double samples[kSamples] = {};
+    int next = 0;
+    void Track(uint64_t reading, int64_t now_ms);
+    double PerSecond() const;
+  };
+  InstantMetric ops_metric_, net_input_metric_, net_output_metric_;
+  static void SampleMetrics(void* self);
+  // AppendInfoSection's Redis sections beyond those it had (server_info.cc).
+  bool AppendRedisInfoSection(std::string_view section, const ShardTotals& totals,
+                              std::string* out);
 };
 
 }  // namespace omnibus

@@ -258,6 +258,9 @@ class Db {
   std::function<void(std::string_view key, KeyEvent event)> TEST_on_event;
 
   uint64_t expired_keys = 0;  // stats: keys removed by lazy or active expiry
+  // stats: lookups of read-only commands (Redis's keyspace_hits/misses, INFO stats).
+  uint64_t keyspace_hits = 0;
+  uint64_t keyspace_misses = 0;
 
  private:
   friend class KeyWrite;

@@ -89,6 +89,17 @@ class Keyspace {
   // Another shard asked this one to evict (a parked shard must not sleep through it).
   bool EvictionRequested() const { return budget_ != nullptr && budget_->HasRequest(shard_); }
 
+  // What the active expire cycles did (Redis's INFO stats fields of the same names):
+  // a running estimate of the share of sampled volatile keys that were already expired, the
+  // cycles that stopped at their time budget, and the time spent in them.
+  struct ExpireCycleStats {
+    double stale_perc = 0;
+    uint64_t time_cap_reached_count = 0;
+    int64_t cpu_us = 0;
+  };
+  const ExpireCycleStats& expire_cycle_stats() const { return expire_stats_; }
+  void ResetExpireCycleStats() { expire_stats_ = ExpireCycleStats{}; }  // CONFIG RESETSTAT
+
  private:
   // Evicts while the budget is over `max` and this shard holds more than `floor`, for at
   // most `limit_ns`. False when nothing could be evicted while still over.
@@ -107,6 +118,7 @@ class Keyspace {
   std::vector<std::unique_ptr<Db>> dbs_;
   std::mt19937_64 rng_{0x6f6d6e69627573};
   size_t next_db_ = 0;
+  ExpireCycleStats expire_stats_;
   ContainerLimits default_limits_;
   const ContainerLimits* limits_;
   const NoticeListeners* listeners_;

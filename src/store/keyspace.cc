@@ -56,6 +56,14 @@ void Keyspace::PublishMemory() {
   if (budget_ != nullptr) budget_->Publish(shard_, StoreAllocatedBytes(), evictor_.evicted_keys);
 }
 
+bool Keyspace::GrowAllowed(void* self, size_t bytes) {
+  auto* ks = static_cast<Keyspace*>(self);
+  const int64_t max = ks->evictor_.maxmemory();
+  if (max <= 0 || ks->budget_ == nullptr) return true;
+  return ks->budget_->TotalWith(ks->shard_, StoreAllocatedBytes() + static_cast<int64_t>(bytes)) <=
+         max;
+}
+
 bool Keyspace::OverMaxmemory() const {
   int64_t max = evictor_.maxmemory();
   return max > 0 && budget_ != nullptr && budget_->TotalWith(shard_, StoreAllocatedBytes()) > max;

@@ -106,7 +106,9 @@ void Table::RehashIfNeeded() {
   if (size_[0] == 0) {
     Expand(kInitialBuckets);
   } else if (used_[0] >= size_[0]) {
-    Expand(size_[0] * 2);
+    const bool allowed = grow_gate_ == nullptr || used_[0] >= kForceGrowRatio * size_[0] ||
+                         grow_gate_(grow_ctx_, size_[0] * 2 * sizeof(Record*));
+    if (allowed) Expand(size_[0] * 2);
   }
 }
 

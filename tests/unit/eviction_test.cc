@@ -143,3 +143,22 @@ TEST_F(KeyspaceEvictionTest, EvictionGoesThroughTheChokePoint) {
 
 }  // namespace
 }  // namespace omnibus
+
+namespace omnibus {
+namespace {
+
+TEST_F(KeyspaceEvictionTest, TableDoesNotGrowPastMaxmemoryUntilChainsAreLong) {
+  Fill("a", 1024);
+  const size_t buckets = ks_.db(0).table().bucket_count();
+  // Full: the writes below (nothing evicts them here) keep the budget over the limit, so a
+  // bigger bucket array does not fit.
+  LimitTo(1);
+  Fill("b", 2000);
+  EXPECT_EQ(ks_.db(0).table().bucket_count(), buckets);
+  // Past kForceGrowRatio records per bucket it grows anyway (lookups must stay short).
+  Fill("c", static_cast<int>(Table::kForceGrowRatio * buckets));
+  EXPECT_GT(ks_.db(0).table().bucket_count(), buckets);
+}
+
+}  // namespace
+}  // namespace omnibus

@@ -198,6 +198,7 @@ class Db {
   bool RehashStep(int n) { return table_.RehashStep(n); }
 
   const Table& table() const { return table_; }
+  void set_grow_gate(Table::GrowGate gate, void* ctx) { table_.set_grow_gate(gate, ctx); }
   bool IsExpired(const Record* r) const { return r->has_expire() && r->expire_at_ms() <= *now_ms_; }
 
   // --- Key versions (WATCH). Only watched keys carry one; any event bumps it. -------------

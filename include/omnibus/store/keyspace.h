@@ -32,6 +32,7 @@ class Keyspace {
     auto& slot = dbs_[static_cast<size_t>(index)];
     if (!slot) {
       slot = std::make_unique<Db>(&now_ms_, index, &ready_, &notices_, listeners_, &evictor_);
+      slot->set_grow_gate(&Keyspace::GrowAllowed, this);
     }
     return *slot;
   }
@@ -106,6 +107,8 @@ class Keyspace {
   bool EvictWhileOver(int64_t max, int64_t floor, int64_t limit_ns);
   void Populate(bool volatile_only);
   void AskOthers(int64_t share);
+  // Table::GrowGate: `bytes` more keep the budget within maxmemory.
+  static bool GrowAllowed(void* self, size_t bytes);
 
   int64_t now_ms_ = 0;
   Evictor evictor_;

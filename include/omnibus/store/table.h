@@ -61,6 +61,16 @@ class Table {
   // Removes every record.
   void Clear();
 
+  // maxmemory (Redis's dictExpandAllowed): growing the bucket array asks `gate` whether
+  // `bytes` more fit; refused, the table keeps its size until chains average
+  // kForceGrowRatio records, so growth near the limit does not force mass eviction.
+  using GrowGate = bool (*)(void* ctx, size_t bytes);
+  void set_grow_gate(GrowGate gate, void* ctx) {
+    grow_gate_ = gate;
+    grow_ctx_ = ctx;
+  }
+  static constexpr size_t kForceGrowRatio = 5;  // Redis's dict_force_resize_ratio
+
   // Bytes used by bucket arrays (for INFO and memory reports).
   size_t bucket_bytes() const { return bucket_count() * sizeof(Record*); }
 
@@ -72,6 +82,8 @@ class Table {
   size_t size_[2] = {0, 0};  // bucket counts (powers of two)
   size_t used_[2] = {0, 0};
   int64_t rehash_idx_ = -1;
+  GrowGate grow_gate_ = nullptr;
+  void* grow_ctx_ = nullptr;
 };
 
 }  // namespace omnibus

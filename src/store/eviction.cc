@@ -40,6 +40,7 @@ void FrequencySketch::Resize(size_t keys) {
   width_ = 4096;
   while (width_ < 4 * keys) width_ <<= 1;
   table_.assign(width_ * 4 / 16, 0);
+  door_.assign(width_ * 4 / 64, 0);  // 16 bits per key
   sample_size_ = 10 * std::max<size_t>(keys, width_ / 4);
   additions_ = 0;
 }
@@ -52,21 +53,43 @@ size_t FrequencySketch::Index(uint64_t hash, int row) const {
   return static_cast<size_t>(row) * width_ + static_cast<size_t>((h >> 32) & (width_ - 1));
 }
 
+bool FrequencySketch::DoorTestAndSet(uint64_t hash) {
+  const size_t bits = door_.size() * 64;
+  size_t a = static_cast<size_t>(hash * 0xff51afd7ed558ccdULL >> 20) & (bits - 1);
+  size_t b = static_cast<size_t>(hash * 0xc4ceb9fe1a85ec53ULL >> 20) & (bits - 1);
+  bool present = (door_[a / 64] >> (a % 64) & 1) && (door_[b / 64] >> (b % 64) & 1);
+  door_[a / 64] |= uint64_t{1} << (a % 64);
+  door_[b / 64] |= uint64_t{1} << (b % 64);
+  return present;
+}
+
+bool FrequencySketch::DoorContains(uint64_t hash) const {
+  const size_t bits = door_.size() * 64;
+  size_t a = static_cast<size_t>(hash * 0xff51afd7ed558ccdULL >> 20) & (bits - 1);
+  size_t b = static_cast<size_t>(hash * 0xc4ceb9fe1a85ec53ULL >> 20) & (bits - 1);
+  return (door_[a / 64] >> (a % 64) & 1) && (door_[b / 64] >> (b % 64) & 1);
+}
+
 void FrequencySketch::Add(uint64_t hash) {
   bool added = false;
-  for (int row = 0; row < 4; ++row) {
-    size_t i = Index(hash, row);
-    uint64_t& word = table_[i / 16];
-    int shift = static_cast<int>(i % 16) * 4;
-    if (((word >> shift) & 0xF) != 0xF) {
-      word += uint64_t{1} << shift;
-      added = true;
+  if (!DoorTestAndSet(hash)) {
+    added = true;  // a first access stops at the doorkeeper
+  } else {
+    for (int row = 0; row < 4; ++row) {
+      size_t i = Index(hash, row);
+      uint64_t& word = table_[i / 16];
+      int shift = static_cast<int>(i % 16) * 4;
+      if (((word >> shift) & 0xF) != 0xF) {
+        word += uint64_t{1} << shift;
+        added = true;
+      }
     }
   }
-  // Aging (TinyLFU's reset): after a sample of 10 × width additions, halve every counter,
-  // so the sketch follows what is popular now.
+  // Aging (TinyLFU's reset): after a sample of 10 additions per key, halve every counter and
+  // clear the doorkeeper, so the sketch follows what is popular now.
   if (added && ++additions_ >= sample_size_) {
     for (uint64_t& word : table_) word = (word >> 1) & 0x7777777777777777ULL;
+    std::fill(door_.begin(), door_.end(), 0);
     additions_ /= 2;
   }
 }
@@ -78,7 +101,7 @@ int FrequencySketch::Estimate(uint64_t hash) const {
     int c = static_cast<int>((table_[i / 16] >> ((i % 16) * 4)) & 0xF);
     min = std::min(min, c);
   }
-  return min;
+  return std::min(15, min + (DoorContains(hash) ? 1 : 0));
 }
 
 // --- Evictor ------------------------------------------------------------------------------

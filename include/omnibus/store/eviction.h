@@ -127,11 +127,16 @@ class FrequencySketch {
   size_t width() const { return width_; }
   void Add(uint64_t hash);
   int Estimate(uint64_t hash) const;
-  size_t bytes() const { return table_.size() * sizeof(uint64_t); }
+  size_t bytes() const { return (table_.size() + door_.size()) * sizeof(uint64_t); }
 
  private:
   size_t Index(uint64_t hash, int row) const;
+  // TinyLFU's doorkeeper: a Bloom filter that takes a key's first access, so one-time keys
+  // (scans) never reach the counters; cleared at every aging.
+  bool DoorTestAndSet(uint64_t hash);
+  bool DoorContains(uint64_t hash) const;
   std::vector<uint64_t> table_;  // 16 counters per word
+  std::vector<uint64_t> door_;   // bits
   size_t width_ = 0;             // counters per row (a power of two)
   size_t additions_ = 0;
   size_t sample_size_ = 0;

@@ -165,8 +165,9 @@ void Keyspace::Populate(bool volatile_only) {
 // TinyLFU: how much more often than the main part's victim a newcomer must have been asked
 // for to be admitted. The victim is the least frequent of a sample, so its estimate is biased
 // low by the sketch's noise; without a margin, keys of equal frequency (a loop) churn as they
-// would under LRU. Measured on zipf 1.0, zipf with scans and a loop (docs/eviction.md): 0
-// loses the loop (2% hits, LRU 12%), 1-2 are in between, 3-4 are best on all three.
+// would under LRU. Measured with cache-aside replays of zipf 1.0, zipf with scans and a loop
+// (docs/eviction.md): 0 loses the loop (2% hits where LRU had 12%), 1-2 are in between, 3-4
+// are best on all three.
 constexpr int kAdmitMargin = 3;
 
 bool Keyspace::EvictOne() {
@@ -206,8 +207,8 @@ bool Keyspace::EvictOne() {
   };
   Evictor::Candidate victim;
   if (policy == EvictionPolicy::kAllKeysTinyLfu) {
-    // W-TinyLFU: a key leaving the window competes with the main part's victim; the one
-    // requested less often goes (ties keep the incumbent: a one-time key never displaces).
+    // W-TinyLFU: a key leaving the window competes with the main part's victim; it stays
+    // only if it was requested kAdmitMargin times more (a one-time key never displaces).
     Evictor::Candidate newcomer;
     while (evictor_.TakeWindowOverflow(&newcomer)) {
       Db* db = db_if_exists(newcomer.db);

@@ -97,6 +97,14 @@ OutputQueue::WriteResult OutputQueue::WriteTo(int fd, uint64_t* written) {
   return WriteResult::kDone;
 }
 
+void OutputQueue::Release() {
+  if (unsent_ != 0) return;
+  runs_.clear();
+  runs_.shrink_to_fit();
+  tail_ = nullptr;
+  std::string().swap(spare_);
+}
+
 void OutputQueue::Clear() {
   runs_.clear();
   tail_ = nullptr;

@@ -83,6 +83,16 @@ void Shard::Stop() {
 }
 
 void Shard::Execute(Work* w) {
+  // Bounded bursts (Work::reply_budget): the group's replies so far used its budget, so this
+  // one and the rest of the group on this shard wait for the client to read them. A flight
+  // that others joined runs anyway: they wait for its reply, not for this client.
+  if (w->reply_budget != nullptr &&
+      w->reply_budget->load(std::memory_order_relaxed) <= 0 &&
+      (!w->flight.is_open() || w->flight.Start() == 0)) {
+    w->deferred = true;
+    w->reply.clear();
+    return;
+  }
   // Singleflight (§5): from here on no request joins this flight, so everyone who did joined
   // before the key is read.
   if (w->flight.is_open()) w->flight.Start();
@@ -115,6 +125,10 @@ void Shard::Execute(Work* w) {
     w->wait_hint_ms = ctx.wait_hint_ms;
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
+    if (w->reply_budget != nullptr) {
+      w->reply_budget->fetch_sub(static_cast<int64_t>(w->reply.size()),
+                                 std::memory_order_relaxed);
+    }
   }
   // Keys that gained elements for blocked clients travel with this completion (§10.5): after
   // the reply of any pop that registered them, so the reactor never misses a wake-up.

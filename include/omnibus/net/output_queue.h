@@ -48,6 +48,8 @@ class OutputQueue {
   WriteResult WriteTo(int fd, uint64_t* written);
   // Drops everything (a closing connection).
   void Clear();
+  // Gives back the buffers kept for the next replies when nothing is unsent (an idle client).
+  void Release();
 
  private:
   struct Run {

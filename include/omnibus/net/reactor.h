@@ -115,6 +115,10 @@ class Reactor final : public Notifier, public SelectHost {
   size_t max_input_buffer() const;
   size_t max_output_buffer() const;
   size_t shard_in_flight(size_t shard) const { return in_flight_[shard] + batches_[shard].size(); }
+  // Counted memory (§10.8): the bytes the connections' input buffers, output queues (their
+  // runs, shared chunks by size) and group slots hold, as of the reactor's last touch of each
+  // (a read, a group's completion, a write, the idle-buffer pass).
+  size_t client_buffer_bytes() const { return client_buffer_bytes_; }
   // Transactions and blocking pops (ServerApi).
   void Unwatch(Session& s);
   bool UnblockClient(uint64_t id, bool with_error);
@@ -247,6 +251,17 @@ class Reactor final : public Notifier, public SelectHost {
   // A blocked pop's earlier replies in its group leave before it waits (as Redis sends them).
   void EmitBeforeBarrier(Connection* c);
   void CompleteGroup(Connection* c);
+  // Bounded bursts (net/bursts.cc): shares the budget among a group's slots when the group
+  // can be cut (plain keyed commands and reactor-answered ones only); the first deferred
+  // slot of a completed group (`group` if none); dispatches a group's deferred rest.
+  void BudgetGroup(Connection* c);
+  size_t FirstDeferred(const Connection* c) const;
+  void ResumeGroup(Connection* c);
+  // Client buffers: counts what a slot holds now, then the whole connection.
+  void ChargeWork(Connection* c, Work* w);
+  void Recharge(Connection* c);
+  // Redis's clientsCron: connections idle for a while give back their buffers.
+  void ReleaseIdleBuffers(int64_t now_ms);
   void Flush(Connection* c);
   void Close(Connection* c);
   void Free(Connection* c);
@@ -326,6 +341,8 @@ class Reactor final : public Notifier, public SelectHost {
   int64_t next_timer_ms_ = 0;
   int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
   bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
+  size_t client_buffer_bytes_ = 0;  // client_buffer_bytes()
+  int64_t next_idle_release_ms_ = 0;
   ReactorStats stats_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "omnibus/base/clock.h"
 #include "omnibus/net/reactor.h"
+#include "omnibus/store/memory_release.h"
 
 namespace omnibus {
 namespace {
@@ -94,6 +95,9 @@ void Reactor::Recharge(Connection* c) {
 void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
   if (now_ms < next_idle_release_ms_) return;
   next_idle_release_ms_ = now_ms + kIdleReleaseEveryMs;
+  // The reactor's own heap: input buffers and output runs freed since (shards collect what
+  // they allocated, replies included, when idle).
+  ReleaseFreeMemory(false);
   for (auto& [c, owned] : conns_) {
     if (c->closing || c->pending > 0 || c->continued || c->group > 0 || c->in.size() > 0 ||
         !c->out.empty() || now_ms - c->last_interaction_ms < kIdleReleaseMs) {

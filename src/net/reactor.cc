@@ -1005,6 +1005,7 @@ void Reactor::CompleteGroup(Connection* c) {
                 c->works.begin() + static_cast<ptrdiff_t>(c->group));
     c->group -= end;
     c->continued = true;
+    ++stats_.group_cuts;
   } else {
     c->in.Consume(c->in_group_bytes);
     c->in_group_bytes = 0;

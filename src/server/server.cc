@@ -421,6 +421,8 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("pipeline_group_max_commands", n.pipeline_group_max_commands);
     line("max_group_commands_seen", st.max_group_commands);
     line("pipeline_pause_output_bytes", n.pipeline_pause_output_bytes);
+    line("pipeline_group_cuts", st.group_cuts);
+    line("client_buffer_bytes", reactor_->client_buffer_bytes());
     line("client_output_buffer_limit_normal",
          StrCat(n.output_limit_normal.hard, " ", n.output_limit_normal.soft, " ",
                 n.output_limit_normal.soft_seconds));

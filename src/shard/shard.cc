@@ -4,11 +4,14 @@
 
 #include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
+#include "omnibus/store/memory_release.h"
 
 namespace omnibus {
 namespace {
 
 const QueuePolicyOptions kDefaultQueuePolicy;
+// An idle shard returns free memory at most this often (and once more after the burst).
+constexpr int64_t kReleaseEveryNs = 250'000'000;
 
 }  // namespace
 
@@ -353,7 +356,20 @@ void Shard::Run() {
         reactor_->Notify();
       }
     }
+    if (n > 0) releases_due_ = kReleasesAfterWork;
     if (n > 0 || !queue_.empty()) continue;
+    // Idle: memory this thread took for a burst (replies the reactor freed since, values
+    // deleted) goes back to the OS. At most once per period, a few times after the last work
+    // (the reactor frees a burst's replies as the client reads them, and mimalloc decommits
+    // what was freed after its purge delay, on a later collect); not on every idle turn:
+    // mimalloc's collect visits the heap's pages.
+    const bool forced = release_requested_.exchange(false, std::memory_order_relaxed);
+    if (forced || (releases_due_ > 0 && now >= next_release_ns_)) {
+      ReleaseFreeMemory(forced);
+      memory_releases_.fetch_add(1, std::memory_order_relaxed);
+      if (releases_due_ > 0) --releases_due_;
+      next_release_ns_ = now + kReleaseEveryNs;
+    }
     parker_.PrepareToPark();
     if (!inbound_.Empty() || stop_.load()) {
       parker_.CancelPark();

@@ -78,6 +78,7 @@ struct ReactorStats {
   uint64_t loop_iterations = 0;
   uint64_t shard_batches = 0;
   uint64_t max_group_commands = 0;          // largest group dispatched (high-water mark)
+  uint64_t group_cuts = 0;  // groups whose replies passed their budget: the rest was deferred
   std::vector<size_t> max_shard_in_flight;  // per shard, high-water mark of its queue
   std::vector<uint64_t> shard_queue_full;   // per shard, times work waited for room
   std::vector<CommandStats> commands;

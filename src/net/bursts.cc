@@ -95,9 +95,8 @@ void Reactor::Recharge(Connection* c) {
 void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
   if (now_ms < next_idle_release_ms_) return;
   next_idle_release_ms_ = now_ms + kIdleReleaseEveryMs;
-  // The reactor's own heap: input buffers and output runs freed since (shards collect what
-  // they allocated, replies included, when idle).
-  ReleaseFreeMemory(false);
+  bool released = false;
+  DecommitNow decommit;  // what this pass frees goes back to the OS now
   for (auto& [c, owned] : conns_) {
     if (c->closing || c->pending > 0 || c->continued || c->group > 0 || c->in.size() > 0 ||
         !c->out.empty() || now_ms - c->last_interaction_ms < kIdleReleaseMs) {
@@ -111,7 +110,12 @@ void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
     c->works.shrink_to_fit();
     c->works_bytes = 0;
     Recharge(c);
+    released = true;
   }
+  // The reactor's own heap: what it just gave back, and input buffers and output runs freed
+  // since (shards collect what they allocated, replies included, when idle). Forced when
+  // connections gave back buffers, else only what mimalloc's purge delay let go.
+  ReleaseFreeMemory(released);
 }
 
 }  // namespace omnibus

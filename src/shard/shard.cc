@@ -365,7 +365,8 @@ void Shard::Run() {
     // mimalloc's collect visits the heap's pages.
     const bool forced = release_requested_.exchange(false, std::memory_order_relaxed);
     if (forced || (releases_due_ > 0 && now >= next_release_ns_)) {
-      ReleaseFreeMemory(forced);
+      // The last one decommits at once what mimalloc still keeps for its purge delay.
+      ReleaseFreeMemory(forced || releases_due_ == 1);
       memory_releases_.fetch_add(1, std::memory_order_relaxed);
       if (releases_due_ > 0) --releases_due_;
       next_release_ns_ = now + kReleaseEveryNs;

@@ -12,4 +12,18 @@ namespace omnibus {
 // see Shard::RequestMemoryRelease, and the reactor in its timer).
 void ReleaseFreeMemory(bool force);
 
+// While one lives, memory freed (by any thread: the allocator's setting is process-wide) is
+// decommitted at once rather than after mimalloc's purge delay: for a pass that frees idle
+// buffers and then calls ReleaseFreeMemory(true). Nothing without mimalloc.
+class DecommitNow {
+ public:
+  DecommitNow();
+  ~DecommitNow();
+  DecommitNow(const DecommitNow&) = delete;
+  DecommitNow& operator=(const DecommitNow&) = delete;
+
+ private:
+  long saved_delay_ = -1;
+};
+
 }  // namespace omnibus

@@ -16,6 +16,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
+#include "omnibus/server/limits.h"
 
 namespace omnibus {
 namespace {
@@ -61,6 +62,8 @@ bool Server::Start(std::string* error) {
       return false;
     }
   }
+  // Descriptors for maxclients (or fewer clients), before any is opened (Redis's order).
+  if (!AdjustOpenFilesLimit(&config_.net.maxclients, error)) return false;
   std::unique_ptr<Poller> poller = MakePoller(config_.io_backend, error);
   if (!poller) return false;
   int n = config_.shards > 0 ? config_.shards : DefaultShardCount();

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -162,6 +163,9 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
     if (max_open_files > 0) {
       rlimit rl{max_open_files, max_open_files};
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+      // A ceiling the server cannot lift, as for an unprivileged user: a root test run
+      // could otherwise raise it again (the server raises its limit to fit maxclients).
+      prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
     }
     // The test process may block SIGTERM in some threads; the server must not inherit that.
     sigset_t none;

@@ -24,6 +24,7 @@ constexpr int kMaxEvents = 512;
 constexpr size_t kReadChunk = 16 * 1024;      // like Redis's PROTO_IOBUF_LEN
 constexpr size_t kMaxReadChunk = 256 * 1024;  // a pipelining client's reads grow up to this
 constexpr int kMaxGroupsPerTurn = 16;         // fairness: one client cannot hog a loop iteration
+constexpr int kMaxAcceptsPerTurn = 1000;      // likewise for a burst of connects
 constexpr size_t kMaxGroupCap = size_t{1} << 20;  // pipeline-group-max-commands' maximum
 
 // Redis's text, byte for byte (clientAcceptHandler in Redis 7.0).
@@ -163,12 +164,17 @@ void Reactor::Run() {
       timeout = static_cast<int>(std::clamp<int64_t>(due - MonotonicMs(), 0, 100));
     }
     sleeping_.store(true, std::memory_order_seq_cst);
-    bool busy = !ready_.empty();
+    bool busy = !ready_.empty() || !accept_again_.empty();
     for (Shard* s : shards_) busy |= s->HasCompletions();
     if (busy) timeout = 0;
     int n = poller_->Wait(events, kMaxEvents, timeout);
     sleeping_.store(false, std::memory_order_relaxed);
     loop_ns_ = MonotonicNs();
+    if (!accept_again_.empty()) {
+      std::vector<int> again;
+      again.swap(accept_again_);
+      for (int fd : again) Accept(fd);
+    }
     for (int i = 0; i < n; ++i) {
       void* data = events[i].data;
       if (data == Poller::kWakeTag) continue;
@@ -214,7 +220,7 @@ void Reactor::Run() {
 }
 
 void Reactor::Accept(int listen_fd) {
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
     std::string peer, local;
     int fd = AcceptTcp(listen_fd, &peer, &local);
     if (fd < 0) {
@@ -264,6 +270,11 @@ void Reactor::Accept(int listen_fd) {
       continue;
     }
     ready_.push_back(c);  // data may have arrived with the handshake
+  }
+  // More may be pending, and an edge-triggered listener reports none of them again: accept
+  // the rest next iteration (after this one's clients are served).
+  if (std::find(accept_again_.begin(), accept_again_.end(), listen_fd) == accept_again_.end()) {
+    accept_again_.push_back(listen_fd);
   }
 }
 

@@ -342,6 +342,7 @@ class Reactor final : public Notifier, public SelectHost {
   int64_t next_timer_ms_ = 0;
   int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
   bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
+  std::vector<int> accept_again_;  // listeners with connections left after a full turn
   size_t client_buffer_bytes_ = 0;  // client_buffer_bytes()
   int64_t next_idle_release_ms_ = 0;
   ReactorStats stats_;

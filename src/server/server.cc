@@ -206,6 +206,7 @@ void Server::PublishLimits() {
   put(limits_.set_max_listpack_value, config_.set_max_listpack_value);
   put(limits_.zset_max_listpack_entries, config_.zset_max_listpack_entries);
   put(limits_.zset_max_listpack_value, config_.zset_max_listpack_value);
+  put(limits_.proto_max_bulk_len, config_.net.proto_max_bulk_len);
   put(queue_policy_.target_ms, config_.queue_target_ms);
   put(queue_policy_.interval_ms, config_.queue_interval_ms);
   put(queue_policy_.shed_ms, config_.queue_shed_ms);

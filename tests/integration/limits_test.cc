@@ -396,3 +396,54 @@ TEST(ClientLimitsTest, LimitsOutOfRangeAreFatalAtStartup) {
 
 }  // namespace
 }  // namespace omnibus::testing
+
+namespace omnibus::testing {
+namespace {
+
+TEST(StringLimitsTest, AppendAndSetrangeHonourProtoMaxBulkLen) {
+  // Redis's checkStringLength: a string may not grow past proto-max-bulk-len.
+  ServerProcess server;
+  ASSERT_TRUE(server.ok()) << server.error();
+  RedisConn c = server.Connect();
+  ASSERT_TRUE(c);
+  ASSERT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "1mb"}), IsStatus("OK"));
+  constexpr size_t kMax = 1 << 20;
+  const std::string kError = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+  ASSERT_THAT(Command(c, {"SET", "s", std::string(kMax - 10, 'x')}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"APPEND", "s", std::string(11, 'y')}), IsError(kError));
+  EXPECT_THAT(Command(c, {"STRLEN", "s"}), IsInt(kMax - 10));  // unchanged
+  EXPECT_THAT(Command(c, {"APPEND", "s", std::string(10, 'y')}), IsInt(kMax));  // to the bound
+  EXPECT_THAT(Command(c, {"APPEND", "s", "z"}), IsError(kError));
+  EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax - 5), "0123456789"}), IsError(kError));
+  EXPECT_THAT(Command(c, {"EXISTS", "r"}), IsInt(0));
+  EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax - 10), "0123456789"}), IsInt(kMax));
+  EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax), ""}), IsInt(kMax));  // nothing to write
+  // A bigger bound lets them grow again.
+  ASSERT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "2mb"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"APPEND", "s", "z"}), IsInt(kMax + 1));
+}
+
+TEST(StringLimitsTest, ProtoMaxBulkLenFitsARecordsLengthField) {
+  // Ours: a record's value length is 32 bits (store/record.h), so the bound stops there
+  // (Redis 7.0 accepts up to LLONG_MAX).
+  ServerProcess server;
+  ASSERT_TRUE(server.ok()) << server.error();
+  RedisConn c = server.Connect();
+  ASSERT_TRUE(c);
+  EXPECT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "4294967295"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "4294967296"}),
+              IsError("ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - "
+                      "argument must be between 1048576 and 4294967295 inclusive"));
+  EXPECT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "8gb"}),
+              IsErrorStartingWith("ERR CONFIG SET failed"));
+  EXPECT_THAT(Command(c, {"CONFIG", "GET", "proto-max-bulk-len"}),
+              IsArray(ElementsAre("proto-max-bulk-len", "4294967295")));
+  std::string output;
+  std::optional<int> status = RunServerToExit({"--proto-max-bulk-len", "5gb"}, &output);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_NE(*status, 0);
+  EXPECT_THAT(output, HasSubstr("argument must be between 1048576 and 4294967295 inclusive"));
+}
+
+}  // namespace
+}  // namespace omnibus::testing

@@ -395,7 +395,8 @@ void Reactor::TryProcess(Connection* c) {
       return;
     if (c->out.unsent() > static_cast<size_t>(options_->pipeline_pause_output_bytes))
       return;  // resumed by Flush once the client reads its replies
-    if (c->continued) {  // the deferred rest of a group (bursts.cc)
+    if (c->continued) {
+      // The deferred rest of a group (bursts.cc).
       ResumeGroup(c);
       if (c->pending > 0) return;
       CompleteGroup(c);

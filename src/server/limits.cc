@@ -52,8 +52,8 @@ bool AdjustOpenFilesLimit(int64_t* maxclients, std::string* error) {
     return false;
   }
   *maxclients = static_cast<int64_t>(best) - kMinReservedFds;
-  OMNIBUS_LOG(kWarning, "You requested maxclients of ", requested, " requiring at least ",
-              maxfiles, " max file descriptors.");
+  OMNIBUS_LOG(kWarning, "You requested maxclients of ", requested, " requiring at least ", maxfiles,
+              " max file descriptors.");
   OMNIBUS_LOG(kWarning, "Server can't set maximum open files to ", maxfiles,
               " because of OS error: ", strerror(setrlimit_error), ".");
   OMNIBUS_LOG(kWarning, "Current maximum open files is ", best, ". maxclients has been reduced to ",

@@ -89,8 +89,7 @@ void Shard::Execute(Work* w) {
   // Bounded bursts (Work::reply_budget): the group's replies so far used its budget, so this
   // one and the rest of the group on this shard wait for the client to read them. A flight
   // that others joined runs anyway: they wait for its reply, not for this client.
-  if (w->reply_budget != nullptr &&
-      w->reply_budget->load(std::memory_order_relaxed) <= 0 &&
+  if (w->reply_budget != nullptr && w->reply_budget->load(std::memory_order_relaxed) <= 0 &&
       (!w->flight.is_open() || w->flight.Start() == 0)) {
     w->deferred = true;
     w->reply.clear();
@@ -129,8 +128,7 @@ void Shard::Execute(Work* w) {
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
     if (w->reply_budget != nullptr) {
-      w->reply_budget->fetch_sub(static_cast<int64_t>(w->reply.size()),
-                                 std::memory_order_relaxed);
+      w->reply_budget->fetch_sub(static_cast<int64_t>(w->reply.size()), std::memory_order_relaxed);
     }
   }
   // Keys that gained elements for blocked clients travel with this completion (§10.5): after

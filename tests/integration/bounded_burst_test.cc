@@ -98,8 +98,7 @@ TEST(BoundedBurstTest, GroupRepliesStayWithinTheBudgetAfterTheGroupCapGrew) {
     ASSERT_EQ(reply.substr(kBigReply - 3), "x\r\n") << "reply " << i;
     if (i % 8 == 0) {  // reading slowly: a look at the server between replies
       peak_kb = std::max(peak_kb, RssKb(server));
-      peak_buffers =
-          std::max(peak_buffers, InfoField(c.get(), "limits", "client_buffer_bytes"));
+      peak_buffers = std::max(peak_buffers, InfoField(c.get(), "limits", "client_buffer_bytes"));
     }
   }
   peak_kb = std::max(peak_kb, RssKb(server));
@@ -120,8 +119,8 @@ TEST(BoundedBurstTest, GroupRepliesStayWithinTheBudgetAfterTheGroupCapGrew) {
 TEST(BoundedBurstTest, MemoryTakenForABurstGoesBackToTheOs) {
   // A budget big enough for one group of 256 replies of 1 MB: the burst really takes memory,
   // then gives it back once the client has read it.
-  ServerProcess server({"--shards", "2", "--singleflight", "no", "--pipeline-pause-output-bytes",
-                        "512mb"});
+  ServerProcess server(
+      {"--shards", "2", "--singleflight", "no", "--pipeline-pause-output-bytes", "512mb"});
   ASSERT_TRUE(server.ok()) << server.error();
   RedisConn c = server.Connect();
   ASSERT_TRUE(c);
@@ -185,9 +184,9 @@ TEST(BoundedBurstTest, IdleConnectionsGiveBackTheirBuffers) {
   const int64_t busy_kb = RssKb(server);
   // Idle connections give back their buffers (after 2 s, as Redis's clientsCron): the
   // reactor's count drops to what the INFO connection holds, and so does RSS.
-  EXPECT_TRUE(PollUntil([&] { return InfoField(c.get(), "limits", "client_buffer_bytes") <
-                                     256 * 1024; },
-                        milliseconds(10000)));
+  EXPECT_TRUE(
+      PollUntil([&] { return InfoField(c.get(), "limits", "client_buffer_bytes") < 256 * 1024; },
+                milliseconds(10000)));
   int64_t per_conn = 0;
   // redis-server 7.0 measured here: 2.1 KB per idle connection (keys included).
   EXPECT_TRUE(PollUntil(

@@ -619,9 +619,9 @@ TEST_P(HostileTest, LowDescriptorLimitLowersMaxclients) {
     EXPECT_EQ(h->ReadExactly(7), "+PONG\r\n");
   }
   held.pop_back();
-  ASSERT_TRUE(PollUntil(
-      [&] { return InfoInt(bystander.get(), "clients", "connected_clients") == 31; },
-      milliseconds(5000)));
+  ASSERT_TRUE(
+      PollUntil([&] { return InfoInt(bystander.get(), "clients", "connected_clients") == 31; },
+                milliseconds(5000)));
   {
     RawClient another(server.ConnectRaw());
     ASSERT_TRUE(another.ok());
@@ -630,9 +630,9 @@ TEST_P(HostileTest, LowDescriptorLimitLowersMaxclients) {
   }
   EXPECT_TRUE(bystander.Served());
   held.clear();  // room for the connection that checks the writes
-  ASSERT_TRUE(PollUntil(
-      [&] { return InfoInt(bystander.get(), "clients", "connected_clients") == 1; },
-      milliseconds(5000)));
+  ASSERT_TRUE(
+      PollUntil([&] { return InfoInt(bystander.get(), "clients", "connected_clients") == 1; },
+                milliseconds(5000)));
   EXPECT_TRUE(bystander.WritesIntact());
 }
 

@@ -80,8 +80,7 @@ std::string ReadAndCheck(redisContext* c, const std::vector<Step>& steps) {
 }
 
 // The "shardN:k=v,k=v" lines of INFO `section`, one map per shard, in shard order.
-std::vector<std::map<std::string, int64_t>> ShardFields(redisContext* c,
-                                                        std::string_view section) {
+std::vector<std::map<std::string, int64_t>> ShardFields(redisContext* c, std::string_view section) {
   std::vector<std::map<std::string, int64_t>> shards;
   Reply r = Command(c, {"INFO", section});
   std::optional<std::string> text = StringOf(r.get());
@@ -105,7 +104,8 @@ std::vector<std::map<std::string, int64_t>> ShardFields(redisContext* c,
       if (comma == std::string::npos) comma = rest.size();
       std::string kv = rest.substr(at, comma - at);
       size_t eq = kv.find('=');
-      if (eq != std::string::npos) fields[kv.substr(0, eq)] = strtoll(kv.c_str() + eq + 1, nullptr, 10);
+      if (eq != std::string::npos)
+        fields[kv.substr(0, eq)] = strtoll(kv.c_str() + eq + 1, nullptr, 10);
       at = comma + 1;
     }
   }
@@ -411,7 +411,7 @@ TEST(StringLimitsTest, AppendAndSetrangeHonourProtoMaxBulkLen) {
   const std::string kError = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
   ASSERT_THAT(Command(c, {"SET", "s", std::string(kMax - 10, 'x')}), IsStatus("OK"));
   EXPECT_THAT(Command(c, {"APPEND", "s", std::string(11, 'y')}), IsError(kError));
-  EXPECT_THAT(Command(c, {"STRLEN", "s"}), IsInt(kMax - 10));  // unchanged
+  EXPECT_THAT(Command(c, {"STRLEN", "s"}), IsInt(kMax - 10));                   // unchanged
   EXPECT_THAT(Command(c, {"APPEND", "s", std::string(10, 'y')}), IsInt(kMax));  // to the bound
   EXPECT_THAT(Command(c, {"APPEND", "s", "z"}), IsError(kError));
   EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax - 5), "0123456789"}), IsError(kError));

@@ -78,7 +78,7 @@ struct ReactorStats {
   uint64_t loop_iterations = 0;
   uint64_t shard_batches = 0;
   uint64_t max_group_commands = 0;          // largest group dispatched (high-water mark)
-  uint64_t group_cuts = 0;  // groups whose replies passed their budget: the rest was deferred
+  uint64_t group_cuts = 0;                  // groups whose replies passed their budget
   std::vector<size_t> max_shard_in_flight;  // per shard, high-water mark of its queue
   std::vector<uint64_t> shard_queue_full;   // per shard, times work waited for room
   std::vector<CommandStats> commands;
@@ -341,8 +341,8 @@ class Reactor final : public Notifier, public SelectHost {
   std::atomic<bool> sleeping_{false};
   int64_t next_timer_ms_ = 0;
   int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
-  bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
-  std::vector<int> accept_again_;  // listeners with connections left after a full turn
+  bool accept_paused_ = false;      // accept failed for lack of fds; retried by the timer
+  std::vector<int> accept_again_;   // listeners with connections left after a full turn
   size_t client_buffer_bytes_ = 0;  // client_buffer_bytes()
   int64_t next_idle_release_ms_ = 0;
   ReactorStats stats_;

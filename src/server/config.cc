@@ -50,7 +50,10 @@ ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, in
           [field, lo, hi](Config& c, std::string_view v) -> std::string {
             int64_t x;
             if (!ParseMemory(v, &x)) return "argument must be a memory value";
-            if (x < lo || x > hi) return IntRangeError(lo, hi);
+            // Too small: Redis's text. Too big for us (Redis takes up to LLONG_MAX): the
+            // range we hold.
+            if (x < lo) return IntRangeError(lo, LLONG_MAX);
+            if (x > hi) return IntRangeError(lo, hi);
             c.net.*field = x;
             return "";
           }};

@@ -2,6 +2,7 @@
 // pipeline-pause-output-bytes however many commands it holds, the bytes client connections
 // hold are counted, and idle connections give their buffers back.
 #include <algorithm>
+#include <vector>
 
 #include "omnibus/base/clock.h"
 #include "omnibus/net/reactor.h"
@@ -95,14 +96,23 @@ void Reactor::Recharge(Connection* c) {
 void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
   if (now_ms < next_idle_release_ms_) return;
   next_idle_release_ms_ = now_ms + kIdleReleaseEveryMs;
-  bool released = false;
-  DecommitNow decommit;  // what this pass frees goes back to the OS now
+  std::vector<Connection*> idle;
   for (auto& [c, owned] : conns_) {
     if (c->closing || c->pending > 0 || c->continued || c->group > 0 || c->in.size() > 0 ||
         !c->out.empty() || now_ms - c->last_interaction_ms < kIdleReleaseMs) {
       continue;
     }
     if (c->in.capacity() == 0 && c->works.empty() && c->charged_bytes == 0) continue;
+    idle.push_back(c);
+  }
+  if (idle.empty()) {
+    // Input buffers and output runs freed since the last pass, once mimalloc's purge delay
+    // let them go (shards collect what they allocated, replies included, when idle).
+    ReleaseFreeMemory(false);
+    return;
+  }
+  DecommitNow decommit;  // what this pass frees goes back to the OS at once
+  for (Connection* c : idle) {
     c->in.Release();
     c->out.Release();
     c->read_size = 16 * 1024;
@@ -110,12 +120,8 @@ void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
     c->works.shrink_to_fit();
     c->works_bytes = 0;
     Recharge(c);
-    released = true;
   }
-  // The reactor's own heap: what it just gave back, and input buffers and output runs freed
-  // since (shards collect what they allocated, replies included, when idle). Forced when
-  // connections gave back buffers, else only what mimalloc's purge delay let go.
-  ReleaseFreeMemory(released);
+  ReleaseFreeMemory(true);
 }
 
 }  // namespace omnibus

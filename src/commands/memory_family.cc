@@ -11,6 +11,7 @@
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/store/memory.h"
+#include "omnibus/store/memory_release.h"
 
 namespace omnibus {
 namespace {
@@ -294,12 +295,12 @@ void MergeMemoryDoctor(MergeContext& ctx) {
 
 // MEMORY PURGE: every shard gives its allocator's free pages back, then the reactor does.
 void MemoryPurgeShard(ExecContext& ctx) {
-  StoreReleaseFreeMemory(true);
+  ReleaseFreeMemory(true);
   ctx.reply->Ok();
 }
 
 void MergeMemoryPurge(MergeContext& ctx) {
-  StoreReleaseFreeMemory(true);
+  ReleaseFreeMemory(true);
   ctx.reply->Ok();
 }
 

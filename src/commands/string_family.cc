@@ -13,7 +13,11 @@ namespace omnibus {
 namespace {
 
 // Largest string a command may build (proto-max-bulk-len's default, as in Redis).
-constexpr int64_t kMaxStringLen = 512LL * 1024 * 1024;
+// The longest string APPEND and SETRANGE may make: proto-max-bulk-len (Redis's
+// checkStringLength), which CONFIG keeps within what a record holds.
+int64_t MaxStringLen(const ExecContext& ctx) {
+  return ContainerLimits::Get(ctx.limits().proto_max_bulk_len);
+}
 
 using Args = std::span<const std::string_view>;
 
@@ -275,7 +279,7 @@ void Append(ExecContext& ctx) {
     return;
   }
   size_t old_len = (*e)->vlen;
-  if (static_cast<int64_t>(old_len + add.size()) > kMaxStringLen)
+  if (static_cast<int64_t>(old_len + add.size()) > MaxStringLen(ctx))
     return ReplyStatus(ctx.reply, OpStatus::kStringTooLong);
   Db::Entry grown = db.ResizeValue(*e, old_len + add.size());
   memcpy(grown->mutable_value() + old_len, add.data(), add.size());
@@ -372,7 +376,7 @@ void SetRange(ExecContext& ctx) {
   if (!e.ok()) return ReplyStatus(ctx.reply, e.status());
   int64_t old_len = *e ? static_cast<int64_t>((*e)->vlen) : 0;
   if (value.empty()) return ctx.reply->Integer(old_len);
-  if (offset > kMaxStringLen - static_cast<int64_t>(value.size()))  // no overflow
+  if (offset > MaxStringLen(ctx) - static_cast<int64_t>(value.size()))  // no overflow
     return ReplyStatus(ctx.reply, OpStatus::kStringTooLong);
   size_t need = static_cast<size_t>(offset) + value.size();
   Db::Entry entry = *e;

@@ -17,7 +17,7 @@ constexpr size_t kMaxSpare = 64 * 1024;
 }  // namespace
 
 void OutputQueue::NewTail() {
-  Run& r = runs_.emplace_back();
+  Run& r = Runs().emplace_back();
   r.owned.swap(spare_);
   r.owned.clear();
   tail_ = &r.owned;
@@ -25,7 +25,7 @@ void OutputQueue::NewTail() {
 
 void OutputQueue::AppendMoved(std::string* bytes) {
   unsent_ += bytes->size();
-  Run& r = runs_.emplace_back();
+  Run& r = Runs().emplace_back();
   r.owned = std::move(*bytes);
   bytes->clear();
   tail_ = nullptr;  // the moved reply takes no copies after it
@@ -34,40 +34,43 @@ void OutputQueue::AppendMoved(std::string* bytes) {
 void OutputQueue::AppendChunk(ReplyChunk chunk) {
   if (chunk == nullptr || chunk->empty()) return;
   unsent_ += chunk->size();
-  runs_.emplace_back().shared = std::move(chunk);
+  Runs().emplace_back().shared = std::move(chunk);
   tail_ = nullptr;
 }
 
 size_t OutputQueue::memory() const {
   size_t m = spare_.capacity();
-  for (const Run& r : runs_) m += r.shared ? r.shared->size() : r.owned.capacity();
+  if (runs_ == nullptr) return m;
+  for (const Run& r : *runs_) m += r.shared ? r.shared->size() : r.owned.capacity();
   return m;
 }
 
 void OutputQueue::PopSent() {
-  while (!runs_.empty() && runs_.front().sent == runs_.front().bytes().size()) {
-    Run& r = runs_.front();
+  std::deque<Run>& runs = Runs();
+  while (!runs.empty() && runs.front().sent == runs.front().bytes().size()) {
+    Run& r = runs.front();
     if (!r.shared && r.owned.capacity() <= kMaxSpare) {
       r.owned.clear();
       r.sent = 0;
       // The usual case, one small run: it stays as the tail for the next replies (no
       // allocation per flush).
-      if (runs_.size() == 1) {
+      if (runs.size() == 1) {
         tail_ = &r.owned;
         return;
       }
       if (r.owned.capacity() > spare_.capacity()) spare_.swap(r.owned);
     }
     if (tail_ == &r.owned) tail_ = nullptr;
-    runs_.pop_front();
+    runs.pop_front();
   }
 }
 
 OutputQueue::WriteResult OutputQueue::WriteTo(int fd, uint64_t* written) {
   while (unsent_ > 0) {
+    std::deque<Run>& runs = *runs_;  // something unsent: there are runs
     iovec iov[kMaxIov];
     int n = 0;
-    for (auto it = runs_.begin(); it != runs_.end() && n < kMaxIov; ++it) {
+    for (auto it = runs.begin(); it != runs.end() && n < kMaxIov; ++it) {
       std::string_view b = it->bytes();
       if (it->sent == b.size()) continue;
       iov[n].iov_base = const_cast<char*>(b.data() + it->sent);
@@ -86,7 +89,7 @@ OutputQueue::WriteResult OutputQueue::WriteTo(int fd, uint64_t* written) {
     auto left = static_cast<size_t>(sent);
     *written += left;
     unsent_ -= left;
-    for (auto it = runs_.begin(); it != runs_.end() && left > 0; ++it) {
+    for (auto it = runs.begin(); it != runs.end() && left > 0; ++it) {
       size_t in_run = it->bytes().size() - it->sent;
       size_t take = left < in_run ? left : in_run;
       it->sent += take;
@@ -97,8 +100,15 @@ OutputQueue::WriteResult OutputQueue::WriteTo(int fd, uint64_t* written) {
   return WriteResult::kDone;
 }
 
+void OutputQueue::Release() {
+  if (unsent_ != 0) return;
+  runs_.reset();  // an empty std::deque still holds a block
+  tail_ = nullptr;
+  std::string().swap(spare_);
+}
+
 void OutputQueue::Clear() {
-  runs_.clear();
+  if (runs_ != nullptr) runs_->clear();
   tail_ = nullptr;
   unsent_ = 0;
 }

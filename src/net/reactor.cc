@@ -24,6 +24,7 @@ constexpr int kMaxEvents = 512;
 constexpr size_t kReadChunk = 16 * 1024;      // like Redis's PROTO_IOBUF_LEN
 constexpr size_t kMaxReadChunk = 256 * 1024;  // a pipelining client's reads grow up to this
 constexpr int kMaxGroupsPerTurn = 16;         // fairness: one client cannot hog a loop iteration
+constexpr int kMaxAcceptsPerTurn = 1000;      // likewise for a burst of connects
 constexpr size_t kMaxGroupCap = size_t{1} << 20;  // pipeline-group-max-commands' maximum
 
 // Redis's text, byte for byte (clientAcceptHandler in Redis 7.0).
@@ -165,12 +166,17 @@ void Reactor::Run() {
       timeout = static_cast<int>(std::clamp<int64_t>(due - MonotonicMs(), 0, 100));
     }
     sleeping_.store(true, std::memory_order_seq_cst);
-    bool busy = !ready_.empty();
+    bool busy = !ready_.empty() || !accept_again_.empty();
     for (Shard* s : shards_) busy |= s->HasCompletions();
     if (busy) timeout = 0;
     int n = poller_->Wait(events, kMaxEvents, timeout);
     sleeping_.store(false, std::memory_order_relaxed);
     loop_ns_ = MonotonicNs();
+    if (!accept_again_.empty()) {
+      std::vector<int> again;
+      again.swap(accept_again_);
+      for (int fd : again) Accept(fd);
+    }
     for (int i = 0; i < n; ++i) {
       void* data = events[i].data;
       if (data == Poller::kWakeTag) continue;
@@ -216,7 +222,7 @@ void Reactor::Run() {
 }
 
 void Reactor::Accept(int listen_fd) {
-  for (int i = 0; i < 1000; ++i) {
+  for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
     std::string peer, local;
     int fd = AcceptTcp(listen_fd, &peer, &local);
     if (fd < 0) {
@@ -267,6 +273,11 @@ void Reactor::Accept(int listen_fd) {
     }
     ready_.push_back(c);  // data may have arrived with the handshake
   }
+  // More may be pending, and an edge-triggered listener reports none of them again: accept
+  // the rest next iteration (after this one's clients are served).
+  if (std::find(accept_again_.begin(), accept_again_.end(), listen_fd) == accept_again_.end()) {
+    accept_again_.push_back(listen_fd);
+  }
 }
 
 bool Reactor::ReadSome(Connection* c) {
@@ -281,6 +292,7 @@ bool Reactor::ReadSome(Connection* c) {
   ssize_t n = read(c->fd, dst, want);
   if (n > 0) {
     c->in.Commit(static_cast<size_t>(n));
+    Recharge(c);
     c->may_read = static_cast<size_t>(n) == want;
     if (c->may_read && c->read_size < kMaxReadChunk) {
       c->read_size *= 2;
@@ -335,10 +347,17 @@ bool Reactor::ParseGroup(Connection* c) {
       off += c->parser.consumed();
       continue;
     }
-    if (c->works.size() <= c->group) c->works.push_back(std::make_unique<Work>());
+    if (c->works.size() <= c->group) {
+      c->works.push_back(std::make_unique<Work>());
+      c->works.back()->charged_bytes = sizeof(Work);
+      c->works_bytes += sizeof(Work);
+    }
     Work* w = c->works[c->group++].get();
     w->owner = c;
     w->is_part = false;
+    w->reply_budget = nullptr;
+    w->deferred = false;
+    w->staged = false;
     w->reply.clear();
     w->args.clear();
     w->park = nullptr;
@@ -379,6 +398,13 @@ void Reactor::TryProcess(Connection* c) {
       return;
     if (c->out.unsent() > static_cast<size_t>(options_->pipeline_pause_output_bytes))
       return;  // resumed by Flush once the client reads its replies
+    if (c->continued) {
+      // The deferred rest of a group (bursts.cc).
+      ResumeGroup(c);
+      if (c->pending > 0) return;
+      CompleteGroup(c);
+      continue;
+    }
     if (!ParseGroup(c)) {
       if (c->in_group_bytes > 0) {
         c->in.Consume(c->in_group_bytes);
@@ -402,6 +428,7 @@ void Reactor::DispatchGroup(Connection* c) {
   c->dispatch_next = 0;
   c->group_write_shards = 0;
   DispatchRest(c);
+  BudgetGroup(c);
 }
 
 void Reactor::DispatchRest(Connection* c) {
@@ -910,6 +937,8 @@ void Reactor::StageOnShard(Connection* c, Work* w, const CommandSpec& spec, int 
   } else if (!(spec.flags & kCmdReadOnly)) {
     c->group_write_shards |= ShardBit(shard);
   }
+  w->staged = true;
+  w->shard_of = static_cast<int16_t>(shard);
   StageToShard(shard, w);
 }
 
@@ -948,9 +977,12 @@ void Reactor::CountReply(const CommandSpec* spec, std::string_view reply, int64_
 
 void Reactor::CompleteGroup(Connection* c) {
   // Invariant 3: replies leave in request order, and only once the whole group is done.
+  // A budgeted group whose shards deferred its tail (bursts.cc) sends the replies before the
+  // first deferred slot; the rest stays as the group.
+  const size_t end = c->budgeted ? FirstDeferred(c) : c->group;
   size_t reply_bytes = 0;
   bool over_limit = false;
-  for (size_t i = 0; i < c->group; ++i) {
+  for (size_t i = 0; i < end; ++i) {
     Work* w = c->works[i].get();
     std::string_view reply = w->chunk ? std::string_view(*w->chunk) : w->reply;
     if (w->command_id != kNoStats) {
@@ -971,23 +1003,38 @@ void Reactor::CompleteGroup(Connection* c) {
     }
     w->chunk.reset();
     if (w->reply.capacity() > 64 * 1024) std::string().swap(w->reply);
+    ChargeWork(c, w);
   }
+  const bool partial = end < c->group;
   // Pub/sub messages that came while the group was in flight follow its replies.
-  for (ReplyChunk& chunk : c->deferred_pushes) c->out.AppendChunk(std::move(chunk));
-  c->deferred_pushes.clear();
+  if (!partial) {
+    for (ReplyChunk& chunk : c->deferred_pushes) c->out.AppendChunk(std::move(chunk));
+    c->deferred_pushes.clear();
+  }
   // Invariant 6: the group's replies are held twice (by their slots and in `out`), so size the
   // next group to what this one produced: big replies make small groups (down to one
   // command), small ones let it grow back to pipeline-group-max-commands.
   size_t budget = static_cast<size_t>(options_->pipeline_pause_output_bytes);
   if (reply_bytes > budget) {
-    c->group_cap = std::max<size_t>(1, c->group * budget / reply_bytes);
-  } else if (c->group >= c->group_cap / 2) {
+    c->group_cap = std::max<size_t>(1, end * budget / reply_bytes);
+  } else if (!partial && c->group >= c->group_cap / 2) {
     c->group_cap = std::min<size_t>(c->group_cap * 2, kMaxGroupCap);
   }
-  c->in.Consume(c->in_group_bytes);
-  c->in_group_bytes = 0;
-  c->in.ShrinkIfIdle();
-  c->group = 0;
+  if (partial) {
+    // The deferred rest becomes the group (its arguments still point into `in`).
+    std::rotate(c->works.begin(), c->works.begin() + static_cast<ptrdiff_t>(end),
+                c->works.begin() + static_cast<ptrdiff_t>(c->group));
+    c->group -= end;
+    c->continued = true;
+    ++stats_.group_cuts;
+  } else {
+    c->in.Consume(c->in_group_bytes);
+    c->in_group_bytes = 0;
+    c->in.ShrinkIfIdle();
+    c->group = 0;
+    c->budgeted = false;
+  }
+  Recharge(c);
   c->emitted = 0;
   c->last_interaction_ms = MonotonicMs();
   c->session.last_interaction_ms = c->last_interaction_ms;
@@ -1001,7 +1048,9 @@ void Reactor::CompleteGroup(Connection* c) {
 void Reactor::Flush(Connection* c) {
   if (c->closing) return;
   ++stats_.total_writes_processed;
-  switch (c->out.WriteTo(c->fd, &stats_.net_output_bytes)) {
+  const OutputQueue::WriteResult result = c->out.WriteTo(c->fd, &stats_.net_output_bytes);
+  Recharge(c);  // sent runs were freed
+  switch (result) {
     case OutputQueue::WriteResult::kWouldBlock:
       if (!c->blocked_on_write) write_blocked_.insert(c);
       c->blocked_on_write = true;
@@ -1112,6 +1161,8 @@ void Reactor::Free(Connection* c) {
     c->fd = -1;
   }
   write_blocked_.erase(c);
+  client_buffer_bytes_ -= c->charged_bytes;
+  c->charged_bytes = 0;
   // It may still sit in ready_/flush_ for this iteration: those skip closing connections,
   // so defer the delete to the timer pass.
   c->closing = true;
@@ -1133,6 +1184,7 @@ void Reactor::Timers() {
   if (now < next_timer_ms_) return;
   next_timer_ms_ = now + 100;
   RetryPausedAccepts();
+  ReleaseIdleBuffers(now);  // bursts.cc
   // The soft output limit is a duration: clients that stopped reading must be re-checked.
   // Only those the kernel stopped taking output from can be over it (the rest were flushed
   // whole), so this costs O(such clients), not O(clients).

@@ -18,6 +18,7 @@
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
 #include "omnibus/resp/parser.h"
+#include "omnibus/store/container_limits.h"
 #include "omnibus/store/eviction.h"
 #include "omnibus/store/key_notice.h"
 
@@ -52,12 +53,16 @@ ConfigParam NetIntParam(std::string_view name, T NetOptions::*field, int64_t lo,
           }};
 }
 
-ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, int64_t lo) {
+ConfigParam NetMemoryParam(std::string_view name, int64_t NetOptions::*field, int64_t lo,
+                           int64_t hi = LLONG_MAX) {
   ConfigParam p{name, true, [field](const Config& c) { return StrCat(c.net.*field); },
-                [field, lo](Config& c, std::string_view v) -> std::string {
+                [field, lo, hi](Config& c, std::string_view v) -> std::string {
                   int64_t x;
                   if (!ParseMemory(v, &x)) return "argument must be a memory value";
+                  // Too small: Redis's text. Too big for us (Redis takes up to LLONG_MAX):
+                  // the range we hold.
                   if (x < lo) return IntRangeError(lo, LLONG_MAX);
+                  if (x > hi) return IntRangeError(lo, hi);
                   c.net.*field = x;
                   return "";
                 }};
@@ -263,7 +268,9 @@ std::vector<ConfigParam> BuildParams() {
                }});
   p.push_back(
       NetIntParam("tracking-table-max-keys", &NetOptions::tracking_table_max_keys, 0, LLONG_MAX));
-  p.push_back(NetMemoryParam("proto-max-bulk-len", &NetOptions::proto_max_bulk_len, 1024 * 1024));
+  // At most what a record's 32-bit value length holds (Redis allows up to LLONG_MAX).
+  p.push_back(NetMemoryParam("proto-max-bulk-len", &NetOptions::proto_max_bulk_len, 1024 * 1024,
+                             kMaxValueLen));
   p.push_back(NetMemoryParam("client-query-buffer-limit", &NetOptions::client_query_buffer_limit,
                              1024 * 1024));
   p.push_back(

@@ -1,14 +1,9 @@
 #include "omnibus/server/server.h"
 
-#include <malloc.h>
-#if defined(OMNIBUS_MIMALLOC)
-#include <mimalloc.h>
-#endif
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <random>
 
 #include "omnibus/base/clock.h"
@@ -16,17 +11,12 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
+#include "omnibus/server/limits.h"
 #include "omnibus/store/lazy_free.h"
+#include "omnibus/store/memory.h"
 
 namespace omnibus {
 namespace {
-
-size_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
 
 std::string HumanBytes(double n) {
   const char* units[] = {"B", "K", "M", "G", "T"};
@@ -63,6 +53,8 @@ bool Server::Start(std::string* error) {
       return false;
     }
   }
+  // Descriptors for maxclients (or fewer clients), before any is opened (Redis's order).
+  if (!AdjustOpenFilesLimit(&config_.net.maxclients, error)) return false;
   std::unique_ptr<Poller> poller = MakePoller(config_.io_backend, error);
   if (!poller) return false;
   int n = config_.shards > 0 ? config_.shards : DefaultShardCount();
@@ -225,6 +217,7 @@ void Server::PublishLimits() {
   put(limits_.set_max_listpack_value, config_.set_max_listpack_value);
   put(limits_.zset_max_listpack_entries, config_.zset_max_listpack_entries);
   put(limits_.zset_max_listpack_value, config_.zset_max_listpack_value);
+  put(limits_.proto_max_bulk_len, config_.net.proto_max_bulk_len);
   put(queue_policy_.target_ms, config_.queue_target_ms);
   put(queue_policy_.interval_ms, config_.queue_interval_ms);
   put(queue_policy_.shed_ms, config_.queue_shed_ms);
@@ -258,8 +251,9 @@ void Server::NoteUsedMemory(int64_t used) {
 
 MemoryFigures Server::Memory(int64_t store_bytes) {
   MemoryFigures m;
-  // The reactor's client buffers are not counted yet (DESIGN §10.8 says they belong in it).
-  m.used = std::max<int64_t>(store_bytes, 0);
+  // Counted memory (DESIGN §10.8): the shards' keyspaces plus the reactor's client buffers.
+  m.clients_normal = static_cast<int64_t>(reactor_->client_buffer_bytes());
+  m.used = std::max<int64_t>(store_bytes, 0) + m.clients_normal;
   NoteUsedMemory(m.used);
   m.peak = used_memory_peak();
   m.startup = 0;  // at start-up the keyspace holds nothing, and nothing else is counted
@@ -291,6 +285,101 @@ bool Server::RequirePassMatches(std::string_view user, std::string_view pass) co
   if (user != "default") return false;
   if (config_.net.requirepass.empty()) return true;  // the default user is "nopass"
   return pass == config_.net.requirepass;
+}
+
+void Server::AppendMemorySection(const ShardTotals& totals, std::string* out) {
+  auto line = [out](std::string_view k, const auto& v) { StrAppend(out, k, ":", v, "\r\n"); };
+  auto ratio = [](int64_t a, int64_t b) {
+    return StrFormat("%.2f", b <= 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b));
+  };
+  auto human = [](int64_t n) { return HumanBytes(static_cast<double>(n)); };
+  // Counted memory (DESIGN §10.8): the shards' keys, values and tables, plus the reactor's
+  // client buffers. maxmemory acts on the shards' part only (mem_not_counted_for_evict is the
+  // client buffers: a burst of replies never evicts keys).
+  MemoryFigures m = Memory(totals.store_bytes);
+  const int64_t used = m.used;
+  const int64_t rss = ProcessResidentBytes();
+  const AllocatorFigures alloc = StoreAllocatorFigures(used);
+  // Overhead as Redis counts it: tables and per-key headers, client buffers, script caches.
+  int64_t keys = 0, expires = 0;
+  for (const auto& [k, e] : totals.dbs) {
+    keys += k;
+    expires += e;
+  }
+  const int64_t overhead = static_cast<int64_t>(totals.table_bytes) +
+                           keys * static_cast<int64_t>(Record::kHeaderSize) +
+                           expires * static_cast<int64_t>(sizeof(int64_t)) + m.clients_normal +
+                           m.lua_caches + m.functions_caches;
+  const int64_t dataset = std::max<int64_t>(used - overhead, 0);
+  const int64_t system = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  out->append("# Memory\r\n");
+  line("used_memory", used);
+  line("used_memory_human", human(used));
+  line("used_memory_rss", rss);
+  line("used_memory_rss_human", human(rss));
+  line("used_memory_peak", m.peak);
+  line("used_memory_peak_human", human(m.peak));
+  line("used_memory_peak_perc",
+       StrFormat("%.2f%%", m.peak <= 0 ? 0.0 : 100.0 * static_cast<double>(used) / m.peak));
+  line("used_memory_overhead", overhead);
+  line("used_memory_startup", m.startup);
+  line("used_memory_dataset", dataset);
+  line("used_memory_dataset_perc",
+       StrFormat("%.2f%%", used - m.startup <= 0
+                               ? 0.0
+                               : 100.0 * static_cast<double>(dataset) / (used - m.startup)));
+  line("allocator_allocated", alloc.allocated);
+  line("allocator_active", alloc.active);
+  line("allocator_resident", alloc.resident);
+  line("total_system_memory", system);
+  line("total_system_memory_human", human(system));
+  // Scripts: every shard's interpreter (as of its last run), and the shared cache.
+  size_t lua = 0;
+  for (const auto& e : scripts_) lua += e->PublishedMemoryBytes();
+  line("used_memory_lua", lua);
+  line("used_memory_vm_eval", lua);
+  line("used_memory_lua_human", human(static_cast<int64_t>(lua)));
+  line("used_memory_scripts_eval", script_store_.bytes());
+  line("number_of_cached_scripts", script_store_.Count());
+  // Functions: every shard holds the same libraries (counted once, shard 0's) in an
+  // interpreter of its own (every shard's counted, as for EVAL).
+  FunctionEngine::Stats fs;
+  if (!functions_.empty()) fs = functions_.front()->PublishedStats();
+  size_t vm_functions = 0;
+  for (const auto& f : functions_) vm_functions += f->PublishedStats().vm_bytes;
+  line("number_of_functions", fs.functions);
+  line("number_of_libraries", fs.libraries);
+  line("used_memory_vm_functions", vm_functions);
+  line("used_memory_vm_total", lua + vm_functions);
+  line("used_memory_vm_total_human", human(static_cast<int64_t>(lua + vm_functions)));
+  line("used_memory_functions", fs.overhead_bytes);
+  line("used_memory_scripts", script_store_.bytes() + fs.overhead_bytes);
+  line("used_memory_scripts_human",
+       human(static_cast<int64_t>(script_store_.bytes() + fs.overhead_bytes)));
+  line("maxmemory", config_.maxmemory);
+  line("maxmemory_human", human(config_.maxmemory));
+  line("maxmemory_policy", config_.maxmemory_policy);
+  line("allocator_frag_ratio", ratio(alloc.active, alloc.allocated));
+  line("allocator_frag_bytes", alloc.active - alloc.allocated);
+  line("allocator_rss_ratio", ratio(alloc.resident, alloc.active));
+  line("allocator_rss_bytes", alloc.resident - alloc.active);
+  line("rss_overhead_ratio", ratio(rss, alloc.resident));
+  line("rss_overhead_bytes", rss - alloc.resident);
+  line("mem_fragmentation_ratio", ratio(rss, used));
+  line("mem_fragmentation_bytes", rss - used);
+  line("mem_not_counted_for_evict", m.clients_normal);
+  line("mem_replication_backlog", 0);
+  line("mem_total_replication_buffers", 0);
+  line("mem_clients_slaves", 0);
+  line("mem_clients_normal", m.clients_normal);
+  line("mem_cluster_links", 0);
+  line("mem_aof_buffer", 0);
+  line("mem_allocator", StoreAllocatorName());
+  line("active_defrag_running", 0);
+  line("lazyfree_pending_objects", LazyFreePendingObjects());
+  line("lazyfreed_objects", LazyFreedObjects());
+  // Ours: the keyspace's bucket arrays.
+  line("table_bytes", totals.table_bytes);
 }
 
 bool Server::AppendInfoSection(std::string_view section, const ShardTotals& totals,
@@ -344,54 +433,7 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     return true;
   }
   if (section == "memory") {
-    // Counted memory (DESIGN §10.8): what the shards allocated for keys and values (the
-    // reactor's client buffers are not counted yet).
-    size_t used = static_cast<size_t>(std::max<int64_t>(totals.store_bytes, 0));
-    NoteUsedMemory(static_cast<int64_t>(used));
-#if defined(OMNIBUS_MIMALLOC)
-    std::string allocator = StrCat("mimalloc-", MI_MALLOC_VERSION / 100, ".",
-                                   MI_MALLOC_VERSION / 10 % 10, ".", MI_MALLOC_VERSION % 10);
-#else
-    std::string allocator = "libc";
-#endif
-    size_t rss = ResidentBytes();
-    out->append("# Memory\r\n");
-    line("used_memory", used);
-    line("used_memory_human", HumanBytes(static_cast<double>(used)));
-    line("used_memory_rss", rss);
-    line("used_memory_rss_human", HumanBytes(static_cast<double>(rss)));
-    // Scripts: every shard's interpreter (as of its last run), and the shared cache.
-    size_t lua = 0;
-    for (const auto& e : scripts_) lua += e->PublishedMemoryBytes();
-    line("used_memory_lua", lua);
-    line("used_memory_vm_eval", lua);
-    line("used_memory_lua_human", HumanBytes(static_cast<double>(lua)));
-    line("used_memory_scripts_eval", script_store_.bytes());
-    line("number_of_cached_scripts", script_store_.Count());
-    // Functions: every shard holds the same libraries (counted once, shard 0's) in an
-    // interpreter of its own (every shard's counted, as for EVAL).
-    FunctionEngine::Stats fs;
-    if (!functions_.empty()) fs = functions_.front()->PublishedStats();
-    size_t vm_functions = 0;
-    for (const auto& f : functions_) vm_functions += f->PublishedStats().vm_bytes;
-    line("number_of_functions", fs.functions);
-    line("number_of_libraries", fs.libraries);
-    line("used_memory_vm_functions", vm_functions);
-    line("used_memory_vm_total", lua + vm_functions);
-    line("used_memory_vm_total_human", HumanBytes(static_cast<double>(lua + vm_functions)));
-    line("used_memory_functions", fs.overhead_bytes);
-    line("used_memory_scripts", script_store_.bytes() + fs.overhead_bytes);
-    line("used_memory_scripts_human",
-         HumanBytes(static_cast<double>(script_store_.bytes() + fs.overhead_bytes)));
-    line("maxmemory", config_.maxmemory);
-    line("maxmemory_human", HumanBytes(static_cast<double>(config_.maxmemory)));
-    line("maxmemory_policy", config_.maxmemory_policy);
-    line("mem_fragmentation_ratio",
-         StrFormat("%.2f", used == 0 ? 0.0 : static_cast<double>(rss) / used));
-    line("mem_allocator", allocator);
-    line("lazyfree_pending_objects", LazyFreePendingObjects());
-    line("lazyfreed_objects", LazyFreedObjects());
-    line("table_bytes", totals.table_bytes);
+    AppendMemorySection(totals, out);
     return true;
   }
   if (section == "stats") {
@@ -543,6 +585,8 @@ bool Server::AppendInfoSection(std::string_view section, const ShardTotals& tota
     line("pipeline_group_max_commands", n.pipeline_group_max_commands);
     line("max_group_commands_seen", st.max_group_commands);
     line("pipeline_pause_output_bytes", n.pipeline_pause_output_bytes);
+    line("pipeline_group_cuts", st.group_cuts);
+    line("client_buffer_bytes", reactor_->client_buffer_bytes());
     line("client_output_buffer_limit_normal",
          StrCat(n.output_limit_normal.hard, " ", n.output_limit_normal.soft, " ",
                 n.output_limit_normal.soft_seconds));

@@ -31,6 +31,9 @@ void Server::SampleMetrics(void* arg) {
   self->ops_metric_.Track(st.total_commands_processed, now);
   self->net_input_metric_.Track(st.net_input_bytes, now);
   self->net_output_metric_.Track(st.net_output_bytes, now);
+  // used_memory_peak between INFO calls: the shards' published counts and the client buffers.
+  self->NoteUsedMemory(self->budget_->Total() +
+                       static_cast<int64_t>(self->reactor_->client_buffer_bytes()));
   self->reactor_->timers().Add(now + 100, &Server::SampleMetrics, self);
 }
 

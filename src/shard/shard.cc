@@ -5,12 +5,15 @@
 #include "omnibus/base/clock.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/commands/command_table.h"
+#include "omnibus/store/memory_release.h"
 
 namespace omnibus {
 namespace {
 
 const QueuePolicyOptions kDefaultQueuePolicy;
 constexpr std::string_view kOomError = "OOM command not allowed when used memory > 'maxmemory'.";
+// An idle shard returns free memory at most this often (and once more after the burst).
+constexpr int64_t kReleaseEveryNs = 250'000'000;
 
 }  // namespace
 
@@ -86,6 +89,15 @@ void Shard::Stop() {
 }
 
 void Shard::Execute(Work* w) {
+  // Bounded bursts (Work::reply_budget): the group's replies so far used its budget, so this
+  // one and the rest of the group on this shard wait for the client to read them. A flight
+  // that others joined runs anyway: they wait for its reply, not for this client.
+  if (w->reply_budget != nullptr && w->reply_budget->load(std::memory_order_relaxed) <= 0 &&
+      (!w->flight.is_open() || w->flight.Start() == 0)) {
+    w->deferred = true;
+    w->reply.clear();
+    return;
+  }
   // Singleflight (§5): from here on no request joins this flight, so everyone who did joined
   // before the key is read.
   if (w->flight.is_open()) w->flight.Start();
@@ -123,6 +135,9 @@ void Shard::Execute(Work* w) {
     w->wait_hint_ms = ctx.wait_hint_ms;
     w->escalate = ctx.escalate;
     w->reached_out = ctx.reached_out;
+    if (w->reply_budget != nullptr) {
+      w->reply_budget->fetch_sub(static_cast<int64_t>(w->reply.size()), std::memory_order_relaxed);
+    }
   }
   // Keys that gained elements for blocked clients travel with this completion (§10.5): after
   // the reply of any pop that registered them, so the reactor never misses a wake-up.
@@ -360,7 +375,21 @@ void Shard::Run() {
         reactor_->Notify();
       }
     }
+    if (n > 0) releases_due_ = kReleasesAfterWork;
     if (n > 0 || !queue_.empty()) continue;
+    // Idle: memory this thread took for a burst (replies the reactor freed since, values
+    // deleted) goes back to the OS. At most once per period, a few times after the last work
+    // (the reactor frees a burst's replies as the client reads them, and mimalloc decommits
+    // what was freed after its purge delay, on a later collect); not on every idle turn:
+    // mimalloc's collect visits the heap's pages.
+    const bool forced = release_requested_.exchange(false, std::memory_order_relaxed);
+    if (forced || (releases_due_ > 0 && now >= next_release_ns_)) {
+      // The last one decommits at once what mimalloc still keeps for its purge delay.
+      ReleaseFreeMemory(forced || releases_due_ == 1);
+      memory_releases_.fetch_add(1, std::memory_order_relaxed);
+      if (releases_due_ > 0) --releases_due_;
+      next_release_ns_ = now + kReleaseEveryNs;
+    }
     parker_.PrepareToPark();
     if (!inbound_.Empty() || stop_.load() || keyspace_.EvictionRequested()) {
       parker_.CancelPark();

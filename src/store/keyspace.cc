@@ -186,8 +186,11 @@ bool Keyspace::EvictOne() {
       next_evict_db_ = (next_evict_db_ + 1) % dbs_.size();
       Db* db = dbs_[i].get();
       if (db == nullptr || db->size() == 0) continue;
-      Record* r;
-      if (db->SampleSome(volatile_only, evictor_.Random(), 1, &r) == 0) continue;
+      Record* r = nullptr;
+      for (int attempt = 0; attempt < 8 && r == nullptr; ++attempt) {
+        if (db->SampleSome(volatile_only, evictor_.Random(), 1, &r) == 0) r = nullptr;
+      }
+      if (r == nullptr) continue;
       evict(static_cast<int>(i), std::string(r->key()));
       return true;
     }

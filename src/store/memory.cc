@@ -71,15 +71,6 @@ int64_t StoreFreeOnBehalf(const std::shared_ptr<std::atomic<int64_t>>& owner,
   return freed;
 }
 
-void StoreReleaseFreeMemory(bool force) {
-#if defined(OMNIBUS_MIMALLOC)
-  mi_collect(force);
-#else
-  (void)force;
-  malloc_trim(0);
-#endif
-}
-
 int64_t ProcessResidentBytes() {
   FILE* f = fopen("/proc/self/statm", "r");
   if (f == nullptr) return 0;

@@ -205,10 +205,9 @@ TEST_P(BasicTest, ThousandConcurrentConnections) {
   if (RaiseFdLimit(4 * kConns + 256)) StartServer({});
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
-  if (rl.rlim_cur < 2 * kConns + 64) {
-    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << rl.rlim_max << " is too low for " << kConns
-                 << " connections on both ends";
-  }
+  ASSERT_GE(rl.rlim_cur, rlim_t{2 * kConns + 64})
+      << "RLIMIT_NOFILE hard limit " << rl.rlim_max << " is too low for " << kConns
+      << " connections on both ends";
   std::vector<RedisConn> conns(kConns);
   for (int i = 0; i < kConns; ++i) {
     conns[static_cast<size_t>(i)] = server_->Connect();

@@ -3,9 +3,14 @@
 // client-query-buffer-limit (set at run time here; protocol_test.cc covers the flags), and
 // the INFO fields that show them. Every test also checks that nothing acknowledged is lost.
 // (The output buffer limit is in hostile_test.cc, with the clients that hit it.)
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +77,39 @@ std::string ReadAndCheck(redisContext* c, const std::vector<Step>& steps) {
     }
   }
   return "";
+}
+
+// The "shardN:k=v,k=v" lines of INFO `section`, one map per shard, in shard order.
+std::vector<std::map<std::string, int64_t>> ShardFields(redisContext* c, std::string_view section) {
+  std::vector<std::map<std::string, int64_t>> shards;
+  Reply r = Command(c, {"INFO", section});
+  std::optional<std::string> text = StringOf(r.get());
+  if (!text) return shards;
+  size_t pos = 0;
+  while (pos < text->size()) {
+    size_t end = text->find("\r\n", pos);
+    if (end == std::string::npos) end = text->size();
+    std::string line = text->substr(pos, end - pos);
+    pos = end + 2;
+    size_t colon = line.find(':');
+    if (!line.starts_with("shard") || colon == std::string::npos || line == "shards" ||
+        line.starts_with("shards:")) {
+      continue;
+    }
+    std::map<std::string, int64_t>& fields = shards.emplace_back();
+    std::string rest = line.substr(colon + 1);
+    size_t at = 0;
+    while (at < rest.size()) {
+      size_t comma = rest.find(',', at);
+      if (comma == std::string::npos) comma = rest.size();
+      std::string kv = rest.substr(at, comma - at);
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos)
+        fields[kv.substr(0, eq)] = strtoll(kv.c_str() + eq + 1, nullptr, 10);
+      at = comma + 1;
+    }
+  }
+  return shards;
 }
 
 class ConfiguredLimitsTest : public ShardedServerTest {};
@@ -141,9 +179,19 @@ TEST_P(ConfiguredLimitsTest, ShardQueueDepth) {
   // (No ASSERT before the join: the threads use this frame.)
   int round_trips = 0;
   bool bystander_ok = true;
+  // The bound, watched while it is hit: no shard ever holds more than its queue's depth
+  // (INFO overload: its ring plus its local queue; INFO shards' queue_depth also counts the
+  // reactor's backlog held back for it, which may be longer).
+  int64_t deepest = 0;
   while (bystander_ok && finished.load() < kClients) {
     bystander_ok = bystander.Served() && (++round_trips % 50 != 0 || bystander.Write(2));
+    if (round_trips % 10 == 0) {
+      for (const auto& shard : ShardFields(bystander.get(), "overload")) {
+        deepest = std::max(deepest, shard.at("depth") + shard.at("ring_depth"));
+      }
+    }
   }
+  EXPECT_LE(deepest, 64);
   EXPECT_TRUE(bystander_ok) << "bystander not served while the shard queues were full";
   for (auto& th : threads) th.join();
   for (int t = 0; t < kClients; ++t)
@@ -168,6 +216,55 @@ TEST_P(ConfiguredLimitsTest, ShardQueueDepth) {
   EXPECT_THAT(Command(c, {"DBSIZE"}),
               IsInt(kClients * (kCommands / 5 + 1) + static_cast<int>(bystander.acknowledged())));
   EXPECT_TRUE(bystander.WritesIntact());
+  // The bound was reached and held: a shard's queue filled to its depth, never past it, and
+  // the reactor kept the rest back (queue_full_waits) rather than queue more.
+  auto shards = ShardFields(c.get(), "shards");
+  ASSERT_EQ(shards.size(), static_cast<size_t>(GetParam()));
+  int64_t filled = 0, waits = 0;
+  for (const auto& shard : shards) {
+    EXPECT_LE(shard.at("max_queue_depth"), 64);
+    filled = std::max(filled, shard.at("max_queue_depth"));
+    waits += shard.at("queue_full_waits");
+  }
+  EXPECT_EQ(filled, 64) << "no shard queue filled up: the test did not reach the bound";
+  EXPECT_GT(waits, 0);
+  for (const auto& shard : ShardFields(c.get(), "overload")) {
+    EXPECT_LE(shard.at("max_depth"), 64);  // the shard's own view of its queue
+  }
+}
+
+TEST(ClientLimitsTest, BurstOfConnectsIsAcceptedWhole) {
+  // More than one accept turn's worth (1,000) of connections pending at once on the
+  // edge-triggered listener: the server is stopped while they connect (the kernel completes
+  // their handshakes into the backlog), then resumed. Every one must be served, with no new
+  // connection to wake the listener again.
+  constexpr int kConns = 1500;
+  rlimit rl{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  ASSERT_GE(rl.rlim_max, rlim_t{kConns + 200}) << "RLIMIT_NOFILE hard limit too low";
+  rl.rlim_cur = rl.rlim_max;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  ServerProcess server({"--tcp-backlog", "2048"});
+  ASSERT_TRUE(server.ok()) << server.error();
+  RedisConn admin = server.Connect();
+  ASSERT_TRUE(admin);
+  ASSERT_EQ(kill(server.pid(), SIGSTOP), 0);
+  std::vector<std::unique_ptr<RawClient>> raws;
+  for (int i = 0; i < kConns; ++i) {
+    raws.push_back(std::make_unique<RawClient>(server.ConnectRaw()));
+    if (!raws.back()->ok() || !raws.back()->Send("PING\r\n")) break;
+  }
+  ASSERT_EQ(kill(server.pid(), SIGCONT), 0);
+  ASSERT_EQ(raws.size(), static_cast<size_t>(kConns));
+  ASSERT_TRUE(raws.back()->ok());
+  int answered = 0;
+  const auto until = std::chrono::steady_clock::now() + milliseconds(10000);
+  for (auto& r : raws) {
+    auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
+    answered += r->ReadExactly(7, std::max(left, milliseconds(1))) == "+PONG\r\n";
+  }
+  EXPECT_EQ(answered, kConns);
+  EXPECT_EQ(InfoInt(admin.get(), "clients", "connected_clients"), kConns + 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shards, ConfiguredLimitsTest, ::testing::Values(1, 3), ShardsName);
@@ -295,6 +392,57 @@ TEST(ClientLimitsTest, LimitsOutOfRangeAreFatalAtStartup) {
     EXPECT_THAT(output, HasSubstr("*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***"));
     EXPECT_THAT(output, HasSubstr(bad.why));
   }
+}
+
+}  // namespace
+}  // namespace omnibus::testing
+
+namespace omnibus::testing {
+namespace {
+
+TEST(StringLimitsTest, AppendAndSetrangeHonourProtoMaxBulkLen) {
+  // Redis's checkStringLength: a string may not grow past proto-max-bulk-len.
+  ServerProcess server;
+  ASSERT_TRUE(server.ok()) << server.error();
+  RedisConn c = server.Connect();
+  ASSERT_TRUE(c);
+  ASSERT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "1mb"}), IsStatus("OK"));
+  constexpr size_t kMax = 1 << 20;
+  const std::string kError = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+  ASSERT_THAT(Command(c, {"SET", "s", std::string(kMax - 10, 'x')}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"APPEND", "s", std::string(11, 'y')}), IsError(kError));
+  EXPECT_THAT(Command(c, {"STRLEN", "s"}), IsInt(kMax - 10));                   // unchanged
+  EXPECT_THAT(Command(c, {"APPEND", "s", std::string(10, 'y')}), IsInt(kMax));  // to the bound
+  EXPECT_THAT(Command(c, {"APPEND", "s", "z"}), IsError(kError));
+  EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax - 5), "0123456789"}), IsError(kError));
+  EXPECT_THAT(Command(c, {"EXISTS", "r"}), IsInt(0));
+  EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax - 10), "0123456789"}), IsInt(kMax));
+  EXPECT_THAT(Command(c, {"SETRANGE", "r", StrCat(kMax), ""}), IsInt(kMax));  // nothing to write
+  // A bigger bound lets them grow again.
+  ASSERT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "2mb"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"APPEND", "s", "z"}), IsInt(kMax + 1));
+}
+
+TEST(StringLimitsTest, ProtoMaxBulkLenFitsARecordsLengthField) {
+  // Ours: a record's value length is 32 bits (store/record.h), so the bound stops there
+  // (Redis 7.0 accepts up to LLONG_MAX).
+  ServerProcess server;
+  ASSERT_TRUE(server.ok()) << server.error();
+  RedisConn c = server.Connect();
+  ASSERT_TRUE(c);
+  EXPECT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "4294967295"}), IsStatus("OK"));
+  EXPECT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "4294967296"}),
+              IsError("ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - "
+                      "argument must be between 1048576 and 4294967295 inclusive"));
+  EXPECT_THAT(Command(c, {"CONFIG", "SET", "proto-max-bulk-len", "8gb"}),
+              IsErrorStartingWith("ERR CONFIG SET failed"));
+  EXPECT_THAT(Command(c, {"CONFIG", "GET", "proto-max-bulk-len"}),
+              IsArray(ElementsAre("proto-max-bulk-len", "4294967295")));
+  std::string output;
+  std::optional<int> status = RunServerToExit({"--proto-max-bulk-len", "5gb"}, &output);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_NE(*status, 0);
+  EXPECT_THAT(output, HasSubstr("argument must be between 1048576 and 4294967295 inclusive"));
 }
 
 }  // namespace

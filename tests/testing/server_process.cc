@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -162,6 +163,9 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
     if (max_open_files > 0) {
       rlimit rl{max_open_files, max_open_files};
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(126);
+      // A ceiling the server cannot lift, as for an unprivileged user: a root test run
+      // could otherwise raise it again (the server raises its limit to fit maxclients).
+      prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
     }
     // The test process may block SIGTERM in some threads; the server must not inherit that.
     sigset_t none;
@@ -370,6 +374,21 @@ std::optional<int64_t> InfoInt(redisContext* c, std::string_view section, std::s
   size_t pos = ("\n" + *text).find(key);
   if (pos == std::string::npos) return std::nullopt;
   return strtoll(text->c_str() + pos + key.size() - 1, nullptr, 10);
+}
+
+std::vector<int64_t> InfoInts(redisContext* c, std::string_view section,
+                              const std::vector<std::string_view>& fields) {
+  std::vector<int64_t> out(fields.size(), -1);
+  Reply r = Command(c, {"INFO", section});
+  auto text = StringOf(r.get());
+  if (!text) return out;
+  std::string padded = "\n" + *text;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    std::string key = StrCat("\n", fields[i], ":");
+    size_t pos = padded.find(key);
+    if (pos != std::string::npos) out[i] = strtoll(padded.c_str() + pos + key.size(), nullptr, 10);
+  }
+  return out;
 }
 
 std::optional<int> RunServerToExit(const std::vector<std::string>& args, std::string* output,

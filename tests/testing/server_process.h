@@ -129,6 +129,10 @@ std::optional<int> RunServerToExit(const std::vector<std::string>& args, std::st
 // An integer field of `INFO section` (e.g. InfoInt(c, "stats", "rejected_connections")), or
 // nullopt if the reply has no such field.
 std::optional<int64_t> InfoInt(redisContext* c, std::string_view section, std::string_view field);
+// Several integer fields of one `INFO section` reply (-1 for a missing one): fields that must
+// be read at the same instant (used_memory less mem_clients_normal).
+std::vector<int64_t> InfoInts(redisContext* c, std::string_view section,
+                              const std::vector<std::string_view>& fields);
 
 // Sends one command, binary safe (argv + argvlen). Null if the connection failed.
 Reply Command(redisContext* c, const std::vector<std::string_view>& args);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -62,6 +63,17 @@ struct Connection {
   size_t group_cap = 8;
   // Set when the group ends in a protocol error: reply, then close.
   bool close_after_group = false;
+  // Bounded bursts (Work::reply_budget): what the current group may still produce in replies
+  // before its shards defer the rest; whether its slots share that budget; and whether the
+  // group is the deferred rest of one (works[0..group), dispatched again by TryProcess once
+  // the replies before it are read).
+  std::atomic<int64_t> reply_budget{0};
+  bool budgeted = false;
+  bool continued = false;
+  // Client buffers (Reactor::client_buffer_bytes): what this connection's input buffer,
+  // output queue and slots hold, as last counted; and the slots' share of it.
+  size_t charged_bytes = 0;
+  size_t works_bytes = 0;
 
   bool may_read = true;  // edge-triggered: the socket may hold unread bytes
   bool closing = false;  // socket closed; object lives until `pending` drops to 0

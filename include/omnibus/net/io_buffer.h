@@ -51,6 +51,14 @@ class IoBuffer {
     }
   }
 
+  // Gives the buffer back when it holds nothing (an idle client, Redis's clientsCron).
+  void Release() {
+    if (begin_ != end_) return;
+    free(data_);
+    data_ = nullptr;
+    cap_ = begin_ = end_ = 0;
+  }
+
  private:
   char* data_ = nullptr;
   size_t begin_ = 0, end_ = 0, cap_ = 0;

@@ -48,6 +48,8 @@ class OutputQueue {
   WriteResult WriteTo(int fd, uint64_t* written);
   // Drops everything (a closing connection).
   void Clear();
+  // Gives back the buffers kept for the next replies when nothing is unsent (an idle client).
+  void Release();
 
  private:
   struct Run {
@@ -63,7 +65,13 @@ class OutputQueue {
   void AppendMoved(std::string* bytes);
   void PopSent();
 
-  std::deque<Run> runs_;
+  std::deque<Run>& Runs() {
+    if (runs_ == nullptr) runs_ = std::make_unique<std::deque<Run>>();
+    return *runs_;
+  }
+
+  // Allocated on first use and freed by Release: an idle connection holds no block for it.
+  std::unique_ptr<std::deque<Run>> runs_;
   std::string* tail_ = nullptr;  // runs_.back().owned while that run takes copies (a deque
                                  // keeps element addresses on push_back and pop_front)
   size_t unsent_ = 0;

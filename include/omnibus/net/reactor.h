@@ -78,6 +78,7 @@ struct ReactorStats {
   uint64_t loop_iterations = 0;
   uint64_t shard_batches = 0;
   uint64_t max_group_commands = 0;          // largest group dispatched (high-water mark)
+  uint64_t group_cuts = 0;                  // groups whose replies passed their budget
   std::vector<size_t> max_shard_in_flight;  // per shard, high-water mark of its queue
   std::vector<uint64_t> shard_queue_full;   // per shard, times work waited for room
   std::vector<CommandStats> commands;
@@ -119,6 +120,10 @@ class Reactor final : public Notifier, public SelectHost {
   size_t max_input_buffer() const;
   size_t max_output_buffer() const;
   size_t shard_in_flight(size_t shard) const { return in_flight_[shard] + batches_[shard].size(); }
+  // Counted memory (§10.8): the bytes the connections' input buffers, output queues (their
+  // runs, shared chunks by size) and group slots hold, as of the reactor's last touch of each
+  // (a read, a group's completion, a write, the idle-buffer pass).
+  size_t client_buffer_bytes() const { return client_buffer_bytes_; }
   // Transactions and blocking pops (ServerApi).
   void Unwatch(Session& s);
   bool UnblockClient(uint64_t id, bool with_error);
@@ -251,6 +256,17 @@ class Reactor final : public Notifier, public SelectHost {
   // A blocked pop's earlier replies in its group leave before it waits (as Redis sends them).
   void EmitBeforeBarrier(Connection* c);
   void CompleteGroup(Connection* c);
+  // Bounded bursts (net/bursts.cc): shares the budget among a group's slots when the group
+  // can be cut (plain keyed commands and reactor-answered ones only); the first deferred
+  // slot of a completed group (`group` if none); dispatches a group's deferred rest.
+  void BudgetGroup(Connection* c);
+  size_t FirstDeferred(const Connection* c) const;
+  void ResumeGroup(Connection* c);
+  // Client buffers: counts what a slot holds now, then the whole connection.
+  void ChargeWork(Connection* c, Work* w);
+  void Recharge(Connection* c);
+  // Redis's clientsCron: connections idle for a while give back their buffers.
+  void ReleaseIdleBuffers(int64_t now_ms);
   void Flush(Connection* c);
   void Close(Connection* c);
   void Free(Connection* c);
@@ -329,7 +345,10 @@ class Reactor final : public Notifier, public SelectHost {
   std::atomic<bool> sleeping_{false};
   int64_t next_timer_ms_ = 0;
   int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
-  bool accept_paused_ = false;  // accept failed for lack of fds; retried by the timer
+  bool accept_paused_ = false;      // accept failed for lack of fds; retried by the timer
+  std::vector<int> accept_again_;   // listeners with connections left after a full turn
+  size_t client_buffer_bytes_ = 0;  // client_buffer_bytes()
+  int64_t next_idle_release_ms_ = 0;
   ReactorStats stats_;
 };
 

@@ -134,6 +134,8 @@ class Server final : public ServerApi {
   InstantMetric ops_metric_, net_input_metric_, net_output_metric_;
   static void SampleMetrics(void* self);
   // AppendInfoSection's Redis sections beyond those it had (server_info.cc).
+  // INFO memory: Redis 7.0's fields over the counted memory.
+  void AppendMemorySection(const ShardTotals& totals, std::string* out);
   bool AppendRedisInfoSection(std::string_view section, const ShardTotals& totals,
                               std::string* out);
 };

@@ -83,6 +83,16 @@ class Shard {
   size_t queue_capacity() const { return inbound_.capacity(); }
 
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
+  // Any thread (MEMORY PURGE): the shard returns its thread's free memory to the OS now,
+  // decommitting at once (ReleaseFreeMemory(true)), at its next loop turn. Without it, a
+  // shard that goes idle after serving work does so on its own (ReleaseFreeMemory(false)),
+  // at most once per idle release period.
+  void RequestMemoryRelease() {
+    release_requested_.store(true, std::memory_order_relaxed);
+    parker_.Unpark();
+  }
+  // How many times the shard returned free memory (tests).
+  uint64_t memory_releases() const { return memory_releases_.load(std::memory_order_relaxed); }
   // The script this shard runs, if any (read by the reactor: busy scripts, SCRIPT KILL).
   ScriptActivity& script_activity() { return activity_; }
 
@@ -131,6 +141,12 @@ class Shard {
   std::vector<KeyNotice> loose_notices_;
   std::atomic<bool> has_loose_notices_{false};
   uint64_t last_dispatch_ = 0;
+  std::atomic<bool> release_requested_{false};  // RequestMemoryRelease
+  std::atomic<uint64_t> memory_releases_{0};
+  // Idle memory releases still due after the last work served (see Run).
+  static constexpr int kReleasesAfterWork = 12;
+  int releases_due_ = 0;
+  int64_t next_release_ns_ = 0;
   std::thread thread_;
 };
 

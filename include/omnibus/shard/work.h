@@ -205,6 +205,17 @@ struct Work {
   uint64_t flight_hash = 0;  // its key in the reactor's flight table, kept for landing
   std::vector<Work*> joined;
   std::shared_ptr<const std::string> chunk;
+  // Bounded bursts (§10.8): a client's slot in a group whose replies share one budget (the
+  // connection's, pipeline-pause-output-bytes). Its shard does not run it once the budget is
+  // spent (replies already produced by the group passed it) and sends it back `deferred`:
+  // the reactor sends the replies before it and dispatches it again as the rest of the group
+  // once the client has read them. A shard serves a connection's commands in order, so what
+  // it defers is always the tail of what it got. Null: always runs (the group's first).
+  std::atomic<int64_t>* reply_budget = nullptr;
+  bool deferred = false;     // out: not run, see reply_budget
+  bool staged = false;       // reactor: staged on shard `shard_of` as a plain keyed command
+  int16_t shard_of = -1;     // reactor: see staged
+  size_t charged_bytes = 0;  // reactor: what the client-buffer count holds for this slot
 
   // Makes `args` views into `storage`, a copy of `from`.
   void OwnArgs(std::span<const std::string_view> from) { CopyArgs(from, &storage, &args); }

@@ -5,6 +5,9 @@
 
 namespace omnibus {
 
+// The longest value a record holds: its length field is 32 bits (store/record.h).
+inline constexpr int64_t kMaxValueLen = UINT32_MAX;
+
 // Where small containers switch to their large encoding, under Redis's config names
 // (hash-max-listpack-entries, ... and the older *-ziplist-* aliases). Values are Redis 7.0's
 // defaults. The server owns one instance and stores CONFIG SET changes into it from the
@@ -20,6 +23,9 @@ struct ContainerLimits {
   std::atomic<int64_t> set_max_listpack_value{64};
   std::atomic<int64_t> zset_max_listpack_entries{128};
   std::atomic<int64_t> zset_max_listpack_value{64};
+  // proto-max-bulk-len: the longest string APPEND and SETRANGE may make (Redis's
+  // checkStringLength), at most what a record's value length holds (kMaxValueLen).
+  std::atomic<int64_t> proto_max_bulk_len{512LL * 1024 * 1024};
 
   static int64_t Get(const std::atomic<int64_t>& v) { return v.load(std::memory_order_relaxed); }
 };

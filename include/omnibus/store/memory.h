@@ -38,10 +38,6 @@ std::shared_ptr<std::atomic<int64_t>> StoreReturnedBytesHandle();
 int64_t StoreFreeOnBehalf(const std::shared_ptr<std::atomic<int64_t>>& owner,
                           const std::function<void()>& free_fn);
 
-// Hands the allocator's free memory back to the OS for the calling thread's heap (MEMORY
-// PURGE; the "bursts" work replaces this with ReleaseFreeMemory). `force` also collects
-// what other threads freed into this heap.
-void StoreReleaseFreeMemory(bool force);
 // What the allocator itself says (MEMORY STATS' allocator.* fields): bytes handed out, bytes
 // in pages it keeps (committed), and resident bytes. Where the allocator cannot tell what it
 // handed out process-wide (mimalloc without statistics), `counted` (used_memory) stands in.

@@ -196,15 +196,20 @@ bool Keyspace::EvictOne() {
     }
     return false;
   }
-  // The best pool candidate that still exists (for volatile-*: still with a TTL).
+  // The best pool candidate that still exists (for volatile-*: still with a TTL). The pool
+  // may hold only keys gone since (a FLUSHALL, a DEL), whose old scores kept fresh samples
+  // out: then it is empty after the walk and is filled again, as Redis's performEvictions
+  // loops until it finds a key.
   auto take_best = [&](Evictor::Candidate* out, const Evictor::Candidate* skip) {
-    Populate(volatile_only);
-    while (evictor_.TakeBest(out)) {
-      if (skip != nullptr && out->db == skip->db && out->key == skip->key) continue;
-      Db* db = db_if_exists(out->db);
-      if (db == nullptr) continue;
-      Db::Entry e = db->Peek(out->key);
-      if (e && (!volatile_only || e->has_expire())) return true;
+    for (int round = 0; round < 4 && TotalKeys() > 0; ++round) {
+      Populate(volatile_only);
+      while (evictor_.TakeBest(out)) {
+        if (skip != nullptr && out->db == skip->db && out->key == skip->key) continue;
+        Db* db = db_if_exists(out->db);
+        if (db == nullptr) continue;
+        Db::Entry e = db->Peek(out->key);
+        if (e && (!volatile_only || e->has_expire())) return true;
+      }
     }
     return false;
   };

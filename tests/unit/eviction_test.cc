@@ -162,3 +162,25 @@ TEST_F(KeyspaceEvictionTest, TableDoesNotGrowPastMaxmemoryUntilChainsAreLong) {
 
 }  // namespace
 }  // namespace omnibus
+
+namespace omnibus {
+namespace {
+
+TEST_F(KeyspaceEvictionTest, APoolOfFlushedKeysDoesNotStopEviction) {
+  Policy(EvictionPolicy::kAllKeysLru);
+  Fill("old", 100);
+  now_ += 3600'000;  // the old keys are an hour idle: the best candidates there are
+  Refresh();
+  LimitTo(-1);
+  EXPECT_TRUE(ks_.MakeRoom());  // fills the pool with old keys
+  ks_.db(0).Clear();            // FLUSHALL: every pooled key is gone
+  settings_.maxmemory.store(0);
+  Refresh();
+  Fill("new", 100);  // all fresher than what the pool holds
+  LimitTo(-1);
+  EXPECT_TRUE(ks_.MakeRoom());
+  EXPECT_LT(ks_.db(0).size(), 100u);
+}
+
+}  // namespace
+}  // namespace omnibus

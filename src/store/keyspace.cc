@@ -133,7 +133,6 @@ bool Keyspace::EvictWhileOver(int64_t max, int64_t floor, int64_t limit_ns) {
     }
     if (n % 16 == 0 && MonotonicNs() - start > limit_ns) {
       // The rest between batches (Redis: its eviction time proc).
-      evictor_.eviction_exceeded_time_ns += static_cast<uint64_t>(MonotonicNs() - start);
       evict_pending_ = true;
       break;
     }

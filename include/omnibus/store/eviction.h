@@ -127,7 +127,6 @@ class FrequencySketch {
   size_t width() const { return width_; }
   void Add(uint64_t hash);
   int Estimate(uint64_t hash) const;
-  size_t bytes() const { return (table_.size() + door_.size()) * sizeof(uint64_t); }
 
  private:
   size_t Index(uint64_t hash, int row) const;
@@ -208,9 +207,6 @@ class Evictor {
   }
 
   uint64_t evicted_keys = 0;
-  uint64_t eviction_exceeded_time_ns = 0;
-  uint64_t sketch_bytes() const { return sketch_.bytes(); }
-  size_t window_size() const { return window_.size(); }
 
   static uint64_t KeyHash(int db, std::string_view key);
 

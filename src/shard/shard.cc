@@ -116,11 +116,6 @@ void Shard::Execute(Work* w) {
   } else {
     ReplyBuilder rb =
         w->capture ? ReplyBuilder(&w->result, w->resp) : ReplyBuilder(&w->reply, w->resp);
-    if (!MakeRoomFor(w->command_id)) {
-      rb.Error(kOomError);
-      last_dispatch_ = w->dispatch_seq;
-      return;
-    }
     ExecContext ctx{&keyspace_, nullptr, num_shards_, index_, w->db, w->args, &rb};
     ctx.may_block = w->may_block;
     ctx.track_reads = w->track_reads;
@@ -128,9 +123,14 @@ void Shard::Execute(Work* w) {
     ctx.functions = options_.functions;
     ctx.commands = options_.commands;
     ctx.activity = &activity_;
-    Db::SetReadLookups(w->read_lookups);
-    w->handler(ctx);
-    Db::SetReadLookups(false);
+    if (MakeRoomFor(w->command_id)) {
+      Db::SetReadLookups(w->read_lookups);
+      w->handler(ctx);
+      Db::SetReadLookups(false);
+    } else {
+      // Out of memory: never run. Keys evicted on the way still report below.
+      rb.Error(kOomError);
+    }
     w->would_block = ctx.would_block;
     w->wait_hint_ms = ctx.wait_hint_ms;
     w->escalate = ctx.escalate;

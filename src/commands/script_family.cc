@@ -206,7 +206,7 @@ ReplyValue CallFromScript(ExecContext& ctx, LuaEngine* engine, Args argv, int re
     return ErrorValue("ERR Write commands are not allowed from read-only scripts.");
   }
   if (ctx.script_oom && (spec->flags & kCmdDenyOom)) {
-    return ErrorValue("OOM command not allowed when used memory > 'maxmemory'.");
+    return ErrorValue(kOomError);
   }
   if ((spec->flags & kCmdWrite) && ctx.activity != nullptr && !ctx.activity->MarkWrite()) {
     engine->KillRun();  // SCRIPT KILL came first: the script never writes
@@ -345,7 +345,7 @@ bool ScriptRefusedForMemory(ExecContext& ctx, uint32_t flags) {
   if (!ctx.script_oom || (flags & (kScriptEvalCompat | kScriptNoWrites))) return false;
   // A script that declares flags and may write is refused before it runs; a compat script
   // runs and its deny-oom calls fail.
-  ctx.reply->Error("OOM command not allowed when used memory > 'maxmemory'.");
+  ctx.reply->Error(kOomError);
   return true;
 }
 

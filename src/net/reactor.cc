@@ -627,7 +627,7 @@ void Reactor::Queue(Connection* c, Work* w, const CommandSpec* spec) {
   }
   if (api_->OutOfMemory()) {
     // Redis refuses to queue anything while out of memory (queuing takes memory too).
-    Reject(w, "OOM command not allowed when used memory > 'maxmemory'.", spec);
+    Reject(w, kOomError, spec);
     s.multi_dirty = true;
     return;
   }

@@ -31,16 +31,13 @@ Task Reactor::Exec(Connection* c, Work* slot) {
         .Error("EXECABORT Transaction discarded because of previous errors.");
     co_return;
   }
-  if (api_->OutOfMemory() &&
-      std::any_of(queued.begin(), queued.end(), [](const QueuedCommand& q) {
+  if (api_->OutOfMemory() && std::any_of(queued.begin(), queued.end(), [](const QueuedCommand& q) {
         return q.spec != nullptr && (q.spec->flags & kCmdDenyOom);
       })) {
     // Redis rejects an EXEC that would grow memory while out of it, as a whole.
     SendUnwatch(tx->watches);
     ReplyBuilder(&slot->reply, slot->resp)
-        .Error(
-            "EXECABORT Transaction discarded because of: OOM command not allowed when used "
-            "memory > 'maxmemory'.");
+        .Error(StrCat("EXECABORT Transaction discarded because of: ", kOomError));
     co_return;
   }
   tx->resp = slot->resp;

@@ -11,7 +11,6 @@ namespace omnibus {
 namespace {
 
 const QueuePolicyOptions kDefaultQueuePolicy;
-constexpr std::string_view kOomError = "OOM command not allowed when used memory > 'maxmemory'.";
 // An idle shard returns free memory at most this often (and once more after the burst).
 constexpr int64_t kReleaseEveryNs = 250'000'000;
 

@@ -38,6 +38,10 @@ enum class EvictionPolicy : uint8_t {
   kAllKeysTinyLfu,
 };
 
+// Redis's reply (without '-') to a command refused for memory.
+inline constexpr std::string_view kOomError =
+    "OOM command not allowed when used memory > 'maxmemory'.";
+
 std::optional<EvictionPolicy> ParseEvictionPolicy(std::string_view name);
 std::string_view EvictionPolicyName(EvictionPolicy p);
 inline bool PolicyIsVolatile(EvictionPolicy p) {

@@ -69,16 +69,13 @@ int ListenTcp(const std::string& addr, int port, int backlog, std::string* error
   return fd;
 }
 
-int AcceptTcp(int listen_fd, std::string* peer, std::string* local) {
+void SocketAddresses(int fd, std::string* peer, std::string* local) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
-  int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) return -1;
-  *peer = FormatAddr(ss);
-  sockaddr_storage ls{};
-  len = sizeof(ls);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ls), &len) == 0) *local = FormatAddr(ls);
-  return fd;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) *peer = FormatAddr(ss);
+  len = sizeof(ss);
+  ss = {};
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) *local = FormatAddr(ss);
 }
 
 void SetTcpNoDelay(int fd) {

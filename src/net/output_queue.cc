@@ -9,8 +9,6 @@
 namespace omnibus {
 namespace {
 
-// iovecs per sendmsg: enough to drain a pipelined burst of shared chunks in one call.
-constexpr int kMaxIov = 64;
 // An owned buffer bigger than this is freed when sent rather than kept as the spare.
 constexpr size_t kMaxSpare = 64 * 1024;
 
@@ -65,39 +63,29 @@ void OutputQueue::PopSent() {
   }
 }
 
-OutputQueue::WriteResult OutputQueue::WriteTo(int fd, uint64_t* written) {
-  while (unsent_ > 0) {
-    std::deque<Run>& runs = *runs_;  // something unsent: there are runs
-    iovec iov[kMaxIov];
-    int n = 0;
-    for (auto it = runs.begin(); it != runs.end() && n < kMaxIov; ++it) {
-      std::string_view b = it->bytes();
-      if (it->sent == b.size()) continue;
-      iov[n].iov_base = const_cast<char*>(b.data() + it->sent);
-      iov[n].iov_len = b.size() - it->sent;
-      ++n;
-    }
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = static_cast<size_t>(n);
-    ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteResult::kWouldBlock;
-      return WriteResult::kError;
-    }
-    auto left = static_cast<size_t>(sent);
-    *written += left;
-    unsent_ -= left;
-    for (auto it = runs.begin(); it != runs.end() && left > 0; ++it) {
-      size_t in_run = it->bytes().size() - it->sent;
-      size_t take = left < in_run ? left : in_run;
-      it->sent += take;
-      left -= take;
-    }
-    PopSent();
+int OutputQueue::Gather(iovec* iov, int max, bool freeze) {
+  if (unsent_ == 0) return 0;
+  if (freeze) tail_ = nullptr;  // the next reply starts a run of its own
+  int n = 0;
+  for (auto it = runs_->begin(); it != runs_->end() && n < max; ++it) {
+    std::string_view b = it->bytes();
+    if (it->sent == b.size()) continue;
+    iov[n].iov_base = const_cast<char*>(b.data() + it->sent);
+    iov[n].iov_len = b.size() - it->sent;
+    ++n;
   }
-  return WriteResult::kDone;
+  return n;
+}
+
+void OutputQueue::Advance(size_t n) {
+  unsent_ -= n;
+  for (auto it = runs_->begin(); it != runs_->end() && n > 0; ++it) {
+    size_t in_run = it->bytes().size() - it->sent;
+    size_t take = n < in_run ? n : in_run;
+    it->sent += take;
+    n -= take;
+  }
+  PopSent();
 }
 
 void OutputQueue::Release() {

@@ -24,7 +24,6 @@ constexpr int kMaxEvents = 512;
 constexpr size_t kReadChunk = 16 * 1024;      // like Redis's PROTO_IOBUF_LEN
 constexpr size_t kMaxReadChunk = 256 * 1024;  // a pipelining client's reads grow up to this
 constexpr int kMaxGroupsPerTurn = 16;         // fairness: one client cannot hog a loop iteration
-constexpr int kMaxAcceptsPerTurn = 1000;      // likewise for a burst of connects
 constexpr size_t kMaxGroupCap = size_t{1} << 20;  // pipeline-group-max-commands' maximum
 
 // Redis's text, byte for byte (clientAcceptHandler in Redis 7.0).
@@ -53,12 +52,12 @@ void* const kListenerTagBase = reinterpret_cast<void*>(uintptr_t{2});
 }  // namespace
 
 Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
-                 std::vector<Shard*> shards, std::unique_ptr<Poller> poller)
+                 std::vector<Shard*> shards, std::unique_ptr<IoBackend> io)
     : options_(options),
       table_(table),
       api_(api),
       shards_(std::move(shards)),
-      poller_(std::move(poller)),
+      io_(std::move(io)),
       batches_(shards_.size()),
       in_flight_(shards_.size(), 0),
       latency_(table_->all().size(), &options_->latency) {
@@ -69,6 +68,8 @@ Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,
 }
 
 Reactor::~Reactor() {
+  // First: sends still in the kernel point into the connections' output.
+  io_.reset();
   for (int fd : listeners_) close(fd);
   for (auto& [c, owned] : conns_) {
     if (c->fd >= 0) close(c->fd);
@@ -133,8 +134,11 @@ bool Reactor::Listen(const std::vector<std::string>& binds, int port, int backlo
     }
     if (port_ == 0) port_ = BoundPort(fd);
     // Listener tags are small integers; connections are real pointers.
-    poller_->Add(fd, reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(kListenerTagBase) +
-                                             listeners_.size()));
+    if (!io_->Listen(fd, nullptr)) {
+      *error = StrCat("Could not listen on ", addr, ":", p, " with io-backend ", io_->name());
+      close(fd);
+      return false;
+    }
     listeners_.push_back(fd);
   }
   if (listeners_.empty()) {
@@ -146,18 +150,19 @@ bool Reactor::Listen(const std::vector<std::string>& binds, int port, int backlo
 
 void Reactor::Stop() {
   stop_.store(true);
-  poller_->Wake();
+  io_->Wake();
 }
 
 void Reactor::Notify() {
   // Pairs with Run()'s store of sleeping_: either the reactor sees our completions before it
   // sleeps, or we see it asleep and wake it.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sleeping_.load(std::memory_order_relaxed) && sleeping_.exchange(false)) poller_->Wake();
+  if (sleeping_.load(std::memory_order_relaxed) && sleeping_.exchange(false)) io_->Wake();
 }
 
 void Reactor::Run() {
-  Poller::Event events[kMaxEvents];
+  IoBackend::Event events[kMaxEvents];
+  std::vector<Connection*> ready, flush;  // this iteration's (kept: no allocation per loop)
   while (!stop_.load(std::memory_order_relaxed)) {
     ++stats_.loop_iterations;
     int timeout = 100;
@@ -166,29 +171,30 @@ void Reactor::Run() {
       timeout = static_cast<int>(std::clamp<int64_t>(due - MonotonicMs(), 0, 100));
     }
     sleeping_.store(true, std::memory_order_seq_cst);
-    bool busy = !ready_.empty() || !accept_again_.empty();
+    bool busy = !ready_.empty();
     for (Shard* s : shards_) busy |= s->HasCompletions();
     if (busy) timeout = 0;
-    int n = poller_->Wait(events, kMaxEvents, timeout);
+    int n = io_->Wait(events, kMaxEvents, timeout);
     sleeping_.store(false, std::memory_order_relaxed);
     loop_ns_ = MonotonicNs();
-    if (!accept_again_.empty()) {
-      std::vector<int> again;
-      again.swap(accept_again_);
-      for (int fd : again) Accept(fd);
-    }
     for (int i = 0; i < n; ++i) {
-      void* data = events[i].data;
-      if (data == Poller::kWakeTag) continue;
-      uintptr_t tag = reinterpret_cast<uintptr_t>(data);
-      uintptr_t base = reinterpret_cast<uintptr_t>(kListenerTagBase);
-      if (tag >= base && tag < base + listeners_.size()) {
-        Accept(listeners_[tag - base]);
+      const IoBackend::Event& e = events[i];
+      if (e.kind == IoBackend::Event::Kind::kWake) continue;
+      if (e.kind == IoBackend::Event::Kind::kAccepted) {
+        OnAccepted(e.result);
         continue;
       }
-      Connection* c = static_cast<Connection*>(data);
+      Connection* c = static_cast<Connection*>(e.data);
+      if (e.kind == IoBackend::Event::Kind::kSent) {
+        OnSent(c, e.result);
+        continue;
+      }
       if (c->closing) continue;
-      if (events[i].peer_closed) {
+      if (e.kind == IoBackend::Event::Kind::kWritable) {
+        if (c->blocked_on_write) Flush(c);
+        continue;
+      }
+      if (e.peer_closed) {
         c->peer_closed = true;
         // A blocked client's socket is not read until its pop ends, so its going away is
         // seen here: like Redis, free it now (its pop must not take an element).
@@ -197,13 +203,10 @@ void Reactor::Run() {
           continue;
         }
       }
-      if (events[i].writable && c->blocked_on_write) Flush(c);
-      if (events[i].readable) {
-        c->may_read = true;
-        ready_.push_back(c);
-      }
+      c->may_read = true;
+      ready_.push_back(c);
     }
-    std::vector<Connection*> ready;
+    ready.clear();
     ready.swap(ready_);
     RefreshBusyShards();
     for (Connection* c : ready) TryProcess(c);
@@ -211,7 +214,7 @@ void Reactor::Run() {
     timers_.RunDue(MonotonicMs());  // blocking timeouts, wake-ups, select deadlines
     CloseGoneBlockedClients();
     PostBatches();
-    std::vector<Connection*> flush;
+    flush.clear();
     flush.swap(flush_);
     for (Connection* c : flush) {
       c->in_flush_list = false;
@@ -221,63 +224,57 @@ void Reactor::Run() {
   }
 }
 
-void Reactor::Accept(int listen_fd) {
-  for (int i = 0; i < kMaxAcceptsPerTurn; ++i) {
-    std::string peer, local;
-    int fd = AcceptTcp(listen_fd, &peer, &local);
-    if (fd < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-      ++stats_.accept_errors;
-      OMNIBUS_LOG(kWarning, "Accepting client connection: accept: ", strerror(errno));
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors: the pending connection stays in the backlog and, with an
-        // edge-triggered listener, no new event would come for it. Back off and let the
-        // timer (or the next closed connection) retry, while existing clients are served.
-        accept_paused_ = true;
-      }
-      return;
+void Reactor::OnAccepted(int64_t result) {
+  if (result < 0) {
+    const int err = static_cast<int>(-result);
+    ++stats_.accept_errors;
+    OMNIBUS_LOG(kWarning, "Accepting client connection: accept: ", strerror(err));
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      // Out of descriptors: the pending connection stays in the backlog and the backend
+      // paused the listener. The timer (or the next closed connection) resumes it, while
+      // existing clients are served.
+      accept_paused_ = true;
     }
-    ++stats_.total_connections_received;
-    if (conns_.size() >= static_cast<size_t>(options_->maxclients)) {
-      static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
-      ssize_t w = send(fd, kMsg, sizeof(kMsg) - 1, MSG_NOSIGNAL);
-      (void)w;
-      close(fd);
-      ++stats_.rejected_connections;
-      continue;
-    }
-    if (options_->protected_mode && options_->requirepass.empty() && !IsLoopbackPeer(peer)) {
-      ssize_t w = send(fd, kDeniedMessage.data(), kDeniedMessage.size(), MSG_NOSIGNAL);
-      (void)w;
-      close(fd);
-      ++stats_.rejected_connections;
-      continue;
-    }
-    SetTcpNoDelay(fd);
-    SetTcpKeepAlive(fd, options_->tcp_keepalive);
-    auto conn = std::make_unique<Connection>();
-    Connection* c = conn.get();
-    c->fd = fd;
-    c->session.id = next_client_id_++;
-    c->session.fd = fd;
-    c->session.addr = peer;
-    c->session.laddr = local;
-    c->session.connection = c;
-    c->session.authenticated = options_->requirepass.empty();
-    c->session.created_ms = c->last_interaction_ms = MonotonicMs();
-    c->session.last_interaction_ms = c->last_interaction_ms;
-    conns_.emplace(c, std::move(conn));
-    if (!poller_->Add(fd, c)) {
-      Free(c);
-      continue;
-    }
-    ready_.push_back(c);  // data may have arrived with the handshake
+    return;
   }
-  // More may be pending, and an edge-triggered listener reports none of them again: accept
-  // the rest next iteration (after this one's clients are served).
-  if (std::find(accept_again_.begin(), accept_again_.end(), listen_fd) == accept_again_.end()) {
-    accept_again_.push_back(listen_fd);
+  const int fd = static_cast<int>(result);
+  ++stats_.total_connections_received;
+  if (conns_.size() >= static_cast<size_t>(options_->maxclients)) {
+    static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
+    ssize_t w = send(fd, kMsg, sizeof(kMsg) - 1, MSG_NOSIGNAL);
+    (void)w;
+    close(fd);
+    ++stats_.rejected_connections;
+    return;
   }
+  std::string peer, local;
+  SocketAddresses(fd, &peer, &local);
+  if (options_->protected_mode && options_->requirepass.empty() && !IsLoopbackPeer(peer)) {
+    ssize_t w = send(fd, kDeniedMessage.data(), kDeniedMessage.size(), MSG_NOSIGNAL);
+    (void)w;
+    close(fd);
+    ++stats_.rejected_connections;
+    return;
+  }
+  SetTcpNoDelay(fd);
+  SetTcpKeepAlive(fd, options_->tcp_keepalive);
+  auto conn = std::make_unique<Connection>();
+  Connection* c = conn.get();
+  c->fd = fd;
+  c->session.id = next_client_id_++;
+  c->session.fd = fd;
+  c->session.addr = std::move(peer);
+  c->session.laddr = std::move(local);
+  c->session.connection = c;
+  c->session.authenticated = options_->requirepass.empty();
+  c->session.created_ms = c->last_interaction_ms = MonotonicMs();
+  c->session.last_interaction_ms = c->last_interaction_ms;
+  conns_.emplace(c, std::move(conn));
+  if (!io_->Open(fd, c)) {
+    Free(c);
+    return;
+  }
+  ready_.push_back(c);  // data may have arrived with the handshake
 }
 
 bool Reactor::ReadSome(Connection* c) {
@@ -289,7 +286,7 @@ bool Reactor::ReadSome(Connection* c) {
   want = std::min<size_t>(want, 64 * 1024 * 1024);
   char* dst = c->in.Reserve(want);
   ++stats_.total_reads_processed;
-  ssize_t n = read(c->fd, dst, want);
+  ssize_t n = io_->Read(c->fd, dst, want);
   if (n > 0) {
     c->in.Commit(static_cast<size_t>(n));
     Recharge(c);
@@ -315,11 +312,11 @@ bool Reactor::ReadSome(Connection* c) {
     Close(c);
     return false;
   }
-  if (errno == EAGAIN || errno == EWOULDBLOCK) {
+  if (n == -EAGAIN) {
     c->may_read = false;
     return false;
   }
-  if (errno == EINTR) return true;
+  if (n == -EINTR) return true;
   Close(c);
   return false;
 }
@@ -1046,21 +1043,60 @@ void Reactor::CompleteGroup(Connection* c) {
 }
 
 void Reactor::Flush(Connection* c) {
-  if (c->closing) return;
+  if (c->closing || c->send_in_flight > 0) return;  // OnSent goes on
   ++stats_.total_writes_processed;
-  const OutputQueue::WriteResult result = c->out.WriteTo(c->fd, &stats_.net_output_bytes);
-  Recharge(c);  // sent runs were freed
-  switch (result) {
-    case OutputQueue::WriteResult::kWouldBlock:
+  const bool later = io_->sends_complete_later();
+  iovec iov[IoBackend::kMaxIov];
+  for (;;) {
+    int n = c->out.Gather(iov, IoBackend::kMaxIov, later);
+    if (n == 0) break;
+    ssize_t sent = io_->Send(c->fd, c, iov, n);
+    if (sent == IoBackend::kPending) {
+      for (int i = 0; i < n; ++i) c->send_in_flight += iov[i].iov_len;
+      return;
+    }
+    if (sent == -EAGAIN) {
+      Recharge(c);  // sent runs were freed
       if (!c->blocked_on_write) write_blocked_.insert(c);
       c->blocked_on_write = true;
       return;
-    case OutputQueue::WriteResult::kError:
+    }
+    if (sent < 0) {
       Close(c);
       return;
-    case OutputQueue::WriteResult::kDone:
-      break;
+    }
+    stats_.net_output_bytes += static_cast<uint64_t>(sent);
+    c->out.Advance(static_cast<size_t>(sent));
   }
+  Recharge(c);
+  Flushed(c);
+}
+
+void Reactor::OnSent(Connection* c, int64_t result) {
+  const size_t asked = c->send_in_flight;
+  c->send_in_flight = 0;
+  if (c->closing) {
+    if (c->pending == 0) Free(c);  // Free waited for this send
+    return;
+  }
+  if (result < 0) {
+    if (result == -EAGAIN || result == -EINTR) return Flush(c);
+    Close(c);
+    return;
+  }
+  stats_.net_output_bytes += static_cast<uint64_t>(result);
+  c->out.Advance(static_cast<size_t>(result));
+  Recharge(c);  // sent runs were freed
+  if (static_cast<size_t>(result) < asked) {
+    // The kernel took part: the client reads slower than we write (soft output limit).
+    if (!c->blocked_on_write) write_blocked_.insert(c);
+    c->blocked_on_write = true;
+  }
+  if (!c->out.empty()) return Flush(c);
+  Flushed(c);
+}
+
+void Reactor::Flushed(Connection* c) {
   if (c->blocked_on_write) write_blocked_.erase(c);
   c->blocked_on_write = false;
   // QUIT (or a protocol error) marks the connection while its group is still in flight;
@@ -1109,14 +1145,13 @@ bool Reactor::OverOutputLimit(Connection* c, int64_t now_ms) {
 void Reactor::RetryPausedAccepts() {
   if (!accept_paused_) return;
   accept_paused_ = false;
-  for (int fd : listeners_) Accept(fd);
+  for (int fd : listeners_) io_->ResumeAccept(fd);
 }
 
 void Reactor::Close(Connection* c) {
   if (c->closing) return;
   c->closing = true;
-  poller_->Remove(c->fd);
-  close(c->fd);
+  io_->Close(c->fd);
   c->fd = -1;
   // Its coroutines end now (§10.3): a blocked pop leaves its waiter lists, a select closes
   // (reads not started are cancelled, writes complete; parts own their arguments), and the
@@ -1156,8 +1191,7 @@ void Reactor::Close(Connection* c) {
 
 void Reactor::Free(Connection* c) {
   if (c->fd >= 0) {
-    poller_->Remove(c->fd);
-    close(c->fd);
+    io_->Close(c->fd);
     c->fd = -1;
   }
   write_blocked_.erase(c);
@@ -1166,6 +1200,7 @@ void Reactor::Free(Connection* c) {
   // It may still sit in ready_/flush_ for this iteration: those skip closing connections,
   // so defer the delete to the timer pass.
   c->closing = true;
+  if (c->send_in_flight > 0) return;  // its output stays until the send ends (OnSent)
   auto it = conns_.find(c);
   if (it == conns_.end()) return;
   graveyard_.push_back(std::move(it->second));

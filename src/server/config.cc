@@ -362,11 +362,13 @@ std::vector<ConfigParam> BuildParams() {
                [](Config& c, std::string_view v) -> std::string {
                  std::string b(v);
                  AsciiToLower(&b);
-                 if (b != "epoll" && b != "kqueue")
-                   return "argument(s) must be one of the following: epoll, kqueue";
+                 if (b != "epoll" && b != "kqueue" && b != "uring")
+                   return "argument(s) must be one of the following: epoll, kqueue, uring";
                  c.io_backend = b;
                  return "";
                }});
+  p.push_back(BoolParam("io-uring-sqpoll", &Config::io_uring_sqpoll));
+  p.back().mutable_at_runtime = false;
   p.push_back(IntParam("shard-queue-depth", false, &Config::shard_queue_depth, 64, 1 << 24));
   p.push_back(NetIntParam("pipeline-group-max-commands", &NetOptions::pipeline_group_max_commands,
                           1, 1 << 20));

@@ -11,6 +11,7 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
+#include "omnibus/io/io_backend.h"
 #include "omnibus/server/limits.h"
 #include "omnibus/store/lazy_free.h"
 #include "omnibus/store/memory.h"
@@ -55,8 +56,16 @@ bool Server::Start(std::string* error) {
   }
   // Descriptors for maxclients (or fewer clients), before any is opened (Redis's order).
   if (!AdjustOpenFilesLimit(&config_.net.maxclients, error)) return false;
-  std::unique_ptr<Poller> poller = MakePoller(config_.io_backend, error);
-  if (!poller) return false;
+  IoBackendOptions io_options;
+  io_options.backend = config_.io_backend;
+  io_options.uring_sqpoll = config_.io_uring_sqpoll;
+  std::string fallback;
+  std::unique_ptr<IoBackend> io = MakeIoBackend(io_options, error, &fallback);
+  if (io == nullptr) return false;
+  if (!fallback.empty()) {
+    OMNIBUS_LOG(kWarning, "io-backend uring is not available (", fallback, "): using ",
+                io->name(), " instead");
+  }
   int n = config_.shards > 0 ? config_.shards : DefaultShardCount();
   ShardOptions so;
   so.num_dbs = config_.databases;
@@ -90,7 +99,7 @@ bool Server::Start(std::string* error) {
   for (auto& f : functions_) f->SetSiblings(function_engines);
   std::vector<Shard*> raw;
   for (auto& s : shards_) raw.push_back(s.get());
-  reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(poller));
+  reactor_ = std::make_unique<Reactor>(&config_.net, &table_, this, raw, std::move(io));
   notifier_.target = reactor_.get();
   reactor_->set_notice_listeners(&listeners_);
   if (!reactor_->Listen(config_.bind, config_.port, config_.tcp_backlog, error)) return false;

@@ -241,6 +241,12 @@ bool ServerProcess::SpawnOnce(int port) {
   // correctness test into an overload test. Overload tests set their own.
   const char* other = getenv("OMNIBUS_TEST_SERVER");
   if (other == nullptr || *other == '\0') args.insert(args.end(), {"--queue-shed-ms", "60000"});
+  // Every integration test runs over each I/O backend (ctest registers the suite once per
+  // backend); a test's own --io-backend comes later and wins.
+  const char* backend = getenv("OMNIBUS_TEST_IO_BACKEND");
+  if ((other == nullptr || *other == '\0') && backend != nullptr && *backend != '\0') {
+    args.insert(args.end(), {"--io-backend", backend});
+  }
   args.insert(args.end(), args_.begin(), args_.end());
   pid_ = Spawn(args, log_path_, options_.max_open_files);
   status_.reset();
@@ -250,7 +256,13 @@ bool ServerProcess::SpawnOnce(int port) {
   }
   port_ = port;
   bool exited = false;
-  if (WaitUntilAccepting(milliseconds(10000), &exited)) return true;
+  if (WaitUntilAccepting(milliseconds(10000), &exited)) {
+    // A backend that fell back to another would test the other one: fail instead.
+    if (Log().find("is not available (") != std::string::npos) {
+      error_ = "the server fell back from the I/O backend asked for; log:\n" + Log();
+    }
+    return true;
+  }
   std::string log = Log();
   if (exited && log.find("Address already in use") != std::string::npos) {
     pid_ = -1;  // reaped; retry on another port

@@ -8,8 +8,8 @@ namespace omnibus {
 // '-' marks an address that may be missing, as in Redis's "bind 127.0.0.1 -::1").
 // Returns -1 with `error` set on failure.
 int ListenTcp(const std::string& addr, int port, int backlog, std::string* error);
-// Accepts one connection (non-blocking, close-on-exec); -1 with errno on failure.
-int AcceptTcp(int listen_fd, std::string* peer, std::string* local);
+// An accepted connection's peer and local addresses ("ip:port", Redis's format).
+void SocketAddresses(int fd, std::string* peer, std::string* local);
 void SetTcpNoDelay(int fd);
 void SetTcpKeepAlive(int fd, int interval_seconds);
 // The port a socket is bound to (for --port 0 in tests).

@@ -79,6 +79,9 @@ struct Connection {
   bool closing = false;  // socket closed; object lives until `pending` drops to 0
   bool in_flush_list = false;
   bool blocked_on_write = false;
+  // A send the I/O backend completes later is in flight: the output runs it points into stay
+  // put, and the connection is not freed until it completes (IoBackend::kPending).
+  size_t send_in_flight = 0;  // its bytes
   int64_t last_interaction_ms = 0;
   int64_t over_soft_limit_since_ms = 0;  // client-output-buffer-limit's soft clock
   uint64_t query_bytes_total = 0;

@@ -7,14 +7,16 @@
 #include <string>
 #include <string_view>
 
+struct iovec;
+
 namespace omnibus {
 
 // A reply chunk (DESIGN §10.6): immutable bytes that any number of connections may queue
 // and send, each holding a reference, never a copy.
 using ReplyChunk = std::shared_ptr<const std::string>;
 
-// A connection's output: a queue of byte runs written with one sendmsg (scatter-gather) per
-// call. Small replies are copied into the tail run this queue owns (cheaper than a
+// A connection's output: a queue of byte runs sent with one sendmsg (scatter-gather) per
+// call (IoBackend::Send). Small replies are copied into the tail run this queue owns (cheaper than a
 // reference); a big reply is moved in as its own run without a copy; a chunk shared with
 // other connections is queued by reference. A run is freed as soon as it is sent, so memory
 // taken for a burst or a big reply goes back once the client has read it.
@@ -43,9 +45,12 @@ class OutputQueue {
   // chunks are counted by their size (what this connection keeps alive).
   size_t memory() const;
 
-  enum class WriteResult { kDone, kWouldBlock, kError };
-  // Writes as much as the socket takes; adds what it wrote to *written.
-  WriteResult WriteTo(int fd, uint64_t* written);
+  // The unsent bytes, in order, as up to `max` iovecs (the send of one flush). With `freeze`
+  // (a send that completes later) the runs they point into take no more copies, so they stay
+  // where they are until Advance.
+  int Gather(iovec* iov, int max, bool freeze);
+  // `n` bytes were sent: frees the runs sent whole.
+  void Advance(size_t n);
   // Drops everything (a closing connection).
   void Clear();
   // Gives back the buffers kept for the next replies when nothing is unsent (an idle client).

@@ -12,7 +12,7 @@
 #include "omnibus/base/parker.h"
 #include "omnibus/commands/command_table.h"
 #include "omnibus/commands/latency_monitor.h"
-#include "omnibus/io/poller.h"
+#include "omnibus/io/io_backend.h"
 #include "omnibus/net/connection.h"
 #include "omnibus/net/select.h"
 #include "omnibus/net/singleflight.h"
@@ -96,7 +96,7 @@ struct ReactorStats {
 class Reactor final : public Notifier, public SelectHost {
  public:
   Reactor(NetOptions* options, CommandTable* table, ServerApi* api, std::vector<Shard*> shards,
-          std::unique_ptr<Poller> poller);
+          std::unique_ptr<IoBackend> io);
   ~Reactor() override;
 
   // Binds every address; an address with a leading '-' may be unavailable. Returns false
@@ -115,7 +115,7 @@ class Reactor final : public Notifier, public SelectHost {
                   const Session& self);
   size_t num_clients() const { return conns_.size(); }
   ReactorStats& stats() { return stats_; }
-  const char* poller_name() const { return poller_->name(); }
+  const char* poller_name() const { return io_->name(); }
   size_t blocked_on_write_clients() const;
   size_t max_input_buffer() const;
   size_t max_output_buffer() const;
@@ -176,7 +176,10 @@ class Reactor final : public Notifier, public SelectHost {
  private:
   friend struct BlockedClient;
 
-  void Accept(int listen_fd);
+  // A listener's new connection (IoBackend's kAccepted: its fd, or -errno).
+  void OnAccepted(int64_t result);
+  // A send that completed later (kSent: bytes sent, or -errno).
+  void OnSent(Connection* c, int64_t result);
   void TryProcess(Connection* c);
   bool ReadSome(Connection* c);
   bool ParseGroup(Connection* c);
@@ -268,6 +271,7 @@ class Reactor final : public Notifier, public SelectHost {
   // Redis's clientsCron: connections idle for a while give back their buffers.
   void ReleaseIdleBuffers(int64_t now_ms);
   void Flush(Connection* c);
+  void Flushed(Connection* c);  // everything it had to send is sent
   void Close(Connection* c);
   void Free(Connection* c);
   void DrainCompletions();
@@ -295,7 +299,7 @@ class Reactor final : public Notifier, public SelectHost {
   CommandTable* table_;
   ServerApi* api_;
   std::vector<Shard*> shards_;
-  std::unique_ptr<Poller> poller_;
+  std::unique_ptr<IoBackend> io_;
   std::vector<int> listeners_;
   int port_ = 0;
 
@@ -346,7 +350,6 @@ class Reactor final : public Notifier, public SelectHost {
   int64_t next_timer_ms_ = 0;
   int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
   bool accept_paused_ = false;      // accept failed for lack of fds; retried by the timer
-  std::vector<int> accept_again_;   // listeners with connections left after a full turn
   size_t client_buffer_bytes_ = 0;  // client_buffer_bytes()
   int64_t next_idle_release_ms_ = 0;
   ReactorStats stats_;

@@ -23,7 +23,8 @@ struct Config {
   std::string loglevel = "notice";
   std::string logfile;
   int shards = 0;  // 0: choose from the core count (see DefaultShardCount)
-  std::string io_backend = "epoll";
+  std::string io_backend = "epoll";  // io-backend: epoll | kqueue | uring (DESIGN §7)
+  bool io_uring_sqpoll = false;      // io-uring-sqpoll: a kernel thread submits (ours)
   int hz = 10;
   int64_t shard_queue_depth = 65536;
   // Overload control (DESIGN §4; ours): shard/shard_queue.h.

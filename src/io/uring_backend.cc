@@ -292,6 +292,7 @@ class UringBackend final : public IoBackend {
     bool starved = false;  // its receive stopped for lack of buffers: in starved_
     int error = 0;
     uint64_t reported = 0;  // wait_seq_ of its last kReadable event
+    int event = 0;          // that event's index in Wait's array
   };
   struct SendOp {
     msghdr msg;
@@ -466,10 +467,13 @@ class UringBackend final : public IoBackend {
       }
     }
     MaybeRearm(fd, s);
-    if (s.reported == wait_seq_) return;  // one event per connection per Wait
-    s.reported = wait_seq_;
-    Event& e = events[(*n)++];
-    e = Event{Event::Kind::kReadable, s.data};
+    // One event per connection per Wait, which says whether the stream ended.
+    if (s.reported != wait_seq_) {
+      s.reported = wait_seq_;
+      s.event = *n;
+      events[(*n)++] = Event{Event::Kind::kReadable, s.data};
+    }
+    Event& e = events[s.event];
     e.peer_closed = s.eof || s.error != 0;
     e.hangup = s.error != 0;
   }

@@ -5,12 +5,33 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 namespace omnibus {
 namespace {
+
+enum class WriteResult { kDone, kWouldBlock, kError };
+
+// What a readiness backend's flush does (Reactor::Flush): gather, sendmsg, advance, until
+// everything is sent or the socket is full.
+WriteResult WriteTo(OutputQueue* q, int fd, uint64_t* written) {
+  iovec iov[64];
+  for (;;) {
+    int n = q->Gather(iov, 64, false);
+    if (n == 0) return WriteResult::kDone;
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (sent < 0) return errno == EAGAIN ? WriteResult::kWouldBlock : WriteResult::kError;
+    *written += static_cast<uint64_t>(sent);
+    q->Advance(static_cast<size_t>(sent));
+  }
+}
 
 class OutputQueueTest : public ::testing::Test {
  protected:
@@ -51,7 +72,7 @@ TEST_F(OutputQueueTest, RunsLeaveInOrderAndBigRepliesAreMovedNotCopied) {
   EXPECT_EQ(q.unsent(), 5 + OutputQueue::kMoveThreshold + 8 + 4);
   EXPECT_EQ(shared.use_count(), 2);
   uint64_t written = 0;
-  ASSERT_EQ(q.WriteTo(fds_[0], &written), OutputQueue::WriteResult::kDone);
+  ASSERT_EQ(WriteTo(&q, fds_[0], &written), WriteResult::kDone);
   EXPECT_EQ(written, 5 + OutputQueue::kMoveThreshold + 8 + 4);
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(shared.use_count(), 1);  // sent: the queue let go of it
@@ -82,9 +103,9 @@ TEST_F(OutputQueueTest, FullSocketWritesPartlyAndResumesWhereItStopped) {
   uint64_t written = 0;
   int rounds = 0;
   while (!q.empty()) {
-    OutputQueue::WriteResult r = q.WriteTo(fds_[0], &written);
-    ASSERT_NE(r, OutputQueue::WriteResult::kError);
-    if (r == OutputQueue::WriteResult::kWouldBlock) ++rounds;
+    WriteResult r = WriteTo(&q, fds_[0], &written);
+    ASSERT_NE(r, WriteResult::kError);
+    if (r == WriteResult::kWouldBlock) ++rounds;
     got += Drain();
   }
   got += Drain();
@@ -100,7 +121,7 @@ TEST_F(OutputQueueTest, MemoryIsHandedBackOnceSent) {
   EXPECT_GE(q.memory(), size_t{1} << 20);
   uint64_t written = 0;
   while (!q.empty()) {
-    ASSERT_NE(q.WriteTo(fds_[0], &written), OutputQueue::WriteResult::kError);
+    ASSERT_NE(WriteTo(&q, fds_[0], &written), WriteResult::kError);
     Drain();
   }
   EXPECT_LT(q.memory(), size_t{64} * 1024);  // a small spare at most, never the burst
@@ -112,7 +133,29 @@ TEST_F(OutputQueueTest, ErrorOnAClosedPeer) {
   close(fds_[1]);
   fds_[1] = open("/dev/null", O_RDONLY);
   uint64_t written = 0;
-  EXPECT_EQ(q.WriteTo(fds_[0], &written), OutputQueue::WriteResult::kError);
+  EXPECT_EQ(WriteTo(&q, fds_[0], &written), WriteResult::kError);
+}
+
+// A send that completes later (io_uring) points into the runs it gathered: replies appended
+// while it is in flight must not move those bytes, and go out after them.
+TEST_F(OutputQueueTest, AFrozenSendKeepsItsBytesInPlaceWhileRepliesKeepComing) {
+  OutputQueue q;
+  q.Append("+first\r\n");
+  iovec iov[64];
+  int n = q.Gather(iov, 64, /*freeze=*/true);
+  ASSERT_EQ(n, 1);
+  const char* base = static_cast<const char*>(iov[0].iov_base);
+  std::string before(base, iov[0].iov_len);
+  for (int i = 0; i < 1000; ++i) q.Append("+more replies that would grow the run\r\n");
+  EXPECT_EQ(std::string(base, iov[0].iov_len), before);  // still there, unchanged
+  EXPECT_EQ(before, "+first\r\n");
+  q.Advance(iov[0].iov_len);  // the send completed
+  n = q.Gather(iov, 64, true);
+  ASSERT_GE(n, 1);
+  EXPECT_EQ(std::string(static_cast<const char*>(iov[0].iov_base), 9), "+more rep");
+  size_t total = 0;
+  for (int i = 0; i < n; ++i) total += iov[i].iov_len;
+  EXPECT_EQ(total, q.unsent());
 }
 
 }  // namespace

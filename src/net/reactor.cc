@@ -407,7 +407,8 @@ void Reactor::TryProcess(Connection* c) {
         c->in.Consume(c->in_group_bytes);
         c->in_group_bytes = 0;
       }
-      if (!c->may_read || !ReadSome(c)) return;
+      // After the peer's FIN the next read returns the end of the stream (then Close).
+      if (!(c->may_read || c->peer_closed) || !ReadSome(c)) return;
       continue;
     }
     DispatchGroup(c);
@@ -1106,7 +1107,7 @@ void Reactor::Flushed(Connection* c) {
     return;
   }
   // Output was the reason this client paused: resume it.
-  if (c->pending == 0 && (c->may_read || c->in.size() > 0)) ready_.push_back(c);
+  if (c->pending == 0 && (c->may_read || c->peer_closed || c->in.size() > 0)) ready_.push_back(c);
 }
 
 const OutputBufferLimit& Reactor::LimitFor(const Connection* c) const {

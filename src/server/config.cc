@@ -13,6 +13,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "omnibus/base/logging.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
@@ -439,7 +440,12 @@ bool ParseMemory(std::string_view s, int64_t* out) {
   return true;
 }
 
-int DefaultShardCount() { return DefaultShardCount(ProbeCpuBudget()); }
+int DefaultShardCount() {
+  std::string derivation;
+  int n = DefaultShardCount(ProbeCpuBudget(), &derivation);
+  if (!derivation.empty()) OMNIBUS_LOG(kNotice, derivation);
+  return n;
+}
 
 int DefaultShardCount(const CpuBudget& cpus, std::string* derivation) {
   // One core stays with the reactor (and, on a small machine, with the load generator); see

@@ -11,7 +11,6 @@
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
-#include "omnibus/server/cpus.h"
 #include "omnibus/server/limits.h"
 #include "omnibus/store/lazy_free.h"
 #include "omnibus/store/memory.h"
@@ -58,10 +57,7 @@ bool Server::Start(std::string* error) {
   if (!AdjustOpenFilesLimit(&config_.net.maxclients, error)) return false;
   std::unique_ptr<Poller> poller = MakePoller(config_.io_backend, error);
   if (!poller) return false;
-  std::string shards_derivation;
-  int n =
-      config_.shards > 0 ? config_.shards : DefaultShardCount(ProbeCpuBudget(), &shards_derivation);
-  if (!shards_derivation.empty()) OMNIBUS_LOG(kNotice, shards_derivation);
+  int n = config_.shards > 0 ? config_.shards : DefaultShardCount();
   ShardOptions so;
   so.num_dbs = config_.databases;
   so.hz = config_.hz;

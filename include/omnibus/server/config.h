@@ -24,7 +24,7 @@ struct Config {
   int tcp_backlog = 511;
   std::string loglevel = "notice";
   std::string logfile;
-  int shards = 0;  // 0: choose from the usable CPUs (see DefaultShardCount)
+  int shards = 0;  // 0: choose from the core count (see DefaultShardCount)
   std::string io_backend = "epoll";
   int hz = 10;
   int64_t shard_queue_depth = 65536;
@@ -122,7 +122,9 @@ std::string RewriteConfigFile(const std::string& path, const Config& config);
 
 // Redis's memtoull: "1gb", "64mb", "100k", plain bytes.
 bool ParseMemory(std::string_view s, int64_t* out);
-// usable CPUs - 1 (the reactor keeps one), at least 1; the CPUs are ProbeCpuBudget()'s.
+// usable CPUs - 1 (the reactor keeps one), at least 1; the CPUs are ProbeCpuBudget()'s. Logs
+// (notice) how the count was derived when the usable CPUs differ from the host's cores: the
+// server calls it once, at start-up, when --shards is not given.
 int DefaultShardCount();
 // The same for a given budget. `derivation` (if not null) gets a line for the log saying how
 // the count was derived when the usable CPUs differ from the host's, "" otherwise.

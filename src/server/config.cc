@@ -11,13 +11,14 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 #include <tuple>
 
+#include "omnibus/base/logging.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 #include "omnibus/commands/version.h"
 #include "omnibus/resp/parser.h"
+#include "omnibus/server/cpus.h"
 #include "omnibus/store/container_limits.h"
 #include "omnibus/store/eviction.h"
 #include "omnibus/store/key_notice.h"
@@ -442,10 +443,24 @@ bool ParseMemory(std::string_view s, int64_t* out) {
 }
 
 int DefaultShardCount() {
+  std::string derivation;
+  int n = DefaultShardCount(ProbeCpuBudget(), &derivation);
+  if (!derivation.empty()) OMNIBUS_LOG(kNotice, derivation);
+  return n;
+}
+
+int DefaultShardCount(const CpuBudget& cpus, std::string* derivation) {
   // One core stays with the reactor (and, on a small machine, with the load generator); see
-  // docs/benchmarks.md for the measurements behind this choice.
-  int cores = static_cast<int>(std::thread::hardware_concurrency());
-  return cores > 1 ? cores - 1 : 1;
+  // docs/benchmarks.md for the measurements behind this choice. The cores are those the
+  // process may use (affinity mask, cgroup quota), not the host's.
+  int usable = cpus.Usable();
+  int n = usable > 1 ? usable - 1 : 1;
+  if (derivation != nullptr) {
+    derivation->clear();
+    if (usable != cpus.host)
+      *derivation = StrCat(cpus.Describe(), ": ", n, n == 1 ? " shard" : " shards");
+  }
+  return n;
 }
 
 namespace {

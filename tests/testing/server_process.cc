@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -131,9 +132,10 @@ std::string ReadFile(const std::string& path) {
 
 // fork + exec with stdout/stderr redirected to `log_path`. Everything the child needs is
 // prepared before fork: between fork and exec only async-signal-safe calls are allowed.
-// `max_open_files` (if not 0) becomes the child's RLIMIT_NOFILE.
+// `max_open_files` (if not 0) becomes the child's RLIMIT_NOFILE; `cpu_affinity` (if not
+// empty) the CPUs it may run on.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
-            rlim_t max_open_files = 0) {
+            rlim_t max_open_files = 0, const std::vector<int>& cpu_affinity = {}) {
   std::vector<std::string> storage;
   // OMNIBUS_TEST_SERVER runs the tests against another binary instead (e.g. a wrapper that
   // starts redis-server, to check that a test's expectations are Redis's).
@@ -166,6 +168,12 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& log_path,
       // A ceiling the server cannot lift, as for an unprivileged user: a root test run
       // could otherwise raise it again (the server raises its limit to fit maxclients).
       prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+    }
+    if (!cpu_affinity.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      for (int cpu : cpu_affinity) CPU_SET(cpu, &set);
+      if (sched_setaffinity(0, sizeof(set), &set) != 0) _exit(125);
     }
     // The test process may block SIGTERM in some threads; the server must not inherit that.
     sigset_t none;
@@ -248,7 +256,7 @@ bool ServerProcess::SpawnOnce(int port) {
     args.insert(args.end(), {"--io-backend", backend});
   }
   args.insert(args.end(), args_.begin(), args_.end());
-  pid_ = Spawn(args, log_path_, options_.max_open_files);
+  pid_ = Spawn(args, log_path_, options_.max_open_files, options_.cpu_affinity);
   status_.reset();
   if (pid_ <= 0) {
     error_ = std::string("fork failed: ") + strerror(errno);

@@ -58,6 +58,9 @@ class ServerProcess {
     // If not 0: the child's RLIMIT_NOFILE (soft and hard) before exec, e.g. to make the
     // server run out of descriptors.
     rlim_t max_open_files = 0;
+    // If not empty: the CPUs the child may run on (sched_setaffinity before exec, as
+    // `taskset -c` would), e.g. to check the default shard count follows the mask.
+    std::vector<int> cpu_affinity;
   };
 
   // Starts the server with `args` appended (e.g. {"--shards", "2"}) and waits until it is

@@ -14,6 +14,8 @@
 
 namespace omnibus {
 
+struct CpuBudget;
+
 // Every setting of the server, by its Redis name where Redis has one (ours otherwise).
 struct Config {
   int port = 6379;
@@ -121,6 +123,12 @@ std::string RewriteConfigFile(const std::string& path, const Config& config);
 
 // Redis's memtoull: "1gb", "64mb", "100k", plain bytes.
 bool ParseMemory(std::string_view s, int64_t* out);
+// usable CPUs - 1 (the reactor keeps one), at least 1; the CPUs are ProbeCpuBudget()'s. Logs
+// (notice) how the count was derived when the usable CPUs differ from the host's cores: the
+// server calls it once, at start-up, when --shards is not given.
 int DefaultShardCount();
+// The same for a given budget. `derivation` (if not null) gets a line for the log saying how
+// the count was derived when the usable CPUs differ from the host's, "" otherwise.
+int DefaultShardCount(const CpuBudget& cpus, std::string* derivation = nullptr);
 
 }  // namespace omnibus

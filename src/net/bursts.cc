@@ -102,7 +102,10 @@ void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
         !c->out.empty() || now_ms - c->last_interaction_ms < kIdleReleaseMs) {
       continue;
     }
-    if (c->in.capacity() == 0 && c->works.empty() && c->charged_bytes == 0) continue;
+    if (c->in.capacity() == 0 && c->works.empty() && c->charged_bytes == 0 &&
+        c->parser_ptr == nullptr) {
+      continue;
+    }
     idle.push_back(c);
   }
   if (idle.empty()) {
@@ -112,9 +115,11 @@ void Reactor::ReleaseIdleBuffers(int64_t now_ms) {
     return;
   }
   DecommitNow decommit;  // what this pass frees goes back to the OS at once
+  io_->ReleaseIdleMemory();
   for (Connection* c : idle) {
     c->in.Release();
     c->out.Release();
+    if (c->parser_ptr != nullptr && !c->parser_ptr->mid_command()) c->parser_ptr.reset();
     c->read_size = 16 * 1024;
     c->works.clear();
     c->works.shrink_to_fit();

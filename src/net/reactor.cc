@@ -281,7 +281,7 @@ bool Reactor::ReadSome(Connection* c) {
   // A pipeline that does not fit one read would be split into two groups (two trips through
   // the shards), so a client whose reads fill the buffer gets bigger reads; idle ones shrink
   // back to kReadChunk.
-  size_t want = std::max(c->read_size, c->parser.bytes_wanted());
+  size_t want = std::max(c->read_size, (c->parser_ptr ? c->parser_ptr->bytes_wanted() : 0));
   // Don't read a whole huge bulk in one go into a tiny buffer: cap a single read.
   want = std::min<size_t>(want, 64 * 1024 * 1024);
   char* dst = c->in.Reserve(want);
@@ -331,17 +331,17 @@ bool Reactor::ParseGroup(Connection* c) {
   size_t max = static_cast<size_t>(std::max<int64_t>(1, options_->pipeline_group_max_commands));
   max = std::min(max, c->group_cap);
   while (c->group < max) {
-    RespParser::Status st = c->parser.Parse(input.substr(off), limits);
+    RespParser::Status st = c->parser().Parse(input.substr(off), limits);
     if (st == RespParser::Status::kNeedMore) break;
     if (st == RespParser::Status::kError && limits.unauthenticated && c->group > 0 &&
-        c->parser.error().find("unauthenticated") != std::string::npos) {
+        c->parser().error().find("unauthenticated") != std::string::npos) {
       // An AUTH earlier in this group may lift the unauthenticated limits (Redis runs each
       // command before parsing the next): end the group here and parse this command again,
       // from its start, once the group has run. The parser reset itself on the error.
       break;
     }
     if (st == RespParser::Status::kEmpty) {
-      off += c->parser.consumed();
+      off += c->parser().consumed();
       continue;
     }
     if (c->works.size() <= c->group) {
@@ -366,24 +366,24 @@ bool Reactor::ParseGroup(Connection* c) {
     if (st == RespParser::Status::kError) {
       // Invariant: a protocol error is answered after the commands before it, then the
       // connection is closed, as Redis does.
-      ReplyBuilder(&w->reply, 2).Error(StrCat("ERR ", c->parser.error()));
+      ReplyBuilder(&w->reply, 2).Error(StrCat("ERR ", c->parser().error()));
       ++stats_.total_error_replies;
       ++stats_.errors["ERR"];
       c->close_after_group = true;
-      OMNIBUS_LOG(kVerbose, "Protocol error (", c->parser.error(),
+      OMNIBUS_LOG(kVerbose, "Protocol error (", c->parser().error(),
                   ") from client: id=", c->session.id, " addr=", c->session.addr);
       off = input.size();
       break;
     }
-    const auto& args = c->parser.args();
-    if (c->parser.inline_command()) {
+    const auto& args = c->parser().args();
+    if (c->parser().inline_command()) {
       // Inline arguments live in the parser and are overwritten by the next parse: copy them
       // into the slot's own storage.
       w->OwnArgs(args);
     } else {
       w->args.assign(args.begin(), args.end());
     }
-    off += c->parser.consumed();
+    off += c->parser().consumed();
   }
   c->in_group_bytes = off;
   return c->group > 0;

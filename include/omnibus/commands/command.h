@@ -84,8 +84,6 @@ struct Session {
   bool authenticated = false;
   bool close_after_reply = false;
   std::string name;
-  std::string lib_name;
-  std::string lib_ver;
   std::string addr;
   std::string laddr;
   int fd = -1;

@@ -65,6 +65,8 @@ class IoBackend {
   // or -1 on error.
   virtual int Wait(Event* events, int max_events, int timeout_ms) = 0;
   virtual void Wake() = 0;
+  // Gives memory a burst took (receive buffers) back to the OS; for the idle-release pass.
+  virtual void ReleaseIdleMemory() {}
 
   static constexpr int kMaxIov = 64;
 };

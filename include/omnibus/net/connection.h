@@ -36,7 +36,12 @@ struct Connection {
   IoBuffer in;
   size_t read_size = 16 * 1024;  // adapts to the client's pipelining (Reactor::ReadSome)
   size_t in_group_bytes = 0;     // bytes of `in` the current group's arguments point into
-  RespParser parser;
+  // Made for the first command, freed with the buffers of an idle connection (bursts.cc).
+  std::unique_ptr<RespParser> parser_ptr;
+  RespParser& parser() {
+    if (parser_ptr == nullptr) parser_ptr = std::make_unique<RespParser>();
+    return *parser_ptr;
+  }
   OutputQueue out;  // replies not yet sent (§10.6)
   std::unique_ptr<Subscriptions> subs;
   // Pub/sub messages that arrived while a group was in flight: sent after its replies.

@@ -382,8 +382,8 @@ def markdown(args, cmdline, servers, unavailable, cells, machine):
         "`shard-N` threads, other = every other thread; process = `/proc/PID/stat`. Context "
         "switches = voluntary + nonvoluntary (`/proc/PID/task/TID/status`), all threads, and "
         "the reactor's alone. Reactor ceiling = 1e6 ÷ reactor µs/req.",
-        "System calls/req come from a separate run of each cell under %s (its throughput is "
-        "not used): the process's total, the reactor's, and the three most frequent." % (
+        "System calls/req come from a separate run of each cell, whose throughput is not "
+        "used, under %s: the process's total, the reactor's, and the three most frequent." % (
             {"perf": "`perf stat -e raw_syscalls:sys_enter,syscalls:sys_enter_* --per-thread "
                      "-p PID -- redis-benchmark ...` (exact counts)",
              "strace": "`strace -c -f -p PID`",

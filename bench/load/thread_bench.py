@@ -250,6 +250,22 @@ def perf_usable():
         probe.wait()
 
 
+def strace_usable():
+    """True if strace can attach to a process that is not its child (ptrace_scope, seccomp)."""
+    if not shutil.which("strace"):
+        return False
+    probe = subprocess.Popen(["sleep", "5"])
+    try:
+        r = subprocess.run(["timeout", "-s", "INT", "0.5", "strace", "-c", "-p", str(probe.pid)],
+                           capture_output=True, text=True, timeout=30)
+        return "attached" in r.stderr and "Operation not permitted" not in r.stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        probe.kill()
+        probe.wait()
+
+
 def count_with_perf(server, bench_argv, syscalls):
     """Runs the benchmark under `perf stat -p PID --per-thread`: {tid_label: {event: n}}."""
     events = ["raw_syscalls:sys_enter"] + ["syscalls:sys_enter_" + s for s in syscalls]
@@ -534,7 +550,7 @@ def main(argv=None):
         if syscalls is None and args.syscall_tool == "perf":
             sys.exit("perf cannot count syscall tracepoints here (perf_event_paranoid, tracefs?)")
         if syscalls is None:
-            args.syscall_tool = "strace" if shutil.which("strace") else "none"
+            args.syscall_tool = "strace" if strace_usable() else "none"
         else:
             args.syscall_tool = "perf"
     print("system calls counted with: %s" % args.syscall_tool, flush=True)

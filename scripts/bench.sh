@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Whole-server benchmark, Omnibus and Debian's redis-server side by side in one run.
 # Writes docs/benchmarks.md. Flags pass to bench/load/bench.py (--quick, --rounds N, --shards N).
+# `scripts/bench.sh --threads [flags]` runs the per-thread figures instead (scripts/thread_bench.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = --threads ]; then
+  shift
+  exec "$root/scripts/thread_bench.sh" "$@"
+fi
 # shellcheck source=deps.sh
 source "$root/scripts/deps.sh"
 omnibus_install_deps

@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 #include <cstring>
 #include <vector>
 
+#include "omnibus/base/logging.h"
 #include "omnibus/base/str_cat.h"
 #include "src/io/readiness_backend.h"
 
@@ -31,12 +33,12 @@ namespace {
 
 constexpr unsigned kSqEntries = 4096;
 constexpr unsigned kCqEntries = 16384;
-constexpr unsigned kBufSize = 4096;        // one receive's most bytes
-constexpr unsigned kBufCount = 4096;       // 16 MB of address space, touched as used
-constexpr unsigned kRingEntries = 4096;    // power of two, ≥ kBufCount
-constexpr unsigned kMinInRing = 16;        // buffers kept in the ring at the least
-constexpr unsigned kMaxInRing = 128;       // and at the most: 512 KB the kernel may write into
-constexpr unsigned kMaxHeldPerConn = 16;   // then its receive is cancelled (back-pressure)
+constexpr unsigned kBufSize = 4096;       // one receive's most bytes
+constexpr unsigned kBufCount = 4096;      // 16 MB of address space, touched as used
+constexpr unsigned kRingEntries = 4096;   // power of two, ≥ kBufCount
+constexpr unsigned kMinInRing = 16;       // buffers kept in the ring at the least
+constexpr unsigned kMaxInRing = 128;      // and at the most: 512 KB the kernel may write into
+constexpr unsigned kMaxHeldPerConn = 16;  // then its receive is cancelled (back-pressure)
 constexpr uint16_t kBufGroup = 0;
 constexpr uint16_t kNoBuf = 0xffff;
 
@@ -82,8 +84,11 @@ class UringBackend final : public IoBackend {
       tries = {base | IORING_SETUP_SQPOLL};
       p.sq_thread_idle = 50;  // ms the kernel thread spins after the last submission
     } else {
-      tries = {base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-               base | IORING_SETUP_COOP_TASKRUN, base};
+      // Created disabled: the single issuer is the thread that enables it, the reactor's
+      // thread at its first Wait (the server may be set up on another thread than it runs).
+      tries = {
+          base | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED,
+          base | IORING_SETUP_COOP_TASKRUN, base};
     }
     int r = -EINVAL;
     for (unsigned flags : tries) {
@@ -101,6 +106,7 @@ class UringBackend final : public IoBackend {
       return false;
     }
     ring_ready_ = true;
+    disabled_ = (p.flags & IORING_SETUP_R_DISABLED) != 0;
     const unsigned needed = IORING_FEAT_NODROP | IORING_FEAT_FAST_POLL | IORING_FEAT_EXT_ARG;
     if ((p.features & needed) != needed) {
       *reason = "the kernel's io_uring lacks NODROP, FAST_POLL or EXT_ARG (5.11+)";
@@ -123,8 +129,8 @@ class UringBackend final : public IoBackend {
       *reason = "the kernel lacks io_uring's multishot receive (6.0+)";
       return false;
     }
-    void* ring_mem = mmap(nullptr, RingBytes(), PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* ring_mem =
+        mmap(nullptr, RingBytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     void* bufs = mmap(nullptr, size_t{kBufSize} * kBufCount, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (ring_mem == MAP_FAILED || bufs == MAP_FAILED) {
@@ -243,6 +249,15 @@ class UringBackend final : public IoBackend {
   }
 
   int Wait(Event* events, int max_events, int timeout_ms) override {
+    if (disabled_) {
+      // liburing 2.3 declares io_uring_enable_rings but does not export it.
+      if (syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0) <
+          0) {
+        OMNIBUS_LOG(kWarning, "io_uring: enabling the ring: ", strerror(errno));
+        return -1;
+      }
+      disabled_ = false;
+    }
     RefillRing();
     RearmStarved();
     for (int fd : reported_) State(fd).event = 0;
@@ -292,12 +307,12 @@ class UringBackend final : public IoBackend {
   struct FdState {
     void* data = nullptr;
     uint32_t gen = 0;
-    uint32_t head_off = 0;  // bytes of `head` already read
+    uint32_t head_off = 0;   // bytes of `head` already read
     uint16_t head = kNoBuf;  // received buffers not yet read, linked through buf_next_
     uint16_t tail = kNoBuf;
     uint16_t held = 0;
-    uint16_t event = 0;  // 1 + the index of its kReadable event in this Wait's array, or 0
-    uint8_t error = 0;   // errno of a failed receive
+    uint16_t event = 0;      // 1 + the index of its kReadable event in this Wait's array, or 0
+    uint8_t error = 0;       // errno of a failed receive
     bool armed : 1 = false;  // its multishot accept or receive is in the kernel
     bool cancelling : 1 = false;
     bool listener : 1 = false;
@@ -493,6 +508,7 @@ class UringBackend final : public IoBackend {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  bool disabled_ = false;  // created disabled, enabled by the first Wait
   int wakefd_ = -1;
   uint64_t wake_buf_ = 0;
   io_uring_buf_ring* buf_ring_ = nullptr;
@@ -502,7 +518,7 @@ class UringBackend final : public IoBackend {
   std::vector<uint16_t> free_;      // buffers neither in the ring nor held, most recent last
   size_t cold_ = 0;                 // free_[0..cold_) went back to the OS
   unsigned in_ring_ = 0;
-  unsigned received_last_ = 0;  // buffers the last Wait's receives took
+  unsigned received_last_ = 0;                     // buffers the last Wait's receives took
   std::vector<std::pair<int, uint32_t>> starved_;  // (fd, gen) whose receive lacked buffers
   std::vector<FdState> fds_;
   std::vector<SendOp*> free_sends_;

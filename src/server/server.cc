@@ -63,8 +63,8 @@ bool Server::Start(std::string* error) {
   std::unique_ptr<IoBackend> io = MakeIoBackend(io_options, error, &fallback);
   if (io == nullptr) return false;
   if (!fallback.empty()) {
-    OMNIBUS_LOG(kWarning, "io-backend uring is not available (", fallback, "): using ",
-                io->name(), " instead");
+    OMNIBUS_LOG(kWarning, "io-backend uring is not available (", fallback, "): using ", io->name(),
+                " instead");
   }
   int n = config_.shards > 0 ? config_.shards : DefaultShardCount();
   ShardOptions so;

@@ -61,6 +61,9 @@ class ServerProcess {
     // If not empty: the CPUs the child may run on (sched_setaffinity before exec, as
     // `taskset -c` would), e.g. to check the default shard count follows the mask.
     std::vector<int> cpu_affinity;
+    // If true: io_uring_setup fails with EPERM in the child (a seccomp filter, as Docker's
+    // default profile has), e.g. to check the fall-back to epoll.
+    bool block_io_uring = false;
   };
 
   // Starts the server with `args` appended (e.g. {"--shards", "2"}) and waits until it is

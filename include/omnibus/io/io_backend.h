@@ -28,8 +28,8 @@ class IoBackend {
       kSent,      // a Send() that returned kPending finished: result = bytes sent, or -errno
     };
     Kind kind;
-    void* data;          // the listener's or the connection's (Listen, Open, Send)
-    int64_t result = 0;  // see kind
+    void* data;                // the listener's or the connection's (Listen, Open, Send)
+    int64_t result = 0;        // see kind
     bool peer_closed = false;  // the peer will send nothing more (FIN), maybe after unread data
     bool hangup = false;       // error or peer closed both directions
   };

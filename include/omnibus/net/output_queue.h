@@ -16,11 +16,10 @@ namespace omnibus {
 using ReplyChunk = std::shared_ptr<const std::string>;
 
 // A connection's output: a queue of byte runs sent with one sendmsg (scatter-gather) per
-// call (IoBackend::Send). Small replies are copied into the tail run this queue owns (cheaper than a
-// reference); a big reply is moved in as its own run without a copy; a chunk shared with
-// other connections is queued by reference. A run is freed as soon as it is sent, so memory
-// taken for a burst or a big reply goes back once the client has read it.
-// Runs on: reactor thread.
+// call (IoBackend::Send). Small replies are copied into the tail run this queue owns (cheaper than
+// a reference); a big reply is moved in as its own run without a copy; a chunk shared with other
+// connections is queued by reference. A run is freed as soon as it is sent, so memory taken for a
+// burst or a big reply goes back once the client has read it. Runs on: reactor thread.
 class OutputQueue {
  public:
   // Replies at least this big are moved in, not copied.

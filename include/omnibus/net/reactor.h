@@ -346,9 +346,12 @@ class Reactor final : public Notifier, public SelectHost {
   std::unique_ptr<TrackingState> tracking_;  // client tracking (net/tracking.cc)
 
   std::atomic<bool> stop_{false};
-  std::atomic<bool> sleeping_{false};
-  int64_t next_timer_ms_ = 0;
-  int64_t loop_ns_ = 0;  // MonotonicNs() read once per loop iteration, after the poller's wait
+  // Read by every shard per published slice (Notify): kept off the lines the reactor writes
+  // per loop iteration.
+  alignas(64) std::atomic<bool> sleeping_{false};
+  alignas(64) int64_t next_timer_ms_ = 0;
+  int64_t loop_ns_ = 0;       // MonotonicNs() read once per loop iteration, after the poller's wait
+  bool wait_failed_ = false;  // logged once
   bool accept_paused_ = false;      // accept failed for lack of fds; retried by the timer
   size_t client_buffer_bytes_ = 0;  // client_buffer_bytes()
   int64_t next_idle_release_ms_ = 0;

@@ -25,8 +25,14 @@ struct Config {
   std::string loglevel = "notice";
   std::string logfile;
   int shards = 0;  // 0: choose from the core count (see DefaultShardCount)
-  std::string io_backend = "epoll";  // io-backend: epoll | kqueue | uring (DESIGN §7)
-  bool io_uring_sqpoll = false;      // io-uring-sqpoll: a kernel thread submits (ours)
+  // io-backend: epoll | kqueue | uring (DESIGN §7). io_uring by default on Linux (it falls
+  // back to epoll, with one log line, where the kernel lacks it); kqueue elsewhere.
+#if defined(__linux__)
+  std::string io_backend = "uring";
+#else
+  std::string io_backend = "kqueue";
+#endif
+  bool io_uring_sqpoll = false;  // io-uring-sqpoll: a kernel thread submits (ours)
   int hz = 10;
   int64_t shard_queue_depth = 65536;
   // Overload control (DESIGN §4; ours): shard/shard_queue.h.

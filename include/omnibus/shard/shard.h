@@ -128,8 +128,10 @@ class Shard {
   SpscRing<Work*> completions_;
   QueueStats queue_stats_;
   ShardQueue queue_;  // after queue_stats_ (it writes there)
-  Parker parker_;
-  std::atomic<bool> stop_{false};
+  // On a line of its own: the reactor reads it on every post, and the counters next to it are
+  // written per slice by this shard.
+  alignas(64) Parker parker_;
+  alignas(64) std::atomic<bool> stop_{false};
   ScriptActivity activity_;
   std::atomic<ParkGroup*> parked_on_{nullptr};  // the fence this shard waits at, if any
   std::atomic<uint64_t> processed_{0};

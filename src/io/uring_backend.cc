@@ -48,9 +48,11 @@ constexpr uint16_t kNoBuf = 0xffff;
 enum Op : uint64_t { kOpWake = 1, kOpAccept = 2, kOpRecv = 3, kOpSend = 4, kOpIgnore = 5 };
 constexpr uint64_t kOpMask = 7;
 
+constexpr uint32_t kGenMask = 0x1fffffff;  // the generation's 29 bits
+
 uint64_t FdData(Op op, int fd, uint32_t gen) {
   return op | (static_cast<uint64_t>(static_cast<uint32_t>(fd)) << 3) |
-         (static_cast<uint64_t>(gen & 0x1fffffff) << 35);
+         (static_cast<uint64_t>(gen & kGenMask) << 35);
 }
 int FdOf(uint64_t d) { return static_cast<int>(static_cast<uint32_t>(d >> 3)); }
 uint32_t GenOf(uint64_t d) { return static_cast<uint32_t>(d >> 35); }
@@ -168,7 +170,7 @@ class UringBackend final : public IoBackend {
     FdState& s = State(fd);
     s = FdState{};
     s.data = data;
-    s.gen = ++gen_;
+    s.gen = NextGen();
     s.listener = true;
     ArmAccept(fd);
     return true;
@@ -183,7 +185,7 @@ class UringBackend final : public IoBackend {
     FdState& s = State(fd);
     s = FdState{};
     s.data = data;
-    s.gen = ++gen_;
+    s.gen = NextGen();
     ArmRecv(fd);
     return true;
   }
@@ -328,6 +330,13 @@ class UringBackend final : public IoBackend {
   };
 
   static size_t RingBytes() { return sizeof(io_uring_buf) * kRingEntries; }
+
+  // Never 0 (a closed descriptor's), and within what user_data carries.
+  uint32_t NextGen() {
+    gen_ = (gen_ + 1) & kGenMask;
+    if (gen_ == 0) gen_ = 1;
+    return gen_;
+  }
 
   FdState& State(int fd) {
     if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(static_cast<size_t>(fd) + 64);

@@ -41,11 +41,11 @@ if [ "$quick" = 0 ]; then
     -DOMNIBUS_SANITIZE="address;undefined" -DOMNIBUS_BUILD_BENCH=OFF
   run_suite "$root/build/asan" "${ctest_args[@]}"
 
-  echo "=== ThreadSanitizer: concurrency tests (rings, shards, select, fan-out, transactions, blocking pops, scripts, pipelining) ==="
+  echo "=== ThreadSanitizer: concurrency tests (rings, I/O backends, shards, select, fan-out, transactions, blocking pops, scripts, pipelining) ==="
   omnibus_build "$root/build/tsan" RelWithDebInfo -DOMNIBUS_WERROR=$werror \
     -DOMNIBUS_SANITIZE=thread -DOMNIBUS_BUILD_BENCH=OFF
   run_suite "$root/build/tsan" \
-    -R 'SpscRing|Shard|Select|Atomicity|Transaction|Blocking|Scripting|Functions|Pipelin|Basic|Protocol|Flight|Singleflight|ShardQueue|Overload|Lineariz|redis_py|differential'
+    -R 'SpscRing|IoBackend|Shard|Select|Atomicity|Transaction|Blocking|Scripting|Functions|Pipelin|Basic|Protocol|Flight|Singleflight|ShardQueue|Overload|Lineariz|redis_py|differential'
 fi
 
 if [ "$quick" = 0 ]; then

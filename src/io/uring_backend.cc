@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "omnibus/base/logging.h"
@@ -68,7 +69,6 @@ class UringBackend final : public IoBackend {
     if (wakefd_ >= 0) close(wakefd_);
     if (buf_ring_ != nullptr) munmap(buf_ring_, RingBytes());
     if (bufs_ != nullptr) munmap(bufs_, size_t{kBufSize} * kBufCount);
-    for (SendOp* op : free_sends_) delete op;
   }
 
   const char* name() const override { return "uring"; }
@@ -219,7 +219,7 @@ class UringBackend final : public IoBackend {
   ssize_t Send(int fd, void* data, const iovec* iov, int iovcnt) override {
     SendOp* op;
     if (free_sends_.empty()) {
-      op = new SendOp;
+      op = sends_.emplace_back(std::make_unique<SendOp>()).get();
     } else {
       op = free_sends_.back();
       free_sends_.pop_back();
@@ -530,6 +530,9 @@ class UringBackend final : public IoBackend {
   unsigned received_last_ = 0;                     // buffers the last Wait's receives took
   std::vector<std::pair<int, uint32_t>> starved_;  // (fd, gen) whose receive lacked buffers
   std::vector<FdState> fds_;
+  // Every SendOp made (a send still in the kernel at exit is freed with the backend), and those
+  // not in use.
+  std::vector<std::unique_ptr<SendOp>> sends_;
   std::vector<SendOp*> free_sends_;
   uint32_t gen_ = 0;
   std::vector<int> reported_;  // fds with a kReadable event in the last Wait's array

@@ -47,8 +47,6 @@ bool IsLoopbackPeer(const std::string& peer) {
   return peer.rfind("127.0.0.1:", 0) == 0 || peer.rfind("::1:", 0) == 0;
 }
 
-void* const kListenerTagBase = reinterpret_cast<void*>(uintptr_t{2});
-
 }  // namespace
 
 Reactor::Reactor(NetOptions* options, CommandTable* table, ServerApi* api,

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 # Idle connections (issue 13): N connections each send one SET and one GET of 100 B, then stay
 # idle; prints the server's RSS per connection (bytes) while served and after 4 s and 12 s.
-# Usage: idle_memory.py PORT SERVER_PID N
+# Usage: idle_memory.py PORT SERVER_PID N [ping]
+# With `ping`, each connection sends two PINGs instead: the connections alone, no keys.
 import socket, sys, time, resource
 port=int(sys.argv[1]); pid=int(sys.argv[2]); n=int(sys.argv[3])
+ping=len(sys.argv)>4 and sys.argv[4]=='ping'
 resource.setrlimit(resource.RLIMIT_NOFILE,(20000,20000))
 def rss():
     for l in open(f'/proc/{pid}/status'):
@@ -20,11 +22,11 @@ socks=[]
 v=b'v'*100
 for i in range(n):
     s=socket.create_connection(('127.0.0.1',port))
-    s.sendall(cmd('SET','k%d'%i,v)+cmd('GET','k%d'%i))
+    s.sendall(cmd('PING')+cmd('PING') if ping else cmd('SET','k%d'%i,v)+cmd('GET','k%d'%i))
     socks.append(s)
 for i,s in enumerate(socks):
     got=b''
-    while len(got)<5+7+100:
+    while len(got)<(14 if ping else 5+7+100):
         got+=s.recv(4096)
 after=rss()
 print('base KB',base,'after KB',after,'per conn B',(after-base)*1024/n)

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
         "--timeout 0 --loglevel notice --daemonize yes --pidfile /tmp/omnibus.pid\n"
         "Every Redis 7.0 directive is accepted; those Omnibus does not apply yet (save,\n"
         "appendonly, replicaof, tls-*, ...) are logged at start-up.\n"
-        "Ours: --shards N (default: usable CPUs - 1) --io-backend epoll|kqueue|uring --io-uring-sqpoll yes|no\n");
+        "Ours: --shards N (default: usable CPUs - 1) --io-backend epoll|kqueue|uring "
+        "--io-uring-sqpoll yes|no\n");
     return 0;
   }
   omnibus::Config config;

@@ -8,9 +8,9 @@ namespace omnibus {
 
 // A readiness API (epoll, kqueue), kept as small as Redis's ae backends: add, remove, wait,
 // plus a wake-up another thread can trigger. The reactor sees it through ReadinessBackend,
-// which performs IoBackend's operations (io/io_backend.h) when it reports a socket ready. Sockets are registered once for both
-// directions, edge-triggered, so the reactor never re-arms interest per request.
-// Runs on: reactor thread (Wake() on any thread).
+// which performs IoBackend's operations (io/io_backend.h) when it reports a socket ready. Sockets
+// are registered once for both directions, edge-triggered, so the reactor never re-arms interest
+// per request. Runs on: reactor thread (Wake() on any thread).
 class Poller {
  public:
   struct Event {

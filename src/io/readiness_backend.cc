@@ -23,23 +23,19 @@ bool OutOfResources(int err) {
 class ReadinessBackend final : public IoBackend {
  public:
   explicit ReadinessBackend(std::unique_ptr<Poller> poller) : poller_(std::move(poller)) {}
-  ~ReadinessBackend() override {
-    for (Listener* l : listeners_) delete l;
-  }
 
   const char* name() const override { return poller_->name(); }
   bool sends_complete_later() const override { return false; }
 
   bool Listen(int fd, void* data) override {
-    auto* l = new Listener{fd, data, true};
-    listeners_.push_back(l);
+    Listener* l = listeners_.emplace_back(std::make_unique<Listener>(fd, data)).get();
     // Tagged (bit 1): connection data are aligned pointers and the wake tag is 1.
     return poller_->Add(fd, reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(l) | 2));
   }
 
   void ResumeAccept(int fd) override {
-    for (Listener* l : listeners_) {
-      if (l->fd == fd) MarkAcceptable(l);
+    for (auto& l : listeners_) {
+      if (l->fd == fd) MarkAcceptable(l.get());
     }
   }
 
@@ -65,8 +61,7 @@ class ReadinessBackend final : public IoBackend {
   void Close(int fd) override {
     for (size_t i = 0; i < listeners_.size(); ++i) {
       if (listeners_[i]->fd != fd) continue;
-      std::erase(acceptable_, listeners_[i]);
-      delete listeners_[i];
+      std::erase(acceptable_, listeners_[i].get());
       listeners_.erase(listeners_.begin() + static_cast<ptrdiff_t>(i));
       break;
     }
@@ -109,9 +104,10 @@ class ReadinessBackend final : public IoBackend {
 
  private:
   struct Listener {
+    Listener(int f, void* d) : fd(f), data(d) {}
     int fd;
     void* data;
-    bool idle;  // not in acceptable_
+    bool idle = true;  // not in acceptable_
   };
 
   void MarkAcceptable(Listener* l) {
@@ -156,7 +152,7 @@ class ReadinessBackend final : public IoBackend {
   }
 
   std::unique_ptr<Poller> poller_;
-  std::vector<Listener*> listeners_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<Listener*> acceptable_;
   std::vector<Poller::Event> raw_;
 };

@@ -207,6 +207,7 @@ class UringBackend final : public IoBackend {
       if (s.head == kNoBuf) s.tail = kNoBuf;
       s.head_off = 0;
       --s.held;
+      --held_;
       free_.push_back(b);
     }
     MaybeRearm(fd, s);  // a receive stopped for back-pressure starts again
@@ -243,6 +244,7 @@ class UringBackend final : public IoBackend {
       s.head = buf_next_[b];
       free_.push_back(b);
     }
+    held_ -= s.held;
     s = FdState{};  // its completions still to come carry an old generation
     // The armed accept or receive holds the socket open until it ends: end it now, so the
     // peer sees the close (a pending send fails too and reports it).
@@ -298,6 +300,8 @@ class UringBackend final : public IoBackend {
     }
     cold_ = free_.size();
   }
+
+  size_t buffered_bytes() const override { return held_ * size_t{kBufSize}; }
 
   void Wake() override {
     uint64_t one = 1;
@@ -478,6 +482,7 @@ class UringBackend final : public IoBackend {
       }
       s.tail = b;
       ++s.held;
+      ++held_;
       if (s.held >= kMaxHeldPerConn && s.armed && !s.cancelling) {
         // The reactor is not reading this connection (its output is paused): stop
         // receiving, as a readiness backend would by not reading; Read re-arms.
@@ -527,7 +532,8 @@ class UringBackend final : public IoBackend {
   std::vector<uint16_t> free_;      // buffers neither in the ring nor held, most recent last
   size_t cold_ = 0;                 // free_[0..cold_) went back to the OS
   unsigned in_ring_ = 0;
-  unsigned received_last_ = 0;                     // buffers the last Wait's receives took
+  size_t held_ = 0;             // buffers received into and not yet read, all connections
+  unsigned received_last_ = 0;  // buffers the last Wait's receives took
   std::vector<std::pair<int, uint32_t>> starved_;  // (fd, gen) whose receive lacked buffers
   std::vector<FdState> fds_;
   // Every SendOp made (a send still in the kernel at exit is freed with the backend), and those

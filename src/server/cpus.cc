@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 
@@ -27,12 +28,11 @@ struct CgroupMount {
 bool ReadFirstLine(const std::string& path, std::string* line) {
   std::ifstream in(path);
   if (!in.is_open() || !std::getline(in, *line)) return false;
-  size_t end = line->find_last_not_of(" \t\r");
-  line->resize(end == std::string::npos ? 0 : end + 1);
-  line->erase(0, std::min(line->size(), line->find_first_not_of(" \t")));
+  absl::StripAsciiWhitespace(line);
   return true;
 }
 
+// Ours, not absl::StrSplit: Debian's abseil has its own string_view, not std's.
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
   while (true) {

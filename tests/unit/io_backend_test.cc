@@ -22,6 +22,16 @@ namespace {
 
 using Kind = IoBackend::Event::Kind;
 
+// Writes all of `bytes` to a blocking socket (a client's side).
+void WriteAll(int fd, const std::string& bytes) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = write(fd, bytes.data() + off, bytes.size() - off);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
 class IoBackendTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -147,14 +157,7 @@ TEST_P(IoBackendTest, BigTransfersBothWaysArriveWholeAndInOrder) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
   // In: more than the receive buffers and a connection's share of them, written while the
   // backend reads (back-pressure and re-arming in between).
-  std::thread writer([&] {
-    size_t off = 0;
-    while (off < big.size()) {
-      ssize_t n = write(client_, big.data() + off, big.size() - off);
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
-    }
-  });
+  std::thread writer([&] { WriteAll(client_, big); });
   bool eof = false;
   std::string got = ReadAll(fd, big.size(), &eof);
   writer.join();
@@ -183,14 +186,7 @@ TEST_P(IoBackendTest, ConnectionsHeldBackDoNotStopOthers) {
   int first_client = client_;
   client_ = -1;
   std::string flood(256 * 1024, 'x');
-  std::thread writer([&] {
-    size_t off = 0;
-    while (off < flood.size()) {
-      ssize_t n = write(first_client, flood.data() + off, flood.size() - off);
-      if (n <= 0) break;
-      off += static_cast<size_t>(n);
-    }
-  });
+  std::thread writer([&] { WriteAll(first_client, flood); });
   int second = Connect();
   ASSERT_EQ(write(client_, "hello", 5), 5);
   bool eof = false;

@@ -67,6 +67,8 @@ class IoBackend {
   virtual void Wake() = 0;
   // Gives memory a burst took (receive buffers) back to the OS; for the idle-release pass.
   virtual void ReleaseIdleMemory() {}
+  // Memory holding bytes received for connections and not yet Read: client buffers (§10.8).
+  virtual size_t buffered_bytes() const { return 0; }
 
   static constexpr int kMaxIov = 64;
 };

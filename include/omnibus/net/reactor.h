@@ -122,8 +122,9 @@ class Reactor final : public Notifier, public SelectHost {
   size_t shard_in_flight(size_t shard) const { return in_flight_[shard] + batches_[shard].size(); }
   // Counted memory (§10.8): the bytes the connections' input buffers, output queues (their
   // runs, shared chunks by size) and group slots hold, as of the reactor's last touch of each
-  // (a read, a group's completion, a write, the idle-buffer pass).
-  size_t client_buffer_bytes() const { return client_buffer_bytes_; }
+  // (a read, a group's completion, a write, the idle-buffer pass); and the receive buffers the
+  // I/O backend holds for them, not yet read.
+  size_t client_buffer_bytes() const { return client_buffer_bytes_ + io_->buffered_bytes(); }
   // Transactions and blocking pops (ServerApi).
   void Unwatch(Session& s);
   bool UnblockClient(uint64_t id, bool with_error);

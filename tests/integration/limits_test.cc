@@ -179,15 +179,16 @@ TEST_P(ConfiguredLimitsTest, ShardQueueDepth) {
   // (No ASSERT before the join: the threads use this frame.)
   int round_trips = 0;
   bool bystander_ok = true;
-  // The bound, watched while it is hit: no shard ever holds more than its queue's depth
-  // (INFO overload: its ring plus its local queue; INFO shards' queue_depth also counts the
-  // reactor's backlog held back for it, which may be longer).
+  // The bound, watched while it is hit: neither the shard's ring nor its local queue ever
+  // holds more than the queue's depth. (Their sum is bounded too, by the reactor's count of
+  // work in flight, but INFO reads the two one after the other, not as one snapshot; the
+  // consistent figures, max_queue_depth and max_depth, are checked after the run.)
   int64_t deepest = 0;
   while (bystander_ok && finished.load() < kClients) {
     bystander_ok = bystander.Served() && (++round_trips % 50 != 0 || bystander.Write(2));
     if (round_trips % 10 == 0) {
       for (const auto& shard : ShardFields(bystander.get(), "overload")) {
-        deepest = std::max(deepest, shard.at("depth") + shard.at("ring_depth"));
+        deepest = std::max({deepest, shard.at("depth"), shard.at("ring_depth")});
       }
     }
   }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <memory>
@@ -70,8 +71,12 @@ class SpscRing {
   bool Empty() const {
     return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
   }
+  // From any thread. The two ends are read one after the other, head first so the result
+  // cannot wrap below zero; it is clamped, as both ends may have moved in between.
   size_t SizeApprox() const {
-    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+    const size_t head = head_.load(std::memory_order_acquire);
+    const size_t tail = tail_.load(std::memory_order_acquire);
+    return std::min(tail - head, capacity());
   }
 
  private:

@@ -299,6 +299,17 @@ class UringBackend final : public IoBackend {
       madvise(bufs_ + size_t{free_[i]} * kBufSize, kBufSize, MADV_DONTNEED);
     }
     cold_ = free_.size();
+    // So do the send operations a burst of flushes made (one per connection sending at once,
+    // 1 KB each): those not in the kernel now are freed.
+    if (!free_sends_.empty()) {
+      std::sort(free_sends_.begin(), free_sends_.end());
+      std::erase_if(sends_, [this](const std::unique_ptr<SendOp>& op) {
+        return std::binary_search(free_sends_.begin(), free_sends_.end(), op.get());
+      });
+      free_sends_.clear();
+      free_sends_.shrink_to_fit();
+      sends_.shrink_to_fit();
+    }
   }
 
   size_t buffered_bytes() const override { return held_ * size_t{kBufSize}; }

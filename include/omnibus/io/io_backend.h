@@ -65,7 +65,8 @@ class IoBackend {
   // or -1 on error.
   virtual int Wait(Event* events, int max_events, int timeout_ms) = 0;
   virtual void Wake() = 0;
-  // Gives memory a burst took (receive buffers) back to the OS; for the idle-release pass.
+  // Gives memory a burst took (receive buffers, send operations) back to the OS; for the
+  // idle-release pass.
   virtual void ReleaseIdleMemory() {}
   // Memory holding bytes received for connections and not yet Read: client buffers (§10.8).
   virtual size_t buffered_bytes() const { return 0; }

@@ -1,17 +1,35 @@
 #include "omnibus/commands/command_table.h"
 
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "omnibus/base/str_cat.h"
 #include "omnibus/base/strings.h"
 
 namespace omnibus {
+namespace {
 
-CommandTable::CommandTable() {
+std::atomic<uint64_t> next_generation{1};
+
+// What Find last answered on this thread. A pipeline repeats its command, so most lookups
+// are the one before: a compare instead of hashing the name.
+struct LastFound {
+  const CommandTable* table = nullptr;
+  uint64_t generation = 0;
+  size_t len = 0;
+  char name[32];
+  const CommandSpec* spec = nullptr;
+};
+thread_local LastFound last_found;
+
+}  // namespace
+
+CommandTable::CommandTable() : generation_(next_generation.fetch_add(1)) {
   for (auto family :
        {ConnectionFamily, StringFamily, KeysFamily, GenericFamily, ServerFamily, ListFamily,
         HashFamily, SetFamily, ZSetFamily, SortFamily, TransactionFamily, ScriptFamily,
@@ -38,8 +56,22 @@ const CommandSpec* CommandTable::Find(std::string_view name) const {
     char c = name[i];
     buf[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
   }
-  auto it = by_name_.find(std::string(buf, name.size()));
-  return it == by_name_.end() ? nullptr : it->second;
+  const size_t n = name.size();
+  LastFound& last = last_found;
+  if (last.table == this && last.generation == generation_ && last.len == n &&
+      memcmp(last.name, buf, n) == 0) {
+    return last.spec;
+  }
+  auto it = by_name_.find(absl::string_view(buf, n));
+  const CommandSpec* spec = it == by_name_.end() ? nullptr : it->second;
+  if (spec != nullptr && n <= sizeof(last.name)) {
+    last.table = this;
+    last.generation = generation_;
+    last.len = n;
+    memcpy(last.name, buf, n);
+    last.spec = spec;
+  }
+  return spec;
 }
 
 std::vector<const CommandSpec*> CommandTable::SubcommandsOf(std::string_view parent) const {
@@ -54,6 +86,7 @@ std::vector<const CommandSpec*> CommandTable::SubcommandsOf(std::string_view par
 bool CommandTable::Rename(std::string_view from, std::string_view to) {
   const CommandSpec* spec = Find(from);
   if (spec == nullptr) return false;
+  generation_ = next_generation.fetch_add(1);
   std::string lower(from);
   AsciiToLower(&lower);
   by_name_.erase(lower);

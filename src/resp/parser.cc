@@ -1,11 +1,32 @@
 #include "omnibus/resp/parser.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "omnibus/base/strings.h"
 
 namespace omnibus {
+namespace {
+
+// The usual header after '*' or '$' at `start`: 1 to 9 digits without a leading zero, then
+// "\r\n", all arrived. Sets the value and the offset after the '\n'. Anything else (a sign,
+// a zero, a longer number, a header not all here) is left to the general path (memchr and
+// ParseInt64), which accepts, rejects or waits for it as Redis does.
+inline bool ScanShortLength(std::string_view in, size_t start, int64_t* value, size_t* next) {
+  const size_t n = in.size();
+  size_t i = start;
+  if (i >= n || in[i] < '1' || in[i] > '9') return false;
+  int64_t v = in[i++] - '0';
+  const size_t last = std::min(n, start + 9);
+  while (i < last && in[i] >= '0' && in[i] <= '9') v = v * 10 + (in[i++] - '0');
+  if (i + 1 >= n || in[i] != '\r' || in[i + 1] != '\n') return false;
+  *value = v;
+  *next = i + 2;
+  return true;
+}
+
+}  // namespace
 
 void RespParser::Reset() {
   stage_ = Stage::kStart;
@@ -29,50 +50,62 @@ RespParser::Status RespParser::Parse(std::string_view input, const ParserLimits&
   if (stage_ == Stage::kStart) {
     if (input.empty()) return Status::kNeedMore;
     if (input[0] != '*') return ParseInline(input, limits);
-    const char* nl = static_cast<const char*>(memchr(input.data(), '\r', input.size()));
-    if (nl == nullptr) {
-      if (input.size() > limits.inline_max_size)
-        return Fail("Protocol error: too big mbulk count string");
-      return Status::kNeedMore;
-    }
-    size_t cr = static_cast<size_t>(nl - input.data());
-    if (cr + 1 >= input.size()) return Status::kNeedMore;  // the '\n' has not arrived
     int64_t count;
-    if (!ParseInt64(input.substr(1, cr - 1), &count) || count > std::numeric_limits<int32_t>::max())
-      return Fail("Protocol error: invalid multibulk length");
+    size_t next;
+    if (!ScanShortLength(input, 1, &count, &next)) {
+      const char* nl = static_cast<const char*>(memchr(input.data(), '\r', input.size()));
+      if (nl == nullptr) {
+        if (input.size() > limits.inline_max_size)
+          return Fail("Protocol error: too big mbulk count string");
+        return Status::kNeedMore;
+      }
+      size_t cr = static_cast<size_t>(nl - input.data());
+      if (cr + 1 >= input.size()) return Status::kNeedMore;  // the '\n' has not arrived
+      if (!ParseInt64(input.substr(1, cr - 1), &count) ||
+          count > std::numeric_limits<int32_t>::max())
+        return Fail("Protocol error: invalid multibulk length");
+      next = cr + 2;
+    }
     if (count > 10 && limits.unauthenticated)
       return Fail("Protocol error: unauthenticated multibulk length");
     if (count <= 0) {
-      consumed_ = cr + 2;
+      consumed_ = next;
       return Status::kEmpty;
     }
     remaining_ = count;
-    pos_ = cr + 2;
+    pos_ = next;
     // Don't trust the count for the reservation: a client may claim 2^31 and send nothing.
     spans_.reserve(static_cast<size_t>(std::min<int64_t>(count, 1024)));
     stage_ = Stage::kBulkHeader;
   }
   while (remaining_ > 0) {
     if (stage_ == Stage::kBulkHeader) {
-      size_t avail = input.size() - pos_;
-      const char* nl = static_cast<const char*>(memchr(input.data() + pos_, '\r', avail));
-      if (nl == nullptr) {
-        if (avail > limits.inline_max_size)
-          return Fail("Protocol error: too big bulk count string");
-        return Status::kNeedMore;
-      }
-      size_t cr = static_cast<size_t>(nl - input.data());
-      if (cr + 1 >= input.size()) return Status::kNeedMore;
-      if (input[pos_] != '$')
-        return Fail(std::string("Protocol error: expected '$', got '") + input[pos_] + "'");
       int64_t len;
-      if (!ParseInt64(input.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
-          len > limits.proto_max_bulk_len)
-        return Fail("Protocol error: invalid bulk length");
+      size_t next;
+      if (pos_ < input.size() && input[pos_] == '$' &&
+          ScanShortLength(input, pos_ + 1, &len, &next)) {
+        if (len > limits.proto_max_bulk_len) return Fail("Protocol error: invalid bulk length");
+      } else {
+        size_t avail = input.size() - pos_;
+        const char* nl = static_cast<const char*>(memchr(input.data() + pos_, '\r', avail));
+        if (nl == nullptr) {
+          if (avail > limits.inline_max_size)
+            return Fail("Protocol error: too big bulk count string");
+          return Status::kNeedMore;
+        }
+        size_t cr = static_cast<size_t>(nl - input.data());
+        if (cr + 1 >= input.size()) return Status::kNeedMore;
+        if (input[pos_] != '$')
+          return Fail(std::string("Protocol error: expected '$', got '") + input[pos_] + "'");
+        if (!ParseInt64(input.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
+            len > limits.proto_max_bulk_len)
+          return Fail("Protocol error: invalid bulk length");
+        next = cr + 2;
+      }
       if (len > 16384 && limits.unauthenticated)
         return Fail("Protocol error: unauthenticated bulk length");
       bulk_len_ = len;
-      pos_ = cr + 2;
+      pos_ = next;
       stage_ = Stage::kBulkBody;
     }
     size_t need = static_cast<size_t>(bulk_len_) + 2;

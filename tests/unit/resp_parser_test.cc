@@ -303,6 +303,29 @@ TEST(RespParserTest, InvalidBulkLength) {
   EXPECT_THAT(f.events(), IsEmpty());
 }
 
+TEST(RespParserTest, LengthsAroundTheShortHeaderPath) {
+  // Headers of up to 9 digits take a short path; longer ones, zeros and signs the general
+  // one: both must agree on what they accept.
+  for (int digits = 1; digits <= 10; ++digits) {
+    std::string len = "1" + std::string(static_cast<size_t>(digits - 1), '0');
+    ParserLimits limits;
+    limits.proto_max_bulk_len = 1'000'000'000;
+    Feeder f(limits);
+    f.Feed("*1\r\n$" + len + "\r\n");
+    EXPECT_THAT(f.events(), IsEmpty()) << len;
+    EXPECT_TRUE(f.parser().mid_command()) << len;
+  }
+  EXPECT_EQ(ParseAll("*1\r\n$04\r\nPING\r\n"),
+            std::vector<Event>{Err("Protocol error: invalid bulk length")});
+  EXPECT_EQ(ParseAll("*1\r\n$0\r\n\r\n"), std::vector<Event>{Cmd({""})});
+  EXPECT_EQ(ParseAll("*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n"),
+            (std::vector<Event>{Empty(), Empty(), Cmd({"PING"})}));
+  // A header whose '\r' is not followed by '\n' is read as Redis reads it (the byte after
+  // the '\r' is skipped unchecked).
+  EXPECT_EQ(ParseAll("*1\rX$4\rXPING\r\n"), std::vector<Event>{Cmd({"PING"})});
+  EXPECT_EQ(ParseAll("*999999999\r\n").size(), 0u);
+}
+
 TEST(RespParserTest, ExpectedDollar) {
   EXPECT_EQ(ParseAll("*1\r\nx\r\n"),
             std::vector<Event>{Err("Protocol error: expected '$', got 'x'")});

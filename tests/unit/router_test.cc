@@ -55,6 +55,29 @@ TEST(RouterTest, BinaryKeys) {
   EXPECT_NE(Crc16(key), Crc16("a"));
 }
 
+TEST(RouterTest, Crc16MatchesTheBitwiseDefinitionAtEveryLength) {
+  // Crc16 folds four bytes a step: every length, so every tail, against CRC-16/XMODEM
+  // computed one bit at a time.
+  auto bitwise = [](std::string_view s) {
+    uint16_t crc = 0;
+    for (unsigned char c : s) {
+      crc = static_cast<uint16_t>(crc ^ (c << 8));
+      for (int b = 0; b < 8; ++b) {
+        crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                             : static_cast<uint16_t>(crc << 1);
+      }
+    }
+    return crc;
+  };
+  std::string bytes;
+  uint32_t x = 12345;
+  for (int len = 0; len <= 64; ++len) {
+    EXPECT_EQ(Crc16(bytes), bitwise(bytes)) << "length " << len;
+    x = x * 1103515245 + 12345;
+    bytes.push_back(static_cast<char>(x >> 16));
+  }
+}
+
 TEST(RouterTest, ShardForKey) {
   for (int shards : {1, 2, 3, 7, 16}) {
     EXPECT_EQ(ShardForKey("foo", shards), 12182 % shards);

@@ -26,6 +26,9 @@ class CommandTable {
  private:
   std::vector<CommandSpec> specs_;
   absl::flat_hash_map<std::string, const CommandSpec*> by_name_;
+  // Changes with every table and every rename: Find's per-thread memo of its last answer is
+  // valid only for the same table and generation.
+  uint64_t generation_;
 };
 
 // Each family contributes its entries (one family file per group, STYLE.md).

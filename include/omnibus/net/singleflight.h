@@ -45,8 +45,12 @@ class FlightTable {
   static uint64_t HashOf(const Work* w);
   static bool SameRequest(const Work* a, const Work* b);
 
+  // The key is HashOf's result, already an absl hash: the table uses it as it is.
+  struct AlreadyHashed {
+    size_t operator()(uint64_t h) const { return static_cast<size_t>(h); }
+  };
   // By hash; a collision between different requests is not coalesced (the newer leads).
-  absl::flat_hash_map<uint64_t, Work*> flights_;
+  absl::flat_hash_map<uint64_t, Work*, AlreadyHashed> flights_;
   SingleflightStats stats_;
 };
 

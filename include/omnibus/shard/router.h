@@ -11,7 +11,7 @@ uint16_t KeyHashSlot(std::string_view key);
 uint16_t Crc16(std::string_view data);
 
 inline int ShardForKey(std::string_view key, int num_shards) {
-  return KeyHashSlot(key) % num_shards;
+  return num_shards == 1 ? 0 : KeyHashSlot(key) % num_shards;
 }
 
 }  // namespace omnibus

@@ -329,22 +329,23 @@ bool Reactor::ParseGroup(Connection* c) {
   limits.proto_max_bulk_len = options_->proto_max_bulk_len;
   limits.unauthenticated = !c->session.authenticated;
   std::string_view input = c->in.data();
+  RespParser& parser = c->parser();
   size_t off = 0;
   c->group = 0;
   size_t max = static_cast<size_t>(std::max<int64_t>(1, options_->pipeline_group_max_commands));
   max = std::min(max, c->group_cap);
   while (c->group < max) {
-    RespParser::Status st = c->parser().Parse(input.substr(off), limits);
+    RespParser::Status st = parser.Parse(input.substr(off), limits);
     if (st == RespParser::Status::kNeedMore) break;
     if (st == RespParser::Status::kError && limits.unauthenticated && c->group > 0 &&
-        c->parser().error().find("unauthenticated") != std::string::npos) {
+        parser.error().find("unauthenticated") != std::string::npos) {
       // An AUTH earlier in this group may lift the unauthenticated limits (Redis runs each
       // command before parsing the next): end the group here and parse this command again,
       // from its start, once the group has run. The parser reset itself on the error.
       break;
     }
     if (st == RespParser::Status::kEmpty) {
-      off += c->parser().consumed();
+      off += parser.consumed();
       continue;
     }
     if (c->works.size() <= c->group) {
@@ -369,24 +370,24 @@ bool Reactor::ParseGroup(Connection* c) {
     if (st == RespParser::Status::kError) {
       // Invariant: a protocol error is answered after the commands before it, then the
       // connection is closed, as Redis does.
-      ReplyBuilder(&w->reply, 2).Error(StrCat("ERR ", c->parser().error()));
+      ReplyBuilder(&w->reply, 2).Error(StrCat("ERR ", parser.error()));
       ++stats_.total_error_replies;
       ++stats_.errors["ERR"];
       c->close_after_group = true;
-      OMNIBUS_LOG(kVerbose, "Protocol error (", c->parser().error(),
-                  ") from client: id=", c->session.id, " addr=", c->session.addr);
+      OMNIBUS_LOG(kVerbose, "Protocol error (", parser.error(), ") from client: id=", c->session.id,
+                  " addr=", c->session.addr);
       off = input.size();
       break;
     }
-    const auto& args = c->parser().args();
-    if (c->parser().inline_command()) {
+    const auto& args = parser.args();
+    if (parser.inline_command()) {
       // Inline arguments live in the parser and are overwritten by the next parse: copy them
       // into the slot's own storage.
       w->OwnArgs(args);
     } else {
       w->args.assign(args.begin(), args.end());
     }
-    off += c->parser().consumed();
+    off += parser.consumed();
   }
   c->in_group_bytes = off;
   return c->group > 0;
